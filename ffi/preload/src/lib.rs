@@ -1,0 +1,1 @@
+//! `LD_PRELOAD` replacement for glibc's `pthread_cond_*`.

@@ -1,0 +1,286 @@
+//! The UINTR syscalls of Intel's kernel (UINTR-ABI.md §2), newest ABI (471–479).
+//!
+//! Every wrapper takes a [`Support`] token, which only [`crate::detect()`] hands out after CPUID
+//! **and** `/proc/cpuinfo` agree that the kernel is a UINTR kernel: on mainline kernels these numbers
+//! belong to other syscalls. Arguments are checked before the call (a vector ≥ 64 or an index ≥ 256
+//! cannot even be represented; a timeout over the kernel's limit is refused), and each errno is
+//! mapped to the [`Error`] variant that the call's man page gives it.
+//!
+//! The numbers of an ABI live in one [`Abi`] table; supporting another numbering is one more
+//! table, not more code.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use crate::detect::Support;
+use crate::error::{Error, Result};
+use crate::structures::{UittIndex, Vector};
+
+/// The syscall numbers of one UINTR ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abi {
+    /// Name of the ABI.
+    pub name: &'static str,
+    /// `uintr_register_handler(u64 handler, u32 flags)`
+    pub register_handler: i64,
+    /// `uintr_unregister_handler(u32 flags)`
+    pub unregister_handler: i64,
+    /// `uintr_vector_fd(u64 vector, u32 flags)`
+    pub vector_fd: i64,
+    /// `uintr_register_sender(i32 uvec_fd, u32 flags)`
+    pub register_sender: i64,
+    /// `uintr_unregister_sender(i32 index, u32 flags)`
+    pub unregister_sender: i64,
+    /// `uintr_wait(u64 usec, u32 flags)`
+    pub wait: i64,
+    /// `uintr_register_self(u64 vector, u32 flags)`
+    pub register_self: i64,
+    /// `uintr_alt_stack(void *sp, size_t size, u32 flags)`
+    pub alt_stack: i64,
+    /// `uintr_ipi_fd(u32 flags)`
+    pub ipi_fd: i64,
+}
+
+/// Intel's newest UINTR ABI (`intel/uintr-linux-kernel`, syscall_64.tbl): 471–479.
+pub const ABI_INTEL_471: Abi = Abi {
+    name: "intel-uintr-471",
+    register_handler: 471,
+    unregister_handler: 472,
+    vector_fd: 473,
+    register_sender: 474,
+    unregister_sender: 475,
+    wait: 476,
+    register_self: 477,
+    alt_stack: 478,
+    ipi_fd: 479,
+};
+
+/// The ABI the wrappers use.
+pub const ABI: Abi = ABI_INTEL_471;
+
+/// `uintr_wait` refuses timeouts above this many microseconds.
+pub const MAX_WAIT_USEC: u64 = 1_000_000_000;
+
+/// Flags of [`register_handler`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HandlerFlags(pub u32);
+
+impl HandlerFlags {
+    /// No flags: a receiver blocked in the kernel is not woken by a user interrupt.
+    pub const NONE: HandlerFlags = HandlerFlags(0);
+    /// `UINTR_HANDLER_FLAG_WAITING_RECEIVER`: a receiver blocked in a syscall (e.g. [`wait`]) is
+    /// woken with `EINTR` (needs `CONFIG_X86_UINTR_BLOCKING`).
+    pub const WAITING_RECEIVER: HandlerFlags = HandlerFlags(0x1000);
+    /// `UINTR_HANDLER_FLAG_WAITING_SENDER`.
+    pub const WAITING_SENDER: HandlerFlags = HandlerFlags(0x2000);
+    /// `UINTR_HANDLER_FLAG_WAITING_ANY`.
+    pub const WAITING_ANY: HandlerFlags = HandlerFlags(0x3000);
+}
+
+/// What [`wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// A user interrupt arrived (the kernel returned `EINTR`; the handler has run).
+    Interrupted,
+    /// The timeout elapsed.
+    TimedOut,
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Issues syscall `nr`. Private: reachable only through the gated wrappers below.
+///
+/// # Safety
+/// The caller holds a [`Support`] token (the kernel is a UINTR kernel, so `nr` is the UINTR call
+/// it names) and the arguments are valid for that call.
+unsafe fn raw(nr: i64, a: u64, b: u64, c: u64) -> core::result::Result<i64, i32> {
+    // SAFETY: forwarded to the caller; the kernel validates pointers it is given.
+    let r = unsafe { libc::syscall(nr as libc::c_long, a, b, c) };
+    if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+fn map_common(e: i32) -> Error {
+    match e {
+        libc::EINVAL => Error::InvalidArgument,
+        libc::EBADF => Error::BadFd,
+        libc::ENOSYS => Error::NotImplemented,
+        libc::EINTR => Error::Interrupted,
+        other => Error::Os(other),
+    }
+}
+
+/// `uintr_register_handler`: makes the calling thread a receiver whose interrupts enter `handler`.
+///
+/// Errors: [`Error::AlreadyRegistered`] (`EBUSY`), [`Error::InvalidArgument`] (bad flags, or a
+/// `WAITING_*` flag without blocking support), [`Error::NotImplemented`].
+///
+/// # Safety
+/// `handler` must be a user-interrupt entry point: code that expects the frame the CPU pushes
+/// (UINTR-ABI.md §4), preserves all interrupted state, and returns with `add rsp, 8; uiret` — such
+/// as [`crate::trampoline`]'s entries. Any other function corrupts the thread when an interrupt
+/// arrives.
+#[inline]
+pub unsafe fn register_handler(
+    _: Support,
+    handler: unsafe extern "C" fn(),
+    flags: HandlerFlags,
+) -> Result<()> {
+    // SAFETY: token held; `handler` is a valid entry per this function's contract.
+    unsafe {
+        raw(
+            ABI.register_handler,
+            handler as usize as u64,
+            flags.0 as u64,
+            0,
+        )
+    }
+    .map(drop)
+    .map_err(|e| match e {
+        libc::EBUSY => Error::AlreadyRegistered,
+        libc::EFAULT => Error::InvalidArgument,
+        e => map_common(e),
+    })
+}
+
+/// `uintr_unregister_handler`: the calling thread stops being a receiver; its vector fds stop
+/// delivering and later `register_sender` calls on them fail with [`Error::ReceiverGone`].
+#[inline]
+pub fn unregister_handler(_: Support) -> Result<()> {
+    // SAFETY: token held; no pointer arguments.
+    unsafe { raw(ABI.unregister_handler, 0, 0, 0) }
+        .map(drop)
+        .map_err(|e| match e {
+            libc::EINVAL => Error::NotRegistered,
+            e => map_common(e),
+        })
+}
+
+/// `uintr_vector_fd`: a file descriptor (close-on-exec) that other threads or processes pass to
+/// [`register_sender`] to target `vector` of the calling receiver.
+///
+/// Errors: [`Error::NotRegistered`] if the thread has no handler.
+#[inline]
+pub fn vector_fd(_: Support, vector: Vector) -> Result<OwnedFd> {
+    // SAFETY: token held; no pointer arguments.
+    let fd = unsafe { raw(ABI.vector_fd, vector.get() as u64, 0, 0) }.map_err(|e| match e {
+        libc::EINVAL => Error::NotRegistered,
+        libc::ENOSPC => Error::VectorOutOfRange(vector.get() as u64),
+        e => map_common(e),
+    })?;
+    // SAFETY: the kernel returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `uintr_register_sender`: adds the receiver behind `uvec_fd` to the process's target table and
+/// returns the index to give `SENDUIPI`.
+///
+/// Errors: [`Error::BadFd`], [`Error::NotVectorFd`], [`Error::ReceiverGone`], [`Error::TableFull`].
+#[inline]
+pub fn register_sender(_: Support, uvec_fd: std::os::fd::BorrowedFd<'_>) -> Result<UittIndex> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: token held; the fd is borrowed, so it is open for the duration of the call.
+    let idx = unsafe { raw(ABI.register_sender, uvec_fd.as_raw_fd() as u64, 0, 0) }.map_err(
+        |e| match e {
+            libc::EOPNOTSUPP => Error::NotVectorFd,
+            libc::ESHUTDOWN => Error::ReceiverGone,
+            libc::ENOSPC => Error::TableFull,
+            e => map_common(e),
+        },
+    )?;
+    UittIndex::new(idx as u64)
+}
+
+/// `uintr_unregister_sender`: frees a target-table entry.
+#[inline]
+pub fn unregister_sender(_: Support, index: UittIndex) -> Result<()> {
+    // SAFETY: token held; no pointer arguments.
+    unsafe { raw(ABI.unregister_sender, index.get(), 0, 0) }
+        .map(drop)
+        .map_err(map_common)
+}
+
+/// `uintr_wait`: blocks the calling receiver until a user interrupt arrives or `usec` elapse.
+/// Experimental in the kernel; needs a handler registered with a `WAITING_*` flag.
+///
+/// Errors: [`Error::TimeoutOutOfRange`] (checked before the call), [`Error::NotRegistered`]
+/// (`EOPNOTSUPP`), [`Error::NotImplemented`] (no blocking support).
+#[inline]
+pub fn wait(_: Support, usec: u64) -> Result<WaitOutcome> {
+    if usec > MAX_WAIT_USEC {
+        return Err(Error::TimeoutOutOfRange(usec));
+    }
+    // SAFETY: token held; no pointer arguments.
+    match unsafe { raw(ABI.wait, usec, 0, 0) } {
+        Ok(_) => Ok(WaitOutcome::TimedOut),
+        Err(libc::EINTR) => Ok(WaitOutcome::Interrupted),
+        Err(libc::EOPNOTSUPP) => Err(Error::NotRegistered),
+        Err(e) => Err(map_common(e)),
+    }
+}
+
+/// `uintr_register_self`: a target-table index that sends `vector` to the calling thread itself
+/// (no fd involved).
+#[inline]
+pub fn register_self(_: Support, vector: Vector) -> Result<UittIndex> {
+    // SAFETY: token held; no pointer arguments.
+    let idx =
+        unsafe { raw(ABI.register_self, vector.get() as u64, 0, 0) }.map_err(|e| match e {
+            libc::EINVAL => Error::NotRegistered,
+            libc::ENOSPC => Error::TableFull,
+            e => map_common(e),
+        })?;
+    UittIndex::new(idx as u64)
+}
+
+/// `uintr_alt_stack`: handlers of the calling receiver run on the stack whose *top* is `top`
+/// (`STACKADJUST = top | 1`); `None` restores the default (skip the 128-byte red zone).
+///
+/// # Safety
+/// With `Some((top, size))`, `top - size .. top` must be writable memory that stays valid, and is
+/// used by nothing else, for as long as the handler stays registered.
+#[inline]
+pub unsafe fn alt_stack(_: Support, stack: Option<(*mut u8, usize)>) -> Result<()> {
+    let (sp, size) = stack.map_or((0, 0), |(p, s)| (p as u64, s as u64));
+    // SAFETY: token held; the stack's validity is the caller's contract.
+    unsafe { raw(ABI.alt_stack, sp, size, 0) }
+        .map(drop)
+        .map_err(map_common)
+}
+
+/// `uintr_ipi_fd`: a file descriptor for sharing the process's target table.
+#[inline]
+pub fn ipi_fd(_: Support) -> Result<OwnedFd> {
+    // SAFETY: token held; no pointer arguments.
+    let fd = unsafe { raw(ABI.ipi_fd, 0, 0, 0) }.map_err(map_common)?;
+    // SAFETY: a fresh descriptor from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_one_contiguous_table() {
+        let n = [
+            ABI.register_handler,
+            ABI.unregister_handler,
+            ABI.vector_fd,
+            ABI.register_sender,
+            ABI.unregister_sender,
+            ABI.wait,
+            ABI.register_self,
+            ABI.alt_stack,
+            ABI.ipi_fd,
+        ];
+        assert_eq!(n, [471, 472, 473, 474, 475, 476, 477, 478, 479]);
+    }
+
+    #[test]
+    fn errno_mapping_round_trips() {
+        assert_eq!(Error::ReceiverGone.errno(), libc::ESHUTDOWN);
+        assert_eq!(Error::TableFull.errno(), libc::ENOSPC);
+        assert_eq!(Error::VectorOutOfRange(64).errno(), libc::EINVAL);
+    }
+}
