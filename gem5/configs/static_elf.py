@@ -1,11 +1,12 @@
 """Read just enough of an ELF file to tell whether gem5's SE mode can run it.
 
-gem5 v24 in syscall-emulation mode wants a static x86-64 executable. A
-dynamically linked one needs the host's loader and libraries inside the
-simulation; a static-PIE one (what `-C target-feature=+crt-static` alone
-produces) is mapped at virtual address 0, because gem5 applies a load bias
-only to an interpreter. Both fail late and obscurely inside gem5, so the
-entry script checks first.
+The configs run a static, non-PIE x86-64 executable. gem5 v24 supports a
+dynamically linked one only partially, with the host's loader and libraries
+mapped into the simulation (so results would depend on the host's glibc), and
+maps any position-independent image, such as the static-PIE that
+`-C target-feature=+crt-static` alone produces, at virtual address 0, because
+it applies a load bias only to an interpreter. Such runs fail late and
+obscurely inside gem5, or quietly differ, so the entry script checks first.
 """
 
 import struct
