@@ -62,6 +62,6 @@ mod tests {
     #[test]
     fn every_store_is_seen() {
         // One waiter: spinning waiters need their own core, and the test machine may have two.
-        handshake_exact(&SpinEvent::default(), 1, 2000);
+        handshake_exact(&SpinEvent::default(), 1, 500);
     }
 }

@@ -37,12 +37,19 @@ pub fn handshake_exact(ev: &dyn BlockingEvent, waiters: usize, events: u64) {
                 ev.notify_all();
             }
             let deadline = Instant::now() + Duration::from_secs(10);
+            let mut spins = 0u32;
             while acks.iter().any(|a| a.load(Ordering::Acquire) < e) {
                 if Instant::now() > deadline {
                     lost = Some(e);
                     break;
                 }
-                std::thread::yield_now();
+                // Spin first: a yield on a loaded machine can cost a whole time slice.
+                spins += 1;
+                if spins < 20_000 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
             if lost.is_some() {
                 abort.store(true, Ordering::Release);

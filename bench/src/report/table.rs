@@ -257,6 +257,16 @@ fn footnotes(rows: &[&Row]) -> String {
             "   ‡ not pinned: the affinity call failed or is unavailable"
         );
     }
+    if rows
+        .iter()
+        .any(|r| r.kind.burns_core() && r.measured().is_some())
+    {
+        let _ = writeln!(
+            out,
+            "   polling and interrupt receivers run between events: their CPU per event includes \
+             the gap"
+        );
+    }
     let clamped: usize = rows
         .iter()
         .filter_map(|r| r.measured())
