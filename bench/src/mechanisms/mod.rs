@@ -104,7 +104,7 @@ pub struct Setup<'a> {
     pub sim: bool,
     /// The binary is statically linked (no `dlopen` of shared objects).
     pub static_binary: bool,
-    /// User interrupts are usable here ([`uintr_sys::detect`]).
+    /// User interrupts are usable here ([`uintr_sys::detect()`]).
     pub uintr: bool,
 }
 

@@ -49,6 +49,11 @@ pub const STAT_KEYS: [&str; 9] = [
 /// The keys broadcast rows add.
 pub const BROADCAST_KEYS: [&str; 4] = ["waiters", "first_p50", "last_p50", "sigma_p50"];
 
+/// Three decimals: sub-picosecond digits of a nanosecond mean are noise, not information.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 fn row(r: &Row) -> Value {
     let mut o = Map::new();
     o.insert("scenario".into(), r.scenario.into());
@@ -69,11 +74,11 @@ fn row(r: &Row) -> Value {
             o.insert("p90".into(), s.p90.into());
             o.insert("p99".into(), s.p99.into());
             o.insert("max".into(), s.max.into());
-            o.insert("mean".into(), json!(s.mean));
-            o.insert("stddev".into(), json!(s.stddev));
+            o.insert("mean".into(), json!(round3(s.mean)));
+            o.insert("stddev".into(), json!(round3(s.stddev)));
             o.insert(
                 "waiter_cpu_ns_per_event".into(),
-                json!(m.measurement.waiter_cpu_ns_per_event),
+                json!(m.measurement.waiter_cpu_ns_per_event.map(round3)),
             );
             if let Some(b) = &m.broadcast {
                 o.insert("waiters".into(), b.waiters.into());
