@@ -301,10 +301,10 @@ pub fn fmt(v: f64, unit: Unit) -> String {
         Unit::Cycles => {
             if v < 1e4 {
                 format!("{v:.0}cy")
-            } else if v < 1e7 {
+            } else if v < 1e6 {
                 format!("{:.1}kcy", v / 1e3)
             } else {
-                format!("{:.1}Mcy", v / 1e6)
+                format!("{:.2}Mcy", v / 1e6)
             }
         }
     }
@@ -337,6 +337,7 @@ mod tests {
         assert_eq!(fmt(1_050_000.0, Unit::Ns), "1.05ms");
         assert_eq!(fmt(1360.0, Unit::Cycles), "1360cy");
         assert_eq!(fmt(12_400.0, Unit::Cycles), "12.4kcy");
+        assert_eq!(fmt(3_081_000.0, Unit::Cycles), "3.08Mcy");
     }
 
     #[test]
