@@ -1,4 +1,84 @@
 //! # nemo-user
 //!
 //! Nemo's asynchronous event primitives at user level.
+//!
+//! ## User interrupts and active messages
+//!
+//! [`interrupt`] gives every thread a receiver of 64 user-interrupt vectors: other threads
+//! connect a [`Sender`](interrupt::Sender) to its [`Endpoint`](interrupt::Endpoint) and send; the
+//! receiver's handler runs on the receiver's thread, highest vector first, a pending vector
+//! coalesces, and a [`Guard`](interrupt::Guard) defers delivery. [`am`] builds Nemo's active
+//! messages on top: per-target lossless mailboxes and an action table, so a notification carries
+//! a payload and runs a chosen handler on the target thread.
+//!
+//! Three [`backend`]s share these semantics: `uintr` (Intel user interrupts, where the CPU and
+//! kernel have them), `signal` (a software UPID notified by a real-time signal; the default
+//! elsewhere) and `poll` (the same UPID, drained at [`poll()`] safepoints). `NEMO_BACKEND`
+//! forces one; [`backend_info()`] says which one runs and why.
+//!
+//! On the `poll` backend (handlers run only at safepoints, and may do anything):
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//! use nemo_user::backend::BackendKind;
+//! use nemo_user::interrupt::{Guard, Receiver};
+//!
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let l = log.clone();
+//! let rx = Receiver::builder()
+//!     .backend(BackendKind::Poll)
+//!     .register(move |v| l.borrow_mut().push(v.get()))?;
+//! let ep = rx.endpoint();
+//! std::thread::spawn(move || -> nemo_user::Result<()> {
+//!     for v in [3, 60, 3, 17] {
+//!         ep.connect(v)?.send()?;
+//!     }
+//!     Ok(())
+//! }).join().unwrap()?;
+//! {
+//!     let _g = Guard::new();
+//!     assert_eq!(nemo_user::poll(), 0); // deferred while guarded
+//! }
+//! // The guard's drop delivered: highest first, and the two sends of 3 coalesced.
+//! assert_eq!(*log.borrow(), [60, 17, 3]);
+//! # Ok::<(), nemo_user::Error>(())
+//! ```
+//!
+//! On the `signal` backend, active messages interrupt a busy thread (handlers run as signal
+//! handlers, so they stick to atomics):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use nemo_user::am::Domain;
+//! use nemo_user::backend::BackendKind;
+//!
+//! let domain = Domain::builder().backend(BackendKind::Signal).build();
+//! let sum = Arc::new(AtomicU64::new(0));
+//! let s = sum.clone();
+//! let add = domain.register_action(move |x| { s.fetch_add(x, Ordering::SeqCst); })?;
+//! let me = domain.register_target()?;
+//! let (d, id) = (domain.clone(), me.id());
+//! let sender = std::thread::spawn(move || -> nemo_user::Result<()> {
+//!     for x in 1..=100 {
+//!         d.notify(id, add, x)?;
+//!     }
+//!     Ok(())
+//! });
+//! while sum.load(Ordering::SeqCst) != 5050 {
+//!     std::hint::spin_loop(); // no polling: the signal runs the actions
+//! }
+//! sender.join().unwrap()?;
+//! # Ok::<(), nemo_user::Error>(())
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod am;
+pub mod backend;
+pub mod error;
+pub mod interrupt;
+
+pub use backend::poll::poll;
+pub use backend::{BackendInfo, BackendKind, backend_info};
+pub use error::{Error, Result};
