@@ -10,8 +10,8 @@
 //! the cache line, `umwait` where the CPU has WAITPKG, park on a futex — so a notification reaches
 //! a waiter that is still spinning at cache-coherence speed instead of through the scheduler.
 //! `notify_one` wakes exactly one waiter and never makes a system call unless that waiter is
-//! parked; `notify_all` releases spinning waiters with one store and parked ones through a
-//! fan-out tree. [`event::Event`] is the same machinery without a mutex, for idle workers waiting
+//! parked; `notify_all` releases spinning waiters with one store per group of waiters (two words
+//! of one cache line) and parked ones through a fan-out tree. [`event::Event`] is the same machinery without a mutex, for idle workers waiting
 //! for "there is work". [`wait`] holds the ladder's policies and deadlines, [`park`] its last
 //! rung.
 //!

@@ -72,6 +72,7 @@
 //!   thread limit); generation numbers wrap after 2^32 notifications, harmlessly unless one waiter
 //!   sleeps through 2^31 of its own group's generations between two checks.
 
+mod lockword;
 mod platform;
 mod protocol;
 mod raw;

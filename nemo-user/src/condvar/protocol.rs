@@ -4,9 +4,8 @@
 //!
 //! ```text
 //!  offset  word        contents
-//!  0       lock        bit 0 LOCKED, bit 1 LOCK_SLEEPERS, bit 2 DESTROYING,
-//!                      bit 3 clock (0 realtime, 1 monotonic), bit 4 process-shared,
-//!                      bits 5-6 policy class, bits 8-31 refs (waiters still inside a wait call)
+//!  0       lock        internal lock, attributes, refs (waiters still inside a wait call):
+//!                      see `lockword.rs`
 //!  4       chain       wakes still owed to waiters requeued here by a broadcast; also the futex
 //!                      word those waiters sleep on
 //!  8       counts      a_unsig (high 32) | b_live (low 32)
@@ -43,7 +42,8 @@
 //!   wholesale by retagging its slot for the new open group `s + 1` (tokens reset to 0); B becomes
 //!   A with `a_unsig = b_live - 1` and one token. Else nobody is waiting unsignalled: no-op.
 //! - **notify_all** (under the lock): retag both slots (`s + 1` for the new, empty A and `s + 2`
-//!   for the new B), zero the counts. One store per slot releases every spinning waiter.
+//!   for the new B), zero the counts. One store per group (two words of one cache line) releases
+//!   every spinning waiter.
 //! - **cancel** (timeout, abandon; under the lock): released → woken; a token in my slot → take it
 //!   → woken (a waiter that absorbed a futex wake meant for a sibling must not let the token
 //!   strand); otherwise withdraw: `b_live -= 1` if I am in B, `a_unsig -= 1` if in A → timed out.
@@ -96,34 +96,21 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
+use super::lockword::REF_ONE;
 use super::platform::{Atom32, Atom64, Native, Platform};
 use crate::park::ParkResult;
 use crate::park::futex::MATCH_ANY;
 use crate::wait::{Deadline, WaitOutcome};
 
-pub(crate) const LOCKED: u32 = 1 << 0;
-pub(crate) const LOCK_SLEEPERS: u32 = 1 << 1;
-pub(crate) const DESTROYING: u32 = 1 << 2;
-pub(crate) const ATTR_MONOTONIC: u32 = 1 << 3;
-pub(crate) const ATTR_SHARED: u32 = 1 << 4;
-pub(crate) const ATTR_POLICY_SHIFT: u32 = 5;
-pub(crate) const ATTR_POLICY_MASK: u32 = 3 << ATTR_POLICY_SHIFT;
-const REF_SHIFT: u32 = 8;
-const REF_ONE: u32 = 1 << REF_SHIFT;
-
-/// Futex bitsets on the lock word: lock sleepers and the destroyer are woken separately.
-const BITSET_LOCK: u32 = 1;
-const BITSET_DESTROY: u32 = 2;
-
 const A_ONE: u64 = 1 << 32;
 
 #[inline(always)]
-fn a_unsig(c: u64) -> u32 {
+pub(super) fn a_unsig(c: u64) -> u32 {
     (c >> 32) as u32
 }
 
 #[inline(always)]
-fn b_live(c: u64) -> u32 {
+pub(super) fn b_live(c: u64) -> u32 {
     c as u32
 }
 
@@ -153,11 +140,11 @@ fn slot(generation: u32) -> usize {
 #[repr(C)]
 pub(crate) struct Core<P: Platform> {
     pub(crate) lock: P::A32,
-    chain: P::A32,
-    counts: P::A64,
-    sig: [P::A64; 2],
-    fut: [P::A32; 2],
-    parked: [P::A32; 2],
+    pub(super) chain: P::A32,
+    pub(super) counts: P::A64,
+    pub(super) sig: [P::A64; 2],
+    pub(super) fut: [P::A32; 2],
+    pub(super) parked: [P::A32; 2],
     pub(crate) plat: P,
 }
 
@@ -166,10 +153,10 @@ pub(crate) struct Core<P: Platform> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Ticket {
     generation: u32,
-    /// Counted in `parked[slot(gen)]`.
-    parked: bool,
+    /// Counted in `parked[slot(generation)]`.
+    pub(super) parked: bool,
     /// Set once the waiter no longer counts in `a_unsig`/`b_live`/tokens.
-    outcome: Option<WaitOutcome>,
+    pub(super) outcome: Option<WaitOutcome>,
 }
 
 impl Ticket {
@@ -213,105 +200,6 @@ impl<P: Platform> Core<P> {
             fut: [new32(), new32()],
             parked: [new32(), new32()],
             plat,
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn shared(&self) -> bool {
-        self.lock.load(Relaxed) & ATTR_SHARED != 0
-    }
-
-    /// The attribute bits (clock, shared, policy) of the lock word.
-    #[inline(always)]
-    pub(crate) fn attr_bits(&self) -> u32 {
-        self.lock.load(Relaxed) & (ATTR_MONOTONIC | ATTR_SHARED | ATTR_POLICY_MASK)
-    }
-
-    /// Replaces the attribute bits under `mask` with `bits`.
-    pub(crate) fn set_attr_bits(&self, mask: u32, bits: u32) {
-        let mut v = self.lock.load(Relaxed);
-        loop {
-            let new = (v & !mask) | (bits & mask);
-            match self.lock.compare_exchange_weak(v, new, Relaxed, Relaxed) {
-                Ok(_) => return,
-                Err(x) => v = x,
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- the internal lock
-
-    #[inline]
-    fn lock(&self) {
-        let v = self.lock.load(Relaxed);
-        if v & LOCKED == 0
-            && self
-                .lock
-                .compare_exchange_weak(v, v | LOCKED, Acquire, Relaxed)
-                .is_ok()
-        {
-            return;
-        }
-        self.lock_contended();
-    }
-
-    /// Spin a little, then sleep on the lock word (Drepper's "mutex3": a thread that slept takes
-    /// the lock with `LOCK_SLEEPERS` set, so its unlock wakes the next sleeper).
-    #[cold]
-    fn lock_contended(&self) {
-        let mut spins = 0;
-        let mut slept = false;
-        loop {
-            let v = self.lock.load(Relaxed);
-            if v & LOCKED == 0 {
-                let new = v | LOCKED | if slept { LOCK_SLEEPERS } else { 0 };
-                if self
-                    .lock
-                    .compare_exchange_weak(v, new, Acquire, Relaxed)
-                    .is_ok()
-                {
-                    return;
-                }
-                continue;
-            }
-            if spins < P::LOCK_SPINS {
-                spins += 1;
-                self.plat.relax();
-                continue;
-            }
-            if v & LOCK_SLEEPERS == 0
-                && self
-                    .lock
-                    .compare_exchange_weak(v, v | LOCK_SLEEPERS, Relaxed, Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            self.plat.futex_wait(
-                &self.lock,
-                v | LOCK_SLEEPERS,
-                BITSET_LOCK,
-                None,
-                v & ATTR_SHARED != 0,
-            );
-            slept = true;
-        }
-    }
-
-    /// Releases the lock, adding `refs_delta` to the reference count in the same step.
-    #[inline]
-    fn unlock(&self, refs_delta: u32) {
-        let mut v = self.lock.load(Relaxed);
-        loop {
-            let new = (v & !(LOCKED | LOCK_SLEEPERS)).wrapping_add(refs_delta);
-            match self.lock.compare_exchange_weak(v, new, Release, Relaxed) {
-                Ok(_) => break,
-                Err(x) => v = x,
-            }
-        }
-        if v & LOCK_SLEEPERS != 0 {
-            self.plat
-                .futex_wake(&self.lock, 1, BITSET_LOCK, v & ATTR_SHARED != 0);
         }
     }
 
@@ -471,23 +359,6 @@ impl<P: Platform> Core<P> {
         outcome
     }
 
-    /// The waiter's last touch of the object.
-    #[inline]
-    pub(crate) fn leave(&self, t: Ticket) {
-        debug_assert!(t.outcome.is_some() && !t.parked);
-        let prev = self.lock.fetch_sub(REF_ONE, Release);
-        if prev & DESTROYING != 0 && prev >> REF_SHIFT == 1 {
-            // The futex key is only the address: waking after the destroyer saw refs == 0 and
-            // freed the memory touches nothing.
-            self.plat.futex_wake(
-                &self.lock,
-                u32::MAX,
-                BITSET_DESTROY,
-                prev & ATTR_SHARED != 0,
-            );
-        }
-    }
-
     // ---------------------------------------------------------------- notifier side
 
     /// Signals one waiter that has not been signalled yet. Returns whether there was one.
@@ -619,39 +490,6 @@ impl<P: Platform> Core<P> {
                 }
                 Err(x) => c = x,
             }
-        }
-    }
-
-    // ---------------------------------------------------------------- lifetime
-
-    /// Waits until no waiter touches the object any more. Fails, changing nothing, if some
-    /// waiter has not been signalled (it would wait forever); returns how many.
-    pub(crate) fn destroy(&self) -> Result<(), u32> {
-        self.lock();
-        let c = self.counts.load(Relaxed);
-        if c != 0 {
-            self.unlock(0);
-            return Err(a_unsig(c) + b_live(c));
-        }
-        let mut v = self.lock.load(Relaxed);
-        loop {
-            let new = (v & !(LOCKED | LOCK_SLEEPERS)) | DESTROYING;
-            match self.lock.compare_exchange_weak(v, new, Release, Relaxed) {
-                Ok(_) => break,
-                Err(x) => v = x,
-            }
-        }
-        let shared = v & ATTR_SHARED != 0;
-        if v & LOCK_SLEEPERS != 0 {
-            self.plat.futex_wake(&self.lock, 1, BITSET_LOCK, shared);
-        }
-        loop {
-            let v = self.lock.load(Acquire);
-            if v >> REF_SHIFT == 0 {
-                return Ok(());
-            }
-            self.plat
-                .futex_wait(&self.lock, v, BITSET_DESTROY, None, shared);
         }
     }
 

@@ -2,10 +2,9 @@
 //! `pthread_cond_t`, usable with any mutex.
 
 use super::Error;
+use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
-use super::protocol::{
-    ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED, Core, Ticket,
-};
+use super::protocol::{Core, Ticket};
 use crate::park::{FutexPark, Park, ParkRequest};
 use crate::wait::ladder::{Climb, climb};
 use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};

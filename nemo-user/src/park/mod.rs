@@ -17,12 +17,13 @@
 //!   blocking call, `end_park`, and `abandon` from its cleanup handler), so no Rust frame is live
 //!   while the thread can be cancelled.
 //! - **`uintr_wait`.** On a UINTR kernel a receiver thread can block in `uintr_wait` and be woken
-//!   by a `senduipi` instead of a `FUTEX_WAKE`. That needs the notifier to know *which* receiver
-//!   to interrupt, i.e. a registry of parked receivers outside the 48-byte condvar (which, being
-//!   process-shareable, holds no pointers). Such a park pairs [`Park::park`] with a matching wake
-//!   through the interrupt layer; it only exists where `uintr_sys::detect()` hands out a
-//!   `Support` token, so it is not available (nor exercised) on machines without UINTR. The futex
-//!   park stays the fallback because it needs no registration and works across processes.
+//!   by a `senduipi` instead of a `FUTEX_WAKE`: [`UintrPark`]. Waking it promptly needs the
+//!   notifier to know *which* receiver to interrupt, i.e. a registry of parked receivers outside
+//!   the 48-byte condvar (which, being process-shareable, holds no pointers), kept by the
+//!   interrupt layer; without one, `UintrPark` re-checks the word every slice, so nothing is lost.
+//!   It can only be built where `uintr_sys::detect()` hands out a `Support` token, so it is not
+//!   available (nor exercised) on machines without UINTR. The futex park stays the default because
+//!   it needs no registration and works across processes.
 //!
 //! ```
 //! use nemo_user::park::{FutexPark, Park, ParkRequest, ParkResult};
@@ -42,6 +43,9 @@
 //! ```
 
 pub(crate) mod futex;
+mod uintr;
+
+pub use uintr::UintrPark;
 
 use std::sync::atomic::AtomicU32;
 
