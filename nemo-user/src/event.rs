@@ -9,7 +9,7 @@
 //! happens after the announcement is never lost; one that happened before is visible to the
 //! re-check.
 //!
-//! It is the same protocol as [`RawCondvar`](crate::condvar::RawCondvar) (exact `notify_one`, no
+//! It is the same protocol as [`RawCondvar`] (exact `notify_one`, no
 //! spurious wakeups, the wait ladder, fan-out broadcast), without the mutex.
 //!
 //! ```

@@ -36,7 +36,7 @@
 //!   started waiting after the call. `notify_all` wakes every waiter present at the call.
 //! - Notifying with nobody waiting costs a fence and a load (no lock, no system call); a notify
 //!   makes a system call only if the waiter it wakes is parked.
-//! - Timed waits take an absolute [`Deadline`](crate::wait::Deadline) on a clock (realtime or
+//! - Timed waits take an absolute [`Deadline`] on a clock (realtime or
 //!   monotonic) and never return `TimedOut` before it, as measured on that clock. A waiter whose
 //!   deadline races a notification either consumes it (returns woken) or withdraws without it
 //!   (returns timed out) — a notification is never lost to a timed-out waiter.

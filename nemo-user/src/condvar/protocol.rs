@@ -93,7 +93,6 @@
 //! exceeds Linux's maximum number of threads (`PID_MAX_LIMIT` = 2^22).
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use super::lockword::REF_ONE;
@@ -140,11 +139,11 @@ fn slot(generation: u32) -> usize {
 #[repr(C)]
 pub(crate) struct Core<P: Platform> {
     pub(crate) lock: P::A32,
-    pub(super) chain: P::A32,
+    chain: P::A32,
     pub(super) counts: P::A64,
-    pub(super) sig: [P::A64; 2],
-    pub(super) fut: [P::A32; 2],
-    pub(super) parked: [P::A32; 2],
+    sig: [P::A64; 2],
+    fut: [P::A32; 2],
+    parked: [P::A32; 2],
     pub(crate) plat: P,
 }
 
