@@ -380,10 +380,13 @@ impl<P: Platform> Core<P> {
             self.sig[a].fetch_add(1, Release);
             target = a;
         } else if b_live(c) > 0 {
-            // Switch: every waiter left in A holds a token, so release them all at once.
+            // Switch: every waiter left in A holds a token, so release them all at once. The
+            // grant goes first: spinners of B watch that word, and the retag of A's slot (whose
+            // waiters hold tokens and are usually gone) would otherwise cost them one more
+            // transfer of the cache line before they see it.
+            self.sig[b].fetch_add(1, Release);
             self.sig[a].store(fresh(s.wrapping_add(1)), Release);
             self.counts.store(u64::from(b_live(c) - 1) << 32, Relaxed);
-            self.sig[b].fetch_add(1, Release);
             target = b;
             released = Some(a);
         } else {
@@ -426,8 +429,15 @@ impl<P: Platform> Core<P> {
         let s = self.open_gen();
         let a = slot(s.wrapping_sub(1));
         let b = slot(s);
-        self.sig[a].store(fresh(s.wrapping_add(1)), Release);
-        self.sig[b].store(fresh(s.wrapping_add(2)), Release);
+        // Release the larger group first: its spinners see their word change with the first
+        // transfer of the line.
+        let (first, then) = if b_live(c) >= a_unsig(c) {
+            ((b, 2), (a, 1))
+        } else {
+            ((a, 1), (b, 2))
+        };
+        self.sig[first.0].store(fresh(s.wrapping_add(first.1)), Release);
+        self.sig[then.0].store(fresh(s.wrapping_add(then.1)), Release);
         self.counts.store(0, Relaxed);
         self.plat.fence(SeqCst);
         let mut owed = false;
