@@ -42,9 +42,7 @@ pub(crate) fn climb<T>(
     if let Some(x) = poll() {
         return Climb::Done(x);
     }
-    if !policy.parks() {
-        return spin(None, deadline, &mut poll);
-    }
+    let umwait = policy.umwait_ns() > 0 && waitpkg();
     if policy.spin_ns() > 0 {
         let bound = (!policy.spin_unbounded()).then_some(policy.spin_ns());
         match spin(bound, deadline, &mut poll) {
@@ -52,14 +50,22 @@ pub(crate) fn climb<T>(
             other => return other,
         }
     }
-    if policy.umwait_ns() > 0 && waitpkg() {
+    if umwait {
         let bound = (!policy.umwait_unbounded()).then_some(policy.umwait_ns());
         match monitor(bound, deadline, line, &mut poll) {
             Climb::Park => {}
             other => return other,
         }
     }
-    Climb::Park
+    if policy.parks() {
+        return Climb::Park;
+    }
+    // A policy that never parks repeats its last unparked rung until woken or expired.
+    if umwait {
+        monitor(None, deadline, line, &mut poll)
+    } else {
+        spin(None, deadline, &mut poll)
+    }
 }
 
 /// Rung 1: spins for at most `bound_ns` (forever if `None`).
@@ -191,6 +197,17 @@ mod tests {
             (n == 1000).then_some(n)
         });
         assert_eq!(r, Climb::Done(1000));
+    }
+
+    #[test]
+    fn a_policy_that_never_parks_keeps_polling_after_its_bounds() {
+        let policy = WaitPolicy::spin_then_park(Duration::from_micros(1)).with_park(false);
+        let mut n = 0u32;
+        let r = climb(&policy, None, std::ptr::null(), || {
+            n += 1;
+            (n == 200_000).then_some(n)
+        });
+        assert_eq!(r, Climb::Done(200_000));
     }
 
     #[test]

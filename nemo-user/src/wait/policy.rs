@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How a waiter waits: spin on the cache line for a while, then monitor-wait (`umwait`) for a
-/// while where the CPU has WAITPKG, then park in the kernel (or keep spinning).
+/// while where the CPU has WAITPKG, then park in the kernel (or, for a policy that never parks,
+/// keep monitor-waiting or spinning).
 ///
 /// Bounds are wall time, not iterations, so they mean the same on every CPU (a `pause` costs a few
 /// cycles on some cores and ~140 on others). A finite spin bound of 4.29 s or more, or a finite
@@ -112,7 +113,8 @@ impl WaitPolicy {
         }
     }
 
-    /// The same policy, parking (`true`) or spinning forever (`false`) after the bounded rungs.
+    /// The same policy, parking (`true`) or repeating its last unparked rung — `umwait` where
+    /// available and enabled, otherwise spinning — until woken or the deadline (`false`).
     pub const fn with_park(self, park: bool) -> Self {
         WaitPolicy { park, ..self }
     }
@@ -135,7 +137,7 @@ impl WaitPolicy {
         }
     }
 
-    /// Whether the last rung is the kernel (`true`) or more spinning (`false`).
+    /// Whether the last rung is the kernel (`true`) or the last unparked rung, repeated (`false`).
     pub const fn parks(&self) -> bool {
         self.park
     }
