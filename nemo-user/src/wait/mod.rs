@@ -33,6 +33,11 @@
 //! usually several times cheaper than in this VM; rerun the example and set a policy
 //! ([`set_default_policy`]) to match.
 //!
+//! Spinning pays when the waiter has a core to itself. With more runnable threads than cores,
+//! a spinner takes CPU time from the very thread that would notify it (the stress tests of this
+//! crate, with seven threads on two cores, run several times faster with
+//! [`WaitPolicy::park_only`]); give such workloads a short spin or none.
+//!
 //! ```
 //! use nemo_user::wait::{Deadline, WaitPolicy};
 //! use std::time::Duration;
