@@ -121,3 +121,8 @@ pub mod wait;
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};
 pub use error::{Error, Result};
+
+/// The Rust examples of the repository's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
