@@ -28,16 +28,38 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "   (no mechanism applies)");
             continue;
         }
+        let pairs: String = s
+            .pairs
+            .iter()
+            .filter(|(m, _)| rows.iter().any(|r| r.mechanism == *m))
+            .map(|(m, b)| format!(", {m} to {b}"))
+            .collect();
         let _ = writeln!(
             out,
-            "   ×: ratio to {} in the same regime (lower is better); waiter CPU: CPU time of each \
-             receiver thread per event",
+            "   ×: ratio to {}{pairs} in the same regime (lower is better); waiter CPU: CPU time \
+             of each receiver thread per event",
             s.baseline
         );
-        let broadcast = rows
+        // Broadcast regimes have their own columns: a scenario with both gets two tables.
+        let broadcast_regime = |regime: &str| {
+            rows.iter().any(|r| {
+                r.regime == regime
+                    && (r.receivers > 1 || r.measured().is_some_and(|m| m.broadcast.is_some()))
+            })
+        };
+        let (broadcast, single): (Vec<&Row>, Vec<&Row>) = rows
             .iter()
-            .any(|r| r.measured().is_some_and(|m| m.broadcast.is_some()));
-        out.push_str(&scenario_table(report, &rows, broadcast));
+            .copied()
+            .partition(|r| broadcast_regime(&r.regime));
+        if !single.is_empty() {
+            out.push_str(&scenario_table(report, &single, false));
+        }
+        if !broadcast.is_empty() {
+            if !single.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&scenario_table(report, &broadcast, true));
+        }
         out.push_str(&footnotes(&rows));
     }
     out
@@ -112,7 +134,7 @@ fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
                 });
                 for k in &extra_keys {
                     let v = m.measurement.extra.iter().find(|(x, _)| x == k);
-                    cells.push(v.map_or(String::new(), |(_, v)| format!("{v:.3}")));
+                    cells.push(v.map_or(String::new(), |(_, v)| extra(*v)));
                 }
                 lines.push(Line::Cells(cells));
             }
@@ -310,6 +332,17 @@ pub fn fmt(v: f64, unit: Unit) -> String {
     }
 }
 
+/// A scenario-specific number: large ones (a rate in msgs/s) in millions or thousands.
+pub fn extra(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v.abs() >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 /// `value / base` as `0.42×`; a dash without a usable baseline.
 pub fn ratio(value: u64, base: Option<u64>) -> String {
     match base {
@@ -338,6 +371,13 @@ mod tests {
         assert_eq!(fmt(1360.0, Unit::Cycles), "1360cy");
         assert_eq!(fmt(12_400.0, Unit::Cycles), "12.4kcy");
         assert_eq!(fmt(3_081_000.0, Unit::Cycles), "3.08Mcy");
+    }
+
+    #[test]
+    fn large_extras_in_millions_or_thousands() {
+        assert_eq!(extra(12_345_678.0), "12.35M");
+        assert_eq!(extra(45_600.0), "45.6k");
+        assert_eq!(extra(12.5), "12.500");
     }
 
     #[test]
