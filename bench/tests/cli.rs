@@ -387,6 +387,11 @@ fn am_rows_report_throughput_and_skip_uintr_with_the_detection_reason() {
                 assert!(why.contains(uintr_sys::detect().reason()), "{r}");
                 assert!(r["p50"].is_null());
             }
+            if regime == "broadcast" {
+                for k in BROADCAST_KEYS {
+                    assert!(r.get(k).is_some(), "broadcast row {r} lacks {k}");
+                }
+            }
         }
     }
     let table = stdout(&o);
