@@ -122,6 +122,11 @@ pub fn run(
                 about: s.about(),
                 figures: s.figures(),
                 baseline: s.baseline(),
+                pairs: mechanisms::MECHANISMS
+                    .iter()
+                    .map(|m| (m.id(), s.baseline_of(m.id())))
+                    .filter(|&(m, b)| b != s.baseline() && m != b)
+                    .collect(),
             })
             .collect(),
         rows,

@@ -8,7 +8,7 @@
 //!   predicate (an event count) so no wakeup is lost. `pthread_cond`, `futex`, `spin`, and later
 //!   the project's condvar and event.
 //! - [`InterruptLink`]: the receiver thread is *running*; a handler on it stamps the arrival time.
-//!   `signal`, and later active messages and user interrupts.
+//!   `signal`, `uintr`, and active messages (`am_signal`, `am_poll`, `am_uintr`).
 //!
 //! Adding one is one file here and one line in [`MECHANISMS`]: see `README.md` in this folder.
 
@@ -16,12 +16,15 @@ use std::sync::Arc;
 
 use crate::arrival::Arrivals;
 
+mod am;
 mod futex;
 mod pthread_cond;
 mod signal;
 mod spin;
 #[cfg(test)]
 mod tests_support;
+mod thread_receiver;
+mod uintr;
 
 /// Every mechanism, in table order. The first rows are the baselines.
 pub static MECHANISMS: &[&dyn Mechanism] = &[
@@ -29,6 +32,10 @@ pub static MECHANISMS: &[&dyn Mechanism] = &[
     &futex::Futex,
     &spin::Spin,
     &signal::Signal,
+    &uintr::Uintr,
+    &am::AM_SIGNAL,
+    &am::AM_POLL,
+    &am::AM_UINTR,
 ];
 
 /// Looks a mechanism up by id.
@@ -193,6 +200,14 @@ pub trait InterruptLink: Send + Sync {
 
     /// On receiver `index`'s thread, after the run: stop delivering to it.
     fn unregister(&self, index: usize);
+
+    /// Whether each send is handled as its own delivery even when sends outrun the receiver —
+    /// a message queue (active messages), not a notification that coalesces with a pending one
+    /// (a user interrupt, a signal's pending bit). Only such links are streamed for throughput
+    /// (the `am` scenario's `msgs_per_s`). No by default.
+    fn queues_messages(&self) -> bool {
+        false
+    }
 }
 
 /// Whether this binary is statically linked (`-C target-feature=+crt-static`); a mechanism that

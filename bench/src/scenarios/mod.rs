@@ -10,6 +10,7 @@ use crate::mechanisms::{Instance, Kind};
 use crate::plan::Plan;
 use crate::samples::Measurement;
 
+mod am;
 mod broadcast;
 mod coherence;
 mod unicast;
@@ -19,6 +20,7 @@ pub static SCENARIOS: &[&dyn Scenario] = &[
     &unicast::Unicast,
     &broadcast::Broadcast,
     &coherence::Coherence,
+    &am::Am,
 ];
 
 /// Looks a scenario up by id.
@@ -44,6 +46,14 @@ pub trait Scenario: Sync {
 
     /// The mechanism every ratio in its table is taken against.
     fn baseline(&self) -> &'static str;
+
+    /// The mechanism `mechanism`'s ratios are taken against: [`baseline`](Scenario::baseline)
+    /// unless the scenario pairs a mechanism with the raw path it is built on (`am`: `am_poll`
+    /// against `spin`).
+    fn baseline_of(&self, mechanism: &str) -> &'static str {
+        let _ = mechanism;
+        self.baseline()
+    }
 
     /// Whether mechanisms of this kind take part.
     fn accepts(&self, kind: Kind) -> bool;
@@ -76,6 +86,10 @@ mod tests {
                 s.accepts(base.kind()),
                 "{id} does not accept its own baseline"
             );
+            for m in mechanisms::ids() {
+                let b = mechanisms::find(s.baseline_of(m)).expect("pair baseline is a mechanism");
+                assert!(s.accepts(b.kind()), "{id} does not accept {m}'s baseline");
+            }
         }
     }
 
