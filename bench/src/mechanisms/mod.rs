@@ -17,6 +17,9 @@ use std::sync::Arc;
 use crate::arrival::Arrivals;
 
 mod futex;
+mod nemo_condvar;
+mod nemo_condvar_park;
+mod nemo_event;
 mod pthread_cond;
 mod signal;
 mod spin;
@@ -28,6 +31,9 @@ pub static MECHANISMS: &[&dyn Mechanism] = &[
     &pthread_cond::PthreadCond,
     &futex::Futex,
     &spin::Spin,
+    &nemo_condvar::NemoCondvar,
+    &nemo_condvar_park::NemoCondvarPark,
+    &nemo_event::NemoEvent,
     &signal::Signal,
 ];
 
