@@ -18,6 +18,9 @@ use crate::arrival::Arrivals;
 
 mod am;
 mod futex;
+mod nemo_condvar;
+mod nemo_condvar_park;
+mod nemo_event;
 mod pthread_cond;
 mod signal;
 mod spin;
@@ -31,6 +34,9 @@ pub static MECHANISMS: &[&dyn Mechanism] = &[
     &pthread_cond::PthreadCond,
     &futex::Futex,
     &spin::Spin,
+    &nemo_condvar::NemoCondvar,
+    &nemo_condvar_park::NemoCondvarPark,
+    &nemo_event::NemoEvent,
     &signal::Signal,
     &uintr::Uintr,
     &am::AM_SIGNAL,
