@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::arrival::Arrivals;
 
 mod futex;
+mod preload_cond;
 mod pthread_cond;
 mod signal;
 mod spin;
@@ -29,6 +30,7 @@ pub static MECHANISMS: &[&dyn Mechanism] = &[
     &futex::Futex,
     &spin::Spin,
     &signal::Signal,
+    &preload_cond::PreloadCond,
 ];
 
 /// Looks a mechanism up by id.
