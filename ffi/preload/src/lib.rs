@@ -11,7 +11,8 @@
 //! with the program's own glibc mutex. Waiters spin on the condvar's cache line for a while
 //! before they park on a futex, so a signal that finds its waiter still spinning reaches it at
 //! cache-coherence speed; `pthread_cond_signal` makes no system call unless its waiter is
-//! parked. See `ffi/README.md` for what it changes and what it does not.
+//! parked. How long a thread spins adapts to whether spinning has been paying off for it
+//! ([`spin`]), so threads whose waits are long stop burning CPU. See `ffi/README.md` for what it changes and what it does not.
 //!
 //! # Symbols
 //!
@@ -60,6 +61,7 @@
 
 pub mod exports;
 pub mod mode;
+pub mod spin;
 pub mod wait;
 
 /// Runs when the shared object is loaded: fixes the mode and prints the verbose line.

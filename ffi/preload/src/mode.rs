@@ -219,7 +219,7 @@ fn describe(p: &WaitPolicy) -> String {
         None => ", umwait".to_string(),
     };
     let end = if p.parks() { ", then park" } else { "" };
-    format!("{spin}{umwait}{end}")
+    format!("{spin}{umwait}{end} ({})", crate::spin::describe(p))
 }
 
 /// Writes to fd 2 directly: no stdio buffers or locks in a constructor of somebody else's
@@ -308,11 +308,14 @@ mod tests {
 
     #[test]
     fn policies_read_as_text() {
-        assert_eq!(describe(&WaitPolicy::park_only()), "no spin, then park");
+        assert_eq!(
+            describe(&WaitPolicy::park_only()),
+            "no spin, then park (fixed)"
+        );
         assert!(describe(&WaitPolicy::spin_only()).starts_with("spin"));
         assert!(!describe(&WaitPolicy::spin_only()).contains("park"));
         let p = WaitPolicy::spin_then_park(Duration::from_micros(20));
-        assert_eq!(describe(&p), "spin 20 us, then park");
+        assert_eq!(describe(&p), "spin 20 us, then park (adaptive per thread)");
     }
 
     #[test]

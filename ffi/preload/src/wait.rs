@@ -133,8 +133,10 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_begin(
             withdraw(cv, ticket);
             return rc;
         }
-        let policy = cv.policy_class().policy();
+        let base = cv.policy_class().policy();
+        let policy = crate::spin::policy_for_this_wait(&base);
         let outcome = cv.spin_wait(&mut ticket, &policy, deadline.as_ref());
+        crate::spin::record(&base, outcome);
         let state = WaitState {
             cv,
             mutex,

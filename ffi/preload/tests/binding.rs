@@ -134,7 +134,7 @@ fn spin_setting_shows_in_the_policy_and_a_bad_one_is_reported() {
     };
     let mut cmd = command(&prog, Shim::On);
     cmd.env("NEMO_PRELOAD_SPIN_US", "0");
-    assert!(run_ok(cmd, LIMIT).contains("policy no spin, then park"));
+    assert!(run_ok(cmd, LIMIT).contains("policy no spin, then park (fixed)"));
     let mut cmd = command(&prog, Shim::On);
     cmd.env("NEMO_PRELOAD_SPIN_US", "forever");
     let o = run(cmd, LIMIT);

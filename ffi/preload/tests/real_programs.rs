@@ -45,7 +45,11 @@ fn input() -> PathBuf {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         data.extend_from_slice(words[(x >> 60) as usize].as_bytes());
-        data.push(if (x >> 20).is_multiple_of(11) { b'\n' } else { b' ' });
+        data.push(if (x >> 20).is_multiple_of(11) {
+            b'\n'
+        } else {
+            b' '
+        });
     }
     data.truncate(SIZE);
     let tmp = path.with_extension("partial");
