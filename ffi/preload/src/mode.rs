@@ -128,6 +128,7 @@ pub(crate) fn on_load() {
         write_stderr(&format!("{}\n", info().to_string_lossy()));
     }
     if level >= 2 && l.off.is_none() {
+        crate::wait::count_parks();
         // Programs may close stderr before they exit (xz does): keep a descriptor of our own.
         static FD: AtomicI32 = AtomicI32::new(2);
         // SAFETY: duplicates fd 2 (close-on-exec), if it is open; no memory is involved.

@@ -15,7 +15,7 @@
 use std::ffi::c_int;
 use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libc::{EINVAL, clockid_t, pthread_cond_t, pthread_mutex_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
@@ -38,11 +38,17 @@ const WAIT_PLAIN: c_int = 0;
 const WAIT_TIMED: c_int = 1;
 const WAIT_CLOCK: c_int = 2;
 
-/// Futex waits made, for `NEMO_PRELOAD_VERBOSE=2`. Counted only where a system call follows
-/// anyway, so the shared counter costs nothing that matters.
+/// Futex waits made, for `NEMO_PRELOAD_VERBOSE=2`; counted only when that asked for it, so
+/// that parking waiters do not all write one cache line.
 static PARKS: AtomicU64 = AtomicU64::new(0);
+static COUNT_PARKS: AtomicBool = AtomicBool::new(false);
 
-/// How many times a waiter has blocked in the kernel so far.
+/// Starts counting parked waits.
+pub(crate) fn count_parks() {
+    COUNT_PARKS.store(true, Ordering::Relaxed);
+}
+
+/// How many times a waiter has blocked in the kernel since [`count_parks`].
 pub(crate) fn parks() -> u64 {
     PARKS.load(Ordering::Relaxed)
 }
@@ -210,7 +216,9 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_prepare(
                 };
                 // SAFETY: writable per the caller.
                 unsafe { args.write(a) };
-                PARKS.fetch_add(1, Ordering::Relaxed);
+                if COUNT_PARKS.load(Ordering::Relaxed) {
+                    PARKS.fetch_add(1, Ordering::Relaxed);
+                }
                 1
             }
         }
