@@ -80,7 +80,7 @@ pub unsafe extern "C" fn nemo_preload_cond_init(
 /// notified waiters have left the object (so "broadcast, then destroy" is safe).
 ///
 /// # Safety
-/// `cond` as in [`condvar`].
+/// `cond` as in `condvar`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_preload_cond_destroy(cond: *mut pthread_cond_t) -> c_int {
     if let Some(f) = mode::forward() {
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn nemo_preload_cond_destroy(cond: *mut pthread_cond_t) ->
 /// parked.
 ///
 /// # Safety
-/// `cond` as in [`condvar`].
+/// `cond` as in `condvar`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_preload_cond_signal(cond: *mut pthread_cond_t) -> c_int {
     if let Some(f) = mode::forward() {
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn nemo_preload_cond_signal(cond: *mut pthread_cond_t) -> 
 /// `pthread_cond_broadcast`: wakes every waiter.
 ///
 /// # Safety
-/// `cond` as in [`condvar`].
+/// `cond` as in `condvar`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_preload_cond_broadcast(cond: *mut pthread_cond_t) -> c_int {
     if let Some(f) = mode::forward() {

@@ -10,7 +10,7 @@
 //!
 //! - a wait that ends while spinning restores the full spin bound (spinning pays here);
 //! - a wait that has to park halves the thread's budget (down to no spin at all);
-//! - every [`PROBE_EVERY`]-th wait spins for the full bound anyway, so a thread whose waits
+//! - every `PROBE_EVERY`-th (16th) wait spins for the full bound anyway, so a thread whose waits
 //!   became short again finds out.
 //!
 //! Per thread rather than per condvar because the 48 bytes of a `pthread_cond_t` have no room

@@ -2,15 +2,19 @@
 //! futex call (see the crate docs for why the blocking call is made in C):
 //!
 //! ```text
-//!  begin ──► DONE ─────────────────────────────────────────────┐
-//!    │  (checks, join, unlock, spin)                            │
-//!    └──► PARK ─► prepare ─► [C: futex wait, cancellable] ─► parked ─► finish ─► relock
-//!                   ▲  │ 0: done ──────────────────────────────────────▲     │
-//!                   └──┴──────────────── 0: park again ◄──────────┘     │
-//!                   cancelled while blocked: cancel (withdraw, pass a consumed signal on, relock)
+//! begin    check arguments (EINVAL), join the condvar, unlock the mutex (EPERM), spin
+//!          → an errno value: return it, the mutex still held
+//!          → DONE: go to finish            → PARK: go to prepare
+//! prepare  register as parked, fill in the futex call
+//!          → 0: the wait is over, go to finish
+//!          → 1: C makes the futex call (cancellable), then calls parked
+//! parked   unregister, check for a notification, the deadline
+//!          → 1: go to finish               → 0: go to prepare
+//! finish   leave the condvar, relock the mutex → 0, ETIMEDOUT or the relock's error
+//! cancel   (cleanup handler, instead of finish) withdraw, pass on a consumed signal, relock
 //! ```
 //!
-//! A [`WaitState`] lives in the C frame (as opaque bytes) from `begin` to `finish` or `cancel`.
+//! A `WaitState` lives in the C frame (as opaque bytes) from `begin` to `finish` or `cancel`.
 
 use std::ffi::c_int;
 use std::mem::MaybeUninit;
