@@ -21,6 +21,7 @@ mod futex;
 mod nemo_condvar;
 mod nemo_condvar_park;
 mod nemo_event;
+mod preload_cond;
 mod pthread_cond;
 mod signal;
 mod spin;
@@ -37,6 +38,7 @@ pub static MECHANISMS: &[&dyn Mechanism] = &[
     &nemo_condvar::NemoCondvar,
     &nemo_condvar_park::NemoCondvarPark,
     &nemo_event::NemoEvent,
+    &preload_cond::PreloadCond,
     &signal::Signal,
     &uintr::Uintr,
     &am::AM_SIGNAL,

@@ -268,6 +268,47 @@ impl RawCondvar {
         wait_ticket(&self.core, &mut ticket.0, policy, parker, deadline)
     }
 
+    /// Climbs the unparked rungs of `policy` for a ticket (spin on the cache line, `umwait` where
+    /// the CPU has WAITPKG): `Some` once the wait is over — woken, or `deadline` passed and the
+    /// waiter withdrew — and `None` when the policy says to park. The caller then blocks in its
+    /// own frame with [`prepare_park`](Self::prepare_park) / [`end_park`](Self::end_park), so an
+    /// embedding that must own the blocking call (a cancellation point) keeps the fast rungs of
+    /// [`wait_ticket`](Self::wait_ticket).
+    ///
+    /// ```
+    /// use nemo_user::condvar::RawCondvar;
+    /// use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let cv = RawCondvar::new();
+    /// let mut t = cv.begin_wait();
+    /// // Nobody notifies: a parking policy says "park" once its spin bound is spent.
+    /// let policy = WaitPolicy::spin_then_park(Duration::from_micros(5));
+    /// assert_eq!(cv.spin_wait(&mut t, &policy, None), None);
+    /// // A deadline that passes while spinning ends the wait.
+    /// let d = Deadline::after(Duration::from_micros(50));
+    /// let spin = WaitPolicy::spin_only();
+    /// assert_eq!(cv.spin_wait(&mut t, &spin, Some(&d)), Some(WaitOutcome::TimedOut));
+    /// cv.finish_wait(t);
+    /// ```
+    pub fn spin_wait(
+        &self,
+        ticket: &mut WaitTicket,
+        policy: &WaitPolicy,
+        deadline: Option<&Deadline>,
+    ) -> Option<WaitOutcome> {
+        let t = &mut ticket.0;
+        if let Some(o) = t.outcome() {
+            return Some(o);
+        }
+        let line = self.core.spin_word(t).as_ptr() as *const u8;
+        match climb(policy, deadline, line, || self.core.poll(t)) {
+            Climb::Done(o) => Some(o),
+            Climb::Expired => Some(self.core.cancel(t)),
+            Climb::Park => None,
+        }
+    }
+
     /// Checks without blocking: `Some` once the wait is over (taking a notification if one is
     /// there for this waiter).
     #[inline]
