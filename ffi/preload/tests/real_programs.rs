@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{Shim, command, need, run, scratch};
@@ -13,8 +14,13 @@ use common::{Shim, command, need, run, scratch};
 const LIMIT: Duration = Duration::from_secs(180);
 
 /// 16 MiB of deterministic, compressible text: enough for several jobs of each compressor's
-/// thread pool.
+/// thread pool. Written once per test process (the tests run in parallel and share it).
 fn input() -> PathBuf {
+    static INPUT: OnceLock<PathBuf> = OnceLock::new();
+    INPUT.get_or_init(write_input).clone()
+}
+
+fn write_input() -> PathBuf {
     const SIZE: usize = 16 << 20;
     let path = scratch().join("real-programs-input.txt");
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == SIZE as u64) {
@@ -52,7 +58,8 @@ fn input() -> PathBuf {
         });
     }
     data.truncate(SIZE);
-    let tmp = path.with_extension("partial");
+    // A name of this process's own: another test binary may be writing the same file.
+    let tmp = path.with_extension(format!("partial.{}", std::process::id()));
     std::fs::write(&tmp, &data).expect("write input");
     std::fs::rename(&tmp, &path).expect("rename input");
     path
