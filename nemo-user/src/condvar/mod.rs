@@ -34,8 +34,9 @@
 //! - `notify_one` wakes exactly one waiter among those that were waiting when it was called and
 //!   had not been signalled yet (FIFO by group, not by thread); it never wakes a waiter that
 //!   started waiting after the call. `notify_all` wakes every waiter present at the call.
-//! - Notifying with nobody waiting costs a fence and a load (no lock, no system call); a notify
-//!   makes a system call only if the waiter it wakes is parked.
+//! - Notifying with nobody waiting costs one load (no fence, no lock, no system call: the
+//!   waiters' mutex orders it, see [`RawCondvar::notify_one`]); a notify makes a system call
+//!   only if the waiter it wakes is parked.
 //! - Timed waits take an absolute [`Deadline`] on a clock (realtime or
 //!   monotonic) and never return `TimedOut` before it, as measured on that clock. A waiter whose
 //!   deadline races a notification either consumes it (returns woken) or withdraws without it

@@ -85,6 +85,27 @@
 //! by a fan-out tree whose depth grows with the logarithm of their number, not by one serial loop,
 //! and a slot word never holds a sleeper of a released generation once the lock is free.
 //!
+//! # Notify with nobody waiting
+//!
+//! `notify_one`/`notify_all` first load `counts` with no fence and return if it is zero: one
+//! load, like glibc's `pthread_cond_signal`. That load cannot miss a waiter the notification
+//! is for, as long as the waiters use a mutex the way every condition variable requires: a
+//! waiter joins (writes `counts`) while it holds the mutex, and the notifier changed the
+//! predicate while holding the same mutex. If the notifier locked the mutex after the waiter
+//! released it, the join happens-before the notifier's unlock → lock → load (in this order,
+//! whether the notify comes before or after its own unlock), so by write-read coherence the
+//! load sees the join or a later value, and `counts` only returns to zero once every waiter it
+//! counted was signalled or withdrew. If the notifier locked the mutex first, the waiter sees
+//! the changed predicate and does not wait. A notifier that changes the predicate without the
+//! mutex has no such guarantee here, nor with glibc. The loom models check both notify orders
+//! without the fence.
+//!
+//! [`Event`](crate::event::Event) has no mutex: its waiters join, issue a `SeqCst` fence and
+//! re-check the predicate, and its notifiers publish, issue a `SeqCst` fence, and load `counts`
+//! (`notify_*_fenced`). Of two `SeqCst` fences one comes first, so either the notifier's load
+//! sees the join or the waiter's re-check sees the publication (the store-buffering pattern);
+//! a loom model shows that without the notifier's fence a wakeup is lost.
+//!
 //! # Bounds
 //!
 //! Generations are 32-bit and wrap; a waiter compares only for equality with its own tag, so it
@@ -360,11 +381,21 @@ impl<P: Platform> Core<P> {
 
     // ---------------------------------------------------------------- notifier side
 
+    /// [`notify_one`](Self::notify_one) for waiters that check their condition without a mutex
+    /// (`Event`): the fence orders the caller's publication before the check for waiters.
+    #[inline]
+    pub(crate) fn notify_one_fenced(&self) -> bool {
+        // Pairs with the fence such a waiter issues between joining and re-checking.
+        self.plat.fence(SeqCst);
+        self.notify_one()
+    }
+
     /// Signals one waiter that has not been signalled yet. Returns whether there was one.
+    ///
+    /// The relaxed load of `counts` is enough when the waiters use a mutex (see "Notify with
+    /// nobody waiting" above).
     #[inline]
     pub(crate) fn notify_one(&self) -> bool {
-        // Pairs with the fence a mutex-free waiter issues after joining (see `Event`).
-        self.plat.fence(SeqCst);
         if self.counts.load(Relaxed) == 0 {
             return false;
         }
@@ -414,9 +445,16 @@ impl<P: Platform> Core<P> {
         true
     }
 
-    /// Releases every waiter. Returns how many had not been signalled yet.
-    pub(crate) fn notify_all(&self) -> u32 {
+    /// [`notify_all`](Self::notify_all) for waiters that check their condition without a mutex.
+    #[inline]
+    pub(crate) fn notify_all_fenced(&self) -> u32 {
         self.plat.fence(SeqCst);
+        self.notify_all()
+    }
+
+    /// Releases every waiter. Returns how many had not been signalled yet. Like `notify_one`, its
+    /// fast path relies on the waiters' mutex.
+    pub(crate) fn notify_all(&self) -> u32 {
         if self.counts.load(Relaxed) == 0 {
             return 0;
         }

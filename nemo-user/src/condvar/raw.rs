@@ -147,17 +147,41 @@ impl RawCondvar {
     }
 
     /// Wakes one waiter that has not been signalled yet; returns whether there was one. Exactly
-    /// one waiter returns because of it. No system call unless that waiter is parked.
+    /// one waiter returns because of it. No system call unless that waiter is parked; with
+    /// nobody waiting, one load.
+    ///
+    /// Like `pthread_cond_signal`, it relies on the waiters' mutex: the condition it announces
+    /// must have been changed while holding the mutex that waiters hold when they start waiting
+    /// (notifying before or after unlocking it are both fine). For a condition checked without
+    /// a mutex, use [`notify_one_fenced`](Self::notify_one_fenced).
     #[inline]
     pub fn notify_one(&self) -> bool {
         self.core.notify_one()
     }
 
     /// Wakes every waiter; returns how many had not been signalled yet. Spinning waiters are
-    /// released by one store per group; parked ones by a fan-out tree.
+    /// released by one store per group; parked ones by a fan-out tree. The same mutex rule as
+    /// [`notify_one`](Self::notify_one) applies.
     #[inline]
     pub fn notify_all(&self) -> usize {
         self.core.notify_all() as usize
+    }
+
+    /// [`notify_one`](Self::notify_one) for waiters that check their condition without a mutex
+    /// (an eventcount, like [`Event`](crate::event::Event)): a `SeqCst` fence orders the
+    /// caller's publication of the condition before the check for waiters. The waiters must
+    /// issue a `SeqCst` fence between [`begin_wait`](Self::begin_wait) and their re-check of the
+    /// condition.
+    #[inline]
+    pub fn notify_one_fenced(&self) -> bool {
+        self.core.notify_one_fenced()
+    }
+
+    /// [`notify_all`](Self::notify_all) with the fence of
+    /// [`notify_one_fenced`](Self::notify_one_fenced).
+    #[inline]
+    pub fn notify_all_fenced(&self) -> usize {
+        self.core.notify_all_fenced() as usize
     }
 
     /// Waiters that no notification has been sent for yet (a snapshot).
