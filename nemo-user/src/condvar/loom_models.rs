@@ -505,6 +505,48 @@ fn unfenced_notify_after_unlock_reaches_a_mutex_waiter() {
 }
 
 #[test]
+fn spin_hint_updates_never_disturb_the_broadcast_chain() {
+    // The hint shares `chain` with the wakes a broadcast owes; two parked waiters exceed the
+    // loom fan-out, so one is requeued onto `chain` while a third thread keeps rewriting the
+    // hint. A lost owed wake would leave a waiter asleep (deadlock); a corrupted hint would
+    // fail the final check.
+    check(|| {
+        let s = Arc::new((Mutex::new(false), new_cv()));
+        let ws: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    let (m, cv) = &*s;
+                    let mut g = m.lock().unwrap();
+                    while !*g {
+                        g = wait(cv, m, g, false).0;
+                    }
+                })
+            })
+            .collect();
+        let hinter = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let cv = &s.1;
+                assert!(cv.replace_spin_hint(0, 0x21));
+                assert!(!cv.replace_spin_hint(0, 0x05));
+                assert!(cv.replace_spin_hint(0x21, 0x0c));
+            })
+        };
+        {
+            let (m, cv) = &*s;
+            *m.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        for w in ws {
+            w.join().unwrap();
+        }
+        hinter.join().unwrap();
+        assert_eq!(s.1.spin_hint(), 0x0c);
+    });
+}
+
+#[test]
 fn destroy_after_broadcast_waits_for_the_waiter_to_leave() {
     check(|| {
         let s = Arc::new((Mutex::new(false), new_cv(), AtomicBool::new(false)));

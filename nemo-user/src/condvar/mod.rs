@@ -53,7 +53,9 @@
 //! - **`notify_one` is exact.** glibc's `pthread_cond_signal` may wake more than one waiter
 //!   (POSIX allows it); here one call wakes one waiter, which tests can count.
 //! - **Waiters may spin before they park.** That is where the latency comes from (see
-//!   [`crate::wait`]); [`WaitPolicy::park_only`] turns it off, per condvar or process-wide.
+//!   [`crate::wait`]). The default policy adapts: it stops spinning on a condvar whose waits
+//!   outlast the spin window, and never spins on a CPU the process cannot spare.
+//!   [`WaitPolicy::park_only`] turns spinning off, per condvar or process-wide.
 //! - **Notifications return information**: `notify_one` says whether a waiter was signalled and
 //!   `notify_all` how many; std returns `()`.
 //! - **`Condvar::wait` takes the mutex as well as the guard** (`cv.wait(guard, &mutex)`): std's
@@ -77,6 +79,7 @@ mod lockword;
 mod platform;
 mod protocol;
 mod raw;
+mod waiting;
 
 #[cfg(test)]
 mod loom_models;

@@ -6,8 +6,9 @@
 //!  offset  word        contents
 //!  0       lock        internal lock, attributes, refs (waiters still inside a wait call):
 //!                      see `lockword.rs`
-//!  4       chain       wakes still owed to waiters requeued here by a broadcast; also the futex
-//!                      word those waiters sleep on
+//!  4       chain       wakes still owed to waiters requeued here by a broadcast (bits 0-23) and
+//!                      the spin hint (bits 24-31, see `wait::adaptive`); also the futex word the
+//!                      requeued waiters sleep on (nobody waits on it by value)
 //!  8       counts      a_unsig (high 32) | b_live (low 32)
 //!  16      sig[0]      tag (high 32) | tokens (low 32)   for the group of even generation
 //!  24      sig[1]      same for the group of odd generation
@@ -63,7 +64,8 @@
 //! | `sig` tokens | notify adds (under the lock); waiters take (CAS, lock-free) | |
 //! | `fut[p]` | notifiers bump it | only under the lock, and only when `parked[p] > 0` |
 //! | `parked[p]` | waiters | lock-free increments/decrements around their futex wait |
-//! | `chain` | notifiers add requeued counts (under the lock); anyone claims wakes (CAS) | |
+//! | `chain` owed | notifiers add requeued counts (under the lock); anyone claims wakes (CAS) | |
+//! | `chain` hint | waiters, by CAS that keeps the owed count (advisory: only sets spin windows) | |
 //! | `lock` refs | join adds (in its unlock); leave subtracts (lock-free) | |
 //!
 //! # Parking
@@ -123,6 +125,11 @@ use crate::park::futex::MATCH_ANY;
 use crate::wait::{Deadline, WaitOutcome};
 
 const A_ONE: u64 = 1 << 32;
+
+/// The owed-wakes part of `chain`; the top byte is the spin hint. Owed wakes never exceed the
+/// waiters present, which `refs` bounds below 2^24.
+const CHAIN_OWED: u32 = (1 << 24) - 1;
+const HINT_SHIFT: u32 = 24;
 
 #[inline(always)]
 pub(super) fn a_unsig(c: u64) -> u32 {
@@ -527,14 +534,42 @@ impl<P: Platform> Core<P> {
     #[inline]
     fn chain_step(&self) {
         let mut c = self.chain.load(Relaxed);
-        while c > 0 {
-            let k = c.min(P::FANOUT);
+        while c & CHAIN_OWED > 0 {
+            let k = (c & CHAIN_OWED).min(P::FANOUT);
             match self.chain.compare_exchange_weak(c, c - k, Relaxed, Relaxed) {
                 Ok(_) => {
                     self.plat
                         .futex_wake(&self.chain, k, MATCH_ANY, self.shared());
                     return;
                 }
+                Err(x) => c = x,
+            }
+        }
+    }
+
+    /// Whether some waiter is registered as parking (a snapshot, for spin admission).
+    #[inline]
+    pub(crate) fn has_parked(&self) -> bool {
+        self.parked[0].load(Relaxed) | self.parked[1].load(Relaxed) != 0
+    }
+
+    /// The spin hint byte (advisory; see `wait::adaptive`).
+    #[inline]
+    pub(crate) fn spin_hint(&self) -> u8 {
+        (self.chain.load(Relaxed) >> HINT_SHIFT) as u8
+    }
+
+    /// Replaces the spin hint `from` with `to`, keeping the owed wakes. Gives up (returns
+    /// `false`) if another waiter changed the hint meanwhile: its news is as good as ours.
+    pub(crate) fn replace_spin_hint(&self, from: u8, to: u8) -> bool {
+        let mut c = self.chain.load(Relaxed);
+        loop {
+            if (c >> HINT_SHIFT) as u8 != from {
+                return false;
+            }
+            let new = (c & CHAIN_OWED) | (u32::from(to) << HINT_SHIFT);
+            match self.chain.compare_exchange_weak(c, new, Relaxed, Relaxed) {
+                Ok(_) => return true,
                 Err(x) => c = x,
             }
         }

@@ -5,8 +5,8 @@ use super::Error;
 use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
+use super::waiting::wait_ticket;
 use crate::park::{FutexPark, Park, ParkRequest};
-use crate::wait::ladder::{Climb, climb};
 use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
 
 /// A condition variable in 48 bytes (align 8) with no pointers, so it fits inside a glibc
@@ -367,33 +367,4 @@ impl Drop for InWait<'_> {
             self.cv.core.leave(t);
         }
     }
-}
-
-/// The ladder for one ticket: the unparked rungs of `policy`, then `parker`.
-#[inline]
-fn wait_ticket(
-    core: &Core<Native>,
-    t: &mut Ticket,
-    policy: &WaitPolicy,
-    parker: &impl Park,
-    deadline: Option<&Deadline>,
-) -> WaitOutcome {
-    if let Some(o) = t.outcome() {
-        return o;
-    }
-    let line = core.spin_word(t).as_ptr() as *const u8;
-    match climb(policy, deadline, line, || core.poll(t)) {
-        Climb::Done(o) => return o,
-        Climb::Expired => return core.cancel(t),
-        Climb::Park => {}
-    }
-    let shared = core.shared();
-    core.park_until(t, deadline, |word, expected| {
-        parker.park(&ParkRequest {
-            word,
-            expected,
-            deadline,
-            shared,
-        })
-    })
 }
