@@ -5,8 +5,8 @@ use super::Error;
 use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
+use super::waiting::wait_ticket;
 use crate::park::{FutexPark, Park, ParkRequest};
-use crate::wait::ladder::{Climb, climb};
 use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
 
 /// A condition variable in 48 bytes (align 8) with no pointers, so it fits inside a glibc
@@ -147,17 +147,41 @@ impl RawCondvar {
     }
 
     /// Wakes one waiter that has not been signalled yet; returns whether there was one. Exactly
-    /// one waiter returns because of it. No system call unless that waiter is parked.
+    /// one waiter returns because of it. No system call unless that waiter is parked; with
+    /// nobody waiting, one load.
+    ///
+    /// Like `pthread_cond_signal`, it relies on the waiters' mutex: the condition it announces
+    /// must have been changed while holding the mutex that waiters hold when they start waiting
+    /// (notifying before or after unlocking it are both fine). For a condition checked without
+    /// a mutex, use [`notify_one_fenced`](Self::notify_one_fenced).
     #[inline]
     pub fn notify_one(&self) -> bool {
         self.core.notify_one()
     }
 
     /// Wakes every waiter; returns how many had not been signalled yet. Spinning waiters are
-    /// released by one store per group; parked ones by a fan-out tree.
+    /// released by one store per group; parked ones by a fan-out tree. The same mutex rule as
+    /// [`notify_one`](Self::notify_one) applies.
     #[inline]
     pub fn notify_all(&self) -> usize {
         self.core.notify_all() as usize
+    }
+
+    /// [`notify_one`](Self::notify_one) for waiters that check their condition without a mutex
+    /// (an eventcount, like [`Event`](crate::event::Event)): a `SeqCst` fence orders the
+    /// caller's publication of the condition before the check for waiters. The waiters must
+    /// issue a `SeqCst` fence between [`begin_wait`](Self::begin_wait) and their re-check of the
+    /// condition.
+    #[inline]
+    pub fn notify_one_fenced(&self) -> bool {
+        self.core.notify_one_fenced()
+    }
+
+    /// [`notify_all`](Self::notify_all) with the fence of
+    /// [`notify_one_fenced`](Self::notify_one_fenced).
+    #[inline]
+    pub fn notify_all_fenced(&self) -> usize {
+        self.core.notify_all_fenced() as usize
     }
 
     /// Waiters that no notification has been sent for yet (a snapshot).
@@ -384,33 +408,4 @@ impl Drop for InWait<'_> {
             self.cv.core.leave(t);
         }
     }
-}
-
-/// The ladder for one ticket: the unparked rungs of `policy`, then `parker`.
-#[inline]
-fn wait_ticket(
-    core: &Core<Native>,
-    t: &mut Ticket,
-    policy: &WaitPolicy,
-    parker: &impl Park,
-    deadline: Option<&Deadline>,
-) -> WaitOutcome {
-    if let Some(o) = t.outcome() {
-        return o;
-    }
-    let line = core.spin_word(t).as_ptr() as *const u8;
-    match climb(policy, deadline, line, || core.poll(t)) {
-        Climb::Done(o) => return o,
-        Climb::Expired => return core.cancel(t),
-        Climb::Park => {}
-    }
-    let shared = core.shared();
-    core.park_until(t, deadline, |word, expected| {
-        parker.park(&ParkRequest {
-            word,
-            expected,
-            deadline,
-            shared,
-        })
-    })
 }
