@@ -7,6 +7,7 @@ use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use super::waiting::wait_ticket;
 use crate::park::{FutexPark, Park, ParkRequest};
+use crate::wait::ladder::{Climb, climb};
 use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
 
 /// A condition variable in 48 bytes (align 8) with no pointers, so it fits inside a glibc
@@ -326,7 +327,7 @@ impl RawCondvar {
             return Some(o);
         }
         let line = self.core.spin_word(t).as_ptr() as *const u8;
-        match climb(policy, deadline, line, || self.core.poll(t)) {
+        match climb(policy, deadline, line, || true, || self.core.poll(t)) {
             Climb::Done(o) => Some(o),
             Climb::Expired => Some(self.core.cancel(t)),
             Climb::Park => None,
