@@ -78,6 +78,7 @@ pub mod am;
 pub mod backend;
 pub mod error;
 pub mod interrupt;
+pub mod timer;
 
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};
