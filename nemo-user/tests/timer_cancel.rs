@@ -150,3 +150,39 @@ fn timers_of_a_stopped_thread_stay_disarmed() {
     );
     assert_eq!(timer.stats().delivered, n);
 }
+
+/// Stopping a core that is about to sleep (its last timer just released) must wake it: a stop
+/// between its check of `stopped` and its sleep would otherwise be slept through. (The window
+/// is a few instructions wide: this catches a regression only now and then.)
+#[test]
+fn stop_is_never_slept_through() {
+    for wait in [Wait::Spin, Wait::Sleep] {
+        for _ in 0..150 {
+            let fired = Arc::new(AtomicU64::new(0));
+            let f = fired.clone();
+            let core = Arc::new(TimerCore::new(wait));
+            let runner = core.clone();
+            let (done_tx, done) = std::sync::mpsc::channel();
+            let t = std::thread::spawn(move || {
+                let _ = runner.run();
+                let _ = done_tx.send(());
+            });
+            let timer = core
+                .arm_fn(Arm::Periodic(Duration::from_micros(50)), move |_| {
+                    f.fetch_add(1, SeqCst);
+                })
+                .unwrap();
+            // The core is in its wait between deadlines.
+            while fired.load(SeqCst) == 0 {
+                std::hint::spin_loop();
+            }
+            drop(timer);
+            core.stop();
+            assert!(
+                done.recv_timeout(Duration::from_secs(30)).is_ok(),
+                "{wait:?}: the core slept through stop"
+            );
+            t.join().unwrap();
+        }
+    }
+}

@@ -211,12 +211,16 @@ impl<'a> TimerCore<'a> {
         let _running = Running(self);
         self.runner.store(thread::with(|t| t.tid()), SeqCst);
         let _slack = (self.wait == Wait::Sleep).then(MinimalSlack::set);
-        while !self.stopped.load(SeqCst) {
+        loop {
+            // `version` before `stopped`: a stop that comes after this check bumps the version
+            // after this read, so the wait below sees a change and does not sleep through it.
             let seen = self.version.load(SeqCst);
+            if self.stopped.load(SeqCst) {
+                return Ok(());
+            }
             let next = self.serve();
             self.wait_for(next, seen);
         }
-        Ok(())
     }
 
     /// Ends [`run`](TimerCore::run) (at once, or after the expiration it is serving). Final:
