@@ -122,6 +122,7 @@ pub fn run(
                 about: s.about(),
                 figures: s.figures(),
                 baseline: s.baseline(),
+                footer: s.footer(),
             })
             .collect(),
         rows,
@@ -159,6 +160,9 @@ pub fn availability(m: &dyn Mechanism, setup: &Setup<'_>) -> Result<(), Skipped>
 
 fn measure(ctx: &Context, p: &Planned<'_>) -> Outcome {
     let setup = setup(ctx, p.scenario.id(), p.case);
+    if let Err(Skipped(reason)) = p.scenario.check(&setup) {
+        return Outcome::Skipped(reason);
+    }
     if let Err(Skipped(reason)) = availability(p.mechanism, &setup) {
         return Outcome::Skipped(reason);
     }

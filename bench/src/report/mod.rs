@@ -37,6 +37,8 @@ pub struct ScenarioInfo {
     pub figures: &'static str,
     /// The mechanism ratios are taken against.
     pub baseline: &'static str,
+    /// Lines printed under the table.
+    pub footer: &'static str,
 }
 
 /// One mechanism in one case of one scenario.

@@ -39,6 +39,9 @@ pub fn render(report: &Report) -> String {
             .any(|r| r.measured().is_some_and(|m| m.broadcast.is_some()));
         out.push_str(&scenario_table(report, &rows, broadcast));
         out.push_str(&footnotes(&rows));
+        for line in s.footer.lines() {
+            let _ = writeln!(out, "   {line}");
+        }
     }
     out
 }
