@@ -118,6 +118,8 @@ fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
 
     let mut lines: Vec<Line> = Vec::new();
     let mut last_regime = None;
+    // A reason shared by many rows (no UINTR here) is printed in full once per table.
+    let mut reasons: Vec<(&str, &str)> = Vec::new();
     for r in rows {
         let regime = if last_regime == Some(&r.regime) {
             String::new()
@@ -142,7 +144,14 @@ fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
                 lines.push(Line::Cells(cells));
             }
             Outcome::Skipped(why) => {
-                lines.push(Line::Note(regime, name, format!("skipped: {why}")))
+                let text = match reasons.iter().find(|(w, _)| *w == why.as_str()) {
+                    Some((_, first)) => format!("skipped: as {first} above"),
+                    None => {
+                        reasons.push((why.as_str(), r.mechanism));
+                        format!("skipped: {why}")
+                    }
+                };
+                lines.push(Line::Note(regime, name, text))
             }
             Outcome::Failed(why) => lines.push(Line::Note(regime, name, format!("FAILED: {why}"))),
         }
@@ -478,6 +487,46 @@ mod tests {
         // No spin row in the broadcast regime: am_poll has no ratio there.
         let b = line("am_poll", false);
         assert!(b.contains("250ns") && b.contains('—'), "{out}");
+    }
+
+    #[test]
+    fn a_shared_skip_reason_is_printed_once_per_table() {
+        let skipped = |mechanism: &'static str, why: &str| Row {
+            outcome: Outcome::Skipped(why.to_string()),
+            ..row("unicast", mechanism, Samples::Latency(vec![1; 3]))
+        };
+        let report = Report {
+            machine: Machine {
+                cpu: "cpu".into(),
+                cores: 2,
+                kernel: "Linux".into(),
+                backend: "signal".into(),
+                backend_reason: "why".into(),
+                tsc_ghz: None,
+                clock: "clock".into(),
+                static_binary: false,
+            },
+            profile: Profile::Quick,
+            scenarios: vec![ScenarioInfo {
+                id: "am",
+                about: "about",
+                figures: "figures",
+                baseline: "signal",
+                pairs: vec![],
+                footer: "",
+            }],
+            rows: vec![
+                row("unicast", "signal", Samples::Latency(vec![1000; 3])),
+                skipped("uintr", "no user interrupts here"),
+                skipped("am_poll", "needs 3 cores"),
+                skipped("am_uintr", "no user interrupts here"),
+            ],
+        };
+        let out = render(&report);
+        assert_eq!(out.matches("no user interrupts here").count(), 1, "{out}");
+        assert!(out.contains("skipped: needs 3 cores"), "{out}");
+        let am_uintr = out.lines().find(|l| l.contains("am_uintr")).expect("row");
+        assert!(am_uintr.contains("skipped: as uintr above"), "{out}");
     }
 
     #[test]
