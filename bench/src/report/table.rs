@@ -391,6 +391,19 @@ mod tests {
     use crate::report::{Measured, ScenarioInfo};
     use crate::samples::{Measurement, Samples};
 
+    fn machine() -> Machine {
+        Machine {
+            cpu: "cpu".into(),
+            cores: 2,
+            kernel: "Linux".into(),
+            backend: "signal".into(),
+            backend_reason: "why".into(),
+            tsc_ghz: None,
+            clock: "clock".into(),
+            static_binary: false,
+        }
+    }
+
     fn row(regime: &str, mechanism: &'static str, samples: Samples) -> Row {
         let receivers = match &samples {
             Samples::Latency(_) => 1,
@@ -426,16 +439,7 @@ mod tests {
     #[test]
     fn paired_baselines_and_a_broadcast_regime_of_one_waiter() {
         let report = Report {
-            machine: Machine {
-                cpu: "cpu".into(),
-                cores: 2,
-                kernel: "Linux".into(),
-                backend: "signal".into(),
-                backend_reason: "why".into(),
-                tsc_ghz: None,
-                clock: "clock".into(),
-                static_binary: false,
-            },
+            machine: machine(),
             profile: Profile::Quick,
             scenarios: vec![ScenarioInfo {
                 id: "am",
@@ -496,16 +500,7 @@ mod tests {
             ..row("unicast", mechanism, Samples::Latency(vec![1; 3]))
         };
         let report = Report {
-            machine: Machine {
-                cpu: "cpu".into(),
-                cores: 2,
-                kernel: "Linux".into(),
-                backend: "signal".into(),
-                backend_reason: "why".into(),
-                tsc_ghz: None,
-                clock: "clock".into(),
-                static_binary: false,
-            },
+            machine: machine(),
             profile: Profile::Quick,
             scenarios: vec![ScenarioInfo {
                 id: "am",
