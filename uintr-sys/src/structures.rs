@@ -169,15 +169,22 @@ pub enum PostOutcome {
     Suppressed,
 }
 
+/// Number of [`Upid::software_words`]: the rest of the UPID's 64-byte line.
+pub const UPID_SOFTWARE_WORDS: usize = 6;
+
 /// User Posted-Interrupt Descriptor: one per receiver thread.
 ///
 /// The fields are atomics because the CPU updates them with locked read-modify-writes; the
 /// software backends do the same.
+///
+/// The architectural UPID is 16 bytes; the other 48 bytes of its line are
+/// [`software_words`](Upid::software_words), which no CPU reads or writes.
 #[repr(C, align(64))]
 #[derive(Debug)]
 pub struct Upid {
     control: AtomicU64,
     pir: AtomicU64,
+    software: [AtomicU64; UPID_SOFTWARE_WORDS],
 }
 
 impl Default for Upid {
@@ -189,10 +196,7 @@ impl Default for Upid {
 impl Upid {
     /// An empty UPID: nothing pending, not suppressed, NV 0, NDST 0.
     pub const fn new() -> Upid {
-        Upid {
-            control: AtomicU64::new(0),
-            pir: AtomicU64::new(0),
-        }
+        Upid::with_notification(0, 0)
     }
 
     /// An empty UPID with the notification vector and destination set.
@@ -200,7 +204,18 @@ impl Upid {
         Upid {
             control: AtomicU64::new(UpidControl::new(false, false, nv, ndst).0),
             pir: AtomicU64::new(0),
+            software: [const { AtomicU64::new(0) }; UPID_SOFTWARE_WORDS],
         }
+    }
+
+    /// Bytes 16..64 of the UPID's line, zero at construction: outside the architectural UPID, so
+    /// neither the CPU nor the post/take protocol touches them.
+    ///
+    /// Software that owns a UPID (the emulated backends) may keep data here that a sender writes
+    /// right before it [`post`](Upid::post)s: the receiver, which reads this line to find the
+    /// posted vector, then finds the data in the same cache line instead of missing on another.
+    pub fn software_words(&self) -> &[AtomicU64; UPID_SOFTWARE_WORDS] {
+        &self.software
     }
 
     /// A snapshot of the control word.
@@ -328,6 +343,12 @@ mod tests {
         assert_eq!(align_of::<Upid>(), 64);
         assert_eq!(offset_of!(Upid, control), 0);
         assert_eq!(offset_of!(Upid, pir), 8);
+        assert_eq!(offset_of!(Upid, software), 16);
+        assert_eq!(
+            16 + 8 * UPID_SOFTWARE_WORDS,
+            64,
+            "the software words fill the line"
+        );
         assert_eq!(size_of::<UittEntry>(), 16);
         assert_eq!(align_of::<UittEntry>(), 16);
         assert_eq!(offset_of!(UittEntry, upid_addr), 8);
@@ -384,6 +405,23 @@ mod tests {
         assert!(!upid.control().on());
         assert_eq!(upid.take(), 0);
         assert_eq!(upid.post(v), PostOutcome::Notify);
+    }
+
+    #[test]
+    fn software_words_are_left_alone_by_the_protocol() {
+        let upid = Upid::new();
+        for (i, w) in upid.software_words().iter().enumerate() {
+            assert_eq!(w.load(Ordering::Relaxed), 0);
+            w.store(i as u64 + 1, Ordering::Relaxed);
+        }
+        let v = Vector::new(7).unwrap();
+        assert_eq!(upid.post(v), PostOutcome::Notify);
+        assert!(!upid.set_suppress(false), "SN was never set");
+        assert_eq!(upid.take(), v.bit());
+        assert_eq!(upid.control(), UpidControl(0));
+        for (i, w) in upid.software_words().iter().enumerate() {
+            assert_eq!(w.load(Ordering::Relaxed), i as u64 + 1);
+        }
     }
 
     #[test]
