@@ -37,6 +37,7 @@
 
 mod action;
 mod domain;
+mod mailbox;
 mod target;
 
 pub use action::{ActionId, CActionFn};
