@@ -277,6 +277,16 @@ impl Domain {
                 action,
                 payload,
             })?;
+        if core.kind() == BackendKind::Poll {
+            // Posting is all a polled target needs, and the bracket `Sender::send` puts around
+            // it (for signals to a thread that may exit, and to order sends before the
+            // receiver's final drain) is the target slot's job here: `Target`'s drop waits for
+            // notifiers in flight before its receiver drains for the last time. (A target
+            // whose thread exited without dropping it is caught by the liveness check above,
+            // or its message is discarded with everything else that was pending at the exit.)
+            core.upid.post(entry.sender.vector());
+            return Ok(());
+        }
         entry.sender.send()
     }
 

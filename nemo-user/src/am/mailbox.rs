@@ -59,7 +59,10 @@
 //! * **Async-signal-safe.** Both sides are loads, stores and CASes on memory that exists for the
 //!   mailbox's whole life; nothing allocates, locks or waits for another thread.
 
+use core::sync::atomic::AtomicBool;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use crossbeam_utils::CachePadded;
 
 /// The atomic operations the protocol uses, so the same code runs on loom in the tests.
 pub(crate) trait Word: Send + Sync {
@@ -74,6 +77,7 @@ pub(crate) trait Word: Send + Sync {
         f: core::sync::atomic::Ordering,
     ) -> Result<u64, u64>;
     fn fetch_and(&self, v: u64, o: core::sync::atomic::Ordering) -> u64;
+    fn fetch_sub(&self, v: u64, o: core::sync::atomic::Ordering) -> u64;
 }
 
 macro_rules! word_impl {
@@ -104,6 +108,10 @@ macro_rules! word_impl {
             #[inline(always)]
             fn fetch_and(&self, v: u64, o: core::sync::atomic::Ordering) -> u64 {
                 <$t>::fetch_and(self, v, o)
+            }
+            #[inline(always)]
+            fn fetch_sub(&self, v: u64, o: core::sync::atomic::Ordering) -> u64 {
+                <$t>::fetch_sub(self, v, o)
             }
         }
     };
@@ -164,6 +172,12 @@ struct Slot<W> {
 pub(crate) struct Mailbox<W> {
     slots: Box<[Slot<W>]>,
     capacity: u64,
+    /// Set by a sender that found the mailbox full, cleared by one that got in. While it is set,
+    /// senders read `state` before they try to change it: senders retrying on a full mailbox
+    /// then share the doorbell line with the receiver that is emptying it, instead of taking it
+    /// away with a locked instruction each time. Only senders touch this line. A hint: either
+    /// value is correct.
+    full: CachePadded<AtomicBool>,
 }
 
 impl<W: Word> Mailbox<W> {
@@ -179,6 +193,7 @@ impl<W: Word> Mailbox<W> {
                 })
                 .collect(),
             capacity: capacity as u64,
+            full: CachePadded::new(AtomicBool::new(false)),
         }
     }
 
@@ -194,35 +209,48 @@ impl<W: Word> Mailbox<W> {
     #[inline]
     pub fn push(&self, line: Line<'_, W>, action: u32, payload: u64) -> Result<(), ()> {
         let head = ((action as u64) << 32) | FULL;
-        // Straight to the CAS: a load first would fetch the line shared and then need it again
-        // exclusive.
-        let mut s = 0;
-        loop {
+        let was_full = self.full.load(Relaxed);
+        // Usually straight to the CAS: a load first would fetch the line shared and then need
+        // it again exclusive.
+        let mut s = if was_full {
+            line.state.load(Relaxed)
+        } else {
+            0
+        };
+        let slot = loop {
             if s == 0 {
                 match line.state.compare_exchange(0, INLINE, Acquire, Relaxed) {
-                    Ok(_) => {
-                        line.inline_payload.store(payload, Relaxed);
-                        line.inline_head.store(head, Release);
-                        return Ok(());
-                    }
+                    Ok(_) => break None,
                     Err(now) => s = now,
                 }
                 continue;
             }
             if queued(s) + (s & INLINE) >= self.capacity {
+                if !was_full {
+                    self.full.store(true, Relaxed);
+                }
                 return Err(());
             }
             let next = s.wrapping_add(QUEUED_ONE).wrapping_add(1 << TICKET_SHIFT);
             match line.state.compare_exchange(s, next, Acquire, Relaxed) {
-                Ok(_) => {
-                    let slot = self.slot(ticket(s));
-                    slot.payload.store(payload, Relaxed);
-                    slot.head.store(head, Release);
-                    return Ok(());
-                }
+                Ok(_) => break Some(self.slot(ticket(s))),
                 Err(now) => s = now,
             }
+        };
+        match slot {
+            None => {
+                line.inline_payload.store(payload, Relaxed);
+                line.inline_head.store(head, Release);
+            }
+            Some(slot) => {
+                slot.payload.store(payload, Relaxed);
+                slot.head.store(head, Release);
+            }
         }
+        if was_full {
+            self.full.store(false, Relaxed);
+        }
+        Ok(())
     }
 
     /// Runs every complete message in order, and returns how many ran. Each message's room is
@@ -234,7 +262,7 @@ impl<W: Word> Mailbox<W> {
         let mut ran = 0;
         let mut batch = [(0u32, 0u64); BATCH];
         loop {
-            let mut s = line.state.load(Acquire);
+            let s = line.state.load(Acquire);
             if s & INLINE != 0 {
                 let head = line.inline_head.load(Acquire);
                 if head & FULL == 0 {
@@ -266,18 +294,15 @@ impl<W: Word> Mailbox<W> {
             }
             if taken > 0 {
                 let out = taken as u64 * QUEUED_ONE;
-                loop {
-                    // The last ring messages out restart the tickets, so that an empty mailbox
-                    // is 0 and the next sender's first CAS claims the inline slot.
-                    let next = if s & (QUEUED_MASK | INLINE) == out {
-                        0
-                    } else {
-                        s - out
-                    };
-                    match line.state.compare_exchange(s, next, Release, Relaxed) {
-                        Ok(_) => break,
-                        Err(now) => s = now,
-                    }
+                // The last ring messages out restart the tickets, so that an empty mailbox is 0
+                // and the next sender's first CAS claims the inline slot. That takes a CAS, which
+                // fails if a sender reserved meanwhile; then (and otherwise) a subtraction, which
+                // cannot fail: a receiver retrying CASes against a streaming sender could lose
+                // every time.
+                let emptied = s & (QUEUED_MASK | INLINE) == out
+                    && line.state.compare_exchange(s, 0, Release, Relaxed).is_ok();
+                if !emptied {
+                    line.state.fetch_sub(out, Release);
                 }
                 for &(action, payload) in &batch[..taken] {
                     run(action, payload);
