@@ -38,6 +38,8 @@
 mod action;
 mod domain;
 mod mailbox;
+#[cfg(test)]
+mod mailbox_loom;
 mod target;
 
 pub use action::{ActionId, CActionFn};
