@@ -169,15 +169,22 @@ pub enum PostOutcome {
     Suppressed,
 }
 
+/// Number of [`Upid::software_words`]: the rest of the UPID's 64-byte line.
+pub const UPID_SOFTWARE_WORDS: usize = 6;
+
 /// User Posted-Interrupt Descriptor: one per receiver thread.
 ///
 /// The fields are atomics because the CPU updates them with locked read-modify-writes; the
 /// software backends do the same.
+///
+/// The architectural UPID is 16 bytes; the other 48 bytes of its line are
+/// [`software_words`](Upid::software_words), which no CPU reads or writes.
 #[repr(C, align(64))]
 #[derive(Debug)]
 pub struct Upid {
     control: AtomicU64,
     pir: AtomicU64,
+    software: [AtomicU64; UPID_SOFTWARE_WORDS],
 }
 
 impl Default for Upid {
@@ -189,10 +196,7 @@ impl Default for Upid {
 impl Upid {
     /// An empty UPID: nothing pending, not suppressed, NV 0, NDST 0.
     pub const fn new() -> Upid {
-        Upid {
-            control: AtomicU64::new(0),
-            pir: AtomicU64::new(0),
-        }
+        Upid::with_notification(0, 0)
     }
 
     /// An empty UPID with the notification vector and destination set.
@@ -200,7 +204,18 @@ impl Upid {
         Upid {
             control: AtomicU64::new(UpidControl::new(false, false, nv, ndst).0),
             pir: AtomicU64::new(0),
+            software: [const { AtomicU64::new(0) }; UPID_SOFTWARE_WORDS],
         }
+    }
+
+    /// Bytes 16..64 of the UPID's line, zero at construction: outside the architectural UPID, so
+    /// neither the CPU nor the post/take protocol touches them.
+    ///
+    /// Software that owns a UPID (the emulated backends) may keep data here that a sender writes
+    /// right before it [`post`](Upid::post)s: the receiver, which reads this line to find the
+    /// posted vector, then finds the data in the same cache line instead of missing on another.
+    pub fn software_words(&self) -> &[AtomicU64; UPID_SOFTWARE_WORDS] {
+        &self.software
     }
 
     /// A snapshot of the control word.
@@ -246,6 +261,26 @@ impl Upid {
     /// posted vector. Returns the pending bits.
     pub fn take(&self) -> u64 {
         self.control.fetch_and(!upid_bits::ON, Ordering::SeqCst);
+        self.pir.swap(0, Ordering::SeqCst)
+    }
+
+    /// [`take`](Upid::take) without the writes that would change nothing: ON is cleared only if
+    /// it reads set, and PIR swapped only if it reads non-zero. For software receivers, which
+    /// call `take` again after every handler (usually to find nothing), and whose UPID may never
+    /// see ON (a polled receiver sets SN): two locked read-modify-writes become two loads.
+    ///
+    /// As lossless as `take`, for a receiver that is the only one to clear ON and PIR: ON
+    /// reading clear means a sender that sets it later also notifies, so there is nothing to
+    /// clear; PIR reading empty is a `take` that found nothing, and a vector posted after it
+    /// either sets ON and notifies, or finds a notification outstanding whose processing
+    /// comes later. (All operations are `SeqCst`.)
+    pub fn take_lazily(&self) -> u64 {
+        if self.control.load(Ordering::SeqCst) & upid_bits::ON != 0 {
+            self.control.fetch_and(!upid_bits::ON, Ordering::SeqCst);
+        }
+        if self.pir.load(Ordering::SeqCst) == 0 {
+            return 0;
+        }
         self.pir.swap(0, Ordering::SeqCst)
     }
 
@@ -328,6 +363,12 @@ mod tests {
         assert_eq!(align_of::<Upid>(), 64);
         assert_eq!(offset_of!(Upid, control), 0);
         assert_eq!(offset_of!(Upid, pir), 8);
+        assert_eq!(offset_of!(Upid, software), 16);
+        assert_eq!(
+            16 + 8 * UPID_SOFTWARE_WORDS,
+            64,
+            "the software words fill the line"
+        );
         assert_eq!(size_of::<UittEntry>(), 16);
         assert_eq!(align_of::<UittEntry>(), 16);
         assert_eq!(offset_of!(UittEntry, upid_addr), 8);
@@ -384,6 +425,98 @@ mod tests {
         assert!(!upid.control().on());
         assert_eq!(upid.take(), 0);
         assert_eq!(upid.post(v), PostOutcome::Notify);
+    }
+
+    #[test]
+    fn software_words_are_left_alone_by_the_protocol() {
+        let upid = Upid::new();
+        for (i, w) in upid.software_words().iter().enumerate() {
+            assert_eq!(w.load(Ordering::Relaxed), 0);
+            w.store(i as u64 + 1, Ordering::Relaxed);
+        }
+        let v = Vector::new(7).unwrap();
+        assert_eq!(upid.post(v), PostOutcome::Notify);
+        assert!(!upid.set_suppress(false), "SN was never set");
+        assert_eq!(upid.take(), v.bit());
+        assert_eq!(upid.control(), UpidControl(0));
+        for (i, w) in upid.software_words().iter().enumerate() {
+            assert_eq!(w.load(Ordering::Relaxed), i as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn taking_lazily_is_taking() {
+        let upid = Upid::new();
+        assert_eq!(upid.take_lazily(), 0);
+        assert_eq!(upid.control(), UpidControl(0));
+        let v = Vector::new(3).unwrap();
+        assert_eq!(upid.post(v), PostOutcome::Notify);
+        assert_eq!(upid.take_lazily(), v.bit());
+        assert!(!upid.control().on(), "ON cleared");
+        assert_eq!(
+            upid.post(v),
+            PostOutcome::Notify,
+            "so the next post notifies"
+        );
+        assert_eq!(upid.take_lazily(), v.bit());
+        // A suppressed UPID never sees ON; its vectors are still taken.
+        assert!(!upid.set_suppress(true));
+        assert_eq!(upid.post(v), PostOutcome::Suppressed);
+        assert_eq!(upid.take_lazily(), v.bit());
+        assert_eq!(upid.take_lazily(), 0);
+        assert_eq!(upid.control(), UpidControl::new(false, true, 0, 0));
+    }
+
+    #[test]
+    fn concurrent_posts_are_never_lost_to_a_lazy_taker() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        // The receiver takes lazily, and "notifications" are a flag it must act on: every post
+        // that said Notify raises it, and the receiver takes again whenever it finds it raised.
+        // At the end, everything posted must have been taken.
+        let upid = Arc::new(Upid::new());
+        let notified = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let rounds = 100_000u64;
+        let senders: Vec<_> = (0..2u64)
+            .map(|s| {
+                let (upid, notified) = (upid.clone(), notified.clone());
+                std::thread::spawn(move || {
+                    for i in 0..rounds {
+                        let v = Vector::new((s * 32) + (i % 2)).unwrap();
+                        if upid.post(v) == PostOutcome::Notify {
+                            notified.store(true, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let taker = {
+            let (upid, notified, done) = (upid.clone(), notified.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut seen = 0u64;
+                loop {
+                    // Read `done` first: once it is set and no notification is left, every
+                    // post has happened and its notification (if it asked for one) is handled.
+                    let finished = done.load(Ordering::SeqCst);
+                    if notified.swap(false, Ordering::SeqCst) {
+                        seen |= upid.take_lazily();
+                    } else if finished {
+                        return seen;
+                    }
+                }
+            })
+        };
+        for s in senders {
+            s.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        assert_eq!(
+            taker.join().unwrap(),
+            0b11 | (0b11 << 32),
+            "every vector reached the receiver"
+        );
+        assert_eq!(upid.pir(), 0, "nothing left posted without a notification");
     }
 
     #[test]

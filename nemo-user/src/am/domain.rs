@@ -3,13 +3,13 @@
 use core::ffi::c_void;
 use std::sync::Arc;
 
-use crossbeam_queue::ArrayQueue;
-
 use super::action::{ActionTable, CActionFn};
-use super::target::{Entry, Message, Target, TargetTable};
+use super::mailbox::{MAX_CAPACITY, Mailbox};
+use super::target::{Entry, Target, TargetTable};
 use super::{ActionId, TargetId};
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
+use crate::interrupt::thread::current_pid;
 use crate::interrupt::{ReceiverBuilder, Sender, Vector};
 
 pub(crate) struct Inner {
@@ -57,9 +57,9 @@ impl DomainBuilder {
     }
 
     /// Messages each target's mailbox holds before notifies fail with
-    /// [`Error::MailboxFull`] (default 1024, at least 1).
+    /// [`Error::MailboxFull`] (default 1024, at least 1, at most 2^30).
     pub fn mailbox(mut self, n: usize) -> Self {
-        self.mailbox = n.max(1);
+        self.mailbox = n.clamp(1, MAX_CAPACITY);
         self
     }
 
@@ -213,7 +213,7 @@ impl Domain {
     {
         let inner = &self.inner;
         let am = inner.vector;
-        let mailbox = ArrayQueue::new(inner.mailbox_capacity);
+        let mailbox = Mailbox::new(inner.mailbox_capacity);
         // The entry needs the receiver's endpoint and the receiver's handler needs the entry:
         // the handler gets it through a cell filled right after registration, before any
         // sender can exist.
@@ -223,9 +223,9 @@ impl Domain {
             if v != am {
                 other(v);
             } else if let Some(entry) = c.get() {
-                while let Some(m) = entry.mailbox.pop() {
-                    d.actions.run(m.action, m.payload);
-                }
+                entry.mailbox.drain(entry.line(), |action, payload| {
+                    d.actions.run(ActionId::from_u32(action), payload)
+                });
             }
         })?;
         let sender = Sender::connect(&receiver.endpoint(), am.get() as u64)?;
@@ -259,15 +259,34 @@ impl Domain {
         Self::post(access.entry(), target, action, payload)
     }
 
+    #[inline]
     fn post(entry: &Entry, target: TargetId, action: ActionId, payload: u64) -> Result<()> {
+        let core = entry.sender.core();
+        // The mailbox is this process's memory (even when the doorbell is process-shared).
+        if core.pid != current_pid() {
+            return Err(Error::ForeignProcess);
+        }
+        if !core.is_alive() {
+            return Err(Error::ReceiverGone);
+        }
         entry
             .mailbox
-            .push(Message { action, payload })
-            .map_err(|m| Error::MailboxFull {
+            .push(entry.line(), action.as_u32(), payload)
+            .map_err(|()| Error::MailboxFull {
                 target,
-                action: m.action,
-                payload: m.payload,
+                action,
+                payload,
             })?;
+        if core.kind() == BackendKind::Poll {
+            // Posting is all a polled target needs, and the bracket `Sender::send` puts around
+            // it (for signals to a thread that may exit, and to order sends before the
+            // receiver's final drain) is the target slot's job here: `Target`'s drop waits for
+            // notifiers in flight before its receiver drains for the last time. (A target
+            // whose thread exited without dropping it is caught by the liveness check above,
+            // or its message is discarded with everything else that was pending at the exit.)
+            core.upid.post(entry.sender.vector());
+            return Ok(());
+        }
         entry.sender.send()
     }
 

@@ -37,6 +37,9 @@
 
 mod action;
 mod domain;
+mod mailbox;
+#[cfg(test)]
+mod mailbox_loom;
 mod target;
 
 pub use action::{ActionId, CActionFn};

@@ -15,9 +15,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
-use crossbeam_queue::ArrayQueue;
-
-use super::ActionId;
+use super::mailbox::{Line, Mailbox};
 use crate::error::{Error, Result};
 use crate::interrupt::{Receiver, Sender};
 
@@ -61,17 +59,24 @@ impl fmt::Display for TargetId {
     }
 }
 
-/// One queued active message.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Message {
-    pub action: ActionId,
-    pub payload: u64,
-}
-
 /// What notifiers reach: the mailbox and the interrupt that says "look".
 pub(crate) struct Entry {
-    pub mailbox: ArrayQueue<Message>,
+    pub mailbox: Mailbox<AtomicU64>,
     pub sender: Sender,
+}
+
+impl Entry {
+    /// The mailbox's words on the line of the target's doorbell (its UPID). A thread has one
+    /// receiver and so is the target of one domain at most: these words are this entry's.
+    #[inline(always)]
+    pub fn line(&self) -> Line<'_, AtomicU64> {
+        let [state, inline_head, inline_payload, ..] = self.sender.core().upid.software_words();
+        Line {
+            state,
+            inline_head,
+            inline_payload,
+        }
+    }
 }
 
 const ACTIVE: u64 = 1 << 31;
@@ -251,7 +256,7 @@ impl Target {
 
     /// Messages queued and not yet handled.
     pub fn queued(&self) -> usize {
-        self.entry.mailbox.len()
+        self.entry.mailbox.queued(self.entry.line())
     }
 }
 

@@ -4,10 +4,11 @@
 //! backend's safepoints, a guard's drop, a receiver's final drain, and (for vectors the CPU
 //! delivered while a guard was held) the `uintr` backend.
 //!
-//! Exactly once: vectors leave the UPID only through [`Upid::take`], an atomic swap, so two
-//! activations (say a guard's drop and a signal landing in it) can never both see a vector; and
-//! [`Upid::post`] / [`Upid::take`] are lossless, so a vector posted after the last `take` finds
-//! `ON` clear and notifies again.
+//! Exactly once: vectors leave the UPID only through [`Upid::take`] or [`Upid::take_lazily`],
+//! whose only write to PIR is an atomic swap, so two activations (say a guard's drop and a signal
+//! landing in it) can never both see a vector; and [`Upid::post`] and the takes are lossless, so
+//! a vector posted after the last take either finds `ON` clear and notifies again, or finds a
+//! notification outstanding whose delivery takes it.
 //!
 //! No re-entrancy: a handler runs with the thread's `depth` raised, so a notification that lands
 //! inside it is deferred, and a handler never runs inside itself (hence `FnMut`).
@@ -118,7 +119,9 @@ pub(crate) unsafe fn drain(ts: &ThreadState, local: *mut Local, follow_deferred:
         let mut pending = 0u64;
         let mut gone = false;
         loop {
-            pending |= upid.take();
+            // Lazily: after each handler this usually finds nothing, and a polled UPID never
+            // has ON set; loads instead of locked RMWs on the line senders are writing.
+            pending |= upid.take_lazily();
             let Some(v) = Vector::highest(pending) else {
                 break;
             };

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 use super::Vector;
 use super::endpoint::Endpoint;
-use super::shared::Shared;
+use super::shared::{Core, Shared};
 use super::thread::{self, current_pid};
 
 /// Posts one vector to one receiver. `Send + Sync`: any thread may call [`Sender::send`],
@@ -113,6 +113,12 @@ impl Sender {
             t.notify_self();
         }
         result
+    }
+
+    /// The receiver's shared state (its UPID, for data that travels next to the doorbell).
+    #[inline(always)]
+    pub(crate) fn core(&self) -> &Core {
+        self.shared.core()
     }
 
     /// The vector this sender posts.

@@ -64,8 +64,14 @@ impl Core {
         vectors: u64,
         process_shared: bool,
     ) -> Core {
+        let upid = Upid::new();
+        if kind == BackendKind::Poll {
+            // Nobody is ever notified: with SN set, a post is one RMW (PIR) and a load, and
+            // the receiver never has ON to clear.
+            upid.set_suppress(true);
+        }
         Core {
-            upid: Upid::new(),
+            upid,
             life: AtomicU64::new(0),
             pid,
             tid,
