@@ -171,6 +171,7 @@ impl Cli {
         let mut p = Plan::new(self.profile(), cores);
         p.iters = self.iters;
         p.waiters = self.waiters;
+        p.named = self.scenarios.clone();
         p.long_gap = self
             .gap_us
             .map_or(p.long_gap, |us| Duration::from_micros(us as u64));

@@ -58,3 +58,4 @@ pub mod runner;
 pub mod samples;
 pub mod scenarios;
 pub mod stats;
+pub mod ticks;

@@ -127,6 +127,7 @@ pub fn run(
                     .map(|m| (m.id(), s.baseline_of(m.id())))
                     .filter(|&(m, b)| b != s.baseline() && m != b)
                     .collect(),
+                footer: s.footer(),
             })
             .collect(),
         rows,
@@ -175,6 +176,9 @@ pub fn availability(m: &dyn Mechanism, setup: &Setup<'_>) -> Result<(), Skipped>
 
 fn measure(ctx: &Context, p: &Planned<'_>) -> Outcome {
     let setup = setup(ctx, p.scenario.id(), p.case);
+    if let Err(Skipped(reason)) = p.scenario.check(&setup) {
+        return Outcome::Skipped(reason);
+    }
     if let Err(Skipped(reason)) = availability(p.mechanism, &setup) {
         return Outcome::Skipped(reason);
     }

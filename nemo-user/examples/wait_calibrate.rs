@@ -2,7 +2,10 @@
 //!
 //! 1. **spin handoff**: a store to a cache line → a thread spinning on it sees it;
 //! 2. **futex wake → run**: `FUTEX_WAKE` → the parked thread runs again;
-//! 3. **`FUTEX_WAKE` cost** for the notifier, with a sleeper to wake and with none.
+//! 3. **`FUTEX_WAKE` cost** for the notifier, with a sleeper to wake and with none;
+//! 4. **notify with nobody waiting**: nemo's condvar (no fence: its waiters use a mutex), the
+//!    fenced notify that [`Event`](nemo_user::event::Event) uses, and glibc's
+//!    `pthread_cond_signal`, each timed over batches of calls.
 //!
 //! ```sh
 //! cargo run --release -p nemo-user --example wait_calibrate [-- ITERATIONS]
@@ -18,6 +21,7 @@ use std::thread;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use nemo_user::condvar::RawCondvar;
 use nemo_user::wait::Clock;
 
 fn now_ns() -> u64 {
@@ -159,6 +163,54 @@ fn wake_nobody(iters: usize) -> Histogram<u64> {
     h
 }
 
+/// Calls per timed batch: one call is too short for the clock.
+const BATCH: u64 = 1000;
+
+/// Nanoseconds per `BATCH` calls of `call`, one sample per batch.
+fn batched(iters: usize, mut call: impl FnMut()) -> Histogram<u64> {
+    let mut h = hist();
+    for _ in 0..iters {
+        let t0 = now_ns();
+        for _ in 0..BATCH {
+            call();
+        }
+        h.saturating_record(now_ns() - t0);
+    }
+    h
+}
+
+fn report_batched(name: &str, h: &Histogram<u64>) {
+    let per_call = |q| h.value_at_quantile(q) as f64 / BATCH as f64;
+    println!(
+        "{name:<34} n={:<6} p50={:>8.2} ns  p90={:>8.2} ns  (per call, batches of {BATCH})",
+        h.len(),
+        per_call(0.5),
+        per_call(0.9)
+    );
+}
+
+/// The cost of notifying nobody: nemo's two notify paths and glibc's.
+fn notify_nobody(iters: usize) {
+    let cv = RawCondvar::new();
+    let plain = batched(iters, || {
+        std::hint::black_box(cv.notify_one());
+    });
+    report_batched("RawCondvar::notify_one, nobody", &plain);
+    let fenced = batched(iters, || {
+        std::hint::black_box(cv.notify_one_fenced());
+    });
+    report_batched("RawCondvar::notify_one_fenced", &fenced);
+    let cond = Box::new(std::cell::UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER));
+    let glibc = batched(iters, || {
+        // SAFETY: a statically initialised condvar that outlives the loop; signalling one with
+        // no waiters is defined and does nothing.
+        std::hint::black_box(unsafe { libc::pthread_cond_signal(cond.get()) });
+    });
+    report_batched("pthread_cond_signal, nobody", &glibc);
+    // SAFETY: nobody uses it any more.
+    unsafe { libc::pthread_cond_destroy(cond.get()) };
+}
+
 fn clock_read(iters: usize) -> Histogram<u64> {
     let mut h = hist();
     for _ in 0..iters {
@@ -187,6 +239,7 @@ fn main() {
     report("futex wake -> parked waiter runs", &lat);
     report("FUTEX_WAKE call, one sleeper", &cost);
     report("FUTEX_WAKE call, no sleeper", &wake_nobody(iters));
+    notify_nobody(iters / 10);
     let penalty = lat
         .value_at_quantile(0.5)
         .saturating_sub(spin.value_at_quantile(0.5));

@@ -95,6 +95,15 @@ pub enum Error {
         /// Targets that did not.
         failed: usize,
     },
+    /// A timer period is zero, or a period or delay does not fit the timer's clock.
+    #[error("invalid timer period or delay {0:?} (a period must be non-zero)")]
+    InvalidPeriod(std::time::Duration),
+    /// The timer's source cannot do what was asked (the reason says why).
+    #[error("unsupported timer operation: {0}")]
+    TimerUnsupported(String),
+    /// The timer core serving the timer has stopped.
+    #[error("the timer core serving this timer has stopped")]
+    TimerStopped,
     /// A user-interrupt system call failed.
     #[error("user-interrupt call failed: {0}")]
     Uintr(#[from] uintr_sys::Error),
@@ -118,7 +127,10 @@ impl Error {
             | Error::InvalidBackend { .. }
             | Error::InvalidSignal { .. }
             | Error::UnknownAction(_)
-            | Error::UnknownTarget(_) => libc::EINVAL,
+            | Error::UnknownTarget(_)
+            | Error::InvalidPeriod(_) => libc::EINVAL,
+            Error::TimerUnsupported(_) => libc::ENOTSUP,
+            Error::TimerStopped => libc::ESHUTDOWN,
             Error::AlreadyRegistered => libc::EBUSY,
             Error::ReceiverGone => libc::ESHUTDOWN,
             Error::ForeignProcess => libc::EXDEV,

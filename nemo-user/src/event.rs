@@ -87,16 +87,17 @@ impl Event {
         self.policy.unwrap_or_default()
     }
 
-    /// Wakes one announced waiter; returns whether there was one. Call after publishing the work.
+    /// Wakes one announced waiter; returns whether there was one. Call after publishing the work:
+    /// a `SeqCst` fence orders the publication before the check for announced waiters.
     #[inline]
     pub fn notify_one(&self) -> bool {
-        self.raw.notify_one()
+        self.raw.notify_one_fenced()
     }
 
     /// Wakes every announced waiter; returns how many had not been signalled yet.
     #[inline]
     pub fn notify_all(&self) -> usize {
-        self.raw.notify_all()
+        self.raw.notify_all_fenced()
     }
 
     /// Announces that the caller is about to wait. Re-check the condition after this, then

@@ -116,6 +116,7 @@ pub mod error;
 pub mod event;
 pub mod interrupt;
 pub mod park;
+pub mod timer;
 pub mod wait;
 
 pub use backend::poll::poll;

@@ -40,6 +40,8 @@ pub struct ScenarioInfo {
     /// Mechanisms whose ratios are taken against another mechanism than `baseline`:
     /// `(mechanism, its baseline)`.
     pub pairs: Vec<(&'static str, &'static str)>,
+    /// Lines printed under the table.
+    pub footer: &'static str,
 }
 
 impl ScenarioInfo {

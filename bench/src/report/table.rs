@@ -64,6 +64,9 @@ pub fn render(report: &Report) -> String {
             out.push_str(&scenario_table(report, &broadcast, true));
         }
         out.push_str(&footnotes(&rows));
+        for line in s.footer.lines() {
+            let _ = writeln!(out, "   {line}");
+        }
     }
     out
 }
@@ -435,6 +438,7 @@ mod tests {
                 figures: "figures",
                 baseline: "signal",
                 pairs: vec![("am_poll", "spin")],
+                footer: "",
             }],
             rows: vec![
                 row("unicast", "spin", Samples::Latency(vec![100; 3])),

@@ -6,13 +6,15 @@
 //! [`SCENARIOS`]: see `src/mechanisms/README.md`.
 
 use crate::harness::{Case, Context, Failure};
-use crate::mechanisms::{Instance, Kind};
+use crate::mechanisms::{Instance, Kind, Setup, Skipped};
 use crate::plan::Plan;
 use crate::samples::Measurement;
 
 mod am;
 mod broadcast;
 mod coherence;
+mod overhead;
+mod timer;
 mod unicast;
 
 /// Every scenario, in run order.
@@ -21,6 +23,8 @@ pub static SCENARIOS: &[&dyn Scenario] = &[
     &broadcast::Broadcast,
     &coherence::Coherence,
     &am::Am,
+    &overhead::Overhead,
+    &timer::Timer,
 ];
 
 /// Looks a scenario up by id.
@@ -60,6 +64,18 @@ pub trait Scenario: Sync {
 
     /// The regimes to run, with their event counts and receivers.
     fn cases(&self, plan: &Plan) -> Vec<Case>;
+
+    /// Whether a case can run here at all, whatever the mechanism (a regime that needs what this
+    /// machine or simulator lacks); its rows are skipped with the reason otherwise.
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        let _ = setup;
+        Ok(())
+    }
+
+    /// Lines printed under the scenario's table (the paper's numbers to compare with).
+    fn footer(&self) -> &'static str {
+        ""
+    }
 
     /// Measures one mechanism instance in one case.
     fn measure(

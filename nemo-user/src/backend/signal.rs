@@ -202,11 +202,18 @@ pub(crate) fn notify_self() {
     });
 }
 
-extern "C" fn on_signal(_: c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: __errno_location returns this thread's errno slot; always valid.
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above.
     let saved = unsafe { *errno };
+    // SAFETY: the kernel passes an SA_SIGINFO handler a valid siginfo (or null).
+    if let Some(info) = unsafe { info.as_ref() }
+        && info.si_code == libc::SI_TIMER
+    {
+        // A per-thread POSIX timer's tick: post its vector, delivered by the drain below.
+        crate::timer::posix_expired(info);
+    }
     notify_self();
     // SAFETY: as above.
     unsafe { *errno = saved };

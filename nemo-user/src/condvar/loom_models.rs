@@ -6,7 +6,7 @@
 //! Timed waits are modelled as "the deadline passes at the moment the waiter would block", which
 //! races the timeout against every point of the notifier.
 
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Duration;
 
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
@@ -416,10 +416,10 @@ fn event_without_mutex_loses_no_wakeup() {
             let s = s.clone();
             thread::spawn(move || {
                 let (flag, cv) = &*s;
-                while !flag.load(SeqCst) {
+                while !flag.load(Relaxed) {
                     let mut t = cv.join();
                     cv.plat.fence(SeqCst);
-                    if flag.load(SeqCst) {
+                    if flag.load(Relaxed) {
                         cv.cancel(&mut t);
                         cv.leave(t);
                         break;
@@ -433,9 +433,116 @@ fn event_without_mutex_loses_no_wakeup() {
             })
         };
         let (flag, cv) = &*s;
-        flag.store(true, SeqCst);
-        cv.notify_one();
+        // Relaxed, like a work-queue push whose ordering comes from the two fences.
+        flag.store(true, Relaxed);
+        cv.notify_one_fenced();
         worker.join().unwrap();
+    });
+}
+
+/// The store-buffering core of the `Event` pattern, without blocking: the worker announces
+/// itself (join, fence) and re-checks a flag; the producer publishes the flag and notifies. A
+/// wakeup is lost if the worker commits to sleeping (flag not seen) while the notify sees no
+/// waiter.
+fn event_fence_pairing(notifier_fence: bool) {
+    check(move || {
+        let s = Arc::new((AtomicBool::new(false), new_cv(), AtomicBool::new(false)));
+        let worker = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let (flag, cv, committed) = &*s;
+                let mut t = cv.join();
+                cv.plat.fence(SeqCst);
+                if flag.load(Relaxed) {
+                    cv.cancel(&mut t);
+                    cv.leave(t);
+                } else {
+                    // Stays joined: it would now sleep until notified.
+                    committed.store(true, SeqCst);
+                }
+            })
+        };
+        let (flag, cv, committed) = &*s;
+        flag.store(true, Relaxed);
+        let signalled = if notifier_fence {
+            cv.notify_one_fenced()
+        } else {
+            cv.notify_one()
+        };
+        worker.join().unwrap();
+        assert!(signalled || !committed.load(SeqCst), "lost wakeup");
+    });
+}
+
+#[test]
+fn event_fences_pair_up() {
+    event_fence_pairing(true);
+}
+
+#[test]
+#[should_panic(expected = "lost wakeup")]
+fn event_without_the_notifier_fence_can_lose_a_wakeup() {
+    // Why `Event` notifies with `notify_one_fenced`: without the fence, the notifier's load of
+    // `counts` may miss the worker's join while the worker's re-check misses the flag.
+    event_fence_pairing(false);
+}
+
+#[test]
+fn unfenced_notify_after_unlock_reaches_a_mutex_waiter() {
+    // The notify fast path has no fence: the waiter's join happens before its mutex unlock, and
+    // the notifier's load after its own lock/unlock of that mutex, so it cannot miss the waiter.
+    check(|| {
+        let p = Permits::new();
+        let w = {
+            let p = p.clone();
+            thread::spawn(move || p.take())
+        };
+        let signalled = p.post_unlocked();
+        w.join().unwrap();
+        assert_eq!(p.woken.load(SeqCst), usize::from(signalled));
+        assert_eq!(*p.m.lock().unwrap(), 0);
+    });
+}
+
+#[test]
+fn spin_hint_updates_never_disturb_the_broadcast_chain() {
+    // The hint shares `chain` with the wakes a broadcast owes; two parked waiters exceed the
+    // loom fan-out, so one is requeued onto `chain` while a third thread keeps rewriting the
+    // hint. A lost owed wake would leave a waiter asleep (deadlock); a corrupted hint would
+    // fail the final check.
+    check(|| {
+        let s = Arc::new((Mutex::new(false), new_cv()));
+        let ws: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    let (m, cv) = &*s;
+                    let mut g = m.lock().unwrap();
+                    while !*g {
+                        g = wait(cv, m, g, false).0;
+                    }
+                })
+            })
+            .collect();
+        let hinter = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let cv = &s.1;
+                assert!(cv.replace_spin_hint(0, 0x21));
+                assert!(!cv.replace_spin_hint(0, 0x05));
+                assert!(cv.replace_spin_hint(0x21, 0x0c));
+            })
+        };
+        {
+            let (m, cv) = &*s;
+            *m.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        for w in ws {
+            w.join().unwrap();
+        }
+        hinter.join().unwrap();
+        assert_eq!(s.1.spin_hint(), 0x0c);
     });
 }
 

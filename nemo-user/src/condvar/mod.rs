@@ -34,8 +34,9 @@
 //! - `notify_one` wakes exactly one waiter among those that were waiting when it was called and
 //!   had not been signalled yet (FIFO by group, not by thread); it never wakes a waiter that
 //!   started waiting after the call. `notify_all` wakes every waiter present at the call.
-//! - Notifying with nobody waiting costs a fence and a load (no lock, no system call); a notify
-//!   makes a system call only if the waiter it wakes is parked.
+//! - Notifying with nobody waiting costs one load (no fence, no lock, no system call: the
+//!   waiters' mutex orders it, see [`RawCondvar::notify_one`]); a notify makes a system call
+//!   only if the waiter it wakes is parked.
 //! - Timed waits take an absolute [`Deadline`] on a clock (realtime or
 //!   monotonic) and never return `TimedOut` before it, as measured on that clock. A waiter whose
 //!   deadline races a notification either consumes it (returns woken) or withdraws without it
@@ -52,7 +53,9 @@
 //! - **`notify_one` is exact.** glibc's `pthread_cond_signal` may wake more than one waiter
 //!   (POSIX allows it); here one call wakes one waiter, which tests can count.
 //! - **Waiters may spin before they park.** That is where the latency comes from (see
-//!   [`crate::wait`]); [`WaitPolicy::park_only`] turns it off, per condvar or process-wide.
+//!   [`crate::wait`]). The default policy adapts: it stops spinning on a condvar whose waits
+//!   outlast the spin window, and never spins on a CPU the process cannot spare.
+//!   [`WaitPolicy::park_only`] turns spinning off, per condvar or process-wide.
 //! - **Notifications return information**: `notify_one` says whether a waiter was signalled and
 //!   `notify_all` how many; std returns `()`.
 //! - **`Condvar::wait` takes the mutex as well as the guard** (`cv.wait(guard, &mutex)`): std's
@@ -76,6 +79,7 @@ mod lockword;
 mod platform;
 mod protocol;
 mod raw;
+mod waiting;
 
 #[cfg(test)]
 mod loom_models;

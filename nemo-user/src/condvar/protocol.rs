@@ -6,8 +6,9 @@
 //!  offset  word        contents
 //!  0       lock        internal lock, attributes, refs (waiters still inside a wait call):
 //!                      see `lockword.rs`
-//!  4       chain       wakes still owed to waiters requeued here by a broadcast; also the futex
-//!                      word those waiters sleep on
+//!  4       chain       wakes still owed to waiters requeued here by a broadcast (bits 0-23) and
+//!                      the spin hint (bits 24-31, see `wait::adaptive`); also the futex word the
+//!                      requeued waiters sleep on (nobody waits on it by value)
 //!  8       counts      a_unsig (high 32) | b_live (low 32)
 //!  16      sig[0]      tag (high 32) | tokens (low 32)   for the group of even generation
 //!  24      sig[1]      same for the group of odd generation
@@ -63,7 +64,8 @@
 //! | `sig` tokens | notify adds (under the lock); waiters take (CAS, lock-free) | |
 //! | `fut[p]` | notifiers bump it | only under the lock, and only when `parked[p] > 0` |
 //! | `parked[p]` | waiters | lock-free increments/decrements around their futex wait |
-//! | `chain` | notifiers add requeued counts (under the lock); anyone claims wakes (CAS) | |
+//! | `chain` owed | notifiers add requeued counts (under the lock); anyone claims wakes (CAS) | |
+//! | `chain` hint | waiters, by CAS that keeps the owed count (advisory: only sets spin windows) | |
 //! | `lock` refs | join adds (in its unlock); leave subtracts (lock-free) | |
 //!
 //! # Parking
@@ -85,6 +87,27 @@
 //! by a fan-out tree whose depth grows with the logarithm of their number, not by one serial loop,
 //! and a slot word never holds a sleeper of a released generation once the lock is free.
 //!
+//! # Notify with nobody waiting
+//!
+//! `notify_one`/`notify_all` first load `counts` with no fence and return if it is zero: one
+//! load, like glibc's `pthread_cond_signal`. That load cannot miss a waiter the notification
+//! is for, as long as the waiters use a mutex the way every condition variable requires: a
+//! waiter joins (writes `counts`) while it holds the mutex, and the notifier changed the
+//! predicate while holding the same mutex. If the notifier locked the mutex after the waiter
+//! released it, the join happens-before the notifier's unlock → lock → load (in this order,
+//! whether the notify comes before or after its own unlock), so by write-read coherence the
+//! load sees the join or a later value, and `counts` only returns to zero once every waiter it
+//! counted was signalled or withdrew. If the notifier locked the mutex first, the waiter sees
+//! the changed predicate and does not wait. A notifier that changes the predicate without the
+//! mutex has no such guarantee here, nor with glibc. The loom models check both notify orders
+//! without the fence.
+//!
+//! [`Event`](crate::event::Event) has no mutex: its waiters join, issue a `SeqCst` fence and
+//! re-check the predicate, and its notifiers publish, issue a `SeqCst` fence, and load `counts`
+//! (`notify_*_fenced`). Of two `SeqCst` fences one comes first, so either the notifier's load
+//! sees the join or the waiter's re-check sees the publication (the store-buffering pattern);
+//! a loom model shows that without the notifier's fence a wakeup is lost.
+//!
 //! # Bounds
 //!
 //! Generations are 32-bit and wrap; a waiter compares only for equality with its own tag, so it
@@ -102,6 +125,11 @@ use crate::park::futex::MATCH_ANY;
 use crate::wait::{Deadline, WaitOutcome};
 
 const A_ONE: u64 = 1 << 32;
+
+/// The owed-wakes part of `chain`; the top byte is the spin hint. Owed wakes never exceed the
+/// waiters present, which `refs` bounds below 2^24.
+const CHAIN_OWED: u32 = (1 << 24) - 1;
+const HINT_SHIFT: u32 = 24;
 
 #[inline(always)]
 pub(super) fn a_unsig(c: u64) -> u32 {
@@ -360,11 +388,21 @@ impl<P: Platform> Core<P> {
 
     // ---------------------------------------------------------------- notifier side
 
+    /// [`notify_one`](Self::notify_one) for waiters that check their condition without a mutex
+    /// (`Event`): the fence orders the caller's publication before the check for waiters.
+    #[inline]
+    pub(crate) fn notify_one_fenced(&self) -> bool {
+        // Pairs with the fence such a waiter issues between joining and re-checking.
+        self.plat.fence(SeqCst);
+        self.notify_one()
+    }
+
     /// Signals one waiter that has not been signalled yet. Returns whether there was one.
+    ///
+    /// The relaxed load of `counts` is enough when the waiters use a mutex (see "Notify with
+    /// nobody waiting" above).
     #[inline]
     pub(crate) fn notify_one(&self) -> bool {
-        // Pairs with the fence a mutex-free waiter issues after joining (see `Event`).
-        self.plat.fence(SeqCst);
         if self.counts.load(Relaxed) == 0 {
             return false;
         }
@@ -414,9 +452,16 @@ impl<P: Platform> Core<P> {
         true
     }
 
-    /// Releases every waiter. Returns how many had not been signalled yet.
-    pub(crate) fn notify_all(&self) -> u32 {
+    /// [`notify_all`](Self::notify_all) for waiters that check their condition without a mutex.
+    #[inline]
+    pub(crate) fn notify_all_fenced(&self) -> u32 {
         self.plat.fence(SeqCst);
+        self.notify_all()
+    }
+
+    /// Releases every waiter. Returns how many had not been signalled yet. Like `notify_one`, its
+    /// fast path relies on the waiters' mutex.
+    pub(crate) fn notify_all(&self) -> u32 {
         if self.counts.load(Relaxed) == 0 {
             return 0;
         }
@@ -489,14 +534,42 @@ impl<P: Platform> Core<P> {
     #[inline]
     fn chain_step(&self) {
         let mut c = self.chain.load(Relaxed);
-        while c > 0 {
-            let k = c.min(P::FANOUT);
+        while c & CHAIN_OWED > 0 {
+            let k = (c & CHAIN_OWED).min(P::FANOUT);
             match self.chain.compare_exchange_weak(c, c - k, Relaxed, Relaxed) {
                 Ok(_) => {
                     self.plat
                         .futex_wake(&self.chain, k, MATCH_ANY, self.shared());
                     return;
                 }
+                Err(x) => c = x,
+            }
+        }
+    }
+
+    /// Whether some waiter is registered as parking (a snapshot, for spin admission).
+    #[inline]
+    pub(crate) fn has_parked(&self) -> bool {
+        self.parked[0].load(Relaxed) | self.parked[1].load(Relaxed) != 0
+    }
+
+    /// The spin hint byte (advisory; see `wait::adaptive`).
+    #[inline]
+    pub(crate) fn spin_hint(&self) -> u8 {
+        (self.chain.load(Relaxed) >> HINT_SHIFT) as u8
+    }
+
+    /// Replaces the spin hint `from` with `to`, keeping the owed wakes. Gives up (returns
+    /// `false`) if another waiter changed the hint meanwhile: its news is as good as ours.
+    pub(crate) fn replace_spin_hint(&self, from: u8, to: u8) -> bool {
+        let mut c = self.chain.load(Relaxed);
+        loop {
+            if (c >> HINT_SHIFT) as u8 != from {
+                return false;
+            }
+            let new = (c & CHAIN_OWED) | (u32::from(to) << HINT_SHIFT);
+            match self.chain.compare_exchange_weak(c, new, Relaxed, Relaxed) {
+                Ok(_) => return true,
                 Err(x) => c = x,
             }
         }

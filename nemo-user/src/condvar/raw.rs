@@ -5,6 +5,7 @@ use super::Error;
 use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
+use super::waiting::wait_ticket;
 use crate::park::{FutexPark, Park, ParkRequest};
 use crate::wait::ladder::{Climb, climb};
 use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
@@ -147,17 +148,41 @@ impl RawCondvar {
     }
 
     /// Wakes one waiter that has not been signalled yet; returns whether there was one. Exactly
-    /// one waiter returns because of it. No system call unless that waiter is parked.
+    /// one waiter returns because of it. No system call unless that waiter is parked; with
+    /// nobody waiting, one load.
+    ///
+    /// Like `pthread_cond_signal`, it relies on the waiters' mutex: the condition it announces
+    /// must have been changed while holding the mutex that waiters hold when they start waiting
+    /// (notifying before or after unlocking it are both fine). For a condition checked without
+    /// a mutex, use [`notify_one_fenced`](Self::notify_one_fenced).
     #[inline]
     pub fn notify_one(&self) -> bool {
         self.core.notify_one()
     }
 
     /// Wakes every waiter; returns how many had not been signalled yet. Spinning waiters are
-    /// released by one store per group; parked ones by a fan-out tree.
+    /// released by one store per group; parked ones by a fan-out tree. The same mutex rule as
+    /// [`notify_one`](Self::notify_one) applies.
     #[inline]
     pub fn notify_all(&self) -> usize {
         self.core.notify_all() as usize
+    }
+
+    /// [`notify_one`](Self::notify_one) for waiters that check their condition without a mutex
+    /// (an eventcount, like [`Event`](crate::event::Event)): a `SeqCst` fence orders the
+    /// caller's publication of the condition before the check for waiters. The waiters must
+    /// issue a `SeqCst` fence between [`begin_wait`](Self::begin_wait) and their re-check of the
+    /// condition.
+    #[inline]
+    pub fn notify_one_fenced(&self) -> bool {
+        self.core.notify_one_fenced()
+    }
+
+    /// [`notify_all`](Self::notify_all) with the fence of
+    /// [`notify_one_fenced`](Self::notify_one_fenced).
+    #[inline]
+    pub fn notify_all_fenced(&self) -> usize {
+        self.core.notify_all_fenced() as usize
     }
 
     /// Waiters that no notification has been sent for yet (a snapshot).
@@ -268,6 +293,47 @@ impl RawCondvar {
         wait_ticket(&self.core, &mut ticket.0, policy, parker, deadline)
     }
 
+    /// Climbs the unparked rungs of `policy` for a ticket (spin on the cache line, `umwait` where
+    /// the CPU has WAITPKG): `Some` once the wait is over — woken, or `deadline` passed and the
+    /// waiter withdrew — and `None` when the policy says to park. The caller then blocks in its
+    /// own frame with [`prepare_park`](Self::prepare_park) / [`end_park`](Self::end_park), so an
+    /// embedding that must own the blocking call (a cancellation point) keeps the fast rungs of
+    /// [`wait_ticket`](Self::wait_ticket).
+    ///
+    /// ```
+    /// use nemo_user::condvar::RawCondvar;
+    /// use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let cv = RawCondvar::new();
+    /// let mut t = cv.begin_wait();
+    /// // Nobody notifies: a parking policy says "park" once its spin bound is spent.
+    /// let policy = WaitPolicy::spin_then_park(Duration::from_micros(5));
+    /// assert_eq!(cv.spin_wait(&mut t, &policy, None), None);
+    /// // A deadline that passes while spinning ends the wait.
+    /// let d = Deadline::after(Duration::from_micros(50));
+    /// let spin = WaitPolicy::spin_only();
+    /// assert_eq!(cv.spin_wait(&mut t, &spin, Some(&d)), Some(WaitOutcome::TimedOut));
+    /// cv.finish_wait(t);
+    /// ```
+    pub fn spin_wait(
+        &self,
+        ticket: &mut WaitTicket,
+        policy: &WaitPolicy,
+        deadline: Option<&Deadline>,
+    ) -> Option<WaitOutcome> {
+        let t = &mut ticket.0;
+        if let Some(o) = t.outcome() {
+            return Some(o);
+        }
+        let line = self.core.spin_word(t).as_ptr() as *const u8;
+        match climb(policy, deadline, line, || true, || self.core.poll(t)) {
+            Climb::Done(o) => Some(o),
+            Climb::Expired => Some(self.core.cancel(t)),
+            Climb::Park => None,
+        }
+    }
+
     /// Checks without blocking: `Some` once the wait is over (taking a notification if one is
     /// there for this waiter).
     #[inline]
@@ -343,33 +409,4 @@ impl Drop for InWait<'_> {
             self.cv.core.leave(t);
         }
     }
-}
-
-/// The ladder for one ticket: the unparked rungs of `policy`, then `parker`.
-#[inline]
-fn wait_ticket(
-    core: &Core<Native>,
-    t: &mut Ticket,
-    policy: &WaitPolicy,
-    parker: &impl Park,
-    deadline: Option<&Deadline>,
-) -> WaitOutcome {
-    if let Some(o) = t.outcome() {
-        return o;
-    }
-    let line = core.spin_word(t).as_ptr() as *const u8;
-    match climb(policy, deadline, line, || core.poll(t)) {
-        Climb::Done(o) => return o,
-        Climb::Expired => return core.cancel(t),
-        Climb::Park => {}
-    }
-    let shared = core.shared();
-    core.park_until(t, deadline, |word, expected| {
-        parker.park(&ParkRequest {
-            word,
-            expected,
-            deadline,
-            shared,
-        })
-    })
 }

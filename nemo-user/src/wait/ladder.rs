@@ -32,11 +32,14 @@ pub(crate) enum Climb<T> {
 
 /// Climbs the unparked rungs of `policy`: polls with `poll` until it returns `Some`, the deadline
 /// passes, or the policy says to park. `line` is the address the notifier writes (for `umwait`).
+/// `gate` is asked between polls whether spinning may go on; when it says no, the bounded rungs
+/// end there (adaptive policies stop spinning when a parked peer shares their CPU).
 #[inline]
 pub(crate) fn climb<T>(
     policy: &WaitPolicy,
     deadline: Option<&Deadline>,
     line: *const u8,
+    mut gate: impl FnMut() -> bool,
     mut poll: impl FnMut() -> Option<T>,
 ) -> Climb<T> {
     if let Some(x) = poll() {
@@ -45,14 +48,14 @@ pub(crate) fn climb<T>(
     let umwait = policy.umwait_ns() > 0 && waitpkg();
     if policy.spin_ns() > 0 {
         let bound = (!policy.spin_unbounded()).then_some(policy.spin_ns());
-        match spin(bound, deadline, &mut poll) {
+        match spin(bound, deadline, &mut gate, &mut poll) {
             Climb::Park => {}
             other => return other,
         }
     }
     if umwait {
         let bound = (!policy.umwait_unbounded()).then_some(policy.umwait_ns());
-        match monitor(bound, deadline, line, &mut poll) {
+        match monitor(bound, deadline, line, &mut gate, &mut poll) {
             Climb::Park => {}
             other => return other,
         }
@@ -62,17 +65,18 @@ pub(crate) fn climb<T>(
     }
     // A policy that never parks repeats its last unparked rung until woken or expired.
     if umwait {
-        monitor(None, deadline, line, &mut poll)
+        monitor(None, deadline, line, &mut || true, &mut poll)
     } else {
-        spin(None, deadline, &mut poll)
+        spin(None, deadline, &mut || true, &mut poll)
     }
 }
 
-/// Rung 1: spins for at most `bound_ns` (forever if `None`).
+/// Rung 1: spins for at most `bound_ns` (forever if `None`), or until `gate` says no.
 #[inline]
 pub(crate) fn spin<T>(
     bound_ns: Option<u32>,
     deadline: Option<&Deadline>,
+    gate: &mut impl FnMut() -> bool,
     poll: &mut impl FnMut() -> Option<T>,
 ) -> Climb<T> {
     let start = Instant::now();
@@ -86,7 +90,7 @@ pub(crate) fn spin<T>(
         if deadline.is_some_and(Deadline::has_passed) {
             return Climb::Expired;
         }
-        if bound_ns.is_some_and(|b| start.elapsed().as_nanos() >= u128::from(b)) {
+        if bound_ns.is_some_and(|b| start.elapsed().as_nanos() >= u128::from(b)) || !gate() {
             return Climb::Park;
         }
     }
@@ -99,6 +103,7 @@ fn monitor<T>(
     bound_ns: Option<u32>,
     deadline: Option<&Deadline>,
     line: *const u8,
+    gate: &mut impl FnMut() -> bool,
     poll: &mut impl FnMut() -> Option<T>,
 ) -> Climb<T> {
     use uintr_sys::instructions::{rdtsc, umonitor, umwait};
@@ -123,7 +128,7 @@ fn monitor<T>(
         if deadline.is_some_and(Deadline::has_passed) {
             return Climb::Expired;
         }
-        if bound_ns.is_some_and(|b| start.elapsed().as_nanos() >= u128::from(b)) {
+        if bound_ns.is_some_and(|b| start.elapsed().as_nanos() >= u128::from(b)) || !gate() {
             return Climb::Park;
         }
     }
@@ -134,6 +139,7 @@ fn monitor<T>(
     _: Option<u32>,
     _: Option<&Deadline>,
     _: *const u8,
+    _: &mut impl FnMut() -> bool,
     _: &mut impl FnMut() -> Option<T>,
 ) -> Climb<T> {
     Climb::Park
@@ -162,17 +168,29 @@ mod tests {
 
     #[test]
     fn done_at_first_poll_skips_every_rung() {
-        let r = climb(&WaitPolicy::spin_only(), None, std::ptr::null(), || Some(7));
+        let r = climb(
+            &WaitPolicy::spin_only(),
+            None,
+            std::ptr::null(),
+            || true,
+            || Some(7),
+        );
         assert_eq!(r, Climb::Done(7));
     }
 
     #[test]
     fn park_only_goes_straight_to_park() {
         let mut polls = 0;
-        let r: Climb<()> = climb(&WaitPolicy::park_only(), None, std::ptr::null(), || {
-            polls += 1;
-            None
-        });
+        let r: Climb<()> = climb(
+            &WaitPolicy::park_only(),
+            None,
+            std::ptr::null(),
+            || true,
+            || {
+                polls += 1;
+                None
+            },
+        );
         assert_eq!(r, Climb::Park);
         assert_eq!(polls, 1);
     }
@@ -181,10 +199,16 @@ mod tests {
     fn bounded_spin_ends_in_park_after_polling() {
         let policy = WaitPolicy::spin_then_park(Duration::from_micros(200));
         let mut polls = 0u32;
-        let r: Climb<()> = climb(&policy, None, std::ptr::null(), || {
-            polls += 1;
-            None
-        });
+        let r: Climb<()> = climb(
+            &policy,
+            None,
+            std::ptr::null(),
+            || true,
+            || {
+                polls += 1;
+                None
+            },
+        );
         assert_eq!(r, Climb::Park);
         assert!(polls > POLLS_PER_CLOCK_READ, "{polls}");
     }
@@ -192,10 +216,16 @@ mod tests {
     #[test]
     fn spin_finds_a_later_result() {
         let mut n = 0;
-        let r = climb(&WaitPolicy::spin_only(), None, std::ptr::null(), || {
-            n += 1;
-            (n == 1000).then_some(n)
-        });
+        let r = climb(
+            &WaitPolicy::spin_only(),
+            None,
+            std::ptr::null(),
+            || true,
+            || {
+                n += 1;
+                (n == 1000).then_some(n)
+            },
+        );
         assert_eq!(r, Climb::Done(1000));
     }
 
@@ -203,19 +233,29 @@ mod tests {
     fn a_policy_that_never_parks_keeps_polling_after_its_bounds() {
         let policy = WaitPolicy::spin_then_park(Duration::from_micros(1)).with_park(false);
         let mut n = 0u32;
-        let r = climb(&policy, None, std::ptr::null(), || {
-            n += 1;
-            (n == 200_000).then_some(n)
-        });
+        let r = climb(
+            &policy,
+            None,
+            std::ptr::null(),
+            || true,
+            || {
+                n += 1;
+                (n == 200_000).then_some(n)
+            },
+        );
         assert_eq!(r, Climb::Done(200_000));
     }
 
     #[test]
     fn spin_only_honours_the_deadline() {
         let d = Deadline::after(Duration::from_millis(2));
-        let r: Climb<()> = climb(&WaitPolicy::spin_only(), Some(&d), std::ptr::null(), || {
-            None
-        });
+        let r: Climb<()> = climb(
+            &WaitPolicy::spin_only(),
+            Some(&d),
+            std::ptr::null(),
+            || true,
+            || None,
+        );
         assert_eq!(r, Climb::Expired);
         assert!(d.has_passed());
     }

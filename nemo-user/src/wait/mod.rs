@@ -33,10 +33,34 @@
 //! usually several times cheaper than in this VM; rerun the example and set a policy
 //! ([`set_default_policy`]) to match.
 //!
-//! Spinning pays when the waiter has a core to itself. With more runnable threads than cores,
-//! a spinner takes CPU time from the very thread that would notify it (the stress tests of this
-//! crate, with seven threads on two cores, run several times faster with
-//! [`WaitPolicy::park_only`]); give such workloads a short spin or none.
+//! ## The adaptive default
+//!
+//! A fixed spin window has two failure modes, both measured with `nemo-bench unicast broadcast`
+//! on the development machine before the default became adaptive:
+//!
+//! - **Waits that outlast the window** pay for it every time: with events 1 ms apart the waiter
+//!   burnt ≈ 50 µs of CPU per event against ≈ 34 µs for a raw futex waiter.
+//! - **Spinning without a CPU of its own** delays the threads the spinner waits for: with a
+//!   signaller and two waiters on two CPUs, the last waiter of a broadcast woke 1.3–1.5 × later
+//!   than with `pthread_cond` and the wake times were 5–9 × more spread out.
+//!
+//! So the built-in policy is *adaptive* ([`WaitPolicy::is_adaptive`]); its bounds become the
+//! longest windows it may use:
+//!
+//! - Each condvar keeps a one-byte **spin hint** inside its 48 bytes: waits that end inside the
+//!   window keep it full; each wait that spins its whole window and still parks halves it, and
+//!   after four such misses it is skipped, except for one full-window probe every 16 waits; a
+//!   wait that ends within the full window — spinning or not — restores it. The rules and
+//!   their numbers are in `wait/adaptive.rs`. Long gaps then cost the probe's 20 µs / 16 ≈
+//!   1.25 µs per event on top of parking, while short gaps never leave the full window.
+//! - A waiter spins only if the process can spare a CPU for it: one spinner per CPU, at most
+//!   one fewer spinners than the CPUs the process may use, and no spinning on a CPU where a
+//!   parked waiter of the same condvar will need to run when woken (rules and measurements in
+//!   `wait/admission.rs`; [`spin_census`] shows the bookkeeping, [`refresh_spin_capacity`]
+//!   re-reads the CPU count after an affinity change). Waiters refused a CPU park at once.
+//!
+//! Fixed policies ([`WaitPolicy::spin_then_park`], [`WaitPolicy::spin_only`],
+//! [`WaitPolicy::park_only`]) do exactly what they say.
 //!
 //! ```
 //! use nemo_user::wait::{Deadline, WaitPolicy};
@@ -48,10 +72,13 @@
 //! assert!(!deadline.has_passed());
 //! ```
 
+pub(crate) mod adaptive;
+pub(crate) mod admission;
 mod deadline;
 pub(crate) mod ladder;
 mod policy;
 
+pub use admission::{SpinCensus, refresh_spin_capacity, spin_census};
 pub use deadline::{Clock, Deadline, InvalidTimespec, Timespec};
 pub use ladder::waitpkg;
 pub use policy::{PolicyClass, WaitPolicy, default_policy, set_default_policy};

@@ -9,7 +9,13 @@ use std::time::Duration;
 ///
 /// Bounds are wall time, not iterations, so they mean the same on every CPU (a `pause` costs a few
 /// cycles on some cores and ~140 on others). A finite spin bound of 4.29 s or more, or a finite
-/// `umwait` bound of 2.14 s or more, saturates to "unbounded".
+/// `umwait` bound of 1.07 s or more, saturates to "unbounded".
+///
+/// An **adaptive** policy ([`with_adaptive`](Self::with_adaptive); the built-in default is one)
+/// treats its spin and `umwait` bounds as the longest window it may use: each condvar remembers
+/// whether its recent waits ended inside the window and shortens or skips the window when they
+/// do not, and a waiter spins only if the process has a CPU to spare for it (see the
+/// [`wait`](crate::wait) module docs). A fixed policy always uses its bounds as given.
 ///
 /// The default bounds come from measurements on the development machine, reproduced by
 /// `cargo run --release -p nemo-user --example wait_calibrate` (see the `wait` module docs for the
@@ -38,10 +44,12 @@ pub struct WaitPolicy {
     /// `umwait` bound in ns; `UMWAIT_UNBOUNDED` = no bound.
     umwait_ns: u32,
     park: bool,
+    adaptive: bool,
 }
 
 const SPIN_UNBOUNDED: u32 = u32::MAX;
-const UMWAIT_UNBOUNDED: u32 = (1 << 31) - 1;
+/// 30 bits, so that a policy packs into one word with its two flags.
+const UMWAIT_UNBOUNDED: u32 = (1 << 30) - 1;
 
 const fn sat_ns(d: Duration, unbounded: u32) -> u32 {
     let ns = d.as_nanos();
@@ -53,10 +61,13 @@ const fn sat_ns(d: Duration, unbounded: u32) -> u32 {
 }
 
 impl WaitPolicy {
-    /// The built-in default: spin [`BUILTIN_SPIN`](Self::BUILTIN_SPIN), then `umwait` for
-    /// [`BUILTIN_UMWAIT`](Self::BUILTIN_UMWAIT) where the CPU has WAITPKG, then park.
-    pub const BUILTIN: WaitPolicy =
-        WaitPolicy::spin_then_park(Self::BUILTIN_SPIN).with_umwait(Self::BUILTIN_UMWAIT);
+    /// The built-in default: spin at most [`BUILTIN_SPIN`](Self::BUILTIN_SPIN), then `umwait`
+    /// for at most [`BUILTIN_UMWAIT`](Self::BUILTIN_UMWAIT) where the CPU has WAITPKG, then park;
+    /// adaptive, so the windows shrink where waits outlast them and nobody spins on a CPU the
+    /// process cannot spare.
+    pub const BUILTIN: WaitPolicy = WaitPolicy::spin_then_park(Self::BUILTIN_SPIN)
+        .with_umwait(Self::BUILTIN_UMWAIT)
+        .with_adaptive(true);
 
     /// Default spin bound. Parking costs the waiter the futex wake-up latency minus the spin
     /// handoff latency (measured ≈ 15 µs here) and the notifier a `FUTEX_WAKE` (≈ 7.7 µs); spinning
@@ -72,12 +83,13 @@ impl WaitPolicy {
     /// (`IA32_UMWAIT_CONTROL`, 100 000 TSC ticks by default).
     pub const BUILTIN_UMWAIT: Duration = Duration::from_micros(100);
 
-    /// Spin for `spin`, then park (no `umwait` rung).
+    /// Spin for `spin`, then park (no `umwait` rung). Fixed, not adaptive.
     pub const fn spin_then_park(spin: Duration) -> Self {
         WaitPolicy {
             spin_ns: sat_ns(spin, SPIN_UNBOUNDED),
             umwait_ns: 0,
             park: true,
+            adaptive: false,
         }
     }
 
@@ -93,6 +105,7 @@ impl WaitPolicy {
             spin_ns: SPIN_UNBOUNDED,
             umwait_ns: 0,
             park: false,
+            adaptive: false,
         }
     }
 
@@ -117,6 +130,29 @@ impl WaitPolicy {
     /// available and enabled, otherwise spinning — until woken or the deadline (`false`).
     pub const fn with_park(self, park: bool) -> Self {
         WaitPolicy { park, ..self }
+    }
+
+    /// The same policy, adaptive (`true`) or fixed (`false`). Adaptivity applies only to a
+    /// policy that parks and whose bounds are finite; a policy that never parks always spins.
+    ///
+    /// ```
+    /// use nemo_user::wait::WaitPolicy;
+    /// use std::time::Duration;
+    ///
+    /// let fixed = WaitPolicy::spin_then_park(Duration::from_micros(20));
+    /// assert!(!fixed.is_adaptive());
+    /// assert!(fixed.with_adaptive(true).is_adaptive());
+    /// assert!(WaitPolicy::BUILTIN.is_adaptive());
+    /// assert!(!WaitPolicy::spin_only().with_adaptive(true).is_adaptive());
+    /// ```
+    pub const fn with_adaptive(self, adaptive: bool) -> Self {
+        WaitPolicy { adaptive, ..self }
+    }
+
+    /// Whether the windows adapt to the waits and to the CPUs available (see
+    /// [`with_adaptive`](Self::with_adaptive)).
+    pub const fn is_adaptive(&self) -> bool {
+        self.adaptive && self.park && !self.spin_unbounded() && !self.umwait_unbounded()
     }
 
     /// The spin bound; `None` means unbounded.
@@ -160,7 +196,10 @@ impl WaitPolicy {
 
     /// One word, so the global default is read and replaced atomically (no torn policy).
     const fn pack(self) -> u64 {
-        self.spin_ns as u64 | ((self.umwait_ns as u64) << 32) | ((self.park as u64) << 63)
+        self.spin_ns as u64
+            | ((self.umwait_ns as u64) << 32)
+            | ((self.adaptive as u64) << 62)
+            | ((self.park as u64) << 63)
     }
 
     const fn unpack(w: u64) -> Self {
@@ -168,6 +207,7 @@ impl WaitPolicy {
             spin_ns: w as u32,
             umwait_ns: ((w >> 32) as u32) & UMWAIT_UNBOUNDED,
             park: w >> 63 != 0,
+            adaptive: (w >> 62) & 1 != 0,
         }
     }
 }
@@ -253,6 +293,9 @@ mod tests {
             WaitPolicy::spin_only(),
             WaitPolicy::spin_then_park(Duration::from_nanos(1234)).with_umwait(Duration::MAX),
             WaitPolicy::spin_only().with_park(true),
+            WaitPolicy::park_only().with_adaptive(true),
+            WaitPolicy::spin_then_park(Duration::from_nanos(99))
+                .with_umwait(Duration::from_secs(9)),
         ] {
             assert_eq!(WaitPolicy::unpack(p.pack()), p);
         }
@@ -263,6 +306,12 @@ mod tests {
                 .with_umwait(Duration::from_secs(3))
                 .umwait(),
             None
+        );
+        assert_eq!(
+            WaitPolicy::park_only()
+                .with_umwait(Duration::from_millis(1_073))
+                .umwait(),
+            Some(Duration::from_millis(1_073))
         );
         assert_eq!(
             WaitPolicy::park_only()
