@@ -45,7 +45,8 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub iters: Option<usize>,
 
-    /// Waiters in multi-waiter scenarios (default: every core but the signaller's, at least 2).
+    /// Waiters in multi-waiter scenarios (default: every core but the signaller's, at least 2;
+    /// at least 1 with --sim, where every thread needs a simulated core).
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub waiters: Option<usize>,
 
