@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::harness::Context;
 use crate::machine::Machine;
 use crate::placement::Topology;
-use crate::plan::{DEFAULT_LONG_GAP, DEFAULT_SHORT_GAP, Plan, Profile};
+use crate::plan::{DEFAULT_SHORT_GAP, Plan, Profile};
 use crate::report::{self, Report};
 use crate::runner::{self, Selection};
 use crate::{mechanisms, scenarios};
@@ -45,11 +45,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub iters: Option<usize>,
 
-    /// Waiters in multi-waiter scenarios (default: every core but the signaller's, at least 2).
+    /// Waiters in multi-waiter scenarios (default: every core but the signaller's, at least 2;
+    /// at least 1 with --sim, where every thread needs a simulated core).
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub waiters: Option<usize>,
 
-    /// The long gap between events, in µs (long-gap regime; default 1000).
+    /// The long gap between events, in µs (long-gap regime; default 1000, 100 with --sim).
     #[arg(long = "gap-us", value_name = "N", value_parser = at_least_one)]
     pub gap_us: Option<usize>,
 
@@ -174,7 +175,7 @@ impl Cli {
         p.named = self.scenarios.clone();
         p.long_gap = self
             .gap_us
-            .map_or(DEFAULT_LONG_GAP, |us| Duration::from_micros(us as u64));
+            .map_or(p.long_gap, |us| Duration::from_micros(us as u64));
         p.short_gap = self
             .short_gap_us
             .map_or(DEFAULT_SHORT_GAP, |us| Duration::from_micros(us as u64));

@@ -204,8 +204,13 @@ pub fn monotonic_ns() -> u64 {
     clock_ns(libc::CLOCK_MONOTONIC).unwrap_or(0)
 }
 
-/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) in nanoseconds, if the kernel (or
-/// simulator) provides it.
+/// Why `--sim` reports no waiter CPU time.
+pub const SIM_NO_THREAD_CPU: &str = "gem5's syscall emulation answers every clock, \
+    CLOCK_THREAD_CPUTIME_ID included, with simulated wall time: there is no per-thread CPU time";
+
+/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) in nanoseconds, if the kernel
+/// provides it. Under gem5's syscall emulation the answer is simulated wall time, not CPU time
+/// ([`SIM_NO_THREAD_CPU`]), so `--sim` runs never call it.
 pub fn thread_cpu_ns() -> Option<u64> {
     clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
 }

@@ -72,6 +72,46 @@ pub fn pin_current(core: Option<usize>) -> bool {
     }
 }
 
+/// The calling thread pinned to a core for a while: [`pin_for_now`] pins it, and dropping this
+/// gives it back the affinity it had. For the caller's own thread (the measurement loops run the
+/// signaller there), which outlives one case and must not stay pinned to that case's core.
+#[derive(Debug)]
+pub struct PinnedForNow {
+    pinned: bool,
+    saved: Option<libc::cpu_set_t>,
+}
+
+impl PinnedForNow {
+    /// Whether the pinning succeeded (see [`pin_current`]).
+    pub fn pinned(&self) -> bool {
+        self.pinned
+    }
+}
+
+/// Pins the calling thread to `core` until the returned guard is dropped.
+pub fn pin_for_now(core: Option<usize>) -> PinnedForNow {
+    // SAFETY: an all-zero cpu_set_t is the empty set, valid storage for the kernel to fill.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is valid and writable, and the size passed is its own.
+    let saved = (core.is_some()
+        && unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } == 0)
+        .then_some(set);
+    PinnedForNow {
+        pinned: pin_current(core),
+        saved,
+    }
+}
+
+impl Drop for PinnedForNow {
+    fn drop(&mut self) {
+        if let Some(set) = &self.saved {
+            // SAFETY: `set` is a valid cpu_set_t read from the kernel, with its own size. A
+            // failure leaves the thread pinned, which only narrows where it runs.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(set), set) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +131,38 @@ mod tests {
         let t = Topology::with_cores(1);
         assert_eq!(t.receiver_core(3), Some(0));
         assert!(t.oversubscribed(1));
+    }
+
+    fn affinity() -> Vec<usize> {
+        core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    }
+
+    #[test]
+    fn pinning_for_now_gives_the_affinity_back() {
+        // On a thread of its own: the test harness's threads keep their masks.
+        std::thread::spawn(|| {
+            let before = affinity();
+            let Some(&last) = before.last() else {
+                return; // no affinity mask to read here
+            };
+            {
+                let guard = pin_for_now(Some(last));
+                if guard.pinned() {
+                    assert_eq!(affinity(), [last]);
+                }
+            }
+            assert_eq!(affinity(), before);
+            let none = pin_for_now(None);
+            assert!(!none.pinned());
+            drop(none);
+            assert_eq!(affinity(), before);
+        })
+        .join()
+        .expect("the test thread");
     }
 
     #[test]

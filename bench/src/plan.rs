@@ -17,6 +17,14 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The long gap when `--gap-us` does not set one.
+    pub fn default_long_gap(self) -> Duration {
+        match self {
+            Profile::Full | Profile::Quick => DEFAULT_LONG_GAP,
+            Profile::Sim => SIM_LONG_GAP,
+        }
+    }
+
     /// The profile's name in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +50,10 @@ pub struct Counts {
 pub const DEFAULT_SHORT_GAP: Duration = Duration::from_micros(2);
 /// The default long gap: every spinning policy has given up and parked.
 pub const DEFAULT_LONG_GAP: Duration = Duration::from_millis(1);
+/// The long gap under `--sim`: still five times the library's built-in 20 µs spin window, so
+/// waiters have parked, but a tenth of the native one, because every simulated microsecond of
+/// the sender's spin costs host time (gem5 cannot sleep through it).
+pub const SIM_LONG_GAP: Duration = Duration::from_micros(100);
 
 /// Everything scenarios need to build their cases.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,14 +75,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A plan with the default gaps.
+    /// A plan with the profile's default gaps.
     pub fn new(profile: Profile, cores: usize) -> Plan {
         Plan {
             profile,
             iters: None,
             waiters: None,
             short_gap: DEFAULT_SHORT_GAP,
-            long_gap: DEFAULT_LONG_GAP,
+            long_gap: profile.default_long_gap(),
             cores,
             named: Vec::new(),
         }
@@ -120,10 +132,12 @@ impl Plan {
     }
 
     /// Receivers for a multi-receiver scenario: `--waiters`, else every core but the
-    /// signaller's, and at least two (one waiter has no spread to measure).
+    /// signaller's, and at least two (one waiter has no spread to measure) — except under
+    /// `--sim`, where a thread needs a core of its own and a 2-core simulation gets one waiter.
     pub fn waiters(&self) -> usize {
+        let least = if self.profile == Profile::Sim { 1 } else { 2 };
         self.waiters
-            .unwrap_or_else(|| self.cores.saturating_sub(1).max(2))
+            .unwrap_or_else(|| self.cores.saturating_sub(1).max(least))
     }
 }
 
@@ -136,6 +150,20 @@ mod tests {
         quick: 100,
         sim: 10,
     };
+
+    #[test]
+    fn the_simulated_long_gap_is_shorter_but_still_parks() {
+        assert_eq!(Plan::new(Profile::Full, 2).long_gap, DEFAULT_LONG_GAP);
+        assert_eq!(Plan::new(Profile::Quick, 2).long_gap, DEFAULT_LONG_GAP);
+        let sim = Plan::new(Profile::Sim, 2);
+        assert_eq!(sim.long_gap, SIM_LONG_GAP);
+        assert!(sim.long_gap < DEFAULT_LONG_GAP);
+        // Longer than the default policy's spin window, or the "long" gap would catch the
+        // waiter still spinning.
+        let spin = nemo_user::wait::WaitPolicy::BUILTIN_SPIN;
+        assert!(sim.long_gap >= 2 * spin, "{:?} vs {spin:?}", sim.long_gap);
+        assert!(sim.short_gap < spin);
+    }
 
     #[test]
     fn profile_picks_counts_and_iters_overrides() {
@@ -151,6 +179,10 @@ mod tests {
     fn waiters_default_to_the_other_cores() {
         assert_eq!(Plan::new(Profile::Full, 8).waiters(), 7);
         assert_eq!(Plan::new(Profile::Full, 2).waiters(), 2);
+        // Simulated: one thread per core, the signaller's included.
+        assert_eq!(Plan::new(Profile::Sim, 4).waiters(), 3);
+        assert_eq!(Plan::new(Profile::Sim, 2).waiters(), 1);
+        assert_eq!(Plan::new(Profile::Sim, 1).waiters(), 1);
         let mut p = Plan::new(Profile::Full, 2);
         p.waiters = Some(5);
         assert_eq!(p.waiters(), 5);

@@ -150,6 +150,17 @@ pub fn setup<'a>(ctx: &Context, scenario: &'a str, case: &'a Case) -> Setup<'a> 
 
 /// Whether a mechanism can run in a setup: the run-wide rules first, then its own.
 pub fn availability(m: &dyn Mechanism, setup: &Setup<'_>) -> Result<(), Skipped> {
+    if setup.sim && setup.oversubscribed {
+        // gem5's syscall emulation runs each thread on a core of its own and fails the clone
+        // that would need one more.
+        return Err(Skipped::new(format!(
+            "{} receivers and the signaller need {} cores, and gem5 syscall emulation runs one \
+             thread per core: simulate {} cores (run_nemo_bench.py --cores)",
+            setup.receivers,
+            setup.receivers + 1,
+            setup.receivers + 1
+        )));
+    }
     if m.kind().burns_core() && setup.oversubscribed {
         return Err(Skipped::new(format!(
             "{} receivers and the signaller need {} cores, {} here: {} receivers would share a \

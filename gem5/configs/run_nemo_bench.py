@@ -24,14 +24,34 @@ CAUSE_PROCESS_EXITED = "exiting with last active thread context"
 CAUSE_TICK_LIMIT = "simulate() limit reached"
 
 
-def exit_status(cause: str, code: int) -> Tuple[int, Optional[str]]:
-    """The script's exit status for gem5's last exit event, and why if not clean."""
+DEADLOCK = (
+    "every simulated thread is blocked and nothing is left to simulate "
+    "(a deadlock: a futex wait that nothing will wake, e.g. a thread joining "
+    "one that could not be created because no core was idle)"
+)
+
+
+def exit_status(
+    cause: str, code: int, max_ticks: Optional[int] = None
+) -> Tuple[int, Optional[str]]:
+    """The script's exit status for gem5's last exit event, and why if not clean.
+
+    `max_ticks` is the run's --max-sim-seconds limit in ticks, if any. gem5
+    ends a simulation whose threads are all suspended by jumping to its tick
+    limit: without a limit of ours that limit is gem5's own (2^64 - 1 ticks,
+    213 simulated days), which no run reaches by simulating, so it means a
+    deadlock. With a limit the two cannot be told apart.
+    """
     if cause == CAUSE_PROCESS_EXITED:
         return code, None
     if cause == CAUSE_TICK_LIMIT:
+        if max_ticks is None:
+            return EXIT_UNEXPECTED, DEADLOCK
         return (
             EXIT_TIME_LIMIT,
-            "the --max-sim-seconds limit was reached before nemo-bench exited",
+            "the --max-sim-seconds limit was reached before nemo-bench exited "
+            "(or every thread blocked for good, which also ends the simulation "
+            "at the limit)",
         )
     return EXIT_UNEXPECTED, f"simulation stopped unexpectedly: {cause} (code {code})"
 
@@ -62,13 +82,18 @@ def main(argv: Sequence[str]) -> int:
     status, problem = exit_status(
         simulator.get_last_exit_event_cause(),
         simulator.get_last_exit_event_code(),
+        config.max_ticks,
     )
-    seconds = simulator.get_current_tick() / TICKS_PER_SECOND
     if problem is not None:
         print(f"run_nemo_bench.py: {problem}", file=sys.stderr)
+    simulated = (
+        "no meaningful simulated time"
+        if problem == DEADLOCK
+        else f"{simulator.get_current_tick() / TICKS_PER_SECOND:.9f} simulated seconds"
+    )
     print(
         f"run_nemo_bench.py: {config.cores} {config.cpu_type} cores, "
-        f"{seconds:.9f} simulated seconds, exit status {status}; "
+        f"{simulated}, exit status {status}; "
         f"statistics in {m5.options.outdir}/stats.txt",
         file=sys.stderr,
     )

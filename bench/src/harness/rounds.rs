@@ -10,7 +10,7 @@ use super::{Case, Context, Failure, Fanout, Gap};
 use crate::arrival::Arrivals;
 use crate::clock::{Clock, thread_cpu_ns};
 use crate::mechanisms::{BlockingEvent, Instance, InterruptLink};
-use crate::placement::pin_current;
+use crate::placement::{pin_current, pin_for_now};
 
 /// Raw timestamps of one case, warm-up removed.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +129,8 @@ fn gap(ctx: &Context, gap: Gap) {
     match gap {
         Gap::None => {}
         Gap::Spin(d) => spin(d),
-        // Simulated syscalls may not sleep (gem5's nanosleep can return at once): spin there.
+        // gem5's syscall emulation cannot sleep (`clock_nanosleep`, which `thread::sleep` uses,
+        // ends the simulation): spin on the clock there.
         Gap::Sleep(d) if ctx.sim => spin(d),
         Gap::Sleep(d) => std::thread::sleep(d),
     }
@@ -140,6 +141,13 @@ struct ReceiverRun {
     woke: Vec<u64>,
     cpu_ns: Option<u64>,
     pinned: bool,
+}
+
+/// The calling thread's CPU time, where there is such a thing: gem5's syscall emulation answers
+/// every clock, `CLOCK_THREAD_CPUTIME_ID` included, with simulated wall time, so under `--sim`
+/// the waiter-CPU column has no data (see [`SIM_NO_THREAD_CPU`](crate::clock::SIM_NO_THREAD_CPU)).
+fn cpu_now(ctx: &Context) -> Option<u64> {
+    if ctx.sim { None } else { thread_cpu_ns() }
 }
 
 fn cpu_delta(start: Option<u64>, end: Option<u64>) -> Option<u64> {
@@ -215,7 +223,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                     start.wait();
                     for (i, slot) in woke.iter_mut().enumerate() {
                         if i == case.warmup {
-                            cpu0 = thread_cpu_ns();
+                            cpu0 = cpu_now(ctx);
                         }
                         ready[r].store(i as u64 + 1, Ordering::Release);
                         seen = ev.wait(seen);
@@ -224,7 +232,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                             break;
                         }
                     }
-                    let cpu_ns = cpu_delta(cpu0, thread_cpu_ns());
+                    let cpu_ns = cpu_delta(cpu0, cpu_now(ctx));
                     exited.fetch_add(1, Ordering::Release);
                     ReceiverRun {
                         woke,
@@ -235,8 +243,11 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
             })
             .collect();
 
-        let sender = s.spawn(|| {
-            let pinned = pin_current(ctx.topology.signaller_core());
+        // The signaller is the calling thread: under gem5 every thread needs a core of its own
+        // (1 + receivers in all), and the receivers, created first, take cores 1, 2, ... there.
+        let sender = 'send: {
+            let pin = pin_for_now(ctx.topology.signaller_core());
+            let pinned = pin.pinned();
             let mut sent = Vec::with_capacity(total);
             let mut budget = Budget::new(ctx, case);
             start.wait();
@@ -245,7 +256,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                 if !wait.until(|| ready.iter().all(|r| r.load(Ordering::Acquire) >= want)) {
                     stop.store(true, Ordering::Release);
                     release(ev, &exited, case.receivers);
-                    return Err(Failure::Lost {
+                    break 'send Err(Failure::Lost {
                         event: i,
                         timeout: ctx.timeout,
                     });
@@ -265,9 +276,8 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                 release(ev, &exited, case.receivers);
             }
             Ok((sent, pinned))
-        });
+        };
 
-        let sender = sender.join().expect("sender thread panicked");
         let runs: Vec<ReceiverRun> = receivers
             .into_iter()
             .map(|h| h.join().expect("receiver thread panicked"))
@@ -316,7 +326,7 @@ fn interrupt_rounds(
                             link.poll(r);
                             let c = mine.count();
                             if cpu0.is_none() && c >= case.warmup {
-                                cpu0 = thread_cpu_ns();
+                                cpu0 = cpu_now(ctx);
                             }
                             if c >= total || stop.load(Ordering::Acquire) {
                                 break;
@@ -327,27 +337,29 @@ fn interrupt_rounds(
                     }
                     ReceiverRun {
                         woke: Vec::new(),
-                        cpu_ns: cpu_delta(cpu0, thread_cpu_ns()),
+                        cpu_ns: cpu_delta(cpu0, cpu_now(ctx)),
                         pinned,
                     }
                 })
             })
             .collect();
 
-        let sender = s.spawn(|| {
-            let pinned = pin_current(ctx.topology.signaller_core());
+        // The signaller is the calling thread, as in `blocking_rounds`.
+        let sender = 'send: {
+            let pin = pin_for_now(ctx.topology.signaller_core());
+            let pinned = pin.pinned();
             let mut sent = Vec::with_capacity(total);
             let mut budget = Budget::new(ctx, case);
             start.wait();
             if let Some(f) = registration.lock().ok().and_then(|mut r| r.take()) {
                 stop.store(true, Ordering::Release);
-                return Err(f);
+                break 'send Err(f);
             }
             let arrived = |n: usize| arrivals.iter().all(|a| a.count() >= n);
             for i in 0..total {
                 if !wait.until(|| arrived(i)) {
                     stop.store(true, Ordering::Release);
-                    return Err(Failure::Lost {
+                    break 'send Err(Failure::Lost {
                         event: i.saturating_sub(1),
                         timeout: ctx.timeout,
                     });
@@ -365,15 +377,14 @@ fn interrupt_rounds(
             let ok = wait.until(|| arrived(sent.len()));
             stop.store(true, Ordering::Release);
             if !ok {
-                return Err(Failure::Lost {
+                break 'send Err(Failure::Lost {
                     event: sent.len() - 1,
                     timeout: ctx.timeout,
                 });
             }
             Ok((sent, pinned))
-        });
+        };
 
-        let sender = sender.join().expect("sender thread panicked");
         let mut runs: Vec<ReceiverRun> = receivers
             .into_iter()
             .map(|h| h.join().expect("receiver thread panicked"))

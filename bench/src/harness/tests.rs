@@ -201,3 +201,122 @@ fn double_deliveries_are_caught() {
     let err = rounds(&ctx, &c, &link).expect_err("every event arrives twice");
     assert!(matches!(err, Failure::Spurious { .. }), "{err:?}");
 }
+
+/// The threads that waited and the threads that notified, each once.
+#[derive(Default)]
+struct Callers {
+    waiters: Mutex<Vec<std::thread::ThreadId>>,
+    notifiers: Mutex<Vec<std::thread::ThreadId>>,
+}
+
+impl Callers {
+    fn note(list: &Mutex<Vec<std::thread::ThreadId>>) {
+        let me = std::thread::current().id();
+        let mut l = list.lock().expect("lock");
+        if !l.contains(&me) {
+            l.push(me);
+        }
+    }
+}
+
+/// A real event that records its callers.
+struct WhoCalls {
+    inner: Box<dyn BlockingEvent>,
+    callers: Arc<Callers>,
+}
+
+impl BlockingEvent for WhoCalls {
+    fn wait(&self, seen: u64) -> u64 {
+        Callers::note(&self.callers.waiters);
+        self.inner.wait(seen)
+    }
+    fn notify_one(&self) {
+        Callers::note(&self.callers.notifiers);
+        self.inner.notify_one();
+    }
+    fn notify_all(&self) {
+        Callers::note(&self.callers.notifiers);
+        self.inner.notify_all();
+    }
+}
+
+/// gem5's syscall emulation gives every thread a core of its own and fails the clone of one
+/// thread more, so a case must run on exactly `receivers + 1` threads, the caller's included:
+/// the caller is the signaller.
+#[test]
+fn the_caller_signals_and_only_receivers_are_spawned() {
+    let ctx = ctx(Duration::from_secs(10));
+    let me = std::thread::current().id();
+    for (receivers, fanout) in [(1, Fanout::One), (3, Fanout::All)] {
+        let c = case(10, receivers, fanout);
+        let Instance::Blocking(inner) = instance("futex", &c, &ctx) else {
+            panic!("futex is blocking");
+        };
+        let callers = Arc::new(Callers::default());
+        let ev = Instance::Blocking(Box::new(WhoCalls {
+            inner,
+            callers: callers.clone(),
+        }));
+        rounds(&ctx, &c, &ev).expect("completes");
+        assert_eq!(*callers.notifiers.lock().expect("lock"), [me]);
+        let waiters = callers.waiters.lock().expect("lock");
+        assert_eq!(waiters.len(), receivers);
+        assert!(!waiters.contains(&me));
+    }
+}
+
+/// Records the threads that send and that register.
+struct WhoSends {
+    inner: PollLink,
+    callers: Arc<Callers>,
+}
+
+impl InterruptLink for WhoSends {
+    fn register(&self, index: usize, arrivals: Arc<Arrivals>) -> Result<(), Skipped> {
+        Callers::note(&self.callers.waiters);
+        self.inner.register(index, arrivals)
+    }
+    fn send(&self, index: usize) {
+        Callers::note(&self.callers.notifiers);
+        self.inner.send(index);
+    }
+    fn poll(&self, index: usize) {
+        self.inner.poll(index);
+    }
+    fn unregister(&self, index: usize) {
+        self.inner.unregister(index);
+    }
+}
+
+#[test]
+fn the_caller_sends_to_running_receivers() {
+    let ctx = ctx(Duration::from_secs(10));
+    let me = std::thread::current().id();
+    let callers = Arc::new(Callers::default());
+    let c = case(10, 2, Fanout::All);
+    let link = Instance::Interrupt(Box::new(WhoSends {
+        inner: PollLink::new(2, 0),
+        callers: callers.clone(),
+    }));
+    rounds(&ctx, &c, &link).expect("completes");
+    assert_eq!(*callers.notifiers.lock().expect("lock"), [me]);
+    let receivers = callers.waiters.lock().expect("lock");
+    assert_eq!(receivers.len(), 2);
+    assert!(!receivers.contains(&me));
+}
+
+/// Under `--sim` the CPU-time clock is simulated wall time: no waiter CPU is reported.
+#[test]
+fn no_waiter_cpu_under_sim() {
+    let mut ctx = ctx(Duration::from_secs(10));
+    let c = case(5, 1, Fanout::One);
+    let r = rounds(&ctx, &c, &instance("futex", &c, &ctx)).expect("completes");
+    assert!(r.cpu_ns_per_event().is_some());
+    ctx.sim = true;
+    let r = rounds(&ctx, &c, &instance("futex", &c, &ctx)).expect("completes");
+    assert_eq!(r.receiver_cpu_ns, [None]);
+    assert_eq!(r.cpu_ns_per_event(), None);
+    let link = Instance::Interrupt(Box::new(PollLink::new(1, 0)));
+    let r = rounds(&ctx, &c, &link).expect("completes");
+    assert_eq!(r.cpu_ns_per_event(), None);
+}

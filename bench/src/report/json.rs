@@ -23,6 +23,7 @@ pub fn to_value(report: &Report) -> Value {
             "static_binary": m.static_binary,
         },
         "profile": report.profile.as_str(),
+        "waiter_cpu_unavailable": report.waiter_cpu_unavailable(),
         "results": report.rows.iter().map(row).collect::<Vec<_>>(),
     })
 }

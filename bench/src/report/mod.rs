@@ -139,6 +139,11 @@ impl Report {
             .and_then(Row::measured)
     }
 
+    /// Why no row has waiter CPU time, when the run cannot measure it at all (`--sim`).
+    pub fn waiter_cpu_unavailable(&self) -> Option<&'static str> {
+        (self.profile == Profile::Sim).then_some(crate::clock::SIM_NO_THREAD_CPU)
+    }
+
     /// Whether any row failed.
     pub fn any_failed(&self) -> bool {
         self.rows

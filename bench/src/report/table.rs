@@ -20,6 +20,9 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(out, "clock: {}", m.clock);
     let _ = writeln!(out, "backend: {} ({})", m.backend, m.backend_reason);
+    if let Some(why) = report.waiter_cpu_unavailable() {
+        let _ = writeln!(out, "waiter CPU: n/a ({why})");
+    }
     for s in &report.scenarios {
         let rows: Vec<&Row> = report.rows.iter().filter(|r| r.scenario == s.id).collect();
         let _ = writeln!(out);
@@ -291,10 +294,11 @@ fn footnotes(rows: &[&Row]) -> String {
             "   ‡ not pinned: the affinity call failed or is unavailable"
         );
     }
-    if rows
-        .iter()
-        .any(|r| r.kind.burns_core() && r.measured().is_some())
-    {
+    if rows.iter().any(|r| {
+        r.kind.burns_core()
+            && r.measured()
+                .is_some_and(|m| m.measurement.waiter_cpu_ns_per_event.is_some())
+    }) {
         let _ = writeln!(
             out,
             "   polling and interrupt receivers run between events: their CPU per event includes \

@@ -16,7 +16,7 @@ use super::Scenario;
 use crate::arrival::Arrivals;
 use crate::harness::{Case, Context, Failure, Fanout, rounds};
 use crate::mechanisms::{Instance, InterruptLink, Kind};
-use crate::placement::pin_current;
+use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Counts, Plan};
 use crate::samples::{Measurement, Samples};
 
@@ -164,8 +164,9 @@ pub fn stream(ctx: &Context, messages: usize, link: &dyn InterruptLink) -> Resul
             }
             registered
         });
-        let sender = s.spawn(|| {
-            pin_current(ctx.topology.signaller_core());
+        // The sender is the calling thread: under gem5 every thread needs a core of its own.
+        let mut rates = {
+            let _pin = pin_for_now(ctx.topology.signaller_core());
             start.wait();
             let mut rates = Vec::with_capacity(STREAM_BURSTS);
             for b in 1..=STREAM_BURSTS {
@@ -185,8 +186,7 @@ pub fn stream(ctx: &Context, messages: usize, link: &dyn InterruptLink) -> Resul
             }
             stop.store(true, Ordering::Release);
             rates
-        });
-        let mut rates = sender.join().expect("sender thread panicked");
+        };
         let registered = receiver.join().expect("receiver thread panicked");
         if let Err(why) = registered {
             return Err(Failure::Register {

@@ -36,7 +36,7 @@ use crate::arrival::Arrivals;
 use crate::clock::{Source, Unit, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, InterruptLink, Kind, OwnTicks};
-use crate::placement::pin_current;
+use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Plan, Profile};
 use crate::samples::{Measurement, Samples};
 use crate::ticks::kernels::{Kernel, Workload};
@@ -283,6 +283,9 @@ fn run_case(ctx: &Context, link: &dyn InterruptLink, p: &Params) -> Result<Outco
         // Armed for the whole case, so the timer core does the same in quiet and ticked runs.
         let ticker = core.arm_fn(Arm::Periodic(p.interval), |e| ticks.tick(e, &ctx.clock));
         let result = match &ticker {
+            // Under gem5 every thread needs a core of its own: the kernel runs on the calling
+            // thread, so a case is two threads, the timer's and this one.
+            Ok(_) if ctx.sim => kernel_thread(ctx, &ticks, p),
             Ok(_) => s
                 .spawn(|| kernel_thread(ctx, &ticks, p))
                 .join()
@@ -468,7 +471,8 @@ fn calibrate(runs: &Runs<'_, '_>, w: &mut Workload, target: Duration) {
 }
 
 fn kernel_thread(ctx: &Context, ticks: &Ticks<'_>, p: &Params) -> Result<Outcome, Failure> {
-    let pinned = pin_current(ctx.topology.receiver_core(0));
+    let pin = pin_for_now(ctx.topology.receiver_core(0));
+    let pinned = pin.pinned();
     ticks
         .link
         .register(0, ticks.arrivals.clone())

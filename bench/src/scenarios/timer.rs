@@ -131,10 +131,16 @@ impl Scenario for Timer {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
         let f = form(plan);
         let reps = plan.iters.unwrap_or(f.reps);
+        // Under gem5 every thread needs a simulated core of its own, and besides the receivers
+        // the timer thread and the measuring thread each take one.
+        let cores = match plan.profile {
+            Profile::Sim => plan.cores.saturating_sub(1),
+            _ => plan.cores,
+        };
         let mut cases = Vec::new();
         for &source in f.sources {
             for &us in f.intervals {
-                for n in receiver_counts(plan.cores, f.all_counts) {
+                for n in receiver_counts(cores, f.all_counts) {
                     cases.push(Case {
                         regime: format!("{} {us}us ×{n}", source.name()),
                         gap: Gap::Spin(Duration::from_micros(us)),
@@ -158,6 +164,14 @@ impl Scenario for Timer {
                  clock_nanosleep",
                 s.name()
             ))),
+            Some(_) if setup.sim && setup.receivers + 2 > setup.cores => {
+                let (n, need) = (setup.receivers, setup.receivers + 2);
+                Err(Skipped::new(format!(
+                    "{n} receivers, the timer thread and the measuring thread need {need} cores, \
+                     and gem5 syscall emulation runs one thread per core: simulate {need} cores \
+                     (run_nemo_bench.py --cores)"
+                )))
+            }
             Some(_) => Ok(()),
             None => Err(Skipped::new(format!(
                 "no timer source in {:?}",
@@ -512,6 +526,8 @@ mod tests {
         );
         for c in Timer.cases(&Plan::new(Profile::Sim, 3)) {
             assert!(source_of(&c.regime).is_some());
+            // One simulated core each for the timer thread and the measuring thread.
+            assert_eq!(c.receivers, 1, "{}", c.regime);
         }
     }
 
@@ -532,6 +548,24 @@ mod tests {
         assert!(why.0.contains("gem5"), "{why}");
         assert!(Timer.check(&setup("nanosleep 5us ×1", true)).is_err());
         assert!(Timer.check(&setup("nanosleep 5us ×1", false)).is_ok());
+    }
+
+    #[test]
+    fn simulation_needs_a_core_per_thread() {
+        let setup = |receivers, cores, sim| Setup {
+            scenario: "timer",
+            regime: "spin 5us ×1",
+            receivers,
+            cores,
+            oversubscribed: receivers + 1 > cores,
+            sim,
+            static_binary: false,
+            uintr: false,
+        };
+        assert!(Timer.check(&setup(1, 3, true)).is_ok());
+        let why = Timer.check(&setup(1, 2, true)).unwrap_err();
+        assert!(why.0.contains("3 cores"), "{why}");
+        assert!(Timer.check(&setup(1, 2, false)).is_ok());
     }
 
     #[test]

@@ -49,6 +49,30 @@ def _is_child(value):
     )
 
 
+# Private attributes gem5's own `SimObject` keeps on its classes and
+# instances (m5/SimObject.py): a config that assigns one of them overwrites
+# gem5's bookkeeping and breaks the object (`self._params = ...` replaces the
+# parameter table, and the next parameter assignment fails).
+SIMOBJECT_INTERNALS = (
+    "_base",
+    "_ccObject",
+    "_ccParams",
+    "_children",
+    "_citations",
+    "_deprecated_params",
+    "_hr_values",
+    "_init_called",
+    "_instantiated",
+    "_name",
+    "_paramEnumed",
+    "_params",
+    "_parent",
+    "_port_refs",
+    "_ports",
+    "_values",
+)
+
+
 class SimObject:
     PARAMS = ()
     PORTS = ()
@@ -65,6 +89,10 @@ class SimObject:
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def __setattr__(self, name, value):
+        if name in SIMOBJECT_INTERNALS:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is gem5's own SimObject state"
+            )
         if name.startswith("_"):
             object.__setattr__(self, name, value)
         elif name in type(self).PORTS:

@@ -132,6 +132,23 @@ class AgainstGem5Sources(unittest.TestCase):
                 missing = set(cls.PARAMS + cls.PORTS) - declared
                 self.assertEqual(missing, set())
 
+    def test_fake_reserves_gem5s_private_simobject_attributes(self):
+        # Every `self._x = ` / `cls._x = ` in gem5's SimObject is its own
+        # state, which a config must not overwrite.
+        tree = ast.parse(self.read("src/python/m5/SimObject.py"))
+        assigned = {
+            t.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Attribute)
+            and isinstance(t.value, ast.Name)
+            and t.value.id in ("self", "cls")
+            and t.attr.startswith("_")
+            and not t.attr.startswith("__")
+        }
+        self.assertEqual(assigned, set(fake_gem5.SIMOBJECT_INTERNALS))
+
     def test_op_classes_exist(self):
         vals = self.index.class_body_value("OpClass", "vals")
         known = {e.value for e in vals.elts}

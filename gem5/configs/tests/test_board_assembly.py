@@ -39,6 +39,17 @@ class WithFakeGem5(unittest.TestCase):
         return board
 
 
+class FakeSimObjectRules(WithFakeGem5):
+    def test_gem5_private_state_cannot_be_overwritten(self):
+        # gem5 keeps a SimObject's parameter table in `_params`; a config that
+        # stores its own data there breaks every later parameter assignment.
+        hierarchy = self.objects.L2XBar()
+        with self.assertRaises(AttributeError):
+            hierarchy._params = {}
+        hierarchy._own_data = 1
+        self.assertEqual(hierarchy._own_data, 1)
+
+
 class O3Board(WithFakeGem5):
     def setUp(self):
         super().setUp()

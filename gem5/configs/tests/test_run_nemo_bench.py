@@ -27,9 +27,16 @@ class ExitStatus(unittest.TestCase):
         self.assertEqual(exit_status(CAUSE_PROCESS_EXITED, 101), (101, None))
 
     def test_time_limit(self):
-        status, why = exit_status(CAUSE_TICK_LIMIT, 0)
+        status, why = exit_status(CAUSE_TICK_LIMIT, 0, max_ticks=10**9)
         self.assertEqual(status, EXIT_TIME_LIMIT)
         self.assertIn("--max-sim-seconds", why)
+
+    def test_gem5s_own_tick_limit_is_a_deadlock(self):
+        # No limit of ours: gem5 got there by skipping to its end of time
+        # because no thread could run.
+        status, why = exit_status(CAUSE_TICK_LIMIT, 0, max_ticks=None)
+        self.assertEqual(status, EXIT_UNEXPECTED)
+        self.assertIn("deadlock", why)
 
     def test_anything_else_is_a_failure_that_says_what(self):
         status, why = exit_status("m5_fail instruction encountered", 7)
@@ -80,6 +87,13 @@ class Main(unittest.TestCase):
         (sim,) = fake_gem5.Simulator.instances
         self.assertEqual(sim.max_ticks, 10**9)
         self.assertIn("--max-sim-seconds limit was reached", err)
+
+    def test_a_deadlock_says_so_and_claims_no_simulated_time(self):
+        fake_gem5.Simulator.next_exit = (CAUSE_TICK_LIMIT, 0, 2**64 - 1)
+        status, err = self.main(["--binary", self.binary])
+        self.assertEqual(status, EXIT_UNEXPECTED)
+        self.assertIn("deadlock", err)
+        self.assertNotIn("18446744", err)
 
     def test_usage_error_simulates_nothing(self):
         status, err = self.main(["--binary", os.path.join(self.dir, "missing")])
