@@ -22,18 +22,25 @@ use std::sync::OnceLock;
 
 /// Proof that user interrupts are usable on this machine and kernel.
 ///
-/// Only [`detect`] creates one (the field is private), and every wrapper in
-/// [`crate::syscalls`] takes one by value, so no UINTR syscall number can be executed without the
-/// detection gate having passed:
+/// Only [`detect`] and [`detect_uncached`] create one, from the real CPUID and `/proc/cpuinfo`,
+/// and every wrapper in [`crate::syscalls`] takes one by value, so no UINTR syscall number can be
+/// executed without the detection gate having passed (safe code cannot forge one; see
+/// [`crate::syscalls`] for the wrappers' side of the gate):
 ///
 /// ```compile_fail
-/// // There is no way to build a token by hand:
+/// // error[E0451]: field `_private` of struct `Support` is private
 /// let forged = uintr_sys::Support { _private: () };
 /// ```
 ///
 /// ```compile_fail
-/// // …and the syscall wrappers cannot be called without one:
-/// let _ = uintr_sys::syscalls::register_self(uintr_sys::Vector::new(1).unwrap());
+/// // error[E0599]: no function or associated item named `default` found for `Support`
+/// let forged = uintr_sys::Support::default();
+/// ```
+///
+/// ```compile_fail
+/// // error[E0624]: associated function `decide` is private: the decision table cannot be fed
+/// // made-up facts to obtain a token
+/// let forged = uintr_sys::Detection::decide(true, Some("flags : uintr"), None, false).support();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Support {
@@ -72,8 +79,9 @@ impl Detection {
     }
 
     /// Decides from already-gathered facts. Pure, so the decision table is testable on any
-    /// machine; [`detect`] feeds it the real CPUID, `/proc/cpuinfo` and environment.
-    pub fn decide(
+    /// machine; [`detect`] feeds it the real CPUID, `/proc/cpuinfo` and environment. Private:
+    /// given made-up facts it would hand out a token.
+    fn decide(
         cpuid: bool,
         cpuinfo: Option<&str>,
         uintr_disable: Option<&str>,

@@ -2,7 +2,8 @@
 //!
 //! Every wrapper maps the raw `errno` of a syscall to the variant that the man page of that call
 //! gives it, so callers match on meaning instead of numbers. Bad input (a vector ≥ 64, a table index
-//! ≥ 256, a timeout over the kernel's limit) is refused *before* any syscall is made.
+//! ≥ 256, a timeout over the kernel's limit) is refused *before* any syscall is made. The same
+//! type covers the software emulation of delivery ([`crate::emulation`]).
 
 use thiserror::Error;
 
@@ -51,6 +52,20 @@ pub enum Error {
     /// kernel after all.
     #[error("the kernel does not implement this user-interrupt call (ENOSYS)")]
     NotImplemented,
+    /// The target thread of an emulated delivery does not exist in this process (`ESRCH`).
+    #[error("no such thread in this process")]
+    NoSuchThread,
+    /// The kernel's queue of pending signals is full (`EAGAIN`): an emulated delivery could not
+    /// be queued; retry after the receiver has caught up.
+    #[error("the pending-signal queue is full")]
+    SignalQueueFull,
+    /// The signal the emulation needs already has a handler that is not the emulation's.
+    #[error("signal {0} already has a handler; the user-interrupt emulation cannot use it")]
+    SignalInUse(i32),
+    /// The emulation cannot work here: `uiret` executes natively (the kernel has enabled user
+    /// interrupts), so it cannot be trapped; use the hardware instead.
+    #[error("uiret does not trap on this machine (user interrupts are enabled): use the hardware")]
+    EmulationUnavailable,
     /// Any other errno.
     #[error("user-interrupt syscall failed with errno {0}")]
     Os(i32),
@@ -71,6 +86,10 @@ impl Error {
             Error::NotVectorFd => libc::EOPNOTSUPP,
             Error::BadFd => libc::EBADF,
             Error::Interrupted => libc::EINTR,
+            Error::NoSuchThread => libc::ESRCH,
+            Error::SignalQueueFull => libc::EAGAIN,
+            Error::SignalInUse(_) => libc::EBUSY,
+            Error::EmulationUnavailable => libc::ENOTSUP,
             Error::NotImplemented => libc::ENOSYS,
             Error::Os(e) => *e,
         }

@@ -8,6 +8,73 @@
 //!
 //! The numbers of an ABI live in one [`Abi`] table; supporting another numbering is one more
 //! table, not more code.
+//!
+//! # The gate, checked by the compiler
+//!
+//! Each wrapper takes a [`Support`] token first; with one, all of them compile (this example is
+//! only compiled, never run):
+//!
+//! ```no_run
+//! use std::os::fd::BorrowedFd;
+//! use uintr_sys::syscalls::*;
+//! use uintr_sys::{Result, Support, UittIndex, Vector};
+//!
+//! unsafe fn all(s: Support, e: unsafe extern "C" fn(), v: Vector, i: UittIndex, fd: BorrowedFd<'_>) -> Result<()> {
+//!     unsafe { register_handler(s, e, HandlerFlags::NONE)? };
+//!     unregister_handler(s)?;
+//!     vector_fd(s, v)?;
+//!     register_sender(s, fd)?;
+//!     unregister_sender(s, i)?;
+//!     wait(s, 100)?;
+//!     register_self(s, v)?;
+//!     unsafe { alt_stack(s, None)? };
+//!     ipi_fd(s)?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Without one, none does: each of these fails with exactly one error, E0061 ("this function
+//! takes N arguments but N − 1 were supplied"), the missing token:
+//!
+//! ```compile_fail
+//! unsafe fn f(e: unsafe extern "C" fn()) -> uintr_sys::Result<()> {
+//!     unsafe { uintr_sys::syscalls::register_handler(e, uintr_sys::syscalls::HandlerFlags::NONE) }
+//! }
+//! ```
+//! ```compile_fail
+//! fn f() -> uintr_sys::Result<()> { uintr_sys::syscalls::unregister_handler() }
+//! ```
+//! ```compile_fail
+//! fn f(v: uintr_sys::Vector) -> uintr_sys::Result<std::os::fd::OwnedFd> {
+//!     uintr_sys::syscalls::vector_fd(v)
+//! }
+//! ```
+//! ```compile_fail
+//! fn f(fd: std::os::fd::BorrowedFd<'_>) -> uintr_sys::Result<uintr_sys::UittIndex> {
+//!     uintr_sys::syscalls::register_sender(fd)
+//! }
+//! ```
+//! ```compile_fail
+//! fn f(i: uintr_sys::UittIndex) -> uintr_sys::Result<()> { uintr_sys::syscalls::unregister_sender(i) }
+//! ```
+//! ```compile_fail
+//! fn f() -> uintr_sys::Result<uintr_sys::syscalls::WaitOutcome> { uintr_sys::syscalls::wait(100) }
+//! ```
+//! ```compile_fail
+//! fn f(v: uintr_sys::Vector) -> uintr_sys::Result<uintr_sys::UittIndex> {
+//!     uintr_sys::syscalls::register_self(v)
+//! }
+//! ```
+//! ```compile_fail
+//! unsafe fn f() -> uintr_sys::Result<()> { unsafe { uintr_sys::syscalls::alt_stack(None) } }
+//! ```
+//! ```compile_fail
+//! fn f() -> uintr_sys::Result<std::os::fd::OwnedFd> { uintr_sys::syscalls::ipi_fd() }
+//! ```
+//!
+//! Bad input never reaches the kernel: a vector ≥ 64 or an index ≥ 256 cannot be built
+//! ([`Vector::new`], [`UittIndex::new`]) and a timeout is checked by [`check_wait_timeout`]
+//! before `uintr_wait` is issued.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
@@ -59,6 +126,22 @@ pub const ABI: Abi = ABI_INTEL_471;
 
 /// `uintr_wait` refuses timeouts above this many microseconds.
 pub const MAX_WAIT_USEC: u64 = 1_000_000_000;
+
+/// The check [`wait`] makes before its syscall: `usec` ≤ [`MAX_WAIT_USEC`], else
+/// [`Error::TimeoutOutOfRange`] (the kernel would answer `EINVAL`).
+///
+/// ```
+/// use uintr_sys::{Error, syscalls::check_wait_timeout};
+/// assert_eq!(check_wait_timeout(1_000_000_000), Ok(1_000_000_000));
+/// assert_eq!(check_wait_timeout(1_000_000_001), Err(Error::TimeoutOutOfRange(1_000_000_001)));
+/// ```
+pub const fn check_wait_timeout(usec: u64) -> Result<u64> {
+    if usec > MAX_WAIT_USEC {
+        Err(Error::TimeoutOutOfRange(usec))
+    } else {
+        Ok(usec)
+    }
+}
 
 /// Flags of [`register_handler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -207,9 +290,7 @@ pub fn unregister_sender(_: Support, index: UittIndex) -> Result<()> {
 /// (`EOPNOTSUPP`), [`Error::NotImplemented`] (no blocking support).
 #[inline]
 pub fn wait(_: Support, usec: u64) -> Result<WaitOutcome> {
-    if usec > MAX_WAIT_USEC {
-        return Err(Error::TimeoutOutOfRange(usec));
-    }
+    let usec = check_wait_timeout(usec)?;
     // SAFETY: token held; no pointer arguments.
     match unsafe { raw(ABI.wait, usec, 0, 0) } {
         Ok(_) => Ok(WaitOutcome::TimedOut),
@@ -275,6 +356,25 @@ mod tests {
             ABI.ipi_fd,
         ];
         assert_eq!(n, [471, 472, 473, 474, 475, 476, 477, 478, 479]);
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error_before_any_syscall() {
+        // The values a wrapper would pass to the kernel cannot be built out of range…
+        assert_eq!(Vector::new(64), Err(Error::VectorOutOfRange(64)));
+        assert_eq!(
+            Vector::new(u64::MAX),
+            Err(Error::VectorOutOfRange(u64::MAX))
+        );
+        assert_eq!(UittIndex::new(256), Err(Error::IndexOutOfRange(256)));
+        // …and `wait` refuses a timeout with the same check it runs before its syscall.
+        assert_eq!(check_wait_timeout(0), Ok(0));
+        assert_eq!(check_wait_timeout(MAX_WAIT_USEC), Ok(MAX_WAIT_USEC));
+        assert_eq!(
+            check_wait_timeout(MAX_WAIT_USEC + 1),
+            Err(Error::TimeoutOutOfRange(MAX_WAIT_USEC + 1))
+        );
+        assert_eq!(Error::TimeoutOutOfRange(0).errno(), libc::EINVAL);
     }
 
     #[test]

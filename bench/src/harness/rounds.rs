@@ -1,0 +1,410 @@
+//! The notify → wake loop, for blocking waiters and for interrupted running receivers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+use super::{Case, Context, Failure, Fanout, Gap};
+use crate::arrival::Arrivals;
+use crate::clock::{Clock, thread_cpu_ns};
+use crate::mechanisms::{BlockingEvent, Instance, InterruptLink};
+use crate::placement::pin_current;
+
+/// Raw timestamps of one case, warm-up removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rounds {
+    /// Sender's timestamp right before each notify, in clock ticks.
+    pub sent: Vec<u64>,
+    /// Each receiver's timestamp right after each wake: `[receiver][event]`, in clock ticks.
+    pub woke: Vec<Vec<u64>>,
+    /// Each receiver's CPU time over the measured events, in ns.
+    pub receiver_cpu_ns: Vec<Option<u64>>,
+    /// Every thread was pinned.
+    pub pinned: bool,
+}
+
+impl Rounds {
+    /// Latencies `[receiver][event]` in the clock's unit, and how many were negative (the
+    /// receiver's stamp before the sender's: cross-core TSC skew) and clamped to 0.
+    pub fn latencies(&self, clock: &Clock) -> (Vec<Vec<u64>>, usize) {
+        let mut clamped = 0;
+        let lat = self
+            .woke
+            .iter()
+            .map(|w| {
+                w.iter()
+                    .zip(&self.sent)
+                    .map(|(&t1, &t0)| {
+                        if t1 < t0 {
+                            clamped += 1;
+                        }
+                        clock.to_unit(t1.saturating_sub(t0))
+                    })
+                    .collect()
+            })
+            .collect();
+        (lat, clamped)
+    }
+
+    /// Mean over receivers of CPU ns per measured event.
+    pub fn cpu_ns_per_event(&self) -> Option<f64> {
+        let events = self.sent.len();
+        if events == 0 || self.receiver_cpu_ns.is_empty() {
+            return None;
+        }
+        let total: Option<u64> = self.receiver_cpu_ns.iter().copied().sum();
+        total.map(|t| t as f64 / events as f64 / self.receiver_cpu_ns.len() as f64)
+    }
+}
+
+/// Runs `case.warmup + case.events` rounds of `instance` and returns the measured ones.
+pub fn rounds(ctx: &Context, case: &Case, instance: &Instance) -> Result<Rounds, Failure> {
+    if case.receivers == 0 {
+        return Err(Failure::Unsupported(
+            "a case needs at least one receiver".into(),
+        ));
+    }
+    if case.fanout == Fanout::One && case.receivers != 1 {
+        return Err(Failure::Unsupported(
+            "a unicast case has exactly one receiver".into(),
+        ));
+    }
+    match instance {
+        Instance::Blocking(ev) => blocking_rounds(ctx, case, &**ev),
+        Instance::Interrupt(link) => interrupt_rounds(ctx, case, &**link),
+    }
+}
+
+/// How the sender waits for receivers: spinning when it has its own core, yielding when it
+/// shares one (a spinning sender would starve the receiver it waits for), and never forever.
+struct SenderWait {
+    share_core: bool,
+    timeout: Duration,
+}
+
+impl SenderWait {
+    fn new(ctx: &Context, case: &Case) -> SenderWait {
+        SenderWait {
+            share_core: ctx.topology.oversubscribed(case.receivers),
+            timeout: ctx.timeout,
+        }
+    }
+
+    /// Waits until `ready()`; false on timeout.
+    fn until(&self, ready: impl Fn() -> bool) -> bool {
+        let mut spins: u32 = 0;
+        // Set lazily: the common case returns before reading the wall clock at all.
+        let mut deadline: Option<Instant> = None;
+        while !ready() {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(1024) {
+                let now = Instant::now();
+                match deadline {
+                    None => deadline = Some(now + self.timeout),
+                    Some(d) if now > d => return false,
+                    Some(_) => {}
+                }
+            }
+            if self.share_core && spins > 64 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        true
+    }
+}
+
+/// Waits out the gap that starts now.
+fn gap(ctx: &Context, gap: Gap) {
+    let spin = |d| {
+        let clock = ctx.clock;
+        let end = clock.now().saturating_add(clock.ticks(d));
+        while clock.now() < end {
+            std::hint::spin_loop();
+        }
+    };
+    match gap {
+        Gap::None => {}
+        Gap::Spin(d) => spin(d),
+        // Simulated syscalls may not sleep (gem5's nanosleep can return at once): spin there.
+        Gap::Sleep(d) if ctx.sim => spin(d),
+        Gap::Sleep(d) => std::thread::sleep(d),
+    }
+}
+
+/// What each receiver thread hands back.
+struct ReceiverRun {
+    woke: Vec<u64>,
+    cpu_ns: Option<u64>,
+    pinned: bool,
+}
+
+fn cpu_delta(start: Option<u64>, end: Option<u64>) -> Option<u64> {
+    Some(end?.saturating_sub(start?))
+}
+
+/// Ends the measured events early once they have taken the case's budget (after at least one).
+struct Budget {
+    clock: Clock,
+    limit: Option<u64>,
+    warmup: usize,
+    started: u64,
+}
+
+impl Budget {
+    fn new(ctx: &Context, case: &Case) -> Budget {
+        Budget {
+            clock: ctx.clock,
+            limit: case.budget.map(|b| ctx.clock.ticks(b)),
+            warmup: case.warmup,
+            started: 0,
+        }
+    }
+
+    /// Called before sending event `i`: whether to stop instead.
+    fn spent(&mut self, i: usize) -> bool {
+        let Some(limit) = self.limit else {
+            return false;
+        };
+        if i == self.warmup {
+            self.started = self.clock.now();
+            return false;
+        }
+        i > self.warmup && self.clock.now().saturating_sub(self.started) >= limit
+    }
+}
+
+/// Wakes blocked waiters until all have left: each notify publishes a new count, so every
+/// waiter returns from `wait`, sees `stop` and exits.
+fn release(ev: &dyn BlockingEvent, exited: &AtomicUsize, receivers: usize) {
+    while exited.load(Ordering::Acquire) < receivers {
+        ev.notify_all();
+        let t = Instant::now();
+        while exited.load(Ordering::Acquire) < receivers && t.elapsed() < Duration::from_millis(10)
+        {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result<Rounds, Failure> {
+    let total = case.warmup + case.events;
+    let clock = ctx.clock;
+    // ready[r] = i + 1: receiver r consumed events < i and is about to wait for event i.
+    let ready: Vec<CachePadded<AtomicU64>> = (0..case.receivers)
+        .map(|_| CachePadded::new(AtomicU64::new(0)))
+        .collect();
+    let stop = AtomicBool::new(false);
+    let exited = AtomicUsize::new(0);
+    let start = Barrier::new(case.receivers + 1);
+    let wait = SenderWait::new(ctx, case);
+
+    std::thread::scope(|s| {
+        let receivers: Vec<_> = (0..case.receivers)
+            .map(|r| {
+                let (ready, stop, exited, start) = (&ready, &stop, &exited, &start);
+                let core = ctx.topology.receiver_core(r);
+                s.spawn(move || {
+                    let pinned = pin_current(core);
+                    let mut woke = vec![0u64; total];
+                    let mut seen = 0;
+                    let mut cpu0 = None;
+                    start.wait();
+                    for (i, slot) in woke.iter_mut().enumerate() {
+                        if i == case.warmup {
+                            cpu0 = thread_cpu_ns();
+                        }
+                        ready[r].store(i as u64 + 1, Ordering::Release);
+                        seen = ev.wait(seen);
+                        *slot = clock.now();
+                        if stop.load(Ordering::Acquire) {
+                            break;
+                        }
+                    }
+                    let cpu_ns = cpu_delta(cpu0, thread_cpu_ns());
+                    exited.fetch_add(1, Ordering::Release);
+                    ReceiverRun {
+                        woke,
+                        cpu_ns,
+                        pinned,
+                    }
+                })
+            })
+            .collect();
+
+        let sender = s.spawn(|| {
+            let pinned = pin_current(ctx.topology.signaller_core());
+            let mut sent = Vec::with_capacity(total);
+            let mut budget = Budget::new(ctx, case);
+            start.wait();
+            for i in 0..total {
+                let want = i as u64 + 1;
+                if !wait.until(|| ready.iter().all(|r| r.load(Ordering::Acquire) >= want)) {
+                    stop.store(true, Ordering::Release);
+                    release(ev, &exited, case.receivers);
+                    return Err(Failure::Lost {
+                        event: i,
+                        timeout: ctx.timeout,
+                    });
+                }
+                if budget.spent(i) {
+                    break;
+                }
+                gap(ctx, case.gap);
+                sent.push(clock.now());
+                match case.fanout {
+                    Fanout::One => ev.notify_one(),
+                    Fanout::All => ev.notify_all(),
+                }
+            }
+            if sent.len() < total {
+                stop.store(true, Ordering::Release);
+                release(ev, &exited, case.receivers);
+            }
+            Ok((sent, pinned))
+        });
+
+        let sender = sender.join().expect("sender thread panicked");
+        let runs: Vec<ReceiverRun> = receivers
+            .into_iter()
+            .map(|h| h.join().expect("receiver thread panicked"))
+            .collect();
+        let (sent, sender_pinned) = sender?;
+        Ok(assemble(case, sent, sender_pinned, runs))
+    })
+}
+
+fn interrupt_rounds(
+    ctx: &Context,
+    case: &Case,
+    link: &dyn InterruptLink,
+) -> Result<Rounds, Failure> {
+    let total = case.warmup + case.events;
+    let arrivals: Vec<Arc<Arrivals>> = (0..case.receivers)
+        .map(|_| Arc::new(Arrivals::new(ctx.clock, total)))
+        .collect();
+    let stop = AtomicBool::new(false);
+    let registration: Mutex<Option<Failure>> = Mutex::new(None);
+    let start = Barrier::new(case.receivers + 1);
+    let wait = SenderWait::new(ctx, case);
+
+    std::thread::scope(|s| {
+        let receivers: Vec<_> = (0..case.receivers)
+            .map(|r| {
+                let (stop, start, registration) = (&stop, &start, &registration);
+                let mine = arrivals[r].clone();
+                let core = ctx.topology.receiver_core(r);
+                s.spawn(move || {
+                    let pinned = pin_current(core);
+                    let registered = link.register(r, mine.clone());
+                    if let Err(e) = &registered
+                        && let Ok(mut slot) = registration.lock()
+                    {
+                        slot.get_or_insert(Failure::Register {
+                            receiver: r,
+                            reason: e.0.clone(),
+                        });
+                    }
+                    start.wait();
+                    let mut cpu0 = None;
+                    if registered.is_ok() {
+                        // The receiver *runs*: a busy loop that is the mechanism's safepoint.
+                        loop {
+                            link.poll(r);
+                            let c = mine.count();
+                            if cpu0.is_none() && c >= case.warmup {
+                                cpu0 = thread_cpu_ns();
+                            }
+                            if c >= total || stop.load(Ordering::Acquire) {
+                                break;
+                            }
+                            std::hint::spin_loop();
+                        }
+                        link.unregister(r);
+                    }
+                    ReceiverRun {
+                        woke: Vec::new(),
+                        cpu_ns: cpu_delta(cpu0, thread_cpu_ns()),
+                        pinned,
+                    }
+                })
+            })
+            .collect();
+
+        let sender = s.spawn(|| {
+            let pinned = pin_current(ctx.topology.signaller_core());
+            let mut sent = Vec::with_capacity(total);
+            let mut budget = Budget::new(ctx, case);
+            start.wait();
+            if let Some(f) = registration.lock().ok().and_then(|mut r| r.take()) {
+                stop.store(true, Ordering::Release);
+                return Err(f);
+            }
+            let arrived = |n: usize| arrivals.iter().all(|a| a.count() >= n);
+            for i in 0..total {
+                if !wait.until(|| arrived(i)) {
+                    stop.store(true, Ordering::Release);
+                    return Err(Failure::Lost {
+                        event: i.saturating_sub(1),
+                        timeout: ctx.timeout,
+                    });
+                }
+                if budget.spent(i) {
+                    break;
+                }
+                gap(ctx, case.gap);
+                sent.push(ctx.clock.now());
+                match case.fanout {
+                    Fanout::One => link.send(0),
+                    Fanout::All => link.send_all(case.receivers),
+                }
+            }
+            let ok = wait.until(|| arrived(sent.len()));
+            stop.store(true, Ordering::Release);
+            if !ok {
+                return Err(Failure::Lost {
+                    event: sent.len() - 1,
+                    timeout: ctx.timeout,
+                });
+            }
+            Ok((sent, pinned))
+        });
+
+        let sender = sender.join().expect("sender thread panicked");
+        let mut runs: Vec<ReceiverRun> = receivers
+            .into_iter()
+            .map(|h| h.join().expect("receiver thread panicked"))
+            .collect();
+        let (sent, sender_pinned) = sender?;
+        for (r, (run, a)) in runs.iter_mut().zip(&arrivals).enumerate() {
+            let got = a.count();
+            if got != sent.len() {
+                return Err(Failure::Spurious {
+                    receiver: r,
+                    got,
+                    sent: sent.len(),
+                });
+            }
+            run.woke = (0..got).map(|i| a.get(i)).collect();
+        }
+        Ok(assemble(case, sent, sender_pinned, runs))
+    })
+}
+
+/// Drops the warm-up and any wake after the last event sent (the release of an early stop).
+fn assemble(case: &Case, sent: Vec<u64>, sender_pinned: bool, runs: Vec<ReceiverRun>) -> Rounds {
+    let n = sent.len();
+    let w = case.warmup.min(n);
+    Rounds {
+        sent: sent[w..].to_vec(),
+        pinned: sender_pinned && runs.iter().all(|r| r.pinned),
+        receiver_cpu_ns: runs.iter().map(|r| r.cpu_ns).collect(),
+        woke: runs
+            .into_iter()
+            .map(|r| r.woke[w.min(r.woke.len())..n.min(r.woke.len())].to_vec())
+            .collect(),
+    }
+}

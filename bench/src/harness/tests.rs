@@ -1,0 +1,203 @@
+//! The measurement loop against real and deliberately broken mechanisms: exact counts, lost
+//! events reported rather than hung on, spurious deliveries caught. No timing assertions.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::arrival::Arrivals;
+use crate::mechanisms::{self, BlockingEvent, Instance, InterruptLink, Setup, Skipped};
+
+fn ctx(timeout: Duration) -> Context {
+    Context {
+        clock: Clock::native(Duration::from_millis(2)),
+        topology: Topology::detect(),
+        sim: false,
+        timeout,
+    }
+}
+
+fn case(events: usize, receivers: usize, fanout: Fanout) -> Case {
+    Case {
+        regime: "test".to_string(),
+        gap: Gap::Spin(Duration::from_micros(1)),
+        events,
+        budget: None,
+        warmup: 2,
+        receivers,
+        fanout,
+    }
+}
+
+fn instance(id: &str, c: &Case, ctx: &Context) -> Instance {
+    let setup = Setup {
+        scenario: "unicast",
+        regime: &c.regime,
+        receivers: c.receivers,
+        cores: ctx.topology.cores(),
+        oversubscribed: ctx.topology.oversubscribed(c.receivers),
+        sim: false,
+        static_binary: false,
+        uintr: false,
+    };
+    match mechanisms::find(id).map(|m| m.instantiate(&setup)) {
+        Some(Ok(i)) => i,
+        _ => panic!("{id} must instantiate here"),
+    }
+}
+
+#[test]
+fn warmup_is_bounded() {
+    assert_eq!(default_warmup(1), 1);
+    assert_eq!(default_warmup(50), 5);
+    assert_eq!(default_warmup(1_000_000), 200);
+}
+
+#[test]
+fn unicast_rounds_keep_exactly_the_measured_events() {
+    let ctx = ctx(Duration::from_secs(10));
+    let c = case(50, 1, Fanout::One);
+    let r = rounds(&ctx, &c, &instance("futex", &c, &ctx)).expect("futex completes");
+    assert_eq!(r.sent.len(), 50);
+    assert_eq!(r.woke.len(), 1);
+    assert_eq!(r.woke[0].len(), 50);
+    // Each wake follows its own send (the clock is monotone on one core and the TSC is
+    // invariant across cores), and sends are in order.
+    assert!(r.sent.windows(2).all(|w| w[0] < w[1]));
+    let (lat, clamped) = r.latencies(&ctx.clock);
+    assert_eq!((lat[0].len(), clamped), (50, 0));
+}
+
+#[test]
+fn broadcast_rounds_record_every_waiter() {
+    let ctx = ctx(Duration::from_secs(10));
+    let c = case(20, 3, Fanout::All);
+    let r = rounds(&ctx, &c, &instance("pthread_cond", &c, &ctx)).expect("completes");
+    assert_eq!(r.woke.len(), 3);
+    assert!(r.woke.iter().all(|w| w.len() == 20));
+    assert_eq!(r.receiver_cpu_ns.len(), 3);
+}
+
+#[test]
+fn unicast_needs_exactly_one_receiver() {
+    let ctx = ctx(Duration::from_secs(1));
+    let c = case(5, 2, Fanout::One);
+    let err = rounds(&ctx, &c, &instance("futex", &c, &ctx)).expect_err("rejected");
+    assert!(matches!(err, Failure::Unsupported(_)));
+}
+
+#[test]
+fn a_spent_budget_stops_after_one_measured_event() {
+    let ctx = ctx(Duration::from_secs(10));
+    let mut c = case(1000, 1, Fanout::One);
+    c.budget = Some(Duration::ZERO);
+    let r = rounds(&ctx, &c, &instance("futex", &c, &ctx)).expect("completes");
+    assert_eq!(r.sent.len(), 1);
+    assert_eq!(r.woke[0].len(), 1);
+}
+
+/// Drops every `notify_one`: the waiter never learns of the event.
+struct LosesUnicast {
+    count: AtomicU64,
+    inner: Box<dyn BlockingEvent>,
+}
+
+impl BlockingEvent for LosesUnicast {
+    fn wait(&self, seen: u64) -> u64 {
+        self.inner.wait(seen)
+    }
+    fn notify_one(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+    fn notify_all(&self) {
+        self.inner.notify_all();
+    }
+}
+
+#[test]
+fn a_lost_wakeup_is_reported_not_hung_on() {
+    let ctx = ctx(Duration::from_millis(200));
+    let c = case(10, 1, Fanout::One);
+    let Instance::Blocking(inner) = instance("futex", &c, &ctx) else {
+        panic!("futex is blocking");
+    };
+    let lossy = Instance::Blocking(Box::new(LosesUnicast {
+        count: AtomicU64::new(0),
+        inner,
+    }));
+    let err = rounds(&ctx, &c, &lossy).expect_err("the event is lost");
+    assert!(matches!(err, Failure::Lost { event: 1, .. }), "{err:?}");
+}
+
+/// Delivers at the receiver's safepoint: `send` raises a flag, `poll` stamps (an `am_poll`-like
+/// mechanism). `extra` stamps each delivery that many more times (a broken mechanism).
+struct PollLink {
+    pending: Vec<AtomicBool>,
+    arrivals: Mutex<Vec<Option<Arc<Arrivals>>>>,
+    extra: usize,
+}
+
+impl PollLink {
+    fn new(receivers: usize, extra: usize) -> PollLink {
+        PollLink {
+            pending: (0..receivers).map(|_| AtomicBool::new(false)).collect(),
+            arrivals: Mutex::new(vec![None; receivers]),
+            extra,
+        }
+    }
+}
+
+impl InterruptLink for PollLink {
+    fn register(&self, index: usize, arrivals: Arc<Arrivals>) -> Result<(), Skipped> {
+        self.arrivals.lock().expect("lock")[index] = Some(arrivals);
+        Ok(())
+    }
+    fn send(&self, index: usize) {
+        self.pending[index].store(true, Ordering::Release);
+    }
+    fn poll(&self, index: usize) {
+        if self.pending[index].swap(false, Ordering::Acquire) {
+            let a = self.arrivals.lock().expect("lock")[index].clone();
+            if let Some(a) = a {
+                for _ in 0..=self.extra {
+                    a.stamp();
+                }
+            }
+        }
+    }
+    fn unregister(&self, index: usize) {
+        self.arrivals.lock().expect("lock")[index] = None;
+    }
+}
+
+#[test]
+fn interrupt_rounds_deliver_at_safepoints() {
+    let ctx = ctx(Duration::from_secs(10));
+    let c = case(40, 1, Fanout::One);
+    let link = Instance::Interrupt(Box::new(PollLink::new(1, 0)));
+    let r = rounds(&ctx, &c, &link).expect("completes");
+    assert_eq!(r.sent.len(), 40);
+    assert_eq!(r.woke[0].len(), 40);
+    assert!(r.woke[0].iter().zip(&r.sent).all(|(w, s)| w >= s));
+}
+
+#[test]
+fn interrupt_broadcast_reaches_every_receiver() {
+    let ctx = ctx(Duration::from_secs(10));
+    // Two receivers that both burn a core may share one on a small machine: correctness only.
+    let c = case(10, 2, Fanout::All);
+    let link = Instance::Interrupt(Box::new(PollLink::new(2, 0)));
+    let r = rounds(&ctx, &c, &link).expect("completes");
+    assert_eq!(r.woke.len(), 2);
+    assert!(r.woke.iter().all(|w| w.len() == 10));
+}
+
+#[test]
+fn double_deliveries_are_caught() {
+    let ctx = ctx(Duration::from_secs(10));
+    let c = case(5, 1, Fanout::One);
+    let link = Instance::Interrupt(Box::new(PollLink::new(1, 1)));
+    let err = rounds(&ctx, &c, &link).expect_err("every event arrives twice");
+    assert!(matches!(err, Failure::Spurious { .. }), "{err:?}");
+}

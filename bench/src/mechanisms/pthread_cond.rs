@@ -1,0 +1,127 @@
+//! `pthread_cond`: glibc's condition variable with a pthread mutex and a predicate, exactly as a
+//! user writes it — the anchor every ratio is taken against.
+
+use std::cell::UnsafeCell;
+
+use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+
+/// glibc `pthread_cond_signal`/`_broadcast` + `pthread_cond_wait`.
+pub struct PthreadCond;
+
+impl Mechanism for PthreadCond {
+    fn id(&self) -> &'static str {
+        "pthread_cond"
+    }
+
+    fn about(&self) -> &'static str {
+        "glibc pthread_cond_signal/_broadcast + pthread_cond_wait, with a mutex and a predicate"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Blocking
+    }
+
+    fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
+        Ok(Instance::Blocking(Box::new(CondEvent::new())))
+    }
+}
+
+/// The predicate and the pthread objects protecting it. Boxed by the caller and never moved
+/// after construction: glibc objects must stay at the address they were initialised at.
+struct CondEvent {
+    mutex: UnsafeCell<libc::pthread_mutex_t>,
+    cond: UnsafeCell<libc::pthread_cond_t>,
+    /// Guarded by `mutex`.
+    count: UnsafeCell<u64>,
+}
+
+// SAFETY: the pthread objects are made to be shared between threads, and `count` is only read
+// or written with `mutex` held.
+unsafe impl Sync for CondEvent {}
+// SAFETY: nothing in it is tied to the creating thread (the mutex is never held across a move).
+unsafe impl Send for CondEvent {}
+
+impl CondEvent {
+    fn new() -> CondEvent {
+        CondEvent {
+            mutex: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+            cond: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+            count: UnsafeCell::new(0),
+        }
+    }
+
+    /// Runs `f` on the count with the mutex held.
+    fn locked<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        // SAFETY: `mutex` is a statically initialised default mutex that lives as long as
+        // `self`; it is unlocked below by the same thread.
+        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
+        debug_assert_eq!(rc, 0);
+        // SAFETY: the mutex is held, which gives exclusive access to `count`.
+        let r = f(unsafe { &mut *self.count.get() });
+        // SAFETY: this thread locked it above.
+        let rc = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
+        debug_assert_eq!(rc, 0);
+        r
+    }
+}
+
+impl BlockingEvent for CondEvent {
+    fn wait(&self, seen: u64) -> u64 {
+        // SAFETY: as in `locked`: a valid default mutex, unlocked below by this thread.
+        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
+        debug_assert_eq!(rc, 0);
+        loop {
+            // SAFETY: the mutex is held (pthread_cond_wait re-acquires it before returning).
+            let now = unsafe { *self.count.get() };
+            if now != seen {
+                // SAFETY: held by this thread.
+                let rc = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
+                debug_assert_eq!(rc, 0);
+                return now;
+            }
+            // SAFETY: the mutex is held by this thread, as pthread_cond_wait requires, and the
+            // condvar is only ever used with this mutex.
+            let rc = unsafe { libc::pthread_cond_wait(self.cond.get(), self.mutex.get()) };
+            debug_assert_eq!(rc, 0);
+        }
+    }
+
+    fn notify_one(&self) {
+        self.locked(|count| {
+            *count += 1;
+            // SAFETY: a valid, initialised condvar; signalling with the mutex held is allowed.
+            let rc = unsafe { libc::pthread_cond_signal(self.cond.get()) };
+            debug_assert_eq!(rc, 0);
+        });
+    }
+
+    fn notify_all(&self) {
+        self.locked(|count| {
+            *count += 1;
+            // SAFETY: as in `notify_one`.
+            let rc = unsafe { libc::pthread_cond_broadcast(self.cond.get()) };
+            debug_assert_eq!(rc, 0);
+        });
+    }
+}
+
+impl Drop for CondEvent {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no thread waits on or holds them any more.
+        unsafe {
+            libc::pthread_cond_destroy(self.cond.get());
+            libc::pthread_mutex_destroy(self.mutex.get());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanisms::tests_support::handshake_exact;
+
+    #[test]
+    fn every_event_wakes_the_waiter_exactly_once() {
+        handshake_exact(&CondEvent::new(), 2, 2000);
+    }
+}

@@ -1,0 +1,149 @@
+//! The run's parameters, resolved from the command line: how many events each case runs, the
+//! gaps, the number of waiters. Scenarios read them to build their cases.
+
+use std::time::Duration;
+
+use crate::harness::{Gap, default_warmup};
+
+/// How thorough a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The default: every scenario, enough events for stable tails, ~10–30 s.
+    Full,
+    /// `--quick`: a few seconds, for CI and checks.
+    Quick,
+    /// `--sim`: gem5 syscall emulation — few events, cycle timestamps, no signals.
+    Sim,
+}
+
+impl Profile {
+    /// The profile's name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Full => "full",
+            Profile::Quick => "quick",
+            Profile::Sim => "sim",
+        }
+    }
+}
+
+/// Event counts of one regime for each profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Default run.
+    pub full: usize,
+    /// `--quick`.
+    pub quick: usize,
+    /// `--sim`.
+    pub sim: usize,
+}
+
+/// The default short gap: a waiter with a spin window of a few µs is still spinning.
+pub const DEFAULT_SHORT_GAP: Duration = Duration::from_micros(2);
+/// The default long gap: every spinning policy has given up and parked.
+pub const DEFAULT_LONG_GAP: Duration = Duration::from_millis(1);
+
+/// Everything scenarios need to build their cases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The profile.
+    pub profile: Profile,
+    /// `--iters`: measured events per case, overriding the profile's counts.
+    pub iters: Option<usize>,
+    /// `--waiters`: receivers of multi-receiver scenarios.
+    pub waiters: Option<usize>,
+    /// `--short-gap-us`.
+    pub short_gap: Duration,
+    /// `--gap-us`: the long gap.
+    pub long_gap: Duration,
+    /// Usable cores.
+    pub cores: usize,
+}
+
+impl Plan {
+    /// A plan with the default gaps.
+    pub fn new(profile: Profile, cores: usize) -> Plan {
+        Plan {
+            profile,
+            iters: None,
+            waiters: None,
+            short_gap: DEFAULT_SHORT_GAP,
+            long_gap: DEFAULT_LONG_GAP,
+            cores,
+        }
+    }
+
+    /// Measured events for a regime with these default counts.
+    pub fn events(&self, counts: Counts) -> usize {
+        self.iters.unwrap_or(match self.profile {
+            Profile::Full => counts.full,
+            Profile::Quick => counts.quick,
+            Profile::Sim => counts.sim,
+        })
+    }
+
+    /// Warm-up events before `events` measured ones.
+    pub fn warmup(&self, events: usize) -> usize {
+        default_warmup(events)
+    }
+
+    /// The short gap, spun (precise at the µs scale).
+    pub fn short_gap(&self) -> Gap {
+        Gap::Spin(self.short_gap)
+    }
+
+    /// The long gap, slept (the sender's core is free meanwhile; spun under `--sim`).
+    pub fn long_gap(&self) -> Gap {
+        Gap::Sleep(self.long_gap)
+    }
+
+    /// How long one case's measured events may take: bounded by default so a loaded machine
+    /// does not stretch the run, unbounded when `--iters` asks for an exact count.
+    pub fn budget(&self) -> Option<Duration> {
+        if self.iters.is_some() {
+            return None;
+        }
+        match self.profile {
+            Profile::Full => Some(Duration::from_millis(1500)),
+            Profile::Quick => Some(Duration::from_millis(300)),
+            Profile::Sim => None,
+        }
+    }
+
+    /// Receivers for a multi-receiver scenario: `--waiters`, else every core but the
+    /// signaller's, and at least two (one waiter has no spread to measure).
+    pub fn waiters(&self) -> usize {
+        self.waiters
+            .unwrap_or_else(|| self.cores.saturating_sub(1).max(2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Counts = Counts {
+        full: 1000,
+        quick: 100,
+        sim: 10,
+    };
+
+    #[test]
+    fn profile_picks_counts_and_iters_overrides() {
+        assert_eq!(Plan::new(Profile::Full, 8).events(C), 1000);
+        assert_eq!(Plan::new(Profile::Quick, 8).events(C), 100);
+        assert_eq!(Plan::new(Profile::Sim, 8).events(C), 10);
+        let mut p = Plan::new(Profile::Full, 8);
+        p.iters = Some(7);
+        assert_eq!(p.events(C), 7);
+    }
+
+    #[test]
+    fn waiters_default_to_the_other_cores() {
+        assert_eq!(Plan::new(Profile::Full, 8).waiters(), 7);
+        assert_eq!(Plan::new(Profile::Full, 2).waiters(), 2);
+        let mut p = Plan::new(Profile::Full, 2);
+        p.waiters = Some(5);
+        assert_eq!(p.waiters(), 5);
+    }
+}

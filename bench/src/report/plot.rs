@@ -1,0 +1,252 @@
+//! `--plot DIR`: figures in the papers' style — latency CDFs per scenario and regime on a log x
+//! axis (Nemo Fig. 3, 20), and the CDF of σ per broadcast (Nemo Fig. 5/6) — each as SVG and PNG.
+//!
+//! Text is drawn with DejaVu Sans embedded in the binary, so PNGs have legible labels on a
+//! machine without any fonts installed (and in a static binary, where fontconfig is absent).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::{Report, file_stem};
+use crate::clock::Unit;
+use crate::samples::Samples;
+use crate::stats::per_broadcast;
+
+const SIZE: (u32, u32) = (960, 600);
+const FONT: &str = "sans-serif";
+/// Points per CDF line: enough for a smooth curve, few enough for a small SVG.
+const CDF_POINTS: usize = 800;
+
+/// One line of a figure.
+struct Series {
+    name: String,
+    values: Vec<u64>,
+}
+
+/// One figure.
+struct Figure {
+    stem: String,
+    title: String,
+    x_label: String,
+    y_label: &'static str,
+    series: Vec<Series>,
+}
+
+/// Writes every figure of `report` into `dir`; returns the files written.
+pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    register_font()?;
+    let mut written = Vec::new();
+    for fig in figures(report) {
+        let svg = dir.join(format!("{}.svg", fig.stem));
+        draw(SVGBackend::new(&svg, SIZE).into_drawing_area(), &fig)?;
+        written.push(svg);
+        let png = dir.join(format!("{}.png", fig.stem));
+        draw(BitMapBackend::new(&png, SIZE).into_drawing_area(), &fig)?;
+        written.push(png);
+    }
+    Ok(written)
+}
+
+fn register_font() -> Result<(), String> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .map_err(|_| "the embedded DejaVu Sans font could not be loaded".to_string())
+    })
+    .clone()
+}
+
+/// The figures a report yields: per scenario and regime, a latency CDF of every measured
+/// mechanism; for broadcast also the σ CDF.
+fn figures(report: &Report) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for s in &report.scenarios {
+        let mut regimes: Vec<&str> = Vec::new();
+        for r in report.rows.iter().filter(|r| r.scenario == s.id) {
+            if !regimes.contains(&r.regime.as_str()) {
+                regimes.push(&r.regime);
+            }
+        }
+        for regime in regimes {
+            let rows: Vec<_> = report
+                .rows
+                .iter()
+                .filter(|r| r.scenario == s.id && r.regime == regime)
+                .filter_map(|r| r.measured().map(|m| (r, m)))
+                .collect();
+            let Some((first, _)) = rows.first() else {
+                continue;
+            };
+            let unit = unit_label(first.unit);
+            out.push(Figure {
+                stem: format!("{}-cdf", file_stem(s.id, regime, "latency")),
+                title: format!("{} ({regime}): latency CDF — {}", s.id, s.figures),
+                x_label: format!("latency ({unit}, log scale)"),
+                y_label: "fraction of events",
+                series: rows
+                    .iter()
+                    .map(|(r, m)| Series {
+                        name: r.mechanism.to_string(),
+                        values: m.measurement.samples.all(),
+                    })
+                    .collect(),
+            });
+            let sigmas: Vec<Series> = rows
+                .iter()
+                .filter_map(|(r, m)| match &m.measurement.samples {
+                    Samples::Broadcast(w) => Some(Series {
+                        name: r.mechanism.to_string(),
+                        values: per_broadcast(w).sigma,
+                    }),
+                    Samples::Latency(_) => None,
+                })
+                .collect();
+            if !sigmas.is_empty() {
+                out.push(Figure {
+                    stem: format!("{}-cdf", file_stem(s.id, regime, "sigma")),
+                    title: format!(
+                        "{} ({regime}): σ of wake times per broadcast — Nemo Fig. 5/6",
+                        s.id
+                    ),
+                    x_label: format!("σ of wake times ({unit}, log scale)"),
+                    y_label: "fraction of broadcasts",
+                    series: sigmas,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn unit_label(u: Unit) -> &'static str {
+    match u {
+        Unit::Ns => "ns",
+        Unit::Cycles => "cycles",
+    }
+}
+
+/// `(x, fraction ≤ x)` points of the empirical CDF, thinned to about [`CDF_POINTS`]. Zero
+/// values sit at `floor` (a log axis has no 0).
+fn cdf_points(values: &[u64], floor: f64) -> Vec<(f64, f64)> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let n = v.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let step = n.div_ceil(CDF_POINTS).max(1);
+    let mut pts: Vec<(f64, f64)> = (0..n)
+        .step_by(step)
+        .map(|i| ((v[i] as f64).max(floor), (i + 1) as f64 / n as f64))
+        .collect();
+    pts.push(((v[n - 1] as f64).max(floor), 1.0));
+    pts
+}
+
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{}: {e}", fig.stem);
+    root.fill(&WHITE).map_err(err)?;
+    let all = fig.series.iter().flat_map(|s| s.values.iter().copied());
+    let (lo, hi) = all.fold((u64::MAX, 0u64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    // Log axis: start one notch below the smallest positive sample.
+    let floor = (lo.max(1) as f64) / 1.5;
+    let top = (hi.max(2) as f64) * 1.5;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&fig.title, (FONT, 24))
+        .margin(16)
+        .x_label_area_size(52)
+        .y_label_area_size(64)
+        .build_cartesian_2d((floor..top).log_scale(), 0f64..1.0f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&fig.x_label)
+        .y_desc(fig.y_label)
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .x_label_formatter(&|x| human(*x))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in fig.series.iter().enumerate() {
+        let color = color(i);
+        chart
+            .draw_series(LineSeries::new(
+                cdf_points(&s.values, floor),
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(&s.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Distinct, print-safe line colours (Tableau 10), cycling.
+fn color(i: usize) -> RGBAColor {
+    const TABLEAU: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (214, 39, 40),
+        (44, 160, 44),
+        (255, 127, 14),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (23, 190, 207),
+        (127, 127, 127),
+        (188, 189, 34),
+    ];
+    let (r, g, b) = TABLEAU[i % TABLEAU.len()];
+    RGBColor(r, g, b).to_rgba()
+}
+
+/// Axis tick text: 1, 10, 100, 1k, 10k, 1M.
+fn human(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.0}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.0}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.0}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdf_reaches_one_and_is_monotone() {
+        let v: Vec<u64> = (0..5000).rev().collect();
+        let pts = cdf_points(&v, 0.5);
+        assert!(pts.len() <= CDF_POINTS + 2);
+        assert_eq!(pts.last().map(|p| p.1), Some(1.0));
+        assert_eq!(pts[0].0, 0.5, "zero sits at the floor");
+        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(human(100.0), "100");
+        assert_eq!(human(10_000.0), "10k");
+        assert_eq!(human(2_000_000.0), "2M");
+    }
+}

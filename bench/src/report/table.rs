@@ -1,0 +1,350 @@
+//! The human table: one per scenario, a block per regime, every mechanism's ratio to the
+//! scenario's baseline next to its absolute numbers and its waiter CPU per event.
+
+use std::fmt::Write;
+
+use super::{Measured, Outcome, Report, Row};
+use crate::clock::Unit;
+
+/// Renders the whole report.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let m = &report.machine;
+    let _ = writeln!(
+        out,
+        "nemo-bench ({}): {}, {} cores, {}",
+        report.profile.as_str(),
+        m.cpu,
+        m.cores,
+        m.kernel
+    );
+    let _ = writeln!(out, "clock: {}", m.clock);
+    let _ = writeln!(out, "backend: {} ({})", m.backend, m.backend_reason);
+    for s in &report.scenarios {
+        let rows: Vec<&Row> = report.rows.iter().filter(|r| r.scenario == s.id).collect();
+        let _ = writeln!(out);
+        let _ = writeln!(out, "== {}: {} [{}]", s.id, s.about, s.figures);
+        if rows.is_empty() {
+            let _ = writeln!(out, "   (no mechanism applies)");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "   ×: ratio to {} in the same regime (lower is better); waiter CPU: CPU time of each \
+             receiver thread per event",
+            s.baseline
+        );
+        let broadcast = rows
+            .iter()
+            .any(|r| r.measured().is_some_and(|m| m.broadcast.is_some()));
+        out.push_str(&scenario_table(report, &rows, broadcast));
+        out.push_str(&footnotes(&rows));
+    }
+    out
+}
+
+fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
+    let mut header: Vec<String> = if broadcast {
+        [
+            "regime",
+            "mechanism",
+            "waiters",
+            "first p50",
+            "last p50",
+            "×last",
+            "σ p50",
+            "×σ",
+            "all p50",
+            "all p99",
+            "waiter CPU",
+            "n",
+        ]
+        .map(String::from)
+        .to_vec()
+    } else {
+        [
+            "regime",
+            "mechanism",
+            "p50",
+            "×p50",
+            "p90",
+            "p99",
+            "×p99",
+            "min",
+            "max",
+            "mean ± σ",
+            "waiter CPU",
+            "n",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let mut extra_keys: Vec<&'static str> = Vec::new();
+    for r in rows {
+        if let Some(m) = r.measured() {
+            for (k, _) in &m.measurement.extra {
+                if !extra_keys.contains(k) {
+                    extra_keys.push(k);
+                }
+            }
+        }
+    }
+    header.extend(extra_keys.iter().map(|k| k.to_string()));
+
+    let mut lines: Vec<Line> = Vec::new();
+    let mut last_regime = None;
+    for r in rows {
+        let regime = if last_regime == Some(&r.regime) {
+            String::new()
+        } else {
+            r.regime.clone()
+        };
+        last_regime = Some(&r.regime);
+        let name = format!("{}{}", r.mechanism, marks(r));
+        match &r.outcome {
+            Outcome::Measured(m) => {
+                let base = report.baseline_for(r);
+                let mut cells = vec![regime, name];
+                cells.extend(if broadcast {
+                    broadcast_cells(r, m, base)
+                } else {
+                    latency_cells(r, m, base)
+                });
+                for k in &extra_keys {
+                    let v = m.measurement.extra.iter().find(|(x, _)| x == k);
+                    cells.push(v.map_or(String::new(), |(_, v)| format!("{v:.3}")));
+                }
+                lines.push(Line::Cells(cells));
+            }
+            Outcome::Skipped(why) => {
+                lines.push(Line::Note(regime, name, format!("skipped: {why}")))
+            }
+            Outcome::Failed(why) => lines.push(Line::Note(regime, name, format!("FAILED: {why}"))),
+        }
+    }
+    layout(&header, &lines)
+}
+
+enum Line {
+    Cells(Vec<String>),
+    /// Regime, mechanism, then free text across the other columns.
+    Note(String, String, String),
+}
+
+fn layout(header: &[String], lines: &[Line]) -> String {
+    let width = |s: &str| s.chars().count();
+    let mut w: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for l in lines {
+        match l {
+            Line::Cells(c) => {
+                for (i, cell) in c.iter().enumerate() {
+                    if let Some(wi) = w.get_mut(i) {
+                        *wi = (*wi).max(width(cell));
+                    }
+                }
+            }
+            Line::Note(r, m, _) => {
+                w[0] = w[0].max(width(r));
+                w[1] = w[1].max(width(m));
+            }
+        }
+    }
+    let pad = |s: &str, n: usize, left: bool| {
+        let fill = " ".repeat(n.saturating_sub(width(s)));
+        if left {
+            format!("{s}{fill}")
+        } else {
+            format!("{fill}{s}")
+        }
+    };
+    let row = |cells: &[String]| {
+        let mut s = String::from("   ");
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(&pad(c, w[i], i < 2));
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = row(header);
+    out.push('\n');
+    for l in lines {
+        match l {
+            Line::Cells(c) => out.push_str(&row(c)),
+            Line::Note(r, m, text) => out.push_str(&format!(
+                "   {}  {}  {}",
+                pad(r, w[0], true),
+                pad(m, w[1], true),
+                text
+            )),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn latency_cells(r: &Row, m: &Measured, base: Option<&Measured>) -> Vec<String> {
+    let s = &m.summary;
+    let u = r.unit;
+    vec![
+        fmt(s.p50 as f64, u),
+        ratio(s.p50, base.map(|b| b.summary.p50)),
+        fmt(s.p90 as f64, u),
+        fmt(s.p99 as f64, u),
+        ratio(s.p99, base.map(|b| b.summary.p99)),
+        fmt(s.min as f64, u),
+        fmt(s.max as f64, u),
+        format!("{} ± {}", fmt(s.mean, u), fmt(s.stddev, u)),
+        cpu(m),
+        s.n.to_string(),
+    ]
+}
+
+fn broadcast_cells(r: &Row, m: &Measured, base: Option<&Measured>) -> Vec<String> {
+    let u = r.unit;
+    let Some(b) = &m.broadcast else {
+        return latency_cells(r, m, base);
+    };
+    let bb = base.and_then(|x| x.broadcast.as_ref());
+    vec![
+        b.waiters.to_string(),
+        fmt(b.first.p50 as f64, u),
+        fmt(b.last.p50 as f64, u),
+        ratio(b.last.p50, bb.map(|x| x.last.p50)),
+        fmt(b.sigma.p50 as f64, u),
+        ratio(b.sigma.p50, bb.map(|x| x.sigma.p50)),
+        fmt(m.summary.p50 as f64, u),
+        fmt(m.summary.p99 as f64, u),
+        cpu(m),
+        b.last.n.to_string(),
+    ]
+}
+
+fn cpu(m: &Measured) -> String {
+    m.measurement
+        .waiter_cpu_ns_per_event
+        .map_or("n/a".to_string(), |ns| fmt(ns, Unit::Ns))
+}
+
+fn marks(r: &Row) -> String {
+    let mut s = String::new();
+    if r.oversubscribed {
+        s.push_str(" †");
+    }
+    if r.measured().is_some_and(|m| !m.measurement.pinned) {
+        s.push_str(" ‡");
+    }
+    s
+}
+
+fn footnotes(rows: &[&Row]) -> String {
+    let mut out = String::new();
+    if let Some(r) = rows.iter().find(|r| r.oversubscribed) {
+        let _ = writeln!(
+            out,
+            "   † oversubscribed: {} receivers + the signaller on fewer cores; blocking waiters \
+             share cores",
+            r.receivers
+        );
+    }
+    if rows
+        .iter()
+        .any(|r| r.measured().is_some_and(|m| !m.measurement.pinned))
+    {
+        let _ = writeln!(
+            out,
+            "   ‡ not pinned: the affinity call failed or is unavailable"
+        );
+    }
+    if rows
+        .iter()
+        .any(|r| r.kind.burns_core() && r.measured().is_some())
+    {
+        let _ = writeln!(
+            out,
+            "   polling and interrupt receivers run between events: their CPU per event includes \
+             the gap"
+        );
+    }
+    let clamped: usize = rows
+        .iter()
+        .filter_map(|r| r.measured())
+        .map(|m| m.measurement.clamped)
+        .sum();
+    if clamped > 0 {
+        let _ = writeln!(
+            out,
+            "   {clamped} samples had the receiver's stamp before the sender's (TSC skew) and \
+             count as 0"
+        );
+    }
+    out
+}
+
+/// A number in the unit, scaled for reading: `812ns`, `12.3µs`, `1.05ms`, `1360cy`, `12.4kcy`.
+pub fn fmt(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Ns => {
+            if v < 1e3 {
+                format!("{v:.0}ns")
+            } else if v < 1e4 {
+                format!("{:.2}µs", v / 1e3)
+            } else if v < 1e6 {
+                format!("{:.1}µs", v / 1e3)
+            } else if v < 1e9 {
+                format!("{:.2}ms", v / 1e6)
+            } else {
+                format!("{:.2}s", v / 1e9)
+            }
+        }
+        Unit::Cycles => {
+            if v < 1e4 {
+                format!("{v:.0}cy")
+            } else if v < 1e6 {
+                format!("{:.1}kcy", v / 1e3)
+            } else {
+                format!("{:.2}Mcy", v / 1e6)
+            }
+        }
+    }
+}
+
+/// `value / base` as `0.42×`; a dash without a usable baseline.
+pub fn ratio(value: u64, base: Option<u64>) -> String {
+    match base {
+        Some(b) if b > 0 => {
+            let r = value as f64 / b as f64;
+            if r < 0.01 {
+                format!("{r:.4}×")
+            } else {
+                format!("{r:.2}×")
+            }
+        }
+        _ => "—".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_scale_for_reading() {
+        assert_eq!(fmt(812.0, Unit::Ns), "812ns");
+        assert_eq!(fmt(1_234.0, Unit::Ns), "1.23µs");
+        assert_eq!(fmt(12_345.0, Unit::Ns), "12.3µs");
+        assert_eq!(fmt(1_050_000.0, Unit::Ns), "1.05ms");
+        assert_eq!(fmt(1360.0, Unit::Cycles), "1360cy");
+        assert_eq!(fmt(12_400.0, Unit::Cycles), "12.4kcy");
+        assert_eq!(fmt(3_081_000.0, Unit::Cycles), "3.08Mcy");
+    }
+
+    #[test]
+    fn ratios_need_a_baseline() {
+        assert_eq!(ratio(50, Some(100)), "0.50×");
+        assert_eq!(ratio(1, Some(1000)), "0.0010×");
+        assert_eq!(ratio(5, None), "—");
+        assert_eq!(ratio(5, Some(0)), "—");
+    }
+}

@@ -1,0 +1,329 @@
+//! The real binary, end to end, with tiny iteration counts: JSON schema, CSV and figure files,
+//! skipped rows, and errors for bad input. No timing assertions.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nemo-bench");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn json_of(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("JSON written");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn rows(doc: &Value) -> &Vec<Value> {
+    doc["results"].as_array().expect("results is an array")
+}
+
+const ROW_KEYS: [&str; 13] = [
+    "scenario",
+    "mechanism",
+    "unit",
+    "regime",
+    "n",
+    "min",
+    "p50",
+    "p90",
+    "p99",
+    "max",
+    "mean",
+    "stddev",
+    "waiter_cpu_ns_per_event",
+];
+const BROADCAST_KEYS: [&str; 4] = ["waiters", "first_p50", "last_p50", "sigma_p50"];
+
+#[test]
+fn quick_json_has_every_schema_key_for_every_scenario() {
+    let dir = scratch("json");
+    let path = dir.join("out.json");
+    let o = run(&[
+        "--quick",
+        "--iters",
+        "3",
+        "--gap-us",
+        "200",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    for k in [
+        "cpu",
+        "cores",
+        "kernel",
+        "backend",
+        "backend_reason",
+        "tsc_ghz",
+    ] {
+        assert!(doc["machine"].get(k).is_some(), "machine.{k} missing");
+    }
+    assert!(doc["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    let rows = rows(&doc);
+    for scenario in ["unicast", "broadcast", "coherence"] {
+        let mine: Vec<&Value> = rows.iter().filter(|r| r["scenario"] == scenario).collect();
+        assert!(!mine.is_empty(), "no rows for {scenario}");
+        assert!(
+            mine.iter().any(|r| r.get("skipped").is_none()),
+            "{scenario}: nothing measured"
+        );
+    }
+    for r in rows {
+        for k in ROW_KEYS {
+            assert!(r.get(k).is_some(), "row {r} lacks {k}");
+        }
+        assert!(
+            r["oversubscribed"].is_boolean(),
+            "row {r} lacks oversubscribed"
+        );
+        if r["scenario"] == "broadcast" {
+            for k in BROADCAST_KEYS {
+                assert!(r.get(k).is_some(), "broadcast row {r} lacks {k}");
+            }
+        }
+        match r.get("skipped") {
+            Some(why) => assert!(why.as_str().is_some_and(|s| !s.is_empty())),
+            None => {
+                assert!(r.get("error").is_none(), "a row failed: {r}");
+                // n counts latency samples: one per event, or per waiter per broadcast.
+                let per_event = r["waiters"].as_u64().unwrap_or(1);
+                assert_eq!(r["n"].as_u64(), Some(3 * per_event), "row {r}");
+                if r["scenario"] == "broadcast" {
+                    assert_eq!(r["broadcasts"].as_u64(), Some(3), "row {r}");
+                }
+                let (min, p50, max) = (&r["min"], &r["p50"], &r["max"]);
+                assert!(min.as_u64() <= p50.as_u64() && p50.as_u64() <= max.as_u64());
+                assert_eq!(r["unit"], "ns");
+            }
+        }
+    }
+    // Both unicast regimes, every baseline mechanism: a row each, measured or skipped.
+    for regime in ["short-gap", "long-gap"] {
+        for m in ["pthread_cond", "futex", "spin", "signal"] {
+            assert!(
+                rows.iter().any(|r| r["scenario"] == "unicast"
+                    && r["regime"] == regime
+                    && r["mechanism"] == m),
+                "unicast {regime} {m} missing"
+            );
+        }
+    }
+    // The table went to stdout.
+    assert!(stdout(&o).contains("== unicast"));
+}
+
+#[test]
+fn csv_and_plot_write_their_files() {
+    let dir = scratch("files");
+    let (csv, plot) = (dir.join("csv"), dir.join("plot"));
+    let o = run(&[
+        "unicast",
+        "broadcast",
+        "--quick",
+        "--iters",
+        "5",
+        "--waiters",
+        "2",
+        "--gap-us",
+        "200",
+        "--mechanisms",
+        "futex,pthread_cond",
+        "--csv",
+        csv.to_str().expect("utf-8"),
+        "--plot",
+        plot.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let unicast =
+        std::fs::read_to_string(csv.join("unicast-short-gap-futex.csv")).expect("unicast CSV");
+    let lines: Vec<&str> = unicast.lines().collect();
+    assert_eq!(lines[0], "event,latency_ns");
+    assert_eq!(lines.len(), 1 + 5);
+    let bcast = std::fs::read_to_string(csv.join("broadcast-long-gap-pthread_cond.csv"))
+        .expect("broadcast CSV");
+    assert_eq!(bcast.lines().count(), 1 + 5 * 2, "5 broadcasts × 2 waiters");
+    let sigma = std::fs::read_to_string(csv.join("broadcast-long-gap-pthread_cond-sigma.csv"))
+        .expect("sigma CSV");
+    assert_eq!(
+        sigma.lines().next(),
+        Some("broadcast,first_ns,last_ns,sigma_ns")
+    );
+    assert_eq!(sigma.lines().count(), 1 + 5);
+
+    for stem in [
+        "unicast-short-gap-latency-cdf",
+        "unicast-long-gap-latency-cdf",
+        "broadcast-short-gap-latency-cdf",
+        "broadcast-short-gap-sigma-cdf",
+    ] {
+        let svg = std::fs::read_to_string(plot.join(format!("{stem}.svg"))).expect("SVG");
+        assert!(svg.contains("<svg") && svg.contains("futex"), "{stem}.svg");
+        let png = std::fs::read(plot.join(format!("{stem}.png"))).expect("PNG");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
+    }
+}
+
+#[test]
+fn a_mechanism_that_cannot_run_is_a_skipped_row() {
+    let dir = scratch("skipped");
+    let path = dir.join("sim.json");
+    // Under --sim, signals are not delivered (gem5 syscall emulation): `signal` must be
+    // reported as skipped, not dropped.
+    let o = run(&[
+        "--sim",
+        "coherence",
+        "--iters",
+        "4",
+        "--mechanisms",
+        "spin,signal",
+        "--json",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    let rows = rows(&doc);
+    assert_eq!(rows.len(), 2);
+    let signal = rows
+        .iter()
+        .find(|r| r["mechanism"] == "signal")
+        .expect("signal row kept");
+    assert!(
+        signal["skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("signals")),
+        "{signal}"
+    );
+    assert!(signal["p50"].is_null());
+    let spin = rows
+        .iter()
+        .find(|r| r["mechanism"] == "spin")
+        .expect("spin row");
+    assert_eq!(spin["unit"], "cycles");
+    assert_eq!(spin["n"].as_u64(), Some(4));
+    assert!(stdout(&o).contains("skipped: gem5"));
+}
+
+#[test]
+fn a_named_mechanism_that_does_not_apply_is_listed_as_such() {
+    let dir = scratch("inapplicable");
+    let path = dir.join("c.json");
+    let o = run(&[
+        "coherence",
+        "--quick",
+        "--iters",
+        "3",
+        "--mechanisms",
+        "futex,spin",
+        "--json",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    let futex = rows(&doc)
+        .iter()
+        .find(|r| r["mechanism"] == "futex")
+        .expect("futex row");
+    assert!(
+        futex["skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("does not apply"))
+    );
+}
+
+#[test]
+fn list_names_every_scenario_and_mechanism() {
+    let o = run(&["--list"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for name in [
+        "unicast",
+        "broadcast",
+        "coherence",
+        "pthread_cond",
+        "futex",
+        "spin",
+        "signal",
+    ] {
+        assert!(out.contains(name), "--list lacks {name}");
+    }
+    assert!(run(&["--sim", "--list"]).status.success());
+}
+
+/// Runs with bad input: must fail (not run a benchmark) and say what is wrong.
+fn rejects(args: &[&str], says: &[&str]) {
+    let o = run(args);
+    assert!(!o.status.success(), "{args:?} was accepted");
+    assert!(
+        !stdout(&o).contains("=="),
+        "{args:?} ran a benchmark before failing"
+    );
+    let err = stderr(&o);
+    for s in says {
+        assert!(err.contains(s), "{args:?}: stderr lacks {s:?}:\n{err}");
+    }
+}
+
+#[test]
+fn bad_input_is_rejected_with_the_valid_choices() {
+    rejects(
+        &["nosuch"],
+        &["unknown scenario 'nosuch'", "unicast, broadcast, coherence"],
+    );
+    rejects(
+        &["--mechanisms", "futex,nope"],
+        &["unknown mechanism 'nope'", "pthread_cond", "signal"],
+    );
+    rejects(&["--iters", "0"], &["must be at least 1"]);
+    rejects(&["--iters", "many"], &["not a number"]);
+    rejects(&["--waiters", "0"], &["must be at least 1"]);
+    rejects(
+        &["--short-gap-us", "5000", "--gap-us", "1000"],
+        &["short gap"],
+    );
+    rejects(&["--quick", "--sim"], &["cannot be used with"]);
+    rejects(&["--no-such-flag"], &["--no-such-flag"]);
+}
+
+#[test]
+fn unwritable_outputs_fail_before_measuring() {
+    rejects(
+        &["--quick", "--json", "/proc/nemo-bench/out.json"],
+        &["cannot write", "/proc/nemo-bench/out.json"],
+    );
+    rejects(
+        &["--quick", "--csv", "/proc/nemo-bench-csv"],
+        &["cannot write"],
+    );
+    let dir = scratch("file-as-dir");
+    let file = dir.join("plain");
+    std::fs::write(&file, "x").expect("file");
+    rejects(
+        &["--quick", "--plot", file.to_str().expect("utf-8")],
+        &["cannot write"],
+    );
+}
