@@ -1,0 +1,91 @@
+"""Adds the UINTR model to a gem5 board (needs gem5 with the model built in).
+
+    from uintr_system import attach_uintr
+    attach_uintr(board, strategy="flush")
+
+What it does, all before `Simulator(board)` instantiates the system:
+
+* one `UintrModel` SimObject (`board.uintr`) with the calibrated latencies
+  of `uintr_params.CALIBRATED` and the chosen delivery strategy;
+* CPUID leaf 7 EDX[5] on every core (`X86ISA.ExtendedFeatures`);
+* a /proc/cpuinfo with the `uintr` flag (and `xui_kbtimer`), written to
+  gem5's output directory and served to the program through the board's
+  `redirect_paths` (SE mode otherwise shows the host's file);
+* CLUI's port: the O3 functional-unit pool's `IprAccess` op class becomes
+  non-pipelined with CLUI's latency (x86 uses that op class for nothing
+  else).
+"""
+
+import os
+from typing import Optional
+
+import m5
+from m5.objects import FUDesc, OpDesc, RedirectPath, UintrModel
+
+from uintr_params import (
+    CALIBRATED,
+    STRATEGIES,
+    UintrLatencies,
+    cpuinfo_text,
+    leaf7_with_uintr,
+)
+
+
+def _cpus(board):
+    return [core.core for core in board.get_processor().get_cores()]
+
+
+def _set_clui_port(cpu, latency: int) -> None:
+    pool = getattr(cpu, "fuPool", None)
+    if pool is None:
+        return
+    units = list(pool.FUList)
+    replaced = False
+    for i, unit in enumerate(units):
+        if any(str(op.opClass) == "IprAccess" for op in unit.opList):
+            units[i] = FUDesc(
+                count=unit.count,
+                opList=[OpDesc(opClass="IprAccess", opLat=latency, pipelined=False)],
+            )
+            replaced = True
+    if not replaced:
+        units.append(
+            FUDesc(
+                count=1,
+                opList=[OpDesc(opClass="IprAccess", opLat=latency, pipelined=False)],
+            )
+        )
+    pool.FUList = units
+
+
+def attach_uintr(
+    board,
+    strategy: str = "flush",
+    latencies: UintrLatencies = CALIBRATED,
+    kbtimer: bool = True,
+    outdir: Optional[str] = None,
+):
+    """Give `board` user interrupts; returns the UintrModel."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy {strategy!r}: one of {STRATEGIES}")
+    cpus = _cpus(board)
+    for cpu in cpus:
+        for isa in cpu.isa:
+            isa.ExtendedFeatures = leaf7_with_uintr(
+                tuple(int(v) for v in isa.ExtendedFeatures)
+            )
+        if type(cpu).__name__.endswith("O3CPU"):
+            _set_clui_port(cpu, latencies.clui_port_latency)
+
+    outdir = outdir or m5.options.outdir
+    proc_dir = os.path.join(outdir, "fs", "proc")
+    os.makedirs(proc_dir, exist_ok=True)
+    cpuinfo = os.path.join(proc_dir, "cpuinfo")
+    with open(cpuinfo, "w") as f:
+        f.write(cpuinfo_text(len(cpus), kbtimer=kbtimer))
+    board.redirect_paths = list(board.redirect_paths) + [
+        RedirectPath(app_path="/proc/cpuinfo", host_paths=[cpuinfo])
+    ]
+
+    board.uintr = UintrModel(strategy=strategy, **latencies.model_params())
+    return board.uintr
