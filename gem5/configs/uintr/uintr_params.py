@@ -17,7 +17,7 @@ Where each cost comes from (see gem5/uintr/README.md for the mechanism):
   SENDUIPI retires (APIC, interconnect, and the core recognising it).
 * Flush: the receiver squashes everything in flight at its next
   instruction boundary; `flush_latency` cycles later it fetches the
-  delivery micro-code (which then runs on the pipeline: 19 micro-ops,
+  delivery micro-code (which then runs on the pipeline: 21 micro-ops,
   four stores). Lost work and the refill are emergent.
 * Tracked (xUI): fetch injects the delivery micro-code behind the
   instructions in flight and then stalls `tracked_notify_latency` cycles
