@@ -2,7 +2,8 @@
 //!
 //! Each benchmark is one function listed in `criterion_group!` at the bottom. The `registry/*`
 //! ones run every registered mechanism, so a new mechanism is measured here without touching
-//! this file; the `raw/*` ones measure the bare primitives underneath.
+//! this file (`registry/send_self/am_*` is an active message's whole path to the benchmarking
+//! thread); the `raw/*` ones measure the bare primitives underneath.
 //!
 //! `cargo bench -p nemo-bench --bench sender`
 
@@ -10,6 +11,7 @@ use std::cell::UnsafeCell;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossbeam_utils::CachePadded;
@@ -17,6 +19,8 @@ use nemo_bench::arrival::Arrivals;
 use nemo_bench::clock::Clock;
 use nemo_bench::machine::uintr_available;
 use nemo_bench::mechanisms::{self, Instance, Kind, Setup, static_binary};
+use nemo_user::am::Domain;
+use nemo_user::backend::BackendKind;
 
 fn setup() -> Setup<'static> {
     Setup {
@@ -103,6 +107,45 @@ fn raw_tgkill_self(c: &mut Criterion) {
     });
 }
 
+/// An active-message notify as its sender pays for it: action check, target lookup, mailbox
+/// push and the UPID post, to a `poll`-backend target (no signal) that drains, untimed, after
+/// each mailbox-full batch.
+fn raw_am_notify(c: &mut Criterion) {
+    let domain = Domain::builder().backend(BackendKind::Poll).build();
+    let (action, target) = match domain
+        .register_action(|x| {
+            black_box(x);
+        })
+        .and_then(|a| Ok((a, domain.register_target()?)))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("raw/am_notify: cannot set up a domain ({e}), skipped");
+            return;
+        }
+    };
+    let id = target.id();
+    let batch = domain.mailbox_capacity() as u64;
+    c.bench_function("raw/am_notify/poll_target", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(batch);
+                let t = Instant::now();
+                for i in 0..n {
+                    let _ = black_box(domain.notify(id, action, i));
+                }
+                timed += t.elapsed();
+                nemo_user::poll();
+                left -= n;
+            }
+            timed
+        })
+    });
+    drop(target);
+}
+
 /// `notify_one` of every registered blocking and polling mechanism, with no waiter.
 fn registry_notify_one(c: &mut Criterion) {
     let setup = setup();
@@ -155,6 +198,7 @@ criterion_group!(
     raw_futex_wake,
     raw_spin_store,
     raw_tgkill_self,
+    raw_am_notify,
     registry_notify_one,
     registry_send_self
 );

@@ -95,6 +95,9 @@ pub enum BenchError {
     /// Drawing a figure failed.
     #[error("cannot draw figures: {0}")]
     Plot(String),
+    /// The library cannot choose its notification backend (a bad `NEMO_BACKEND`).
+    #[error("{0}")]
+    Backend(#[from] crate::machine::BackendError),
 }
 
 fn scenario_name(s: &str) -> Result<String, String> {
@@ -168,6 +171,7 @@ impl Cli {
         let mut p = Plan::new(self.profile(), cores);
         p.iters = self.iters;
         p.waiters = self.waiters;
+        p.named = self.scenarios.clone();
         p.long_gap = self
             .gap_us
             .map_or(DEFAULT_LONG_GAP, |us| Duration::from_micros(us as u64));
@@ -261,6 +265,8 @@ pub fn run(cli: &Cli) -> Result<Completion, BenchError> {
         print!("{}", list(cli.sim));
         return Ok(Completion::Ok);
     }
+    // A misconfigured backend fails before anything is measured or written.
+    crate::machine::backend_info()?;
     let topology = Topology::detect();
     let plan = cli.plan(topology.cores())?;
     let outputs = Outputs::open(cli)?;
@@ -275,7 +281,7 @@ pub fn run(cli: &Cli) -> Result<Completion, BenchError> {
         sim: plan.profile == Profile::Sim,
         timeout: Duration::from_secs(5),
     };
-    let machine = Machine::describe(&clock, &topology);
+    let machine = Machine::describe(&clock, &topology)?;
     let progress = plan.profile == Profile::Full && std::io::stderr().is_terminal();
     let report = runner::run(&ctx, &plan, &cli.selection(), machine, progress);
     print!("{}", report::table::render(&report));

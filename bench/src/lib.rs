@@ -10,7 +10,7 @@
 //!   ([`mechanisms::BlockingEvent`]) and interrupted running receivers
 //!   ([`mechanisms::InterruptLink`]).
 //! - [`scenarios`]: the tables — a [`scenarios::Scenario`] registry (`unicast`, `broadcast`,
-//!   `coherence`), each a list of [`harness::Case`]s.
+//!   `coherence`, `am`, ...), each a list of [`harness::Case`]s.
 //! - [`harness`]: the one measurement loop (pinned threads, [`clock`], handshake, gaps, warm-up,
 //!   receiver CPU time), producing raw [`samples`].
 //! - [`stats`] and [`report`]: statistics and outputs (table, JSON, CSV, SVG/PNG), which only
@@ -58,3 +58,4 @@ pub mod runner;
 pub mod samples;
 pub mod scenarios;
 pub mod stats;
+pub mod ticks;

@@ -13,7 +13,7 @@ pub struct Machine {
     pub cores: usize,
     /// `uname`: system name and release.
     pub kernel: String,
-    /// The notification backend the library would use here.
+    /// The notification backend the library uses by default here (`uintr`, `signal`, `poll`).
     pub backend: String,
     /// Why that backend.
     pub backend_reason: String,
@@ -27,9 +27,11 @@ pub struct Machine {
 
 impl Machine {
     /// Describes this machine, with the run's clock and topology.
-    pub fn describe(clock: &Clock, topology: &Topology) -> Machine {
-        let (backend, backend_reason) = backend_info();
-        Machine {
+    ///
+    /// Errors: the library cannot choose its backend (see [`backend_info`]).
+    pub fn describe(clock: &Clock, topology: &Topology) -> Result<Machine, BackendError> {
+        let (backend, backend_reason) = backend_info()?;
+        Ok(Machine {
             cpu: cpu_brand().unwrap_or_else(|| "unknown CPU".to_string()),
             cores: topology.cores(),
             kernel: kernel().unwrap_or_else(|| "unknown kernel".to_string()),
@@ -38,16 +40,35 @@ impl Machine {
             tsc_ghz: clock.tsc_ghz(),
             clock: clock.describe(),
             static_binary: crate::mechanisms::static_binary(),
-        }
+        })
     }
 }
 
-/// The backend nemo's library selects here, and why. The one place that asks: it reads UINTR
-/// detection directly until the library exposes its own choice.
-pub fn backend_info() -> (String, String) {
-    let d = uintr_sys::detect();
-    let backend = if d.is_available() { "uintr" } else { "signal" };
-    (backend.to_string(), d.reason().to_string())
+/// The library could not choose its default backend: `NEMO_BACKEND` names no backend, or forces
+/// one this machine cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {error}")]
+pub struct BackendError {
+    /// The setting at fault, as `NEMO_BACKEND=value`.
+    pub setting: String,
+    /// The library's reason.
+    pub error: nemo_user::Error,
+}
+
+/// The backend nemo's library uses by default in this process, and why
+/// ([`nemo_user::backend_info()`]: `NEMO_BACKEND`, else UINTR detection).
+pub fn backend_info() -> Result<(String, String), BackendError> {
+    match nemo_user::backend_info() {
+        Ok(info) => Ok((info.kind.name().to_string(), info.reason.clone())),
+        Err(error) => Err(BackendError {
+            setting: format!(
+                "{}={}",
+                nemo_user::backend::BACKEND_ENV,
+                std::env::var(nemo_user::backend::BACKEND_ENV).unwrap_or_default()
+            ),
+            error,
+        }),
+    }
 }
 
 /// Whether user interrupts are usable here.
@@ -107,10 +128,14 @@ mod tests {
 
     #[test]
     fn describes_this_machine() {
-        let m = Machine::describe(&Clock::monotonic(), &Topology::with_cores(3));
+        let m = Machine::describe(&Clock::monotonic(), &Topology::with_cores(3))
+            .expect("the test environment leaves NEMO_BACKEND valid");
         assert_eq!(m.cores, 3);
         assert!(m.kernel.starts_with("Linux "), "{}", m.kernel);
-        assert!(m.backend == "uintr" || m.backend == "signal");
+        let info = nemo_user::backend_info().expect("valid");
+        assert_eq!(m.backend, info.kind.name());
+        assert_eq!(m.backend_reason, info.reason);
+        assert!(["uintr", "signal", "poll"].contains(&m.backend.as_str()));
         assert!(!m.backend_reason.is_empty());
         assert_eq!(m.tsc_ghz, None);
     }

@@ -58,6 +58,8 @@ pub struct Plan {
     pub long_gap: Duration,
     /// Usable cores.
     pub cores: usize,
+    /// Scenarios named on the command line (empty: the default run of every scenario).
+    pub named: Vec<String>,
 }
 
 impl Plan {
@@ -70,7 +72,14 @@ impl Plan {
             short_gap: DEFAULT_SHORT_GAP,
             long_gap: DEFAULT_LONG_GAP,
             cores,
+            named: Vec::new(),
         }
+    }
+
+    /// Whether scenario `id` was named on the command line (scenarios with a reduced form in
+    /// the default run then run their full form).
+    pub fn is_named(&self, id: &str) -> bool {
+        self.named.iter().any(|n| n == id)
     }
 
     /// Measured events for a regime with these default counts.

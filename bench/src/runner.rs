@@ -122,6 +122,12 @@ pub fn run(
                 about: s.about(),
                 figures: s.figures(),
                 baseline: s.baseline(),
+                pairs: mechanisms::MECHANISMS
+                    .iter()
+                    .map(|m| (m.id(), s.baseline_of(m.id())))
+                    .filter(|&(m, b)| b != s.baseline() && m != b)
+                    .collect(),
+                footer: s.footer(),
             })
             .collect(),
         rows,
@@ -159,6 +165,9 @@ pub fn availability(m: &dyn Mechanism, setup: &Setup<'_>) -> Result<(), Skipped>
 
 fn measure(ctx: &Context, p: &Planned<'_>) -> Outcome {
     let setup = setup(ctx, p.scenario.id(), p.case);
+    if let Err(Skipped(reason)) = p.scenario.check(&setup) {
+        return Outcome::Skipped(reason);
+    }
     if let Err(Skipped(reason)) = availability(p.mechanism, &setup) {
         return Outcome::Skipped(reason);
     }

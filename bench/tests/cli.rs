@@ -268,6 +268,11 @@ fn list_names_every_scenario_and_mechanism() {
         "futex",
         "spin",
         "signal",
+        "am",
+        "uintr",
+        "am_signal",
+        "am_poll",
+        "am_uintr",
     ] {
         assert!(out.contains(name), "--list lacks {name}");
     }
@@ -326,4 +331,151 @@ fn unwritable_outputs_fail_before_measuring() {
         &["--quick", "--plot", file.to_str().expect("utf-8")],
         &["cannot write"],
     );
+}
+
+fn row<'a>(rows: &'a [Value], scenario: &str, regime: &str, mechanism: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["scenario"] == scenario && r["regime"] == regime && r["mechanism"] == mechanism)
+        .unwrap_or_else(|| panic!("no {scenario} {regime} {mechanism} row"))
+}
+
+#[test]
+fn am_rows_report_throughput_and_skip_uintr_with_the_detection_reason() {
+    let dir = scratch("am");
+    let path = dir.join("am.json");
+    let o = run(&[
+        "am",
+        "--quick",
+        "--iters",
+        "5",
+        "--json",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    let rows = rows(&doc);
+    assert!(rows.iter().all(|r| r["scenario"] == "am"));
+    let uintr_here = uintr_sys::detect().is_available();
+    for m in ["am_signal", "am_poll"] {
+        let r = row(rows, "am", "unicast", m);
+        assert!(
+            r.get("error").is_none() && r.get("skipped").is_none(),
+            "{r}"
+        );
+        assert_eq!(r["n"].as_u64(), Some(5), "{r}");
+        assert!(
+            r["msgs_per_s"].as_f64().is_some_and(|x| x > 0.0),
+            "{m} lacks msgs_per_s: {r}"
+        );
+        let b = row(rows, "am", "broadcast", m);
+        assert!(b["waiters"].as_u64().is_some_and(|w| w >= 1), "{b}");
+        assert!(b["last_p50"].as_u64().is_some(), "{b}");
+    }
+    // The raw baselines coalesce: latency only.
+    for m in ["signal", "spin"] {
+        let r = row(rows, "am", "unicast", m);
+        assert!(r["p50"].as_u64().is_some(), "{r}");
+        assert!(r.get("msgs_per_s").is_none(), "{r}");
+    }
+    for m in ["uintr", "am_uintr"] {
+        for regime in ["unicast", "broadcast"] {
+            let r = row(rows, "am", regime, m);
+            if uintr_here {
+                assert!(r.get("skipped").is_none(), "{r}");
+            } else {
+                let why = r["skipped"].as_str().unwrap_or_default();
+                assert!(why.contains(uintr_sys::detect().reason()), "{r}");
+                assert!(r["p50"].is_null());
+            }
+            if regime == "broadcast" {
+                for k in BROADCAST_KEYS {
+                    assert!(r.get(k).is_some(), "broadcast row {r} lacks {k}");
+                }
+            }
+        }
+    }
+    let table = stdout(&o);
+    assert!(table.contains("== am"), "{table}");
+    assert!(table.contains("am_poll to spin"), "{table}");
+    assert!(table.contains("msgs_per_s"), "{table}");
+}
+
+#[test]
+fn am_under_sim_polls_and_skips_signals() {
+    let dir = scratch("am-sim");
+    let path = dir.join("sim.json");
+    let o = run(&[
+        "--sim",
+        "am",
+        "--iters",
+        "3",
+        "--json",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    let rows = rows(&doc);
+    let poll = row(rows, "am", "unicast", "am_poll");
+    assert_eq!(poll["unit"], "cycles", "{poll}");
+    assert_eq!(poll["n"].as_u64(), Some(3), "{poll}");
+    assert!(
+        poll["msgs_per_s"].as_f64().is_some_and(|x| x > 0.0),
+        "{poll}"
+    );
+    for m in ["am_signal", "signal"] {
+        let r = row(rows, "am", "unicast", m);
+        assert!(
+            r["skipped"].as_str().is_some_and(|s| s.contains("signals")),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn the_backend_comes_from_the_library_and_a_bad_one_is_an_error() {
+    let dir = scratch("backend");
+    let path = dir.join("b.json");
+    let o = Command::new(BIN)
+        .env("NEMO_BACKEND", "poll")
+        .args([
+            "coherence",
+            "--quick",
+            "--iters",
+            "2",
+            "--mechanisms",
+            "spin",
+            "--json",
+            path.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    assert_eq!(doc["machine"]["backend"], "poll");
+    assert!(
+        doc["machine"]["backend_reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("NEMO_BACKEND")),
+        "{}",
+        doc["machine"]
+    );
+    assert!(stdout(&o).contains("backend: poll"));
+
+    let bad = Command::new(BIN)
+        .env("NEMO_BACKEND", "carrier-pigeon")
+        .args(["--quick", "--iters", "2"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(!stdout(&bad).contains("=="), "measured before failing");
+    let err = stderr(&bad);
+    for s in [
+        "NEMO_BACKEND=carrier-pigeon",
+        "invalid backend",
+        "signal",
+        "poll",
+    ] {
+        assert!(err.contains(s), "stderr lacks {s:?}:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
 }

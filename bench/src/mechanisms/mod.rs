@@ -8,27 +8,48 @@
 //!   predicate (an event count) so no wakeup is lost. `pthread_cond`, `futex`, `spin`, and later
 //!   the project's condvar and event.
 //! - [`InterruptLink`]: the receiver thread is *running*; a handler on it stamps the arrival time.
-//!   `signal`, and later active messages and user interrupts.
+//!   `signal`, `uintr`, and active messages (`am_signal`, `am_poll`, `am_uintr`).
 //!
 //! Adding one is one file here and one line in [`MECHANISMS`]: see `README.md` in this folder.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::arrival::Arrivals;
 
+mod am;
 mod futex;
+mod nemo_condvar;
+mod nemo_condvar_park;
+mod nemo_event;
+mod nemo_interrupt;
+mod preload_cond;
 mod pthread_cond;
 mod signal;
 mod spin;
 #[cfg(test)]
 mod tests_support;
+mod thread_receiver;
+mod uintr;
 
 /// Every mechanism, in table order. The first rows are the baselines.
 pub static MECHANISMS: &[&dyn Mechanism] = &[
     &pthread_cond::PthreadCond,
     &futex::Futex,
     &spin::Spin,
+    &nemo_condvar::NemoCondvar,
+    &nemo_condvar_park::NemoCondvarPark,
+    &nemo_event::NemoEvent,
+    &preload_cond::PreloadCond,
     &signal::Signal,
+    &uintr::Uintr,
+    &am::AM_SIGNAL,
+    &am::AM_POLL,
+    &am::AM_UINTR,
+    &nemo_interrupt::NEMO_SIGNAL,
+    &nemo_interrupt::NEMO_POSIX,
+    &nemo_interrupt::NEMO_POLL,
+    &nemo_interrupt::NEMO_UINTR,
 ];
 
 /// Looks a mechanism up by id.
@@ -191,8 +212,43 @@ pub trait InterruptLink: Send + Sync {
         let _ = index;
     }
 
+    /// On receiver `index`'s thread, after `register`: a tick source of the mechanism's own (a
+    /// per-thread kernel timer, a per-core hardware timer), not yet started, that interrupts
+    /// this receiver every `period` from [`OwnTicks::start`] until it is stopped or dropped,
+    /// replacing `send`s from a timer thread. `None` (the default): the mechanism has none.
+    fn own_ticks(
+        &self,
+        index: usize,
+        period: Duration,
+    ) -> Option<Result<Box<dyn OwnTicks>, Skipped>> {
+        let _ = (index, period);
+        None
+    }
+
     /// On receiver `index`'s thread, after the run: stop delivering to it.
     fn unregister(&self, index: usize);
+
+    /// Whether each send is handled as its own delivery even when sends outrun the receiver —
+    /// a message queue (active messages), not a notification that coalesces with a pending one
+    /// (a user interrupt, a signal's pending bit). Only such links are streamed for throughput
+    /// (the `am` scenario's `msgs_per_s`). No by default.
+    fn queues_messages(&self) -> bool {
+        false
+    }
+}
+
+/// A tick source of a mechanism's own ([`InterruptLink::own_ticks`]); dropping it stops the
+/// ticks. Another thread may stop it: ticks that come faster than the receiver can take them
+/// leave it no time to do anything else, not even to stop them itself.
+pub trait OwnTicks: Send + Sync {
+    /// Starts the ticks (on the receiver's thread).
+    fn start(&self) -> Result<(), Skipped>;
+
+    /// Expirations so far, and how many of them became deliveries (the rest coalesced).
+    fn counts(&self) -> (u64, u64);
+
+    /// Stops the ticks early, from any thread (a receiver that cannot keep up with them).
+    fn stop(&self);
 }
 
 /// Whether this binary is statically linked (`-C target-feature=+crt-static`); a mechanism that

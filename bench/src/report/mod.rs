@@ -37,6 +37,21 @@ pub struct ScenarioInfo {
     pub figures: &'static str,
     /// The mechanism ratios are taken against.
     pub baseline: &'static str,
+    /// Mechanisms whose ratios are taken against another mechanism than `baseline`:
+    /// `(mechanism, its baseline)`.
+    pub pairs: Vec<(&'static str, &'static str)>,
+    /// Lines printed under the table.
+    pub footer: &'static str,
+}
+
+impl ScenarioInfo {
+    /// The mechanism `mechanism`'s ratios are taken against.
+    pub fn baseline_of(&self, mechanism: &str) -> &'static str {
+        self.pairs
+            .iter()
+            .find(|(m, _)| *m == mechanism)
+            .map_or(self.baseline, |(_, b)| *b)
+    }
 }
 
 /// One mechanism in one case of one scenario.
@@ -111,13 +126,13 @@ impl Row {
 }
 
 impl Report {
-    /// The baseline row of a scenario case, if it was measured.
+    /// The baseline row of a scenario case for this row's mechanism, if it was measured.
     pub fn baseline_for(&self, row: &Row) -> Option<&Measured> {
         let base = self
             .scenarios
             .iter()
             .find(|s| s.id == row.scenario)?
-            .baseline;
+            .baseline_of(row.mechanism);
         self.rows
             .iter()
             .find(|r| r.scenario == row.scenario && r.regime == row.regime && r.mechanism == base)

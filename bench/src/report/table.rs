@@ -28,17 +28,42 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "   (no mechanism applies)");
             continue;
         }
+        let pairs: String = s
+            .pairs
+            .iter()
+            .filter(|(m, _)| rows.iter().any(|r| r.mechanism == *m))
+            .map(|(m, b)| format!(", {m} to {b}"))
+            .collect();
         let _ = writeln!(
             out,
-            "   ×: ratio to {} in the same regime (lower is better); waiter CPU: CPU time of each \
-             receiver thread per event",
+            "   ×: ratio to {}{pairs} in the same regime (lower is better); waiter CPU: CPU time \
+             of each receiver thread per event",
             s.baseline
         );
-        let broadcast = rows
+        // Broadcast regimes have their own columns: a scenario with both gets two tables.
+        let broadcast_regime = |regime: &str| {
+            rows.iter().any(|r| {
+                r.regime == regime
+                    && (r.receivers > 1 || r.measured().is_some_and(|m| m.broadcast.is_some()))
+            })
+        };
+        let (broadcast, single): (Vec<&Row>, Vec<&Row>) = rows
             .iter()
-            .any(|r| r.measured().is_some_and(|m| m.broadcast.is_some()));
-        out.push_str(&scenario_table(report, &rows, broadcast));
+            .copied()
+            .partition(|r| broadcast_regime(&r.regime));
+        if !single.is_empty() {
+            out.push_str(&scenario_table(report, &single, false));
+        }
+        if !broadcast.is_empty() {
+            if !single.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&scenario_table(report, &broadcast, true));
+        }
         out.push_str(&footnotes(&rows));
+        for line in s.footer.lines() {
+            let _ = writeln!(out, "   {line}");
+        }
     }
     out
 }
@@ -112,7 +137,7 @@ fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
                 });
                 for k in &extra_keys {
                     let v = m.measurement.extra.iter().find(|(x, _)| x == k);
-                    cells.push(v.map_or(String::new(), |(_, v)| format!("{v:.3}")));
+                    cells.push(v.map_or(String::new(), |(_, v)| extra(*v)));
                 }
                 lines.push(Line::Cells(cells));
             }
@@ -310,6 +335,17 @@ pub fn fmt(v: f64, unit: Unit) -> String {
     }
 }
 
+/// A scenario-specific number: large ones (a rate in msgs/s) in millions or thousands.
+pub fn extra(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v.abs() >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 /// `value / base` as `0.42×`; a dash without a usable baseline.
 pub fn ratio(value: u64, base: Option<u64>) -> String {
     match base {
@@ -338,6 +374,117 @@ mod tests {
         assert_eq!(fmt(1360.0, Unit::Cycles), "1360cy");
         assert_eq!(fmt(12_400.0, Unit::Cycles), "12.4kcy");
         assert_eq!(fmt(3_081_000.0, Unit::Cycles), "3.08Mcy");
+    }
+
+    use crate::machine::Machine;
+    use crate::mechanisms::Kind;
+    use crate::plan::Profile;
+    use crate::report::{Measured, ScenarioInfo};
+    use crate::samples::{Measurement, Samples};
+
+    fn row(regime: &str, mechanism: &'static str, samples: Samples) -> Row {
+        let receivers = match &samples {
+            Samples::Latency(_) => 1,
+            Samples::Broadcast(w) => w.len(),
+        };
+        let extra = if mechanism.starts_with("am_") && matches!(samples, Samples::Latency(_)) {
+            vec![("msgs_per_s", 2.5e6)]
+        } else {
+            Vec::new()
+        };
+        let m = Measured::new(Measurement {
+            unit: Unit::Ns,
+            samples,
+            waiter_cpu_ns_per_event: None,
+            pinned: true,
+            clamped: 0,
+            extra,
+        })
+        .expect("samples");
+        Row {
+            scenario: "am",
+            mechanism,
+            kind: Kind::Interrupt,
+            regime: regime.to_string(),
+            unit: Unit::Ns,
+            receivers,
+            gap_us: 2.0,
+            oversubscribed: false,
+            outcome: Outcome::Measured(Box::new(m)),
+        }
+    }
+
+    #[test]
+    fn paired_baselines_and_a_broadcast_regime_of_one_waiter() {
+        let report = Report {
+            machine: Machine {
+                cpu: "cpu".into(),
+                cores: 2,
+                kernel: "Linux".into(),
+                backend: "signal".into(),
+                backend_reason: "why".into(),
+                tsc_ghz: None,
+                clock: "clock".into(),
+                static_binary: false,
+            },
+            profile: Profile::Quick,
+            scenarios: vec![ScenarioInfo {
+                id: "am",
+                about: "about",
+                figures: "figures",
+                baseline: "signal",
+                pairs: vec![("am_poll", "spin")],
+                footer: "",
+            }],
+            rows: vec![
+                row("unicast", "spin", Samples::Latency(vec![100; 3])),
+                row("unicast", "signal", Samples::Latency(vec![1000; 3])),
+                row("unicast", "am_poll", Samples::Latency(vec![300; 3])),
+                row("unicast", "am_signal", Samples::Latency(vec![1100; 3])),
+                row(
+                    "broadcast",
+                    "signal",
+                    Samples::Broadcast(vec![vec![1000; 3]]),
+                ),
+                row(
+                    "broadcast",
+                    "am_poll",
+                    Samples::Broadcast(vec![vec![250; 3]]),
+                ),
+            ],
+        };
+        let out = render(&report);
+        assert!(out.contains("ratio to signal, am_poll to spin"), "{out}");
+        let line = |m: &str, regime_first: bool| {
+            out.lines()
+                .filter(|l| !l.contains("×:") && l.split_whitespace().any(|w| w == m))
+                .nth(usize::from(!regime_first))
+                .unwrap_or_else(|| panic!("no {m} line in\n{out}"))
+                .to_string()
+        };
+        // am_poll against spin (3×), am_signal against signal (1.1×).
+        assert!(line("am_poll", true).contains("3.00×"), "{out}");
+        assert!(line("am_signal", true).contains("1.10×"), "{out}");
+        assert!(line("am_poll", true).contains("2.50M"), "{out}");
+        // The one-waiter broadcast regime gets its own table, with broadcast columns only.
+        assert_eq!(out.matches("msgs_per_s").count(), 1, "{out}");
+        assert_eq!(out.matches("last p50").count(), 1, "{out}");
+        let tables: Vec<&str> = out.split("\n\n").collect();
+        let last = tables.last().expect("tables");
+        assert!(
+            last.contains("last p50") && last.contains("   broadcast  signal"),
+            "{out}"
+        );
+        // No spin row in the broadcast regime: am_poll has no ratio there.
+        let b = line("am_poll", false);
+        assert!(b.contains("250ns") && b.contains('—'), "{out}");
+    }
+
+    #[test]
+    fn large_extras_in_millions_or_thousands() {
+        assert_eq!(extra(12_345_678.0), "12.35M");
+        assert_eq!(extra(45_600.0), "45.6k");
+        assert_eq!(extra(12.5), "12.500");
     }
 
     #[test]

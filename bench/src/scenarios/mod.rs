@@ -6,12 +6,15 @@
 //! [`SCENARIOS`]: see `src/mechanisms/README.md`.
 
 use crate::harness::{Case, Context, Failure};
-use crate::mechanisms::{Instance, Kind};
+use crate::mechanisms::{Instance, Kind, Setup, Skipped};
 use crate::plan::Plan;
 use crate::samples::Measurement;
 
+mod am;
 mod broadcast;
 mod coherence;
+mod overhead;
+mod timer;
 mod unicast;
 
 /// Every scenario, in run order.
@@ -19,6 +22,9 @@ pub static SCENARIOS: &[&dyn Scenario] = &[
     &unicast::Unicast,
     &broadcast::Broadcast,
     &coherence::Coherence,
+    &am::Am,
+    &overhead::Overhead,
+    &timer::Timer,
 ];
 
 /// Looks a scenario up by id.
@@ -45,11 +51,31 @@ pub trait Scenario: Sync {
     /// The mechanism every ratio in its table is taken against.
     fn baseline(&self) -> &'static str;
 
+    /// The mechanism `mechanism`'s ratios are taken against: [`baseline`](Scenario::baseline)
+    /// unless the scenario pairs a mechanism with the raw path it is built on (`am`: `am_poll`
+    /// against `spin`).
+    fn baseline_of(&self, mechanism: &str) -> &'static str {
+        let _ = mechanism;
+        self.baseline()
+    }
+
     /// Whether mechanisms of this kind take part.
     fn accepts(&self, kind: Kind) -> bool;
 
     /// The regimes to run, with their event counts and receivers.
     fn cases(&self, plan: &Plan) -> Vec<Case>;
+
+    /// Whether a case can run here at all, whatever the mechanism (a regime that needs what this
+    /// machine or simulator lacks); its rows are skipped with the reason otherwise.
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        let _ = setup;
+        Ok(())
+    }
+
+    /// Lines printed under the scenario's table (the paper's numbers to compare with).
+    fn footer(&self) -> &'static str {
+        ""
+    }
 
     /// Measures one mechanism instance in one case.
     fn measure(
@@ -76,6 +102,10 @@ mod tests {
                 s.accepts(base.kind()),
                 "{id} does not accept its own baseline"
             );
+            for m in mechanisms::ids() {
+                let b = mechanisms::find(s.baseline_of(m)).expect("pair baseline is a mechanism");
+                assert!(s.accepts(b.kind()), "{id} does not accept {m}'s baseline");
+            }
         }
     }
 

@@ -1,0 +1,294 @@
+//! `nemo_signal`, `nemo_poll`, `nemo_uintr`: this project's user interrupts on one backend — a
+//! `nemo_user` receiver per receiver thread and a `Sender` to it, the path every
+//! `nemo_user::timer` tick takes — and `nemo_posix`: `nemo_signal` ticked by a per-thread POSIX
+//! timer (`nemo_user::timer::Timer::posix`) instead of sends from a timer thread.
+//!
+//! They take part in the tick scenarios (`overhead`, `timer`); the handler stamps the arrival,
+//! and on `poll` the receiver's safepoint is `nemo_user::poll()`.
+
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use nemo_user::backend::BackendKind;
+use nemo_user::interrupt::{Receiver, Sender};
+use nemo_user::timer::{Arm, Timer};
+
+use super::{Instance, InterruptLink, Kind, Mechanism, OwnTicks, Setup, Skipped};
+use crate::arrival::Arrivals;
+
+/// The vector the benchmark's ticks use.
+const VECTOR: u64 = 1;
+
+/// Scenarios these mechanisms take part in.
+const TICK_SCENARIOS: [&str; 2] = ["overhead", "timer"];
+
+/// A `nemo_user` interrupt mechanism.
+pub struct NemoInterrupt {
+    id: &'static str,
+    about: &'static str,
+    backend: BackendKind,
+    /// Ticks come from a per-thread POSIX timer.
+    posix: bool,
+}
+
+/// `nemo_user` interrupts on the `signal` backend.
+pub static NEMO_SIGNAL: NemoInterrupt = NemoInterrupt {
+    id: "nemo_signal",
+    about: "nemo user interrupt, signal backend (software UPID + tgkill of a real-time signal)",
+    backend: BackendKind::Signal,
+    posix: false,
+};
+
+/// `nemo_user` interrupts on the `signal` backend, ticked by per-thread POSIX timers.
+pub static NEMO_POSIX: NemoInterrupt = NemoInterrupt {
+    id: "nemo_posix",
+    about: "nemo timer ticks from a per-thread POSIX timer (kernel timer → signal backend), no \
+            timer thread",
+    backend: BackendKind::Signal,
+    posix: true,
+};
+
+/// `nemo_user` interrupts on the `poll` backend.
+pub static NEMO_POLL: NemoInterrupt = NemoInterrupt {
+    id: "nemo_poll",
+    about: "nemo user interrupt, poll backend (software UPID checked at safepoints)",
+    backend: BackendKind::Poll,
+    posix: false,
+};
+
+/// `nemo_user` interrupts on the `uintr` backend.
+pub static NEMO_UINTR: NemoInterrupt = NemoInterrupt {
+    id: "nemo_uintr",
+    about: "nemo user interrupt, uintr backend (SENDUIPI → handler)",
+    backend: BackendKind::Uintr,
+    posix: false,
+};
+
+impl Mechanism for NemoInterrupt {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Interrupt
+    }
+
+    fn supports(&self, scenario: &str, _regime: &str) -> bool {
+        // A per-thread timer has no timer thread whose cost `timer` could measure.
+        TICK_SCENARIOS.contains(&scenario) && !(self.posix && scenario == "timer")
+    }
+
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        match self.backend {
+            BackendKind::Signal if setup.sim => Err(Skipped::new(
+                "gem5 syscall-emulation mode does not deliver signals",
+            )),
+            BackendKind::Uintr if !setup.uintr => Err(Skipped::new(format!(
+                "no user interrupts here: {}",
+                uintr_sys::detect().reason()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
+        self.check(setup)?;
+        Ok(Instance::Interrupt(Box::new(NemoLink {
+            backend: self.backend,
+            posix: self.posix,
+            senders: (0..setup.receivers).map(|_| OnceLock::new()).collect(),
+        })))
+    }
+}
+
+thread_local! {
+    /// The receiver registered on this thread by `register` (a receiver belongs to its thread).
+    static RECEIVER: RefCell<Option<Receiver>> = const { RefCell::new(None) };
+}
+
+struct NemoLink {
+    backend: BackendKind,
+    posix: bool,
+    senders: Box<[OnceLock<Sender>]>,
+}
+
+impl InterruptLink for NemoLink {
+    fn register(&self, index: usize, arrivals: Arc<Arrivals>) -> Result<(), Skipped> {
+        let slot = self
+            .senders
+            .get(index)
+            .ok_or_else(|| Skipped::new(format!("receiver {index} out of range")))?;
+        let rx = Receiver::builder()
+            .backend(self.backend)
+            .register(move |_| arrivals.stamp())
+            .map_err(|e| Skipped::new(format!("cannot register a receiver: {e}")))?;
+        let sender = rx
+            .endpoint()
+            .connect(VECTOR)
+            .map_err(|e| Skipped::new(format!("cannot connect: {e}")))?;
+        let _ = slot.set(sender);
+        RECEIVER.with(|r| *r.borrow_mut() = Some(rx));
+        Ok(())
+    }
+
+    fn send(&self, index: usize) {
+        if let Some(s) = self.senders.get(index).and_then(OnceLock::get) {
+            // A receiver that has gone shows up as an event that never arrives.
+            let _ = s.send();
+        }
+    }
+
+    fn poll(&self, _index: usize) {
+        nemo_user::poll();
+    }
+
+    fn own_ticks(
+        &self,
+        _index: usize,
+        period: Duration,
+    ) -> Option<Result<Box<dyn OwnTicks>, Skipped>> {
+        if !self.posix {
+            return None;
+        }
+        let timer = RECEIVER.with(|r| {
+            let r = r.borrow();
+            let rx = r
+                .as_ref()
+                .ok_or_else(|| Skipped::new("no receiver registered on this thread"))?;
+            // Created disarmed: `start` arms it.
+            let t = Timer::posix(
+                &rx.endpoint(),
+                VECTOR,
+                Arm::OneShot(Duration::from_secs(3600)),
+            )
+            .map_err(|e| Skipped::new(format!("cannot create a POSIX timer: {e}")))?;
+            t.cancel();
+            Ok(t)
+        });
+        Some(timer.map(|timer| Box::new(PosixTicks { timer, period }) as Box<dyn OwnTicks>))
+    }
+
+    fn unregister(&self, _index: usize) {
+        RECEIVER.with(|r| drop(r.borrow_mut().take()));
+    }
+}
+
+struct PosixTicks {
+    timer: Timer<'static>,
+    period: Duration,
+}
+
+impl OwnTicks for PosixTicks {
+    fn start(&self) -> Result<(), Skipped> {
+        self.timer
+            .rearm(Arm::Periodic(self.period))
+            .map_err(|e| Skipped::new(format!("cannot arm the POSIX timer: {e}")))
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        let s = self.timer.stats();
+        (s.expirations(), s.delivered)
+    }
+
+    fn stop(&self) {
+        self.timer.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    fn setup(scenario: &'static str, sim: bool) -> Setup<'static> {
+        Setup {
+            scenario,
+            regime: "fib 5us",
+            receivers: 1,
+            cores: 2,
+            oversubscribed: false,
+            sim,
+            static_binary: false,
+            uintr: false,
+        }
+    }
+
+    #[test]
+    fn applies_to_the_tick_scenarios_and_skips_what_cannot_run() {
+        assert!(NEMO_SIGNAL.supports("overhead", "fib 5us"));
+        assert!(NEMO_SIGNAL.supports("timer", "spin 5us ×1"));
+        assert!(!NEMO_SIGNAL.supports("unicast", "short-gap"));
+        assert!(NEMO_POSIX.supports("overhead", "fib 5us"));
+        assert!(!NEMO_POSIX.supports("timer", "spin 5us ×1"));
+        assert!(NEMO_SIGNAL.check(&setup("overhead", true)).is_err());
+        assert!(NEMO_POLL.check(&setup("overhead", true)).is_ok());
+        assert!(NEMO_UINTR.check(&setup("overhead", false)).is_err());
+    }
+
+    /// Every send is stamped exactly once, on each backend that runs here; on `poll`, at the
+    /// receiver's safepoint.
+    #[test]
+    fn each_send_arrives_once() {
+        for m in [&NEMO_SIGNAL, &NEMO_POLL] {
+            let Ok(Instance::Interrupt(link)) = m.instantiate(&setup("overhead", false)) else {
+                panic!("{} instantiates", m.id());
+            };
+            let arrivals = Arc::new(Arrivals::new(Clock::monotonic(), 64));
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let (link, arrivals, stop) = (&link, &arrivals, &stop);
+                let (tx, rx) = std::sync::mpsc::channel();
+                s.spawn(move || {
+                    link.register(0, arrivals.clone()).expect("register");
+                    tx.send(()).expect("main waits");
+                    while !stop.load(Ordering::Acquire) {
+                        link.poll(0);
+                    }
+                    link.unregister(0);
+                });
+                rx.recv().expect("registered");
+                for e in 1..=50 {
+                    link.send(0);
+                    let start = Instant::now();
+                    while arrivals.count() < e {
+                        assert!(start.elapsed() < Duration::from_secs(30), "{}", m.id());
+                        std::thread::yield_now();
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+                assert_eq!(arrivals.count(), 50, "{}", m.id());
+                stop.store(true, Ordering::Release);
+            });
+        }
+    }
+
+    #[test]
+    fn posix_ticks_arrive_on_their_own() {
+        let Ok(Instance::Interrupt(link)) = NEMO_POSIX.instantiate(&setup("overhead", false))
+        else {
+            panic!("nemo_posix instantiates");
+        };
+        let arrivals = Arc::new(Arrivals::new(Clock::monotonic(), 1));
+        link.register(0, arrivals.clone()).expect("register");
+        let ticks = link
+            .own_ticks(0, Duration::from_micros(200))
+            .expect("nemo_posix has its own ticks")
+            .expect("timer created");
+        ticks.start().expect("timer armed");
+        let start = Instant::now();
+        while arrivals.count() < 5 {
+            assert!(start.elapsed() < Duration::from_secs(30));
+            std::hint::spin_loop();
+        }
+        drop(ticks);
+        link.unregister(0);
+        assert!(NEMO_SIGNAL.instantiate(&setup("overhead", false)).is_ok());
+    }
+}

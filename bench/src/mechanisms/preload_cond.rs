@@ -1,0 +1,298 @@
+//! `preload_cond`: the `pthread_cond` benchmark, unchanged — glibc mutex, a predicate, the
+//! `pthread_cond_*` calls a C program makes — but with those functions taken from
+//! `libnemo_preload.so`, i.e. what an unmodified program gets under
+//! `LD_PRELOAD=libnemo_preload.so`.
+//!
+//! The shared object is loaded with `dlopen` (libloading) from, in order: `NEMO_PRELOAD_LIB`;
+//! the directory of the running binary (and its `deps/`); the `release` and `debug` directories
+//! of the `target/` the binary lives in. Without it — or in a statically linked binary, which
+//! cannot `dlopen` — the rows are skipped with the reason and the command that builds it.
+
+use std::cell::UnsafeCell;
+use std::ffi::c_int;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t};
+
+use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+
+/// The environment variable naming the shared object to load.
+pub const LIB_ENV: &str = "NEMO_PRELOAD_LIB";
+const LIB_NAME: &str = "libnemo_preload.so";
+
+/// glibc's condvar API, implemented by `libnemo_preload.so`.
+pub struct PreloadCond;
+
+impl Mechanism for PreloadCond {
+    fn id(&self) -> &'static str {
+        "preload_cond"
+    }
+
+    fn about(&self) -> &'static str {
+        "the pthread_cond benchmark with pthread_cond_* from libnemo_preload.so (LD_PRELOAD shim)"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Blocking
+    }
+
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        if setup.static_binary {
+            return Err(Skipped::new(
+                "a statically linked binary cannot load libnemo_preload.so",
+            ));
+        }
+        shim().map(|_| ())
+    }
+
+    fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
+        self.check(setup)?;
+        Ok(Instance::Blocking(Box::new(ShimCondEvent::new(shim()?)?)))
+    }
+}
+
+type InitFn = unsafe extern "C" fn(*mut pthread_cond_t, *const pthread_condattr_t) -> c_int;
+type CondFn = unsafe extern "C" fn(*mut pthread_cond_t) -> c_int;
+type WaitFn = unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t) -> c_int;
+
+/// The shim's functions. The library stays loaded for the life of the process (unloading a
+/// Rust shared object that other threads may still be inside is not worth the risk).
+struct Shim {
+    init: InitFn,
+    destroy: CondFn,
+    signal: CondFn,
+    broadcast: CondFn,
+    wait: WaitFn,
+}
+
+/// The shim, loaded once.
+fn shim() -> Result<&'static Shim, Skipped> {
+    static SHIM: OnceLock<Result<Shim, String>> = OnceLock::new();
+    SHIM.get_or_init(load)
+        .as_ref()
+        .map_err(|e| Skipped::new(e.clone()))
+}
+
+/// Where to look for the shared object.
+fn candidates() -> Vec<PathBuf> {
+    let mut c = Vec::new();
+    if let Some(p) = std::env::var_os(LIB_ENV) {
+        c.push(PathBuf::from(p));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .as_deref()
+        .and_then(Path::parent)
+    {
+        c.push(dir.join(LIB_NAME));
+        c.push(dir.join("deps").join(LIB_NAME));
+        if let Some(target) = dir.ancestors().find(|a| a.ends_with("target")) {
+            for profile in ["release", "debug"] {
+                c.push(target.join(profile).join(LIB_NAME));
+                c.push(target.join(profile).join("deps").join(LIB_NAME));
+            }
+        }
+    }
+    c
+}
+
+fn load() -> Result<Shim, String> {
+    load_from(&candidates())
+}
+
+/// Loads the first of `places` that exists.
+fn load_from(places: &[PathBuf]) -> Result<Shim, String> {
+    let Some(path) = places.iter().find(|p| p.is_file()) else {
+        let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "{LIB_NAME} not found (looked in {}); build it with \
+             `cargo build --release -p libnemo-preload` or set {LIB_ENV}",
+            looked.join(", ")
+        ));
+    };
+    // SAFETY: loading runs the shim's constructor, which only reads the environment; the shim
+    // defines the glibc functions below with their glibc signatures.
+    let lib = unsafe { libloading::Library::new(path) }
+        .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+    /// The default version of `name` in the shim, as a function pointer of type `F`.
+    ///
+    /// # Safety
+    /// `F` must be the function's signature.
+    unsafe fn get<F: Copy>(lib: &'static libloading::Library, name: &[u8]) -> Result<F, String> {
+        // SAFETY: the type is the caller's promise; the library is never unloaded.
+        unsafe { lib.get::<F>(name) }
+            .map(|s| *s)
+            .map_err(|e| format!("{LIB_NAME} lacks {}: {e}", String::from_utf8_lossy(name)))
+    }
+    // SAFETY: each type is the glibc prototype of the function the shim replaces.
+    unsafe {
+        Ok(Shim {
+            init: get(lib, b"pthread_cond_init\0")?,
+            destroy: get(lib, b"pthread_cond_destroy\0")?,
+            signal: get(lib, b"pthread_cond_signal\0")?,
+            broadcast: get(lib, b"pthread_cond_broadcast\0")?,
+            wait: get(lib, b"pthread_cond_wait\0")?,
+        })
+    }
+}
+
+/// The `pthread_cond` mechanism's state, driven through the shim. Boxed by the caller and never
+/// moved after construction.
+struct ShimCondEvent {
+    shim: &'static Shim,
+    mutex: UnsafeCell<pthread_mutex_t>,
+    cond: UnsafeCell<pthread_cond_t>,
+    /// Guarded by `mutex`.
+    count: UnsafeCell<u64>,
+}
+
+// SAFETY: the mutex and the shim's condvar are made to be shared between threads, and `count`
+// is only touched with `mutex` held.
+unsafe impl Sync for ShimCondEvent {}
+// SAFETY: nothing in it is tied to the creating thread.
+unsafe impl Send for ShimCondEvent {}
+
+impl ShimCondEvent {
+    fn new(shim: &'static Shim) -> Result<ShimCondEvent, Skipped> {
+        let ev = ShimCondEvent {
+            shim,
+            mutex: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+            cond: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+            count: UnsafeCell::new(0),
+        };
+        // SAFETY: a fresh condvar nobody else sees yet; default attributes.
+        let rc = unsafe { (shim.init)(ev.cond.get(), std::ptr::null()) };
+        if rc != 0 {
+            return Err(Skipped::new(format!(
+                "the shim's pthread_cond_init failed: {rc}"
+            )));
+        }
+        Ok(ev)
+    }
+
+    fn locked(&self, f: impl FnOnce(&mut u64)) {
+        // SAFETY: a valid default mutex, unlocked below by this thread.
+        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
+        debug_assert_eq!(rc, 0);
+        // SAFETY: the mutex is held.
+        f(unsafe { &mut *self.count.get() });
+        // SAFETY: locked above by this thread.
+        let rc = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
+        debug_assert_eq!(rc, 0);
+    }
+}
+
+impl BlockingEvent for ShimCondEvent {
+    fn wait(&self, seen: u64) -> u64 {
+        // SAFETY: a valid default mutex, unlocked below by this thread.
+        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
+        debug_assert_eq!(rc, 0);
+        loop {
+            // SAFETY: the mutex is held (the wait re-acquires it before returning).
+            let now = unsafe { *self.count.get() };
+            if now != seen {
+                // SAFETY: held by this thread.
+                let rc = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
+                debug_assert_eq!(rc, 0);
+                return now;
+            }
+            // SAFETY: the mutex is held by this thread; the condvar was initialised by the
+            // shim and is only used with this mutex.
+            let rc = unsafe { (self.shim.wait)(self.cond.get(), self.mutex.get()) };
+            debug_assert_eq!(rc, 0);
+        }
+    }
+
+    fn notify_one(&self) {
+        self.locked(|count| {
+            *count += 1;
+            // SAFETY: the shim's initialised condvar.
+            let rc = unsafe { (self.shim.signal)(self.cond.get()) };
+            debug_assert_eq!(rc, 0);
+        });
+    }
+
+    fn notify_all(&self) {
+        self.locked(|count| {
+            *count += 1;
+            // SAFETY: as in `notify_one`.
+            let rc = unsafe { (self.shim.broadcast)(self.cond.get()) };
+            debug_assert_eq!(rc, 0);
+        });
+    }
+}
+
+impl Drop for ShimCondEvent {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no thread waits on or holds them any more.
+        unsafe {
+            (self.shim.destroy)(self.cond.get());
+            libc::pthread_mutex_destroy(self.mutex.get());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanisms::tests_support::handshake_exact;
+
+    /// The shim, or a loud skip (a failure under `NEMO_REQUIRE_ALL_TESTS=1`, as in CI, where
+    /// `cargo test --workspace` has built it).
+    fn shim_or_skip() -> Option<&'static Shim> {
+        match shim() {
+            Ok(s) => Some(s),
+            Err(e) if std::env::var("NEMO_REQUIRE_ALL_TESTS").is_ok_and(|v| v == "1") => {
+                panic!("preload_cond: {e}, and NEMO_REQUIRE_ALL_TESTS=1 forbids skipping")
+            }
+            Err(e) => {
+                eprintln!("\n!!!!!!!! SKIPPED preload_cond tests: {e} !!!!!!!!\n");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn every_event_wakes_the_waiter_exactly_once() {
+        let Some(s) = shim_or_skip() else { return };
+        let ev = ShimCondEvent::new(s).expect("init");
+        handshake_exact(&ev, 1, 2000);
+    }
+
+    #[test]
+    fn every_broadcast_wakes_every_waiter_exactly_once() {
+        let Some(s) = shim_or_skip() else { return };
+        let ev = ShimCondEvent::new(s).expect("init");
+        handshake_exact(&ev, 3, 500);
+    }
+
+    #[test]
+    fn a_missing_library_is_a_reason_that_says_how_to_build_it() {
+        let nowhere = [PathBuf::from("/nonexistent/dir").join(LIB_NAME)];
+        let e = load_from(&nowhere).err().expect("nothing to load");
+        assert!(e.contains("/nonexistent/dir"), "{e}");
+        assert!(
+            e.contains("cargo build --release -p libnemo-preload"),
+            "{e}"
+        );
+        assert!(e.contains(LIB_ENV), "{e}");
+    }
+
+    #[test]
+    fn a_static_binary_skips() {
+        let setup = Setup {
+            scenario: "unicast",
+            regime: "short-gap",
+            receivers: 1,
+            cores: 2,
+            oversubscribed: false,
+            sim: false,
+            static_binary: true,
+            uintr: false,
+        };
+        let e = PreloadCond.check(&setup).expect_err("cannot dlopen");
+        assert!(e.0.contains("statically linked"), "{e}");
+    }
+}

@@ -1,0 +1,159 @@
+//! `overhead` and `timer` through the binary, with tiny counts: their JSON keys, skipped rows
+//! with reasons, and the simulation profile. No timing assertions.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nemo-bench");
+
+/// One run at a time: each keeps a timer thread and a receiver busy, and two at once on a small
+/// machine would starve each other's timer threads.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn run(args: &[&str]) -> Output {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ticks-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Runs `args` with `--json` and returns the rows.
+fn rows_of(name: &str, args: &[&str]) -> (Vec<Value>, String) {
+    let path = scratch(name).join("out.json");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--json", path.to_str().expect("utf-8 path")]);
+    let o = run(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON written")).expect("JSON");
+    let rows = doc["results"].as_array().expect("results").clone();
+    (rows, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn of<'a>(rows: &'a [Value], scenario: &str, mechanism: &str) -> Vec<&'a Value> {
+    rows.iter()
+        .filter(|r| r["scenario"] == scenario && r["mechanism"] == mechanism)
+        .collect()
+}
+
+#[test]
+fn quick_overhead_and_timer_rows_have_their_keys() {
+    let (rows, table) = rows_of("quick", &["overhead", "timer", "--quick", "--iters", "3"]);
+    for r in &rows {
+        assert!(r.get("error").is_none(), "a row failed: {r}");
+        if let Some(why) = r.get("skipped") {
+            assert!(why.as_str().is_some_and(|s| !s.is_empty()), "{r}");
+        }
+    }
+    // overhead: the three kernels at 5 µs, for the signal baseline and nemo's backends.
+    for m in ["signal", "nemo_signal", "nemo_posix", "nemo_poll"] {
+        let mine = of(&rows, "overhead", m);
+        assert_eq!(mine.len(), 3, "overhead {m}: {mine:?}");
+        for r in mine {
+            for k in [
+                "interval_us",
+                "slowdown_pct",
+                "ns_per_event",
+                "events_per_run",
+            ] {
+                assert!(r[k].is_number(), "overhead {m} lacks {k}: {r}");
+            }
+            assert_eq!(r["interval_us"], 5.0);
+            assert_eq!(r["n"], 3, "one sample per repetition: {r}");
+            assert!(r["regime"].as_str().is_some_and(|s| s.ends_with(" 5us")));
+        }
+    }
+    // Safepoint delivery is found and its checks are priced.
+    assert!(
+        of(&rows, "overhead", "nemo_poll")
+            .iter()
+            .all(|r| r["checks_pct"].is_number())
+    );
+    assert!(
+        of(&rows, "overhead", "signal")
+            .iter()
+            .all(|r| r.get("checks_pct").is_none())
+    );
+    // Without UINTR, its row says why.
+    if let Some(u) = of(&rows, "overhead", "nemo_uintr").first()
+        && let Some(why) = u.get("skipped")
+    {
+        assert!(
+            why.as_str().is_some_and(|s| s.contains("user interrupts")),
+            "{u}"
+        );
+    }
+    // timer: every source, measured for each mechanism that runs here.
+    for source in ["setitimer", "nanosleep", "spin"] {
+        for m in ["signal", "nemo_signal", "nemo_poll"] {
+            let r = of(&rows, "timer", m)
+                .into_iter()
+                .find(|r| r["regime"].as_str().is_some_and(|s| s.starts_with(source)))
+                .unwrap_or_else(|| panic!("timer {source} {m} missing"));
+            for k in ["interval_us", "timer_cpu_pct", "ticks_per_s", "rate_pct"] {
+                assert!(r[k].is_number(), "timer {source} {m} lacks {k}: {r}");
+            }
+            assert_eq!(r["n"], 3, "{r}");
+        }
+    }
+    assert!(
+        of(&rows, "timer", "nemo_posix").is_empty(),
+        "no timer thread to measure"
+    );
+    assert!(table.contains("== overhead") && table.contains("645"));
+    assert!(table.contains("== timer"));
+}
+
+#[test]
+fn simulation_runs_what_gem5_can() {
+    let (rows, _) = rows_of("sim", &["--sim", "overhead", "timer", "--iters", "2"]);
+    for r in of(&rows, "overhead", "signal")
+        .into_iter()
+        .chain(of(&rows, "overhead", "nemo_signal"))
+    {
+        assert!(
+            r["skipped"].as_str().is_some_and(|s| s.contains("signals")),
+            "{r}"
+        );
+    }
+    let poll = of(&rows, "overhead", "nemo_poll");
+    assert!(!poll.is_empty());
+    for r in poll {
+        assert!(
+            r.get("skipped").is_none() && r.get("error").is_none(),
+            "{r}"
+        );
+        assert_eq!(r["unit"], "cycles");
+        assert!(r["cycles_per_event"].is_number(), "{r}");
+    }
+    for r in of(&rows, "timer", "nemo_poll") {
+        let regime = r["regime"].as_str().expect("regime");
+        if regime.starts_with("spin") {
+            assert!(
+                r.get("skipped").is_none() && r.get("error").is_none(),
+                "{r}"
+            );
+            assert!(r["ticks_per_s"].is_number(), "{r}");
+            assert!(
+                r.get("timer_cpu_pct").is_none(),
+                "no thread CPU clock in gem5: {r}"
+            );
+        } else {
+            assert!(
+                r["skipped"].as_str().is_some_and(|s| s.contains("gem5")),
+                "{r}"
+            );
+        }
+    }
+}

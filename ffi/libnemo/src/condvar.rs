@@ -1,0 +1,232 @@
+//! `nemo_condvar_*`: nemo's condition variable in a caller-allocated, 48-byte `nemo_condvar_t`,
+//! used with the caller's `pthread_mutex_t` — the same object and semantics as
+//! [`RawCondvar`], which the preload shim keeps in a `pthread_cond_t`.
+//!
+//! Differences from `pthread_cond_*` (see the `nemo_user::condvar` docs): no spurious
+//! wakeups, `signal` wakes exactly one waiter, `destroy` returns `EBUSY` while a waiter has not
+//! been signalled, and the waits are not cancellation points (a pending cancellation is acted on
+//! at the caller's next one; use the preload shim where `pthread_cancel` must interrupt a wait).
+
+use std::ffi::c_int;
+
+use libc::{EINVAL, clockid_t, pthread_mutex_t, timespec};
+use nemo_user::condvar::RawCondvar;
+use nemo_user::wait::{Clock, Deadline, Timespec};
+
+use crate::{NemoAttr, guard};
+
+/// `nemo_condvar_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_CONDVAR_INITIALIZER`) is a
+/// valid condvar with the default attributes.
+#[repr(C, align(8))]
+pub struct NemoCondvar {
+    bytes: [u8; 48],
+}
+
+impl NemoCondvar {
+    /// `NEMO_CONDVAR_INITIALIZER`.
+    pub const INITIALIZER: NemoCondvar = NemoCondvar { bytes: [0; 48] };
+}
+
+const _: () = assert!(size_of::<NemoCondvar>() == size_of::<RawCondvar>());
+const _: () = assert!(align_of::<NemoCondvar>() >= align_of::<RawCondvar>());
+
+/// The condvar in a caller's object; `None` for a null pointer.
+///
+/// # Safety
+/// A non-null `p` points to a live object initialised by `init`, by the initializer, or to
+/// zeros, that is accessed only through this API while the reference is used.
+#[inline(always)]
+pub(crate) unsafe fn raw<'a, T>(p: *const T) -> Option<&'a RawCondvar> {
+    // SAFETY: non-null (checked), and a valid 48-byte, 8-aligned condvar per the caller; a
+    // `RawCondvar` is all atomics, so concurrent users through shared references are fine.
+    (!p.is_null()).then(|| unsafe { &*p.cast::<RawCondvar>() })
+}
+
+/// Writes a fresh condvar with `attr`'s settings to `p`.
+///
+/// # Safety
+/// `p` is null or writable for 48 bytes and not in use; `attr` is null or readable.
+pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
+    if p.is_null() {
+        return EINVAL;
+    }
+    // SAFETY: per the caller.
+    let (clock, shared, policy) = match unsafe { NemoAttr::read(attr) }.parse() {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let mut cv = RawCondvar::new();
+    cv.set_clock(clock);
+    cv.set_process_shared(shared);
+    cv.set_policy_class(policy);
+    // SAFETY: non-null, writable and unused per the caller; `T` is a 48-byte, 8-aligned type.
+    unsafe { p.cast::<RawCondvar>().write(cv) };
+    0
+}
+
+/// The deadline `abstime` on `clock`, or `EINVAL` (null, or `tv_nsec` outside `[0, 1e9)`).
+///
+/// # Safety
+/// `abstime` is null or readable.
+pub(crate) unsafe fn deadline(clock: Clock, abstime: *const timespec) -> Result<Deadline, c_int> {
+    if abstime.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: non-null and readable per the caller.
+    let at = Timespec::from_libc(unsafe { &*abstime }).map_err(|e| e.errno())?;
+    Ok(Deadline::new(clock, at))
+}
+
+/// Initialises a condvar: `attr` null for the defaults (realtime clock, process-private,
+/// default policy). `EINVAL` for a null `cv` or a bad attribute.
+///
+/// # Safety
+/// `cv` is null or writable for 48 bytes and not in use; `attr` is null or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_init(cv: *mut NemoCondvar, attr: *const NemoAttr) -> c_int {
+    // SAFETY: per the caller.
+    guard(|| unsafe { init_raw(cv, attr) })
+}
+
+/// Destroys a condvar: `EBUSY` (changing nothing) while a waiter has not been signalled;
+/// otherwise waits until waiters already woken have stopped touching it, then returns 0 and
+/// the memory may be reused.
+///
+/// # Safety
+/// `cv` is null or a live condvar.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_destroy(cv: *mut NemoCondvar) -> c_int {
+    guard(|| {
+        // SAFETY: per the caller.
+        match unsafe { raw(cv) } {
+            None => EINVAL,
+            Some(c) => c.destroy().map_or_else(|e| e.errno(), |()| 0),
+        }
+    })
+}
+
+/// Wakes exactly one waiter, if any; no system call unless that waiter is parked.
+///
+/// # Safety
+/// `cv` is null or a live condvar.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_signal(cv: *mut NemoCondvar) -> c_int {
+    guard(|| {
+        // SAFETY: per the caller.
+        match unsafe { raw(cv) } {
+            None => EINVAL,
+            Some(c) => {
+                c.notify_one();
+                0
+            }
+        }
+    })
+}
+
+/// Wakes every waiter.
+///
+/// # Safety
+/// `cv` is null or a live condvar.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_broadcast(cv: *mut NemoCondvar) -> c_int {
+    guard(|| {
+        // SAFETY: per the caller.
+        match unsafe { raw(cv) } {
+            None => EINVAL,
+            Some(c) => {
+                c.notify_all();
+                0
+            }
+        }
+    })
+}
+
+/// The wait behind the three `nemo_condvar_*wait` functions.
+///
+/// # Safety
+/// As [`nemo_condvar_timedwait`].
+unsafe fn wait(
+    cv: *mut NemoCondvar,
+    mutex: *mut pthread_mutex_t,
+    deadline: impl FnOnce(&RawCondvar) -> Result<Option<Deadline>, c_int>,
+) -> c_int {
+    // SAFETY: per the caller.
+    let Some(c) = (unsafe { raw(cv) }) else {
+        return EINVAL;
+    };
+    if mutex.is_null() {
+        return EINVAL;
+    }
+    let deadline = match deadline(c) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let r = c.wait_raw(
+        // SAFETY: the caller's mutex; an error-checking mutex reports EPERM if not held.
+        || match unsafe { libc::pthread_mutex_unlock(mutex) } {
+            0 => Ok(()),
+            e => Err(e),
+        },
+        // SAFETY: the same mutex, released above.
+        || unsafe { libc::pthread_mutex_lock(mutex) },
+        deadline.as_ref(),
+    );
+    match r {
+        Err(e) => e,
+        Ok((_, relock)) if relock != 0 => relock,
+        Ok((outcome, _)) if outcome.timed_out() => libc::ETIMEDOUT,
+        Ok(_) => 0,
+    }
+}
+
+/// Releases `mutex`, waits for a signal or broadcast, and re-acquires `mutex`. Returns 0, the
+/// unlock's error (`EPERM`: an error-checking mutex the caller does not hold; nothing waited),
+/// or the relock's (`EOWNERDEAD`: a robust mutex whose owner died, now held by the caller).
+///
+/// # Safety
+/// `cv` is null or a live condvar; `mutex` is null or a live mutex that the caller holds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_wait(
+    cv: *mut NemoCondvar,
+    mutex: *mut pthread_mutex_t,
+) -> c_int {
+    // SAFETY: per the caller.
+    guard(|| unsafe { wait(cv, mutex, |_| Ok(None)) })
+}
+
+/// [`nemo_condvar_wait`] until `abstime` on the condvar's clock (its `nemo_attr_t`): returns
+/// `ETIMEDOUT` (mutex re-acquired) once it has passed, never earlier; `EINVAL` for a null or
+/// malformed `abstime` (`tv_nsec` outside `[0, 1e9)`), with the mutex still held.
+///
+/// # Safety
+/// As [`nemo_condvar_wait`]; `abstime` is null or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_timedwait(
+    cv: *mut NemoCondvar,
+    mutex: *mut pthread_mutex_t,
+    abstime: *const timespec,
+) -> c_int {
+    // SAFETY: per the caller.
+    guard(|| unsafe { wait(cv, mutex, |c| deadline(c.clock(), abstime).map(Some)) })
+}
+
+/// [`nemo_condvar_timedwait`] on `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`, else
+/// `EINVAL`).
+///
+/// # Safety
+/// As [`nemo_condvar_timedwait`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nemo_condvar_clockwait(
+    cv: *mut NemoCondvar,
+    mutex: *mut pthread_mutex_t,
+    clock: clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    guard(|| {
+        let Some(clock) = Clock::from_id(clock) else {
+            return EINVAL;
+        };
+        // SAFETY: per the caller.
+        unsafe { wait(cv, mutex, |_| deadline(clock, abstime).map(Some)) }
+    })
+}

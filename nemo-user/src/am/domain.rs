@@ -1,0 +1,306 @@
+//! [`Domain`]: an action table and the targets it can reach.
+
+use core::ffi::c_void;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+
+use super::action::{ActionTable, CActionFn};
+use super::target::{Entry, Message, Target, TargetTable};
+use super::{ActionId, TargetId};
+use crate::backend::BackendKind;
+use crate::error::{Error, Result};
+use crate::interrupt::{ReceiverBuilder, Sender, Vector};
+
+pub(crate) struct Inner {
+    actions: ActionTable,
+    pub(crate) targets: TargetTable,
+    mailbox_capacity: usize,
+    vector: Vector,
+    backend: Option<BackendKind>,
+}
+
+/// Sizes and defaults of a [`Domain`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DomainBuilder {
+    actions: usize,
+    targets: usize,
+    mailbox: usize,
+    vector: Vector,
+    backend: Option<BackendKind>,
+}
+
+impl Default for DomainBuilder {
+    fn default() -> Self {
+        DomainBuilder {
+            actions: 256,
+            targets: 256,
+            mailbox: 1024,
+            vector: Domain::DEFAULT_VECTOR,
+            backend: None,
+        }
+    }
+}
+
+impl DomainBuilder {
+    /// Capacity of the action table (default 256).
+    pub fn actions(mut self, n: usize) -> Self {
+        self.actions = n;
+        self
+    }
+
+    /// Capacity of the target table (default 256, at most [`TargetId::MAX_TARGETS`]).
+    pub fn targets(mut self, n: usize) -> Self {
+        self.targets = n.min(TargetId::MAX_TARGETS);
+        self
+    }
+
+    /// Messages each target's mailbox holds before notifies fail with
+    /// [`Error::MailboxFull`] (default 1024, at least 1).
+    pub fn mailbox(mut self, n: usize) -> Self {
+        self.mailbox = n.max(1);
+        self
+    }
+
+    /// The user-interrupt vector that says "look in the mailbox" (default
+    /// [`Domain::DEFAULT_VECTOR`]). A target's receiver may use the other vectors for itself.
+    pub fn vector(mut self, vector: Vector) -> Self {
+        self.vector = vector;
+        self
+    }
+
+    /// The backend of targets registered with [`Domain::register_target`] (default: the
+    /// process default, see [`crate::backend_info`]).
+    pub fn backend(mut self, kind: BackendKind) -> Self {
+        self.backend = Some(kind);
+        self
+    }
+
+    /// Builds the domain.
+    pub fn build(self) -> Domain {
+        Domain {
+            inner: Arc::new(Inner {
+                actions: ActionTable::new(self.actions),
+                targets: TargetTable::new(self.targets),
+                mailbox_capacity: self.mailbox,
+                vector: self.vector,
+                backend: self.backend,
+            }),
+        }
+    }
+}
+
+/// Active messages (Nemo §4.2): an Action Descriptor Table and the targets it can reach.
+///
+/// Register actions (handlers) once; register each receiving thread as a [`Target`]; then any
+/// thread can [`notify`](Domain::notify) a target, or [`broadcast`](Domain::broadcast) to all, to
+/// run an action with a payload on the target's thread. The message travels in the target's
+/// bounded lock-free mailbox and the user interrupt only says "look", so interrupts that coalesce
+/// never lose a message; messages from one sender to one target run in the order sent; a full
+/// mailbox is an error that hands the payload back. Actions run in the target's interrupt
+/// handler, under that backend's rules (see [`crate::interrupt`]); the handler path does not
+/// allocate. One delivery runs every queued message, so a target flooded without pause stays in
+/// its handler, as a CPU does under an interrupt storm.
+///
+/// `Domain` is cheap to clone and `Send + Sync`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use nemo_user::am::Domain;
+/// use nemo_user::backend::BackendKind;
+///
+/// let domain = Domain::builder().backend(BackendKind::Poll).build();
+/// let sum = Arc::new(AtomicU64::new(0));
+/// let s = sum.clone();
+/// let add = domain.register_action(move |x| { s.fetch_add(x, Ordering::Relaxed); })?;
+///
+/// let target = domain.register_target()?; // this thread receives
+/// let id = target.id();
+/// let d = domain.clone();
+/// std::thread::spawn(move || -> Result<(), nemo_user::Error> {
+///     for x in 1..=10 { d.notify(id, add, x)?; }
+///     Ok(())
+/// }).join().unwrap()?;
+/// nemo_user::poll(); // the poll backend runs actions at safepoints
+/// assert_eq!(sum.load(Ordering::Relaxed), 55);
+/// # Ok::<(), nemo_user::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Domain {
+    inner: Arc<Inner>,
+}
+
+impl Default for Domain {
+    fn default() -> Self {
+        Domain::new()
+    }
+}
+
+impl core::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Domain")
+            .field("vector", &self.inner.vector.get())
+            .field("targets", &self.inner.targets.capacity())
+            .field("mailbox", &self.inner.mailbox_capacity)
+            .finish()
+    }
+}
+
+impl Domain {
+    /// The vector active messages use unless told otherwise: 0, the lowest priority, so that a
+    /// target's own vectors (a preemption tick, say) overtake message processing.
+    pub const DEFAULT_VECTOR: Vector = match Vector::new(0) {
+        Ok(v) => v,
+        Err(_) => Vector::MAX,
+    };
+
+    /// A domain with default sizes; see [`Domain::builder`].
+    pub fn new() -> Domain {
+        DomainBuilder::default().build()
+    }
+
+    /// Sizes and defaults.
+    pub fn builder() -> DomainBuilder {
+        DomainBuilder::default()
+    }
+
+    /// Adds an action; it lives as long as the domain. The handler runs on target threads,
+    /// inside their interrupt handler.
+    ///
+    /// Errors: [`Error::ActionTableFull`].
+    pub fn register_action<F>(&self, handler: F) -> Result<ActionId>
+    where
+        F: Fn(u64) + Send + Sync + 'static,
+    {
+        self.inner.actions.register_rust(Box::new(handler))
+    }
+
+    /// Adds an action implemented in C: `handler(ctx, payload)`.
+    ///
+    /// # Safety
+    /// `handler` must be safe to call with `ctx` and any payload, from any target thread,
+    /// concurrently, inside an interrupt handler of the targets' backend, for as long as the
+    /// domain lives; and it must not unwind.
+    pub unsafe fn register_c_action(
+        &self,
+        handler: CActionFn,
+        ctx: *mut c_void,
+    ) -> Result<ActionId> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.inner.actions.register_c(handler, ctx) }
+    }
+
+    /// Registers the calling thread as a target, on the domain's backend.
+    ///
+    /// Errors: [`Error::AlreadyRegistered`] if the thread has a receiver,
+    /// [`Error::TargetTableFull`], and the receiver's registration errors.
+    pub fn register_target(&self) -> Result<Target> {
+        let mut b = ReceiverBuilder::new();
+        if let Some(kind) = self.inner.backend {
+            b = b.backend(kind);
+        }
+        self.register_target_with(b, |_| {})
+    }
+
+    /// Registers the calling thread as a target with its own receiver options; vectors other
+    /// than the domain's go to `other` (so one thread can take active messages and its own
+    /// interrupts). The domain's vector is enabled whatever `builder` says.
+    pub fn register_target_with<F>(&self, builder: ReceiverBuilder, mut other: F) -> Result<Target>
+    where
+        F: FnMut(Vector) + 'static,
+    {
+        let inner = &self.inner;
+        let am = inner.vector;
+        let mailbox = ArrayQueue::new(inner.mailbox_capacity);
+        // The entry needs the receiver's endpoint and the receiver's handler needs the entry:
+        // the handler gets it through a cell filled right after registration, before any
+        // sender can exist.
+        let cell: Arc<std::sync::OnceLock<Arc<Entry>>> = Arc::new(std::sync::OnceLock::new());
+        let (c, d) = (cell.clone(), inner.clone());
+        let receiver = builder.enable_vector(am).register(move |v| {
+            if v != am {
+                other(v);
+            } else if let Some(entry) = c.get() {
+                while let Some(m) = entry.mailbox.pop() {
+                    d.actions.run(m.action, m.payload);
+                }
+            }
+        })?;
+        let sender = Sender::connect(&receiver.endpoint(), am.get() as u64)?;
+        let entry = Arc::new(Entry { mailbox, sender });
+        let _ = cell.set(entry.clone());
+        let id = inner.targets.insert(entry.clone())?;
+        Ok(Target {
+            id,
+            domain: inner.clone(),
+            entry,
+            receiver,
+        })
+    }
+
+    /// Queues `(action, payload)` for `target` and interrupts it. Async-signal-safe (callable
+    /// from handlers), no allocation.
+    ///
+    /// Errors: [`Error::UnknownAction`], [`Error::UnknownTarget`] (never registered, or gone),
+    /// [`Error::MailboxFull`] with the payload handed back ([`Error::returned_payload`]),
+    /// [`Error::ReceiverGone`] if the target's thread exited without unregistering.
+    #[inline]
+    pub fn notify(&self, target: TargetId, action: ActionId, payload: u64) -> Result<()> {
+        if !self.inner.actions.contains(action) {
+            return Err(Error::UnknownAction(action));
+        }
+        let access = self
+            .inner
+            .targets
+            .get(target)
+            .ok_or(Error::UnknownTarget(target))?;
+        Self::post(access.entry(), target, action, payload)
+    }
+
+    fn post(entry: &Entry, target: TargetId, action: ActionId, payload: u64) -> Result<()> {
+        entry
+            .mailbox
+            .push(Message { action, payload })
+            .map_err(|m| Error::MailboxFull {
+                target,
+                action: m.action,
+                payload: m.payload,
+            })?;
+        entry.sender.send()
+    }
+
+    /// Sends `(action, payload)` to every registered target (the caller's own included, if it
+    /// is one). Returns how many were notified.
+    ///
+    /// Errors: [`Error::UnknownAction`]; [`Error::BroadcastIncomplete`] if some targets could
+    /// not take the message (full mailbox, or gone) — the others got it.
+    pub fn broadcast(&self, action: ActionId, payload: u64) -> Result<usize> {
+        if !self.inner.actions.contains(action) {
+            return Err(Error::UnknownAction(action));
+        }
+        let (mut notified, mut failed) = (0, 0);
+        for access in self.inner.targets.live() {
+            match Self::post(access.entry(), access.id(), action, payload) {
+                Ok(()) => notified += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        if failed == 0 {
+            Ok(notified)
+        } else {
+            Err(Error::BroadcastIncomplete { notified, failed })
+        }
+    }
+
+    /// The vector this domain's interrupts use.
+    pub fn vector(&self) -> Vector {
+        self.inner.vector
+    }
+
+    /// The capacity of each target's mailbox.
+    pub fn mailbox_capacity(&self) -> usize {
+        self.inner.mailbox_capacity
+    }
+}

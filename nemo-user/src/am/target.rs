@@ -1,0 +1,273 @@
+//! Targets: the threads that receive active messages, their mailboxes, and the table that
+//! addresses them by id.
+//!
+//! # Slot protocol
+//!
+//! A slot's `state` word packs `generation (32) | ACTIVE (1) | notifiers in flight (31)`. A
+//! notifier adds one to the count and, in the same atomic step, reads whether the slot is active
+//! with the generation of its [`TargetId`]; if not, it takes its one back and reports the target
+//! unknown. Unregistering clears `ACTIVE` and bumps the generation (stale ids stop matching),
+//! then waits for the count to drain before it releases the mailbox. So a notifier that got in
+//! can use the entry without a lock (notify is async-signal-safe), and every message it queued is
+//! in the mailbox before the receiver's final drain.
+
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+
+use super::ActionId;
+use crate::error::{Error, Result};
+use crate::interrupt::{Receiver, Sender};
+
+/// Names a target of a [`Domain`](super::Domain): a slot index and a generation, so the id of
+/// a target that went away never reaches a later target in the same slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TargetId(u32);
+
+impl TargetId {
+    const INDEX_BITS: u32 = 16;
+    /// The most targets a domain can have.
+    pub const MAX_TARGETS: usize = 1 << Self::INDEX_BITS;
+
+    fn new(index: usize, generation: u32) -> TargetId {
+        TargetId((generation << Self::INDEX_BITS) | index as u32)
+    }
+
+    /// The slot index, `0..capacity` (dense: usable to index per-target arrays).
+    pub const fn index(self) -> usize {
+        (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
+    }
+
+    fn generation(self) -> u32 {
+        self.0 >> Self::INDEX_BITS
+    }
+
+    /// The id as a plain number (for a C caller).
+    pub const fn as_u32(self) -> u32 {
+        self.0
+    }
+
+    /// An id from a plain number; one that names no live target is refused by `notify`.
+    pub const fn from_u32(id: u32) -> TargetId {
+        TargetId(id)
+    }
+}
+
+impl fmt::Display for TargetId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index(), self.generation())
+    }
+}
+
+/// One queued active message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Message {
+    pub action: ActionId,
+    pub payload: u64,
+}
+
+/// What notifiers reach: the mailbox and the interrupt that says "look".
+pub(crate) struct Entry {
+    pub mailbox: ArrayQueue<Message>,
+    pub sender: Sender,
+}
+
+const ACTIVE: u64 = 1 << 31;
+const COUNT: u64 = ACTIVE - 1;
+const GEN_SHIFT: u32 = 32;
+
+pub(crate) struct Slot {
+    state: AtomicU64,
+    claimed: AtomicBool,
+    entry: AtomicPtr<Entry>,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            state: AtomicU64::new(0),
+            claimed: AtomicBool::new(false),
+            entry: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+}
+
+/// Fixed table of target slots.
+pub(crate) struct TargetTable {
+    slots: Box<[Slot]>,
+}
+
+/// A notifier's access to a live entry; ends (and lets the target go) on drop.
+pub(crate) struct Access<'a> {
+    slot: &'a Slot,
+    entry: &'a Entry,
+    id: TargetId,
+}
+
+impl Access<'_> {
+    pub fn entry(&self) -> &Entry {
+        self.entry
+    }
+
+    pub fn id(&self) -> TargetId {
+        self.id
+    }
+}
+
+impl Drop for Access<'_> {
+    fn drop(&mut self) {
+        self.slot.state.fetch_sub(1, SeqCst);
+    }
+}
+
+impl TargetTable {
+    pub fn new(capacity: usize) -> TargetTable {
+        TargetTable {
+            slots: (0..capacity.min(TargetId::MAX_TARGETS))
+                .map(|_| Slot::new())
+                .collect(),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Claims a free slot and publishes `entry` in it.
+    pub fn insert(&self, entry: Arc<Entry>) -> Result<TargetId> {
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot
+                .claimed
+                .compare_exchange(false, true, SeqCst, SeqCst)
+                .is_err()
+            {
+                continue;
+            }
+            slot.entry.store(Arc::into_raw(entry).cast_mut(), SeqCst);
+            let prev = slot.state.fetch_or(ACTIVE, SeqCst);
+            return Ok(TargetId::new(i, (prev >> GEN_SHIFT) as u32));
+        }
+        Err(Error::TargetTableFull(self.slots.len()))
+    }
+
+    fn enter(slot: &Slot, index: usize, generation: Option<u32>) -> Option<Access<'_>> {
+        let prev = slot.state.fetch_add(1, SeqCst);
+        let current = (prev >> GEN_SHIFT) as u32;
+        let live = prev & ACTIVE != 0 && generation.is_none_or(|g| current == g);
+        if !live {
+            slot.state.fetch_sub(1, SeqCst);
+            return None;
+        }
+        // SAFETY: ACTIVE was set when we counted ourselves in, so the entry was published and
+        // `remove` will not release it until we leave.
+        let entry = unsafe { &*slot.entry.load(SeqCst) };
+        Some(Access {
+            slot,
+            entry,
+            id: TargetId::new(index, current),
+        })
+    }
+
+    /// The live target `id`, if any.
+    pub fn get(&self, id: TargetId) -> Option<Access<'_>> {
+        let slot = self.slots.get(id.index())?;
+        Self::enter(slot, id.index(), Some(id.generation()))
+    }
+
+    /// Every live target.
+    pub fn live(&self) -> impl Iterator<Item = Access<'_>> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Self::enter(s, i, None))
+    }
+
+    /// Deactivates `id`, waits for notifiers in flight, and frees the slot.
+    pub fn remove(&self, id: TargetId) {
+        let Some(slot) = self.slots.get(id.index()) else {
+            return;
+        };
+        let mut cur = slot.state.load(SeqCst);
+        loop {
+            if cur & ACTIVE == 0 || (cur >> GEN_SHIFT) as u32 != id.generation() {
+                return;
+            }
+            let next_gen = ((cur >> GEN_SHIFT) as u32).wrapping_add(1) & 0xffff;
+            let next = ((next_gen as u64) << GEN_SHIFT) | (cur & COUNT);
+            match slot.state.compare_exchange(cur, next, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        let backoff = crossbeam_utils::Backoff::new();
+        while slot.state.load(SeqCst) & COUNT != 0 {
+            backoff.snooze();
+        }
+        let entry = slot.entry.swap(core::ptr::null_mut(), SeqCst);
+        if !entry.is_null() {
+            // SAFETY: made by `Arc::into_raw` in `insert`; no notifier holds it any more.
+            drop(unsafe { Arc::from_raw(entry) });
+        }
+        slot.claimed.store(false, SeqCst);
+    }
+}
+
+impl Drop for TargetTable {
+    fn drop(&mut self) {
+        for slot in self.slots.iter() {
+            let entry = slot.entry.swap(core::ptr::null_mut(), SeqCst);
+            if !entry.is_null() {
+                // SAFETY: made by `Arc::into_raw`; the table is going away, nobody can enter.
+                drop(unsafe { Arc::from_raw(entry) });
+            }
+        }
+    }
+}
+
+/// A thread registered to receive a domain's active messages.
+///
+/// Dropping it unregisters the thread: messages queued before are delivered by the drop (on the
+/// `signal` and `poll` backends), later notifies fail with [`Error::UnknownTarget`]. Not `Send`:
+/// it belongs to its thread.
+pub struct Target {
+    pub(crate) id: TargetId,
+    pub(crate) domain: Arc<super::domain::Inner>,
+    pub(crate) entry: Arc<Entry>,
+    pub(crate) receiver: Receiver,
+}
+
+impl Target {
+    /// This target's id, for [`Domain::notify`](super::Domain::notify).
+    pub fn id(&self) -> TargetId {
+        self.id
+    }
+
+    /// The receiver that delivers this target's messages (for its endpoint or backend).
+    pub fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
+    /// Messages queued and not yet handled.
+    pub fn queued(&self) -> usize {
+        self.entry.mailbox.len()
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("id", &self.id)
+            .field("backend", &self.receiver.backend())
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // First no new messages, then (when the `receiver` field drops) the final drain.
+        self.domain.targets.remove(self.id);
+    }
+}

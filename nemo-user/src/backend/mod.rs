@@ -1,0 +1,297 @@
+//! The three ways a user interrupt reaches its receiver, behind one semantics.
+//!
+//! | backend | notification | delivery point | handler may |
+//! |---|---|---|---|
+//! | [`uintr`] | `SENDUIPI` → the CPU | any instruction while UIF = 1 | async-signal-safe work only, no indefinitely blocking syscalls (the kernel does not interrupt them without a `WAITING` flag) |
+//! | [`signal`] | software UPID + `tgkill` of a real-time signal | any instruction, also inside blocking syscalls (they restart) | async-signal-safe work only: no allocation, no locks the interrupted code may hold |
+//! | [`poll`] | software UPID, no notification | [`poll()`](crate::poll) safepoints (and a guard's drop) | anything |
+//!
+//! Whatever the backend: 64 vectors per receiver, a pending vector coalesces (sending it again
+//! adds nothing until it is delivered), the highest pending vector is delivered first, delivery
+//! runs on the receiver's thread, a [`Guard`](crate::interrupt::Guard) defers delivery until it is
+//! dropped, and no posted vector is lost.
+//!
+//! # Choosing a backend
+//!
+//! At run time, the default is `uintr` if [`uintr_sys::detect()`] hands out a support token, else
+//! `signal`. `NEMO_BACKEND=uintr|signal|poll` (or `auto`) in the environment forces one; forcing a
+//! backend this machine cannot run is an error, never a silent fallback. [`backend_info()`] says
+//! which backend runs and why. A receiver can also name its backend in code
+//! ([`ReceiverBuilder::backend`](crate::interrupt::ReceiverBuilder::backend)), so one process can
+//! run receivers on different backends.
+//!
+//! ```
+//! use nemo_user::backend::{BackendInfo, BackendKind};
+//!
+//! // The decision is a pure function of the environment value and UINTR's availability:
+//! let info = BackendInfo::decide(Some("poll"), false, "no UINTR here")?;
+//! assert_eq!(info.kind, BackendKind::Poll);
+//! assert!(BackendInfo::decide(Some("uintr"), false, "no UINTR here").is_err());
+//! assert!(BackendInfo::decide(Some("carrier-pigeon"), true, "").is_err());
+//! assert_eq!(BackendInfo::decide(None, false, "no UINTR here")?.kind, BackendKind::Signal);
+//! // What this process runs:
+//! println!("{}", BackendInfo::select(None, uintr_sys::detect())?);
+//! # Ok::<(), nemo_user::Error>(())
+//! ```
+
+pub mod poll;
+pub mod signal;
+pub mod uintr;
+
+use core::fmt;
+use core::str::FromStr;
+use std::sync::OnceLock;
+
+use uintr_sys::Detection;
+
+use crate::error::{Error, Result};
+
+/// The environment variable that forces a backend.
+pub const BACKEND_ENV: &str = "NEMO_BACKEND";
+
+/// One of the three backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// Intel user interrupts: `SENDUIPI` and a hardware-delivered handler.
+    Uintr,
+    /// A software UPID notified by a real-time signal (`tgkill`).
+    Signal,
+    /// A software UPID drained at explicit [`poll()`](crate::poll) safepoints.
+    Poll,
+}
+
+impl BackendKind {
+    /// All backends, in order of preference.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Uintr, BackendKind::Signal, BackendKind::Poll];
+
+    /// The lowercase name used by `NEMO_BACKEND`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BackendKind::Uintr => "uintr",
+            BackendKind::Signal => "signal",
+            BackendKind::Poll => "poll",
+        }
+    }
+
+    /// Whether this backend can run here; `Err` carries the reason it cannot.
+    pub fn availability(self) -> Result<()> {
+        let d = uintr_sys::detect();
+        availability(self, d.is_available(), d.reason())
+    }
+
+    pub(crate) const fn to_u8(self) -> u8 {
+        match self {
+            BackendKind::Uintr => 0,
+            BackendKind::Signal => 1,
+            BackendKind::Poll => 2,
+        }
+    }
+
+    pub(crate) const fn from_u8(v: u8) -> BackendKind {
+        match v {
+            0 => BackendKind::Uintr,
+            1 => BackendKind::Signal,
+            _ => BackendKind::Poll,
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = Error;
+
+    /// Parses `uintr`, `signal` or `poll` (case-insensitive, surrounding blanks ignored).
+    fn from_str(s: &str) -> Result<BackendKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "uintr" => Ok(BackendKind::Uintr),
+            "signal" => Ok(BackendKind::Signal),
+            "poll" => Ok(BackendKind::Poll),
+            _ => Err(Error::InvalidBackend {
+                value: s.to_string(),
+            }),
+        }
+    }
+}
+
+/// Which backend runs by default, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// The backend.
+    pub kind: BackendKind,
+    /// Whether `NEMO_BACKEND` forced it.
+    pub forced: bool,
+    /// A sentence saying why this backend was chosen.
+    pub reason: String,
+}
+
+impl BackendInfo {
+    /// Decides from the value of `NEMO_BACKEND` and a UINTR detection; see
+    /// [`BackendInfo::decide`].
+    pub fn select(nemo_backend: Option<&str>, detection: &Detection) -> Result<BackendInfo> {
+        BackendInfo::decide(nemo_backend, detection.is_available(), detection.reason())
+    }
+
+    /// Decides from the value of `NEMO_BACKEND` (`None` or `Some("")` or `Some("auto")`: not
+    /// forced) and whether UINTR is available (with the detection's reason). Pure, so every row
+    /// of the decision is testable anywhere.
+    ///
+    /// Errors: [`Error::InvalidBackend`] for a value that names no backend,
+    /// [`Error::BackendUnavailable`] for a forced backend that cannot run.
+    pub fn decide(
+        nemo_backend: Option<&str>,
+        uintr_available: bool,
+        uintr_reason: &str,
+    ) -> Result<BackendInfo> {
+        let forced = match nemo_backend.map(str::trim) {
+            None | Some("") => None,
+            Some(v) if v.eq_ignore_ascii_case("auto") => None,
+            Some(v) => Some(
+                v.parse::<BackendKind>()
+                    .map_err(|_| Error::InvalidBackend {
+                        value: v.to_string(),
+                    })?,
+            ),
+        };
+        match forced {
+            Some(kind) => {
+                availability(kind, uintr_available, uintr_reason)?;
+                Ok(BackendInfo {
+                    kind,
+                    forced: true,
+                    reason: format!("forced by {BACKEND_ENV}={kind}"),
+                })
+            }
+            None if uintr_available => Ok(BackendInfo {
+                kind: BackendKind::Uintr,
+                forced: false,
+                reason: format!("user interrupts detected: {uintr_reason}"),
+            }),
+            None => Ok(BackendInfo {
+                kind: BackendKind::Signal,
+                forced: false,
+                reason: format!(
+                    "no user interrupts ({uintr_reason}); emulating them with a real-time signal"
+                ),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for BackendInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind, self.reason)
+    }
+}
+
+fn availability(kind: BackendKind, uintr_available: bool, uintr_reason: &str) -> Result<()> {
+    match kind {
+        BackendKind::Uintr if !uintr_available => Err(Error::BackendUnavailable {
+            kind,
+            reason: uintr_reason.to_string(),
+        }),
+        BackendKind::Uintr | BackendKind::Signal | BackendKind::Poll => Ok(()),
+    }
+}
+
+/// The process's default backend and why, decided once from `NEMO_BACKEND` and
+/// [`uintr_sys::detect()`] at the first call.
+///
+/// Errors (returned at every call, so a misconfiguration cannot be missed): an invalid
+/// `NEMO_BACKEND` value, or a forced backend that cannot run here.
+///
+/// ```
+/// match nemo_user::backend_info() {
+///     Ok(info) => println!("backend: {info}"),
+///     Err(e) => println!("misconfigured: {e}"),
+/// }
+/// ```
+pub fn backend_info() -> Result<&'static BackendInfo> {
+    static INFO: OnceLock<Result<BackendInfo>> = OnceLock::new();
+    INFO.get_or_init(|| {
+        let env = std::env::var(BACKEND_ENV).ok();
+        BackendInfo::select(env.as_deref(), uintr_sys::detect())
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_CPUID: &str = "the CPU does not advertise UINTR (CPUID.(EAX=7,ECX=0):EDX[5] is clear)";
+
+    fn without_uintr(env: Option<&str>) -> Result<BackendInfo> {
+        BackendInfo::decide(env, false, NO_CPUID)
+    }
+
+    fn with_uintr(env: Option<&str>) -> Result<BackendInfo> {
+        BackendInfo::decide(env, true, "UINTR available")
+    }
+
+    #[test]
+    fn default_is_uintr_where_detected_else_signal() {
+        let a = with_uintr(None).unwrap();
+        assert_eq!(a.kind, BackendKind::Uintr);
+        assert!(!a.forced);
+        let b = without_uintr(Some("")).unwrap();
+        assert_eq!(b.kind, BackendKind::Signal);
+        assert!(b.reason.contains("CPUID"), "{}", b.reason);
+        let c = without_uintr(Some(" Auto ")).unwrap();
+        assert_eq!(c.kind, BackendKind::Signal);
+    }
+
+    #[test]
+    fn forcing_works_for_every_available_backend() {
+        for kind in [BackendKind::Signal, BackendKind::Poll] {
+            let info = without_uintr(Some(kind.name())).unwrap();
+            assert_eq!(info.kind, kind);
+            assert!(info.forced);
+            assert!(info.to_string().contains("NEMO_BACKEND"));
+        }
+        let hw = with_uintr(Some("UINTR")).unwrap();
+        assert_eq!(hw.kind, BackendKind::Uintr);
+        assert!(hw.forced);
+    }
+
+    #[test]
+    fn forcing_an_unavailable_backend_is_an_error() {
+        let e = without_uintr(Some("uintr")).unwrap_err();
+        match &e {
+            Error::BackendUnavailable { kind, reason } => {
+                assert_eq!(*kind, BackendKind::Uintr);
+                assert!(reason.contains("CPUID"), "{reason}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(e.errno(), libc::ENOTSUP);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_valid_ones() {
+        let e = with_uintr(Some("futex")).unwrap_err();
+        assert_eq!(
+            e,
+            Error::InvalidBackend {
+                value: "futex".into()
+            }
+        );
+        let msg = e.to_string();
+        for valid in ["uintr", "signal", "poll"] {
+            assert!(msg.contains(valid), "{msg}");
+        }
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in BackendKind::ALL {
+            assert_eq!(kind.name().parse::<BackendKind>().unwrap(), kind);
+            assert_eq!(BackendKind::from_u8(kind.to_u8()), kind);
+        }
+    }
+}

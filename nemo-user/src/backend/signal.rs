@@ -1,0 +1,305 @@
+//! The `signal` backend: a software UPID, notified by a real-time signal.
+//!
+//! A sender posts its vector with [`uintr_sys::Upid::post`], exactly the sender's half of
+//! `SENDUIPI`; only when that says [`PostOutcome::Notify`](uintr_sys::PostOutcome::Notify) (no
+//! notification outstanding) does it `tgkill` the receiver's thread. The signal handler is the
+//! receiver's half: [`uintr_sys::Upid::take`] and the handler for each vector, highest first. So
+//! at most one signal is in flight per receiver however many vectors are sent, and the
+//! coalescing is the CPU's.
+//!
+//! The handler is installed with `SA_RESTART`: a receiver blocked in a system call runs its
+//! handler and the call resumes (`nanosleep` and a few others return `EINTR` instead, as
+//! `signal(7)` lists). It preserves `errno`.
+//!
+//! # Which signal
+//!
+//! One real-time signal per process, chosen at the first registration on this backend:
+//! `NEMO_SIGNAL` if set (`RTMIN+k`, `SIGRTMIN+k`, or a number between `SIGRTMIN()` and
+//! `SIGRTMAX()`), else the first of `SIGRTMIN()+4`, `SIGRTMIN()+5`, …, then `SIGRTMIN()+0..4`,
+//! whose disposition is still the default and that the UINTR emulation of `uintr-sys` does not
+//! use. [`signal_number()`] tells which. The handler is never uninstalled: a late signal after a
+//! receiver is dropped finds nothing to do.
+
+use core::sync::atomic::Ordering::Relaxed;
+use std::sync::OnceLock;
+
+use libc::c_int;
+
+use crate::error::{Error, Result};
+use crate::interrupt::delivery::drain;
+use crate::interrupt::shared::Core;
+use crate::interrupt::thread;
+
+/// The environment variable that overrides the signal.
+pub const SIGNAL_ENV: &str = "NEMO_SIGNAL";
+
+/// The default signal is `SIGRTMIN() + DEFAULT_OFFSET` (the first free one from there).
+pub const DEFAULT_OFFSET: c_int = 4;
+
+/// Signals this backend must not take: the delivery signal of `uintr-sys`'s UINTR emulation
+/// ([`uintr_sys::emulation::delivery_signal`], counted down from `SIGRTMAX()`; its other signal
+/// is `SIGILL`, not a real-time one).
+pub fn reserved_signals() -> [c_int; 1] {
+    [uintr_sys::emulation::delivery_signal()]
+}
+
+/// Parses a `NEMO_SIGNAL` value: `RTMIN+k`, `SIGRTMIN+k`, `RTMIN`, or a signal number, which
+/// must lie in `rtmin..=rtmax`.
+pub fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
+    let invalid = |reason: String| Error::InvalidSignal {
+        value: value.to_string(),
+        reason,
+    };
+    let v = value.trim();
+    let upper = v.to_ascii_uppercase();
+    let rest = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let signo = if let Some(off) = rest.strip_prefix("RTMIN") {
+        let k = match off.trim() {
+            "" => 0,
+            o => o
+                .strip_prefix('+')
+                .and_then(|n| n.trim().parse::<c_int>().ok())
+                .ok_or_else(|| invalid("expected RTMIN+k with a number k".into()))?,
+        };
+        rtmin
+            .checked_add(k)
+            .ok_or_else(|| invalid("offset too large".into()))?
+    } else {
+        v.parse::<c_int>()
+            .map_err(|_| invalid("expected a signal number, or RTMIN+k / SIGRTMIN+k".into()))?
+    };
+    if !(rtmin..=rtmax).contains(&signo) {
+        return Err(invalid(format!(
+            "signal {signo} is not a real-time signal (valid: {rtmin}..={rtmax})"
+        )));
+    }
+    Ok(signo)
+}
+
+/// Chooses the signal: the `NEMO_SIGNAL` value if given (it must not be `reserved`), else the
+/// first of `rtmin + DEFAULT_OFFSET ..= rtmax`, then `rtmin .. rtmin + DEFAULT_OFFSET`, that is
+/// not `reserved` and for which `is_free` holds. Pure, for testing; [`signal_number()`] feeds it
+/// the process's real state.
+pub fn choose_signal(
+    env: Option<&str>,
+    rtmin: c_int,
+    rtmax: c_int,
+    reserved: &[c_int],
+    is_free: impl Fn(c_int) -> bool,
+) -> Result<c_int> {
+    if let Some(value) = env.filter(|v| !v.trim().is_empty()) {
+        let signo = parse_signal(value, rtmin, rtmax)?;
+        if reserved.contains(&signo) {
+            return Err(Error::InvalidSignal {
+                value: value.to_string(),
+                reason: format!("signal {signo} is used by the UINTR emulation"),
+            });
+        }
+        return Ok(signo);
+    }
+    let first = (rtmin + DEFAULT_OFFSET).min(rtmax);
+    (first..=rtmax)
+        .chain(rtmin..first)
+        .find(|s| !reserved.contains(s) && is_free(*s))
+        .ok_or(Error::NoFreeSignal)
+}
+
+fn disposition_is_default(signo: c_int) -> bool {
+    let mut old = core::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a query only (no new action); `old` is a valid out-pointer.
+    let r = unsafe { libc::sigaction(signo, core::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: zero-initialised and filled by the kernel on success.
+    r == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_DFL
+}
+
+fn install(signo: c_int) -> Result<()> {
+    // SAFETY: a zeroed `sigaction` is a valid empty one; the handler has the SA_SIGINFO
+    // signature; the mask is initialised with sigemptyset before use.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(signo, &sa, core::ptr::null_mut()) != 0 {
+            return Err(Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The real-time signal of this backend, chosen and its handler installed at the first call.
+///
+/// Errors: [`Error::InvalidSignal`] for a bad `NEMO_SIGNAL`, [`Error::NoFreeSignal`].
+///
+/// ```
+/// let signo = nemo_user::backend::signal::signal_number()?;
+/// assert!((libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&signo));
+/// # Ok::<(), nemo_user::Error>(())
+/// ```
+pub fn signal_number() -> Result<c_int> {
+    static SIGNO: OnceLock<Result<c_int>> = OnceLock::new();
+    SIGNO
+        .get_or_init(|| {
+            let env = std::env::var(SIGNAL_ENV).ok();
+            let signo = choose_signal(
+                env.as_deref(),
+                libc::SIGRTMIN(),
+                libc::SIGRTMAX(),
+                &reserved_signals(),
+                disposition_is_default,
+            )?;
+            install(signo)?;
+            Ok(signo)
+        })
+        .clone()
+}
+
+/// Sends the notification signal to the receiver of `core`. Async-signal-safe.
+///
+/// Called between [`Core::enter`] and [`Core::leave`], so the receiver's thread cannot have
+/// exited (and its id cannot have been reused) while the signal is sent.
+pub(crate) fn notify(core: &Core) -> Result<()> {
+    loop {
+        // SAFETY: tgkill takes plain integers; the target is alive per the bracket above.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_tgkill,
+                core.pid as libc::c_long,
+                core.tid as libc::c_long,
+                core.signo as libc::c_long,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            // The queue of pending real-time signals is full. ON is set, so no other sender
+            // will notify: this one must get through.
+            Some(libc::EAGAIN) => {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
+            Some(libc::ESRCH) => return Err(crate::Error::ReceiverGone),
+            Some(e) => return Err(Error::Os(e)),
+            None => return Err(Error::Os(libc::EIO)),
+        }
+    }
+}
+
+/// What the signal handler does, for a notification a thread sends itself (no syscall).
+pub(crate) fn notify_self() {
+    thread::with(|ts| {
+        let local = ts.receiver.load(Relaxed);
+        if local.is_null() {
+            return;
+        }
+        if ts.depth.load(Relaxed) != 0 {
+            ts.deferred.store(true, Relaxed);
+            return;
+        }
+        // SAFETY: the thread's registered receiver, on its own thread.
+        unsafe { drain(ts, local, true) };
+    });
+}
+
+extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: __errno_location returns this thread's errno slot; always valid.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
+    // SAFETY: the kernel passes an SA_SIGINFO handler a valid siginfo (or null).
+    if let Some(info) = unsafe { info.as_ref() }
+        && info.si_code == libc::SI_TIMER
+    {
+        // A per-thread POSIX timer's tick: post its vector, delivered by the drain below.
+        crate::timer::posix_expired(info);
+    }
+    notify_self();
+    // SAFETY: as above.
+    unsafe { *errno = saved };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RTMIN: c_int = 34;
+    const RTMAX: c_int = 64;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(parse_signal("RTMIN+3", RTMIN, RTMAX), Ok(37));
+        assert_eq!(parse_signal("sigrtmin + 2", RTMIN, RTMAX), Ok(36));
+        assert_eq!(parse_signal("SIGRTMIN", RTMIN, RTMAX), Ok(34));
+        assert_eq!(parse_signal(" 50 ", RTMIN, RTMAX), Ok(50));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_realtime_signal() {
+        for bad in ["10", "RTMIN+31", "RTMIN-1", "USR1", "RTMIN+x", ""] {
+            match parse_signal(bad, RTMIN, RTMAX) {
+                Err(Error::InvalidSignal { value, .. }) => assert_eq!(value, bad),
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn default_skips_taken_and_reserved_signals() {
+        assert_eq!(
+            choose_signal(None, RTMIN, RTMAX, &[], |_| true),
+            Ok(RTMIN + DEFAULT_OFFSET)
+        );
+        let taken = RTMIN + DEFAULT_OFFSET;
+        let reserved = [RTMIN + DEFAULT_OFFSET + 1];
+        assert_eq!(
+            choose_signal(None, RTMIN, RTMAX, &reserved, |s| s != taken),
+            Ok(RTMIN + DEFAULT_OFFSET + 2)
+        );
+        // Wraps around to the low offsets, then gives up.
+        assert_eq!(
+            choose_signal(None, RTMIN, RTMAX, &[], |s| s < RTMIN + 2),
+            Ok(RTMIN)
+        );
+        assert_eq!(
+            choose_signal(None, RTMIN, RTMAX, &[], |_| false),
+            Err(Error::NoFreeSignal)
+        );
+    }
+
+    #[test]
+    fn the_emulations_signal_is_never_chosen() {
+        let reserved = reserved_signals();
+        let rtmin = libc::SIGRTMIN();
+        let rtmax = libc::SIGRTMAX();
+        let chosen = choose_signal(None, rtmin, rtmax, &reserved, |_| true).unwrap();
+        assert!(!reserved.contains(&chosen));
+        // Even when it is the only one left.
+        let only = |s| s == reserved[0];
+        assert_eq!(
+            choose_signal(None, rtmin, rtmax, &reserved, only),
+            Err(Error::NoFreeSignal)
+        );
+        let forced = format!("{}", reserved[0]);
+        assert!(matches!(
+            choose_signal(Some(&forced), rtmin, rtmax, &reserved, |_| true),
+            Err(Error::InvalidSignal { .. })
+        ));
+    }
+
+    #[test]
+    fn override_is_taken_as_given_unless_reserved() {
+        assert_eq!(
+            choose_signal(Some("RTMIN+1"), RTMIN, RTMAX, &[], |_| false),
+            Ok(RTMIN + 1)
+        );
+        assert!(matches!(
+            choose_signal(Some("RTMIN+1"), RTMIN, RTMAX, &[RTMIN + 1], |_| true),
+            Err(Error::InvalidSignal { .. })
+        ));
+        assert_eq!(
+            choose_signal(Some("  "), RTMIN, RTMAX, &[], |_| true),
+            Ok(RTMIN + DEFAULT_OFFSET)
+        );
+    }
+}

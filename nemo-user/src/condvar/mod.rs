@@ -1,0 +1,383 @@
+//! Condition variables that beat `pthread_cond` (Nemo §4.1, at user level).
+//!
+//! - [`Condvar`]: for `std::sync::Mutex`, shaped like `std::sync::Condvar`.
+//! - [`RawCondvar`]: the 48-byte, pointer-free state, usable with any mutex through
+//!   [`RawCondvar::wait_raw`] — what a `pthread_cond_*` replacement keeps inside the caller's
+//!   `pthread_cond_t` and drives with the caller's glibc mutex.
+//!
+//! Waiting climbs the wait ladder of [`crate::wait`] (spin on the cache line, `umwait` where the
+//! CPU has WAITPKG, then park on a futex); each condvar can have its own [`WaitPolicy`] and the
+//! process has a default one.
+//!
+//! ```
+//! use nemo_user::condvar::Condvar;
+//! use std::sync::{Arc, Mutex};
+//! use std::thread;
+//!
+//! let pair = Arc::new((Mutex::new(false), Condvar::new()));
+//! let pair2 = Arc::clone(&pair);
+//! let t = thread::spawn(move || {
+//!     let (lock, cv) = &*pair2;
+//!     *lock.lock().unwrap() = true;
+//!     cv.notify_one();
+//! });
+//! let (lock, cv) = &*pair;
+//! let mut ready = lock.lock().unwrap();
+//! while !*ready {
+//!     ready = cv.wait(ready, lock).unwrap();
+//! }
+//! t.join().unwrap();
+//! ```
+//!
+//! # Semantics
+//!
+//! - `notify_one` wakes exactly one waiter among those that were waiting when it was called and
+//!   had not been signalled yet (FIFO by group, not by thread); it never wakes a waiter that
+//!   started waiting after the call. `notify_all` wakes every waiter present at the call.
+//! - Notifying with nobody waiting costs one load (no fence, no lock, no system call: the
+//!   waiters' mutex orders it, see [`RawCondvar::notify_one`]); a notify makes a system call
+//!   only if the waiter it wakes is parked.
+//! - Timed waits take an absolute [`Deadline`] on a clock (realtime or
+//!   monotonic) and never return `TimedOut` before it, as measured on that clock. A waiter whose
+//!   deadline races a notification either consumes it (returns woken) or withdraws without it
+//!   (returns timed out) — a notification is never lost to a timed-out waiter.
+//! - No wait or notify allocates.
+//!
+//! # Differences from `pthread_cond` / `std::sync::Condvar`
+//!
+//! - **No spurious wakeups.** A wait returns woken only if a `notify_one` was counted for it or a
+//!   `notify_all` covered it; POSIX and std both allow spurious wakeups, so code written for them
+//!   works unchanged. The one documented exception: when [`RawCondvar::wait_raw`]'s `unlock`
+//!   fails and the waiter had already been signalled, the signal is passed on with a fresh
+//!   `notify_one`, which may reach a waiter that arrived later.
+//! - **`notify_one` is exact.** glibc's `pthread_cond_signal` may wake more than one waiter
+//!   (POSIX allows it); here one call wakes one waiter, which tests can count.
+//! - **Waiters may spin before they park.** That is where the latency comes from (see
+//!   [`crate::wait`]). The default policy adapts: it stops spinning on a condvar whose waits
+//!   outlast the spin window, and never spins on a CPU the process cannot spare.
+//!   [`WaitPolicy::park_only`] turns spinning off, per condvar or process-wide.
+//! - **Notifications return information**: `notify_one` says whether a waiter was signalled and
+//!   `notify_all` how many; std returns `()`.
+//! - **`Condvar::wait` takes the mutex as well as the guard** (`cv.wait(guard, &mutex)`): std's
+//!   `MutexGuard` does not expose its mutex outside the standard library. Passing a guard of a
+//!   different mutex panics.
+//! - **One condvar may be used with several mutexes over its life** (std's Linux implementation
+//!   also allows this; POSIX calls concurrent use with two mutexes undefined). Each wait is
+//!   correct for the mutex it was given.
+//! - **Destruction** ([`RawCondvar::destroy`]): returns [`Error::Busy`] if a waiter has not been
+//!   notified (POSIX: undefined behaviour; glibc blocks), and otherwise waits until notified
+//!   waiters have stopped touching the memory, so "broadcast, then destroy" is safe like in glibc.
+//!   A Rust [`Condvar`] cannot be dropped while a wait borrows it.
+//! - **Cancellation**: the Rust API has no thread cancellation. A C shim makes its waits
+//!   cancellation points with the split-phase API ([`RawCondvar::begin_wait`] and friends), see
+//!   [`crate::park`].
+//! - **Limits**: at most 2^24 − 1 threads inside waits on one condvar at a time (more than Linux's
+//!   thread limit); generation numbers wrap after 2^32 notifications, harmlessly unless one waiter
+//!   sleeps through 2^31 of its own group's generations between two checks.
+
+mod lockword;
+mod platform;
+mod protocol;
+mod raw;
+mod waiting;
+
+#[cfg(test)]
+mod loom_models;
+
+use std::sync::{LockResult, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+pub use raw::{RawCondvar, WaitTicket};
+
+use crate::park::FutexPark;
+use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
+
+/// Errors of condvar operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `destroy` while some waiters have not been notified.
+    #[error("condvar is busy: {waiters} waiter(s) have not been notified")]
+    Busy {
+        /// How many waiters had not been notified.
+        waiters: u32,
+    },
+}
+
+impl Error {
+    /// The errno value a C API reports for it.
+    pub const fn errno(&self) -> i32 {
+        match self {
+            Error::Busy { .. } => libc::EBUSY,
+        }
+    }
+}
+
+/// Whether [`Condvar::wait_timeout`] and friends returned because time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// `true` if the wait timed out without being notified.
+    pub const fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+/// A condition variable for `std::sync::Mutex`, like `std::sync::Condvar` but faster to wake
+/// (see the [module docs](self) for the differences).
+///
+/// Cache-line aligned so that waiters spinning on it never share a line with unrelated data.
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct Condvar {
+    raw: RawCondvar,
+    policy: Option<WaitPolicy>,
+}
+
+impl Condvar {
+    /// A condvar that uses the process-wide default policy.
+    pub const fn new() -> Self {
+        Condvar {
+            raw: RawCondvar::new(),
+            policy: None,
+        }
+    }
+
+    /// A condvar with its own wait policy.
+    ///
+    /// ```
+    /// use nemo_user::condvar::Condvar;
+    /// use nemo_user::wait::WaitPolicy;
+    ///
+    /// let cv = Condvar::with_policy(WaitPolicy::park_only());
+    /// assert_eq!(cv.policy(), WaitPolicy::park_only());
+    /// ```
+    pub const fn with_policy(policy: WaitPolicy) -> Self {
+        Condvar {
+            raw: RawCondvar::new(),
+            policy: Some(policy),
+        }
+    }
+
+    /// Sets (or, with `None`, clears) this condvar's own policy.
+    pub fn set_policy(&mut self, policy: Option<WaitPolicy>) {
+        self.policy = policy;
+    }
+
+    /// The policy its waits use now.
+    pub fn policy(&self) -> WaitPolicy {
+        self.policy.unwrap_or_default()
+    }
+
+    /// The underlying raw condvar.
+    pub fn raw(&self) -> &RawCondvar {
+        &self.raw
+    }
+
+    /// Wakes one waiter; returns whether there was one to wake.
+    #[inline]
+    pub fn notify_one(&self) -> bool {
+        self.raw.notify_one()
+    }
+
+    /// Wakes every waiter; returns how many had not been signalled yet.
+    #[inline]
+    pub fn notify_all(&self) -> usize {
+        self.raw.notify_all()
+    }
+
+    /// Releases `guard`'s lock, waits for a notification, and re-locks `mutex`.
+    ///
+    /// # Panics
+    /// If `guard` does not belong to `mutex`.
+    pub fn wait<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        self.wait_inner(guard, mutex, None).0
+    }
+
+    /// Waits while `condition` returns `true`.
+    ///
+    /// # Panics
+    /// If `guard` does not belong to `mutex`.
+    pub fn wait_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+        mut condition: F,
+    ) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        while condition(&mut *guard) {
+            guard = self.wait(guard, mutex)?;
+        }
+        Ok(guard)
+    }
+
+    /// Waits for a notification or until `timeout` has elapsed (on `CLOCK_MONOTONIC`).
+    ///
+    /// # Panics
+    /// If `guard` does not belong to `mutex`.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+        timeout: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        self.wait_until(guard, mutex, &Deadline::after(timeout))
+    }
+
+    /// Waits for a notification or until `deadline` (absolute, on its clock).
+    ///
+    /// ```
+    /// use nemo_user::condvar::Condvar;
+    /// use nemo_user::wait::{Clock, Deadline};
+    /// use std::sync::Mutex;
+    /// use std::time::Duration;
+    ///
+    /// let (m, cv) = (Mutex::new(()), Condvar::new());
+    /// let deadline = Deadline::after_on(Clock::Realtime, Duration::from_millis(2));
+    /// let (_g, r) = cv.wait_until(m.lock().unwrap(), &m, &deadline).unwrap();
+    /// assert!(r.timed_out());
+    /// assert!(deadline.has_passed());
+    /// ```
+    ///
+    /// # Panics
+    /// If `guard` does not belong to `mutex`.
+    pub fn wait_until<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+        deadline: &Deadline,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let (relocked, outcome) = self.wait_inner(guard, mutex, Some(deadline));
+        let r = WaitTimeoutResult(outcome.timed_out());
+        match relocked {
+            Ok(g) => Ok((g, r)),
+            Err(p) => Err(PoisonError::new((p.into_inner(), r))),
+        }
+    }
+
+    /// Waits while `condition` returns `true`, at most until `timeout` has elapsed. The result
+    /// says whether it timed out with the condition still `true`.
+    ///
+    /// # Panics
+    /// If `guard` does not belong to `mutex`.
+    pub fn wait_timeout_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+        timeout: Duration,
+        mut condition: F,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        let deadline = Deadline::after(timeout);
+        loop {
+            if !condition(&mut *guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            let (g, r) = self.wait_until(guard, mutex, &deadline)?;
+            guard = g;
+            if r.timed_out() {
+                let still = condition(&mut *guard);
+                return Ok((guard, WaitTimeoutResult(still)));
+            }
+        }
+    }
+
+    fn wait_inner<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+        deadline: Option<&Deadline>,
+    ) -> (LockResult<MutexGuard<'a, T>>, WaitOutcome) {
+        assert_guard_of(&guard, mutex);
+        let policy = self.policy();
+        let r: Result<_, std::convert::Infallible> = self.raw.wait_raw_with(
+            &policy,
+            &FutexPark,
+            || {
+                drop(guard);
+                Ok(())
+            },
+            || mutex.lock(),
+            deadline,
+        );
+        match r {
+            Ok((outcome, relocked)) => (relocked, outcome),
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// The data a `MutexGuard` derefs to lives inside its `Mutex`, and two live mutexes of the same
+/// type cannot overlap, so an address-range check identifies the guard's mutex.
+fn assert_guard_of<T>(guard: &MutexGuard<'_, T>, mutex: &Mutex<T>) {
+    let data = &**guard as *const T as usize;
+    let start = mutex as *const Mutex<T> as usize;
+    let end = start + std::mem::size_of::<Mutex<T>>();
+    assert!(
+        (start..=end).contains(&data),
+        "Condvar::wait: the guard does not belong to the given mutex"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_fits_a_pthread_cond_t() {
+        assert!(std::mem::size_of::<RawCondvar>() <= 48);
+        assert!(std::mem::align_of::<RawCondvar>() <= 8);
+        assert!(std::mem::size_of::<RawCondvar>() <= std::mem::size_of::<libc::pthread_cond_t>());
+        assert!(std::mem::align_of::<RawCondvar>() <= std::mem::align_of::<libc::pthread_cond_t>());
+        assert_eq!(std::mem::size_of::<Condvar>(), 64);
+    }
+
+    #[test]
+    fn attributes_round_trip_and_default_to_zero() {
+        use crate::wait::{Clock, PolicyClass};
+        let mut cv = RawCondvar::new();
+        assert_eq!(cv.clock(), Clock::Realtime);
+        assert!(!cv.is_process_shared());
+        assert_eq!(cv.policy_class(), PolicyClass::Default);
+        cv.set_clock(Clock::Monotonic);
+        cv.set_process_shared(true);
+        cv.set_policy_class(PolicyClass::ParkOnly);
+        assert_eq!(cv.clock(), Clock::Monotonic);
+        assert!(cv.is_process_shared());
+        assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
+        cv.set_process_shared(false);
+        assert_eq!(cv.clock(), Clock::Monotonic);
+        assert!(!cv.is_process_shared());
+        assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
+        cv.set_clock(Clock::Realtime);
+        cv.set_policy_class(PolicyClass::Default);
+        // Back to the all-zero bytes.
+        // SAFETY: RawCondvar is 48 bytes of plain atomics, valid to view as bytes.
+        let bytes: [u8; 48] = unsafe { std::mem::transmute(cv) };
+        assert_eq!(bytes, [0u8; 48]);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not belong")]
+    fn guard_of_another_mutex_is_rejected() {
+        let (a, b) = (Mutex::new(1u64), Mutex::new(2u64));
+        let cv = Condvar::new();
+        let g = a.lock().unwrap();
+        let _ = cv.wait_timeout(g, &b, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn errors_map_to_errno() {
+        assert_eq!(Error::Busy { waiters: 2 }.errno(), libc::EBUSY);
+        assert!(Error::Busy { waiters: 2 }.to_string().contains('2'));
+    }
+}

@@ -1,0 +1,412 @@
+//! [`RawCondvar`]: the 48-byte, pointer-free condition variable a C shim keeps inside a
+//! `pthread_cond_t`, usable with any mutex.
+
+use super::Error;
+use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
+use super::platform::Native;
+use super::protocol::{Core, Ticket};
+use super::waiting::wait_ticket;
+use crate::park::{FutexPark, Park, ParkRequest};
+use crate::wait::ladder::{Climb, climb};
+use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
+
+/// A condition variable in 48 bytes (align 8) with no pointers, so it fits inside a glibc
+/// `pthread_cond_t` and works in memory shared between processes. **All-zero bytes are a valid,
+/// idle condvar** (clock `CLOCK_REALTIME`, process-private, default policy) — the same bytes as
+/// `PTHREAD_COND_INITIALIZER`.
+///
+/// It works with any mutex: [`wait_raw`](Self::wait_raw) takes the unlock and relock steps as
+/// closures, and hands back whatever the relock returned (for a robust pthread mutex, that is
+/// where `EOWNERDEAD` comes back). For `std::sync::Mutex` use [`Condvar`](super::Condvar).
+///
+/// The protocol (who touches which word when) is documented in the crate's `condvar::protocol`
+/// source; the behaviour is summarised in the [module docs](super).
+///
+/// ```
+/// use nemo_user::condvar::RawCondvar;
+/// use nemo_user::wait::{Deadline, WaitOutcome};
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+///
+/// static CV: RawCondvar = RawCondvar::ZERO;
+/// let m = Mutex::new(());
+///
+/// // Nobody notifies: the wait times out, and the relock's result comes back.
+/// let guard = m.lock().unwrap();
+/// let deadline = Deadline::after(Duration::from_millis(1));
+/// let (outcome, relocked) = CV
+///     .wait_raw(|| { drop(guard); Ok::<(), ()>(()) }, || m.lock(), Some(&deadline))
+///     .unwrap();
+/// assert_eq!(outcome, WaitOutcome::TimedOut);
+/// assert!(relocked.is_ok());
+/// assert!(!CV.notify_one()); // nobody waiting: no system call, nothing signalled
+/// ```
+#[repr(transparent)]
+pub struct RawCondvar {
+    core: Core<Native>,
+}
+
+/// One waiter's in-progress wait on a [`RawCondvar`], for the split-phase API
+/// ([`RawCondvar::begin_wait`] … [`RawCondvar::finish_wait`]). Plain data: it borrows nothing, so
+/// a C shim can keep it in a cancellation cleanup buffer.
+///
+/// Every ticket must end in [`RawCondvar::finish_wait`] on the condvar that issued it (after
+/// its outcome is known: [`RawCondvar::poll`] returned `Some`, or [`RawCondvar::abandon`] was
+/// called); otherwise the condvar keeps counting the waiter, and `destroy` waits for it forever.
+#[must_use = "a wait ticket must be finished with RawCondvar::finish_wait"]
+#[derive(Debug)]
+pub struct WaitTicket(Ticket);
+
+impl WaitTicket {
+    /// The outcome, once known.
+    pub fn outcome(&self) -> Option<WaitOutcome> {
+        self.0.outcome()
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<RawCondvar>() == 48);
+const _: () = assert!(std::mem::align_of::<RawCondvar>() <= 8);
+
+impl Default for RawCondvar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RawCondvar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b) = self.core.unsignalled();
+        f.debug_struct("RawCondvar")
+            .field("clock", &self.clock())
+            .field("process_shared", &self.is_process_shared())
+            .field("policy", &self.policy_class())
+            .field("unsignalled_waiters", &(a + b))
+            .finish()
+    }
+}
+
+impl RawCondvar {
+    /// The all-zero condvar, as a constant initializer (the analog of
+    /// `PTHREAD_COND_INITIALIZER`). Each use is a fresh condvar.
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const ZERO: RawCondvar = RawCondvar::new();
+
+    /// A new condvar: `CLOCK_REALTIME`, process-private, default policy. Same bytes as
+    /// [`ZERO`](Self::ZERO).
+    pub const fn new() -> Self {
+        RawCondvar {
+            core: Core::<Native>::new(),
+        }
+    }
+
+    /// The clock that `pthread_cond_timedwait` deadlines of this condvar are measured on.
+    pub fn clock(&self) -> Clock {
+        if self.core.attr_bits() & ATTR_MONOTONIC != 0 {
+            Clock::Monotonic
+        } else {
+            Clock::Realtime
+        }
+    }
+
+    /// Sets the clock (`pthread_condattr_setclock`). Configure before sharing the condvar.
+    pub fn set_clock(&mut self, clock: Clock) {
+        let bits = if clock == Clock::Monotonic {
+            ATTR_MONOTONIC
+        } else {
+            0
+        };
+        self.core.set_attr_bits(ATTR_MONOTONIC, bits);
+    }
+
+    /// Whether the condvar works across processes (`PTHREAD_PROCESS_SHARED`).
+    pub fn is_process_shared(&self) -> bool {
+        self.core.attr_bits() & ATTR_SHARED != 0
+    }
+
+    /// Marks the condvar process-shared (`pthread_condattr_setpshared`): its futex operations
+    /// then omit `FUTEX_PRIVATE_FLAG`, so it works in `MAP_SHARED` memory across `fork` and between
+    /// unrelated processes. Configure before sharing the condvar.
+    pub fn set_process_shared(&mut self, shared: bool) {
+        self.core
+            .set_attr_bits(ATTR_SHARED, if shared { ATTR_SHARED } else { 0 });
+    }
+
+    /// The per-condvar policy choice.
+    pub fn policy_class(&self) -> PolicyClass {
+        PolicyClass::from_bits((self.core.attr_bits() & ATTR_POLICY_MASK) >> ATTR_POLICY_SHIFT)
+    }
+
+    /// Chooses the policy [`wait_raw`](Self::wait_raw) uses for this condvar.
+    pub fn set_policy_class(&mut self, class: PolicyClass) {
+        self.core
+            .set_attr_bits(ATTR_POLICY_MASK, class.bits() << ATTR_POLICY_SHIFT);
+    }
+
+    /// A deadline at `at` on this condvar's clock (what `pthread_cond_timedwait` means).
+    pub fn deadline_at(&self, at: Timespec) -> Deadline {
+        Deadline::new(self.clock(), at)
+    }
+
+    /// Wakes one waiter that has not been signalled yet; returns whether there was one. Exactly
+    /// one waiter returns because of it. No system call unless that waiter is parked; with
+    /// nobody waiting, one load.
+    ///
+    /// Like `pthread_cond_signal`, it relies on the waiters' mutex: the condition it announces
+    /// must have been changed while holding the mutex that waiters hold when they start waiting
+    /// (notifying before or after unlocking it are both fine). For a condition checked without
+    /// a mutex, use [`notify_one_fenced`](Self::notify_one_fenced).
+    #[inline]
+    pub fn notify_one(&self) -> bool {
+        self.core.notify_one()
+    }
+
+    /// Wakes every waiter; returns how many had not been signalled yet. Spinning waiters are
+    /// released by one store per group; parked ones by a fan-out tree. The same mutex rule as
+    /// [`notify_one`](Self::notify_one) applies.
+    #[inline]
+    pub fn notify_all(&self) -> usize {
+        self.core.notify_all() as usize
+    }
+
+    /// [`notify_one`](Self::notify_one) for waiters that check their condition without a mutex
+    /// (an eventcount, like [`Event`](crate::event::Event)): a `SeqCst` fence orders the
+    /// caller's publication of the condition before the check for waiters. The waiters must
+    /// issue a `SeqCst` fence between [`begin_wait`](Self::begin_wait) and their re-check of the
+    /// condition.
+    #[inline]
+    pub fn notify_one_fenced(&self) -> bool {
+        self.core.notify_one_fenced()
+    }
+
+    /// [`notify_all`](Self::notify_all) with the fence of
+    /// [`notify_one_fenced`](Self::notify_one_fenced).
+    #[inline]
+    pub fn notify_all_fenced(&self) -> usize {
+        self.core.notify_all_fenced() as usize
+    }
+
+    /// Waiters that no notification has been sent for yet (a snapshot).
+    pub fn unsignalled_waiters(&self) -> usize {
+        let (a, b) = self.core.unsignalled();
+        a as usize + b as usize
+    }
+
+    /// Waits with any mutex, using this condvar's policy class and the futex park.
+    ///
+    /// The caller holds its mutex. `unlock` releases it (if it fails — an error-checking mutex
+    /// not owned by the caller — the wait is abandoned and its error returned, the mutex still
+    /// not relocked); after the wait, `relock` re-acquires it and its result is returned with the
+    /// outcome. `deadline` is absolute on its own clock (see [`deadline_at`](Self::deadline_at)).
+    ///
+    /// A panic in `unlock` (or in a custom park) unwinds with the condvar's state intact.
+    pub fn wait_raw<E, R>(
+        &self,
+        unlock: impl FnOnce() -> Result<(), E>,
+        relock: impl FnOnce() -> R,
+        deadline: Option<&Deadline>,
+    ) -> Result<(WaitOutcome, R), E> {
+        let policy = self.policy_class().policy();
+        self.wait_raw_with(&policy, &FutexPark, unlock, relock, deadline)
+    }
+
+    /// [`wait_raw`](Self::wait_raw) with an explicit policy and park.
+    pub fn wait_raw_with<E, R>(
+        &self,
+        policy: &WaitPolicy,
+        parker: &impl Park,
+        unlock: impl FnOnce() -> Result<(), E>,
+        relock: impl FnOnce() -> R,
+        deadline: Option<&Deadline>,
+    ) -> Result<(WaitOutcome, R), E> {
+        let mut wait = InWait {
+            cv: self,
+            ticket: Some(self.core.join()),
+        };
+        if let Err(e) = unlock() {
+            if let Some(mut t) = wait.ticket.take() {
+                if self.core.cancel(&mut t) == WaitOutcome::Woken {
+                    // We consumed a notification that was meant for a waiter: pass it on.
+                    self.core.notify_one();
+                }
+                self.core.leave(t);
+            }
+            return Err(e);
+        }
+        let outcome = match wait.ticket.as_mut() {
+            Some(t) => wait_ticket(&self.core, t, policy, parker, deadline),
+            None => WaitOutcome::Woken,
+        };
+        if let Some(t) = wait.ticket.take() {
+            self.core.leave(t);
+        }
+        Ok((outcome, relock()))
+    }
+
+    // ---------------------------------------------------------------- split-phase API
+
+    /// Starts a wait: registers the caller as a waiter. Call with the mutex held, then release
+    /// the mutex, then drive the wait with [`wait_ticket`](Self::wait_ticket) or the
+    /// lower-level [`poll`](Self::poll) / [`prepare_park`](Self::prepare_park) /
+    /// [`end_park`](Self::end_park) / [`abandon`](Self::abandon), then
+    /// [`finish_wait`](Self::finish_wait), then relock.
+    ///
+    /// This is for embeddings that must control the blocking call themselves — a
+    /// `pthread_cond_wait` replacement whose wait is a cancellation point runs the futex call in
+    /// its own frame, with a cleanup handler that calls `abandon` and `finish_wait`.
+    ///
+    /// ```
+    /// use nemo_user::condvar::RawCondvar;
+    /// use nemo_user::park::{FutexPark, Park};
+    /// use nemo_user::wait::{Deadline, WaitOutcome};
+    /// use std::time::Duration;
+    ///
+    /// let cv = RawCondvar::new();
+    /// let mut t = cv.begin_wait();
+    /// let deadline = Deadline::after(Duration::from_millis(1));
+    /// let outcome = loop {
+    ///     match cv.prepare_park(&mut t, Some(&deadline)) {
+    ///         Err(done) => break done,
+    ///         Ok(req) => {
+    ///             FutexPark.park(&req); // here a shim would make its cancellable call
+    ///             cv.end_park(&mut t);
+    ///             if let Some(done) = cv.poll(&mut t) { break done; }
+    ///             if deadline.has_passed() { break cv.abandon(&mut t); }
+    ///         }
+    ///     }
+    /// };
+    /// assert_eq!(outcome, WaitOutcome::TimedOut);
+    /// cv.finish_wait(t);
+    /// ```
+    #[inline]
+    pub fn begin_wait(&self) -> WaitTicket {
+        WaitTicket(self.core.join())
+    }
+
+    /// Runs the wait ladder for a ticket until it is woken or `deadline` passes.
+    pub fn wait_ticket(
+        &self,
+        ticket: &mut WaitTicket,
+        policy: &WaitPolicy,
+        parker: &impl Park,
+        deadline: Option<&Deadline>,
+    ) -> WaitOutcome {
+        wait_ticket(&self.core, &mut ticket.0, policy, parker, deadline)
+    }
+
+    /// Climbs the unparked rungs of `policy` for a ticket (spin on the cache line, `umwait` where
+    /// the CPU has WAITPKG): `Some` once the wait is over — woken, or `deadline` passed and the
+    /// waiter withdrew — and `None` when the policy says to park. The caller then blocks in its
+    /// own frame with [`prepare_park`](Self::prepare_park) / [`end_park`](Self::end_park), so an
+    /// embedding that must own the blocking call (a cancellation point) keeps the fast rungs of
+    /// [`wait_ticket`](Self::wait_ticket).
+    ///
+    /// ```
+    /// use nemo_user::condvar::RawCondvar;
+    /// use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let cv = RawCondvar::new();
+    /// let mut t = cv.begin_wait();
+    /// // Nobody notifies: a parking policy says "park" once its spin bound is spent.
+    /// let policy = WaitPolicy::spin_then_park(Duration::from_micros(5));
+    /// assert_eq!(cv.spin_wait(&mut t, &policy, None), None);
+    /// // A deadline that passes while spinning ends the wait.
+    /// let d = Deadline::after(Duration::from_micros(50));
+    /// let spin = WaitPolicy::spin_only();
+    /// assert_eq!(cv.spin_wait(&mut t, &spin, Some(&d)), Some(WaitOutcome::TimedOut));
+    /// cv.finish_wait(t);
+    /// ```
+    pub fn spin_wait(
+        &self,
+        ticket: &mut WaitTicket,
+        policy: &WaitPolicy,
+        deadline: Option<&Deadline>,
+    ) -> Option<WaitOutcome> {
+        let t = &mut ticket.0;
+        if let Some(o) = t.outcome() {
+            return Some(o);
+        }
+        let line = self.core.spin_word(t).as_ptr() as *const u8;
+        match climb(policy, deadline, line, || true, || self.core.poll(t)) {
+            Climb::Done(o) => Some(o),
+            Climb::Expired => Some(self.core.cancel(t)),
+            Climb::Park => None,
+        }
+    }
+
+    /// Checks without blocking: `Some` once the wait is over (taking a notification if one is
+    /// there for this waiter).
+    #[inline]
+    pub fn poll(&self, ticket: &mut WaitTicket) -> Option<WaitOutcome> {
+        self.core.poll(&mut ticket.0)
+    }
+
+    /// Registers the waiter as about to block and returns what to block on; `Err` with the
+    /// outcome if the wait ended meanwhile. The caller blocks (e.g. with [`FutexPark`]) and then
+    /// must call [`end_park`](Self::end_park) before anything else on this ticket.
+    #[inline]
+    pub fn prepare_park<'a>(
+        &'a self,
+        ticket: &mut WaitTicket,
+        deadline: Option<&'a Deadline>,
+    ) -> Result<ParkRequest<'a>, WaitOutcome> {
+        let shared = self.core.shared();
+        self.core
+            .prepare_park(&mut ticket.0)
+            .map(|(word, expected)| ParkRequest {
+                word,
+                expected,
+                deadline,
+                shared,
+            })
+    }
+
+    /// Ends a block started by [`prepare_park`](Self::prepare_park) (whatever ended it).
+    #[inline]
+    pub fn end_park(&self, ticket: &mut WaitTicket) {
+        self.core.end_park(&mut ticket.0)
+    }
+
+    /// Ends the wait now (deadline, cancellation): `Woken` if a notification was consumed —
+    /// the caller should then behave as woken — or `TimedOut` if the waiter withdrew without one.
+    /// Safe to call at any point after `begin_wait`, also after a `prepare_park` without
+    /// `end_park`, and more than once.
+    pub fn abandon(&self, ticket: &mut WaitTicket) -> WaitOutcome {
+        self.core.cancel(&mut ticket.0)
+    }
+
+    /// Releases the ticket: the waiter's last touch of the condvar. Abandons it first if its
+    /// outcome is not known yet.
+    pub fn finish_wait(&self, mut ticket: WaitTicket) {
+        if ticket.0.outcome().is_none() || ticket.0.is_parked() {
+            self.core.cancel(&mut ticket.0);
+        }
+        self.core.leave(ticket.0)
+    }
+
+    /// Prepares the condvar for destruction (`pthread_cond_destroy`): fails with
+    /// [`Error::Busy`] if some waiter has not been notified (it would block forever), otherwise
+    /// waits until every notified waiter has stopped touching the object — so destroying right
+    /// after `notify_all` is safe even though the woken waiters are still on their way out. After
+    /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::ZERO`]).
+    pub fn destroy(&self) -> Result<(), Error> {
+        self.core
+            .destroy()
+            .map_err(|waiters| Error::Busy { waiters })
+    }
+}
+
+/// Keeps a joined ticket from leaking if `unlock` or a park panics.
+struct InWait<'a> {
+    cv: &'a RawCondvar,
+    ticket: Option<Ticket>,
+}
+
+impl Drop for InWait<'_> {
+    fn drop(&mut self) {
+        if let Some(mut t) = self.ticket.take() {
+            self.cv.core.cancel(&mut t);
+            self.cv.core.leave(t);
+        }
+    }
+}

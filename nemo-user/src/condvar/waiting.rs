@@ -1,0 +1,113 @@
+//! Driving one wait down the ladder: the unparked rungs of the policy, then the park — and, for
+//! adaptive policies, the spin hint and the spinner admission around them.
+
+use std::time::{Duration, Instant};
+
+use super::platform::Native;
+use super::protocol::{Core, Ticket};
+use crate::park::{Park, ParkRequest};
+use crate::wait::adaptive::{Ended, SpinHint};
+use crate::wait::admission::{ParkedHere, SpinPermit};
+use crate::wait::ladder::{Climb, climb, waitpkg};
+use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
+
+/// The ladder for one ticket: the unparked rungs of `policy`, then `parker`.
+#[inline]
+pub(super) fn wait_ticket(
+    core: &Core<Native>,
+    t: &mut Ticket,
+    policy: &WaitPolicy,
+    parker: &impl Park,
+    deadline: Option<&Deadline>,
+) -> WaitOutcome {
+    if let Some(o) = t.outcome() {
+        return o;
+    }
+    if policy.is_adaptive() {
+        return wait_adaptive(core, t, policy, parker, deadline);
+    }
+    let line = core.spin_word(t).as_ptr() as *const u8;
+    match climb(policy, deadline, line, || true, || core.poll(t)) {
+        Climb::Done(o) => return o,
+        Climb::Expired => return core.cancel(t),
+        Climb::Park => {}
+    }
+    park(core, t, parker, deadline)
+}
+
+/// The ladder of an adaptive policy: the windows the condvar's spin hint allows, if the process
+/// has a CPU to spare for spinning, then `parker`; the hint learns from how the wait ended.
+fn wait_adaptive(
+    core: &Core<Native>,
+    t: &mut Ticket,
+    policy: &WaitPolicy,
+    parker: &impl Park,
+    deadline: Option<&Deadline>,
+) -> WaitOutcome {
+    let start = Instant::now();
+    let seen = core.spin_hint();
+    let (plan, planned) = SpinHint::from_bits(seen).plan();
+    if planned.bits() != seen {
+        core.replace_spin_hint(seen, planned.bits());
+    }
+    let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
+    // The full low-latency window of the policy, which the hint scales down.
+    let bound = u64::from(policy.spin_ns()) + u64::from(umwait);
+    let shift = plan.shift.filter(|&s| bound >> s > 0);
+    let permit = shift.and_then(|_| SpinPermit::acquire(|| core.has_parked()));
+    let spun = permit.is_some();
+    let scale = |ns: u32| match shift {
+        Some(s) if spun => Duration::from_nanos(u64::from(ns >> s)),
+        _ => Duration::ZERO,
+    };
+    let windowed = policy
+        .with_spin(scale(policy.spin_ns()))
+        .with_umwait(scale(policy.umwait_ns()));
+    let line = core.spin_word(t).as_ptr() as *const u8;
+    let gate = || {
+        permit
+            .as_ref()
+            .is_none_or(|p| p.keep_spinning(|| core.has_parked()))
+    };
+    let climbed = climb(&windowed, deadline, line, gate, || core.poll(t));
+    drop(permit);
+    let (outcome, ended) = match climbed {
+        Climb::Done(o) => (o, Ended::Unparked),
+        Climb::Expired => (core.cancel(t), Ended::Other),
+        Climb::Park => {
+            let o = park(core, t, parker, deadline);
+            let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let ended = match o {
+                WaitOutcome::Woken => Ended::Parked { elapsed_ns, spun },
+                WaitOutcome::TimedOut => Ended::Other,
+            };
+            (o, ended)
+        }
+    };
+    let now = core.spin_hint();
+    let learnt = SpinHint::from_bits(now).learn(plan, ended, bound);
+    if learnt.bits() != now {
+        core.replace_spin_hint(now, learnt.bits());
+    }
+    outcome
+}
+
+/// The park rung, registered on this CPU so that no waiter of the same condvar spins here
+/// meanwhile (admission rule 3 in `wait::admission`).
+fn park(
+    core: &Core<Native>,
+    t: &mut Ticket,
+    parker: &impl Park,
+    deadline: Option<&Deadline>,
+) -> WaitOutcome {
+    let shared = core.shared();
+    let _registered = ParkedHere::register();
+    core.park_until(t, deadline, |word, expected| {
+        parker.park(&ParkRequest {
+            word,
+            expected,
+            deadline,
+            shared,
+        })
+    })
+}

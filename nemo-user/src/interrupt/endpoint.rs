@@ -1,0 +1,80 @@
+//! [`Endpoint`]: what senders connect to (the analogue of UINTR's vector file descriptor).
+
+use std::sync::Arc;
+
+use crate::backend::BackendKind;
+use crate::error::Result;
+
+use super::Sender;
+use super::shared::Shared;
+
+/// A handle on a [`Receiver`](super::Receiver) that other threads connect [`Sender`]s to.
+///
+/// Cheap to clone, `Send + Sync`, and it never keeps the receiver alive: once the receiver is
+/// dropped (or its thread exits), connecting and sending fail with
+/// [`Error::ReceiverGone`](crate::Error::ReceiverGone). An endpoint inherited by a fork child
+/// reaches the parent's receiver only if that receiver was registered
+/// [`process_shared`](super::ReceiverBuilder::process_shared).
+#[derive(Clone)]
+pub struct Endpoint {
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let c = self.shared.core();
+        f.debug_struct("Endpoint")
+            .field("backend", &c.kind())
+            .field("pid", &c.pid)
+            .field("tid", &c.tid)
+            .field("alive", &c.is_alive())
+            .field("process_shared", &c.process_shared)
+            .finish()
+    }
+}
+
+impl Endpoint {
+    pub(crate) fn new(shared: Arc<Shared>) -> Endpoint {
+        Endpoint { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Connects a sender of `vector` (same as [`Sender::connect`]).
+    pub fn connect(&self, vector: u64) -> Result<Sender> {
+        Sender::connect(self, vector)
+    }
+
+    /// The receiver's backend.
+    pub fn backend(&self) -> BackendKind {
+        self.shared.core().kind()
+    }
+
+    /// Whether the receiver is still registered. (It may go away right after this returns; a
+    /// send then fails cleanly.)
+    pub fn is_alive(&self) -> bool {
+        self.shared.core().is_alive()
+    }
+
+    /// The receiver's process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.shared.core().pid
+    }
+
+    /// The receiver's kernel thread id.
+    pub fn tid(&self) -> libc::pid_t {
+        self.shared.core().tid
+    }
+
+    /// Whether fork children can send through this endpoint.
+    pub fn is_process_shared(&self) -> bool {
+        self.shared.core().process_shared
+    }
+
+    /// Whether two endpoints lead to the same receiver.
+    pub fn same_receiver(&self, other: &Endpoint) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}

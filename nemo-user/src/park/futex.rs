@@ -1,0 +1,132 @@
+//! The futex operations the condvar protocol needs, as thin wrappers over `futex(2)`.
+//!
+//! Every wait uses `FUTEX_WAIT_BITSET` because it is the only futex wait that takes an *absolute*
+//! deadline and lets the caller pick its clock (`FUTEX_CLOCK_REALTIME` or the default
+//! `CLOCK_MONOTONIC`): that is exactly what `pthread_cond_timedwait`/`clockwait` promise. The
+//! `shared` flag selects process-shared futexes (no `FUTEX_PRIVATE_FLAG`), keyed by the backing
+//! page instead of the address, so they work across `fork` in `MAP_SHARED` memory.
+
+use std::sync::atomic::AtomicU32;
+
+use crate::wait::{Clock, Deadline};
+
+/// Bitset that matches every waiter (`FUTEX_BITSET_MATCH_ANY`).
+pub const MATCH_ANY: u32 = u32::MAX;
+
+/// Why a [`wait`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitResult {
+    /// Woken by a `FUTEX_WAKE`/requeue (or a spurious kernel wakeup).
+    Woken,
+    /// The word no longer held the expected value (`EAGAIN`): something changed, re-check.
+    Mismatch,
+    /// The absolute deadline passed (`ETIMEDOUT`).
+    TimedOut,
+    /// A signal handler ran (`EINTR`).
+    Interrupted,
+}
+
+fn op(base: i32, shared: bool) -> i32 {
+    if shared {
+        base
+    } else {
+        base | libc::FUTEX_PRIVATE_FLAG
+    }
+}
+
+/// `FUTEX_WAIT_BITSET`: sleeps while `*word == expected`, until woken by a wake whose bitset
+/// intersects `bitset`, or until `deadline` (absolute, on its own clock).
+///
+/// See [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html).
+#[inline]
+pub fn wait(
+    word: &AtomicU32,
+    expected: u32,
+    bitset: u32,
+    deadline: Option<&Deadline>,
+    shared: bool,
+) -> WaitResult {
+    let mut futex_op = op(libc::FUTEX_WAIT_BITSET, shared);
+    let ts = deadline.map(|d| {
+        if d.clock() == Clock::Realtime {
+            futex_op |= libc::FUTEX_CLOCK_REALTIME;
+        }
+        d.at().to_libc()
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null or
+    // points to a timespec on this stack frame; the kernel only reads both.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            futex_op,
+            expected,
+            ts_ptr,
+            std::ptr::null::<u32>(),
+            bitset,
+        )
+    };
+    if r == 0 {
+        return WaitResult::Woken;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EAGAIN) => WaitResult::Mismatch,
+        Some(libc::ETIMEDOUT) => WaitResult::TimedOut,
+        Some(libc::EINTR) => WaitResult::Interrupted,
+        // EINVAL/EFAULT cannot happen with the arguments built here; treat anything else as a
+        // spurious return, which every caller already handles by re-checking its condition.
+        _ => WaitResult::Woken,
+    }
+}
+
+/// `FUTEX_WAKE_BITSET`: wakes up to `n` waiters on `word` whose bitset intersects `bitset`.
+/// Returns how many were woken.
+#[inline]
+pub fn wake(word: &AtomicU32, n: u32, bitset: u32, shared: bool) -> u32 {
+    let n = n.min(i32::MAX as u32) as i32;
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE_BITSET does not dereference the unused
+    // timeout/uaddr2 arguments.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            op(libc::FUTEX_WAKE_BITSET, shared),
+            n,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            bitset,
+        )
+    };
+    if r > 0 { r as u32 } else { 0 }
+}
+
+/// `FUTEX_CMP_REQUEUE`: if `*from == expected`, wakes up to `nwake` waiters of `from` and moves
+/// every other waiter of `from` onto `to`'s queue (they keep sleeping, now on `to`). Returns the
+/// number woken plus requeued, or `None` if `*from` no longer held `expected`.
+#[inline]
+pub fn cmp_requeue(
+    from: &AtomicU32,
+    to: &AtomicU32,
+    nwake: u32,
+    expected: u32,
+    shared: bool,
+) -> Option<u32> {
+    let nwake = nwake.min(i32::MAX as u32) as i32;
+    // SAFETY: both words are live, aligned u32s of the same object; for FUTEX_CMP_REQUEUE the
+    // fourth argument is the requeue limit passed in the timeout slot, as futex(2) documents.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            from.as_ptr(),
+            op(libc::FUTEX_CMP_REQUEUE, shared),
+            nwake,
+            i32::MAX as libc::c_long,
+            to.as_ptr(),
+            expected,
+        )
+    };
+    if r >= 0 { Some(r as u32) } else { None }
+}

@@ -1,0 +1,105 @@
+//! The last rung of the wait ladder: blocking in the kernel until a word changes.
+//!
+//! A waiter parks by asking a [`Park`] implementation to sleep while a 32-bit word still holds a
+//! value it read ([`ParkRequest`]); the notifier changes the word and wakes it. [`FutexPark`] (the
+//! default) does this with `FUTEX_WAIT_BITSET`, honouring the deadline's clock and the
+//! process-shared flag.
+//!
+//! ## Plugging in another park
+//!
+//! The park step is a trait so that an embedding can change *how* the thread blocks without
+//! touching the protocol:
+//!
+//! - **Cancellation points.** A `pthread_cond_wait` replacement must block in a cancellation
+//!   point. It can implement [`Park`] with a cancellable futex call of its own, or — more robustly,
+//!   since cancellation unwinds through the caller — drive the wait itself with the split-phase
+//!   API of [`RawCondvar`](crate::condvar::RawCondvar) (`begin_wait`, `prepare_park`, its own
+//!   blocking call, `end_park`, and `abandon` from its cleanup handler), so no Rust frame is live
+//!   while the thread can be cancelled.
+//! - **`uintr_wait`.** On a UINTR kernel a receiver thread can block in `uintr_wait` and be woken
+//!   by a `senduipi` instead of a `FUTEX_WAKE`: [`UintrPark`]. Waking it promptly needs the
+//!   notifier to know *which* receiver to interrupt, i.e. a registry of parked receivers outside
+//!   the 48-byte condvar (which, being process-shareable, holds no pointers), kept by the
+//!   interrupt layer; without one, `UintrPark` re-checks the word every slice, so nothing is lost.
+//!   It can only be built where `uintr_sys::detect()` hands out a `Support` token, so it is not
+//!   available (nor exercised) on machines without UINTR. The futex park stays the default because
+//!   it needs no registration and works across processes.
+//!
+//! ```
+//! use nemo_user::park::{FutexPark, Park, ParkRequest, ParkResult};
+//! use nemo_user::wait::Deadline;
+//! use std::sync::atomic::AtomicU32;
+//! use std::time::Duration;
+//!
+//! let word = AtomicU32::new(5);
+//! // The word does not hold 4: returns at once, nothing to wait for.
+//! let req = ParkRequest { word: &word, expected: 4, deadline: None, shared: false };
+//! assert_eq!(FutexPark.park(&req), ParkResult::Changed);
+//! // It holds 5 and nobody wakes us: the deadline ends the wait.
+//! let d = Deadline::after(Duration::from_millis(1));
+//! let req = ParkRequest { word: &word, expected: 5, deadline: Some(&d), shared: false };
+//! assert_eq!(FutexPark.park(&req), ParkResult::TimedOut);
+//! assert!(d.has_passed());
+//! ```
+
+pub(crate) mod futex;
+mod uintr;
+
+pub use uintr::UintrPark;
+
+use std::sync::atomic::AtomicU32;
+
+use crate::wait::Deadline;
+
+/// One request to block: sleep while `word` holds `expected`, until woken or `deadline`.
+#[derive(Clone, Copy, Debug)]
+pub struct ParkRequest<'a> {
+    /// The word the notifier changes before waking.
+    pub word: &'a AtomicU32,
+    /// The value the waiter saw; if the word differs, return at once.
+    pub expected: u32,
+    /// Absolute deadline on its clock, if any.
+    pub deadline: Option<&'a Deadline>,
+    /// Whether the word lives in memory shared between processes (use non-private futexes).
+    pub shared: bool,
+}
+
+/// How a park ended. Every result is followed by a re-check of the condvar's state, so an
+/// implementation may return early for any reason; only [`ParkResult::TimedOut`] must be exact
+/// (returned only once the deadline has passed on its clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParkResult {
+    /// Woken (or a spurious kernel wakeup, or a signal).
+    Woken,
+    /// The word had already changed.
+    Changed,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// A way to block the calling thread until a word changes. See the module docs.
+pub trait Park {
+    /// Blocks while `req.word` holds `req.expected`, until a wake or `req.deadline`.
+    fn park(&self, req: &ParkRequest<'_>) -> ParkResult;
+}
+
+/// The default park: `FUTEX_WAIT_BITSET` with an absolute deadline on the deadline's clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FutexPark;
+
+impl Park for FutexPark {
+    #[inline]
+    fn park(&self, req: &ParkRequest<'_>) -> ParkResult {
+        match futex::wait(
+            req.word,
+            req.expected,
+            futex::MATCH_ANY,
+            req.deadline,
+            req.shared,
+        ) {
+            futex::WaitResult::Woken | futex::WaitResult::Interrupted => ParkResult::Woken,
+            futex::WaitResult::Mismatch => ParkResult::Changed,
+            futex::WaitResult::TimedOut => ParkResult::TimedOut,
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! [`TimerThread`]: a [`TimerCore`] on a thread of its own.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::interrupt::Endpoint;
+
+use super::timer_core::{TimerCore, TimerCoreBuilder, Wait};
+use super::{Arm, Expiry, Timer};
+
+/// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
+/// worker its preemption ticks. Dropping it stops and joins the thread; its timers then stay
+/// disarmed (re-arming them fails with [`Error::TimerStopped`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::time::Duration;
+/// use nemo_user::backend::BackendKind;
+/// use nemo_user::interrupt::Receiver;
+/// use nemo_user::timer::{Arm, TimerThread, Wait};
+///
+/// const TICK: u64 = 7;
+/// let ticks = Arc::new(AtomicU64::new(0));
+/// let t = ticks.clone();
+/// let rx = Receiver::builder()
+///     .backend(BackendKind::Signal)
+///     .register(move |v| if v.get() == TICK as u8 { t.fetch_add(1, Ordering::Relaxed); })?;
+/// let timer_thread = TimerThread::spawn(Wait::Sleep)?;
+/// let timer = timer_thread.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
+/// while ticks.load(Ordering::Relaxed) < 5 {
+///     std::hint::spin_loop(); // the ticks interrupt this loop
+/// }
+/// timer.cancel();
+/// let s = timer.stats();
+/// assert!(s.delivered >= 5);
+/// assert_eq!(s.expirations(), s.delivered + s.coalesced);
+/// # Ok::<(), nemo_user::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TimerThread {
+    core: Arc<TimerCore<'static>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Options for a [`TimerThread`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TimerThreadBuilder {
+    core: TimerCoreBuilder,
+    cpu: Option<usize>,
+    name: String,
+}
+
+impl TimerThreadBuilder {
+    /// How the thread waits between deadlines (default [`Wait::Spin`]).
+    pub fn wait(mut self, wait: Wait) -> Self {
+        self.core = self.core.wait(wait);
+        self
+    }
+
+    /// The TSC rate, if known (see [`TimerCoreBuilder::tsc_ghz`]).
+    pub fn tsc_ghz(mut self, ghz: f64) -> Self {
+        self.core = self.core.tsc_ghz(ghz);
+        self
+    }
+
+    /// Pins the thread to this CPU (an index in the kernel's CPU numbering).
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// The thread's name (default `nemo-timer`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Starts the thread.
+    ///
+    /// Errors: [`Error::Os`] if the thread cannot be created or pinned.
+    pub fn spawn(self) -> Result<TimerThread> {
+        let core = Arc::new(self.core.build());
+        let served = core.clone();
+        let cpu = self.cpu;
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(self.name)
+            .spawn(move || {
+                let pinned = cpu.map_or(Ok(()), pin_current);
+                let ok = pinned.is_ok();
+                let _ = started_tx.send(pinned);
+                if ok {
+                    // Only `TimerStopped` (a stop before the loop started) can come back.
+                    let _ = served.run();
+                }
+            })
+            .map_err(|e| Error::Os(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
+        match started.recv() {
+            Ok(Ok(())) => Ok(TimerThread {
+                core,
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(Error::Os(libc::EAGAIN))
+            }
+        }
+    }
+}
+
+fn pin_current(cpu: usize) -> Result<()> {
+    if cpu >= 8 * core::mem::size_of::<libc::cpu_set_t>() {
+        return Err(Error::Os(libc::EINVAL));
+    }
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes the bit of `cpu`, which is
+    // within the set (checked above).
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t of the size passed.
+    let r = unsafe { libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl TimerThread {
+    /// Starts a timer thread that waits as `wait` says.
+    pub fn spawn(wait: Wait) -> Result<TimerThread> {
+        TimerThread::builder().wait(wait).spawn()
+    }
+
+    /// Options.
+    pub fn builder() -> TimerThreadBuilder {
+        TimerThreadBuilder {
+            core: TimerCore::builder(),
+            cpu: None,
+            name: "nemo-timer".into(),
+        }
+    }
+
+    /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see
+    /// [`TimerCore::arm`]).
+    pub fn arm(&self, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'static>> {
+        self.core.arm(endpoint, vector, arm)
+    }
+
+    /// Arms a timer that calls `f` on the timer thread (see [`TimerCore::arm_fn`]).
+    pub fn arm_fn<F>(&self, arm: Arm, f: F) -> Result<Timer<'static>>
+    where
+        F: FnMut(Expiry) + Send + 'static,
+    {
+        self.core.arm_fn(arm, f)
+    }
+
+    /// The core the thread runs.
+    pub fn core(&self) -> &Arc<TimerCore<'static>> {
+        &self.core
+    }
+
+    /// How the thread waits (see [`TimerCore::wait`]).
+    pub fn wait(&self) -> Wait {
+        self.core.wait()
+    }
+
+    /// CPU time the thread has used so far (its `pthread_getcpuclockid` clock): what the timer
+    /// core costs. `None` if the clock cannot be read.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        use std::os::unix::thread::JoinHandleExt;
+        let thread = self.thread.as_ref()?;
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: the thread is joinable (not yet joined), so its pthread_t is valid; `clock`
+        // is a valid out-pointer.
+        if unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &mut clock) } != 0 {
+            return None;
+        }
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid out-pointer.
+        if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+            return None;
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+}
+
+impl Drop for TimerThread {
+    fn drop(&mut self) {
+        self.core.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! [`TimerCore`]: the loop of a timer thread — the runtimes' "timer core" — serving any number
+//! of timers from one thread.
+//!
+//! # Protocol
+//!
+//! The timers live in `entries`, behind a mutex that the loop holds while it serves expired
+//! timers and that arming and re-arming take; so a schedule never changes under the loop's feet,
+//! and the loop never allocates. Every change bumps `version`, the word the loop waits on:
+//! spinning and `umwait` see the store, a sleeping loop is woken through the futex (`parked`
+//! says whether one may be asleep, so that arming a timer on a spinning core costs no syscall).
+//!
+//! Cancelling does not take the mutex (a callback may cancel its own timer): it moves the timer's
+//! [`Slot`] out of `ARMED`, then waits while the loop is inside that timer's expiration
+//! (`firing`). The loop sets `firing` before it checks the state, so either it sees the cancel
+//! and skips the timer, or the cancel sees it firing and waits (both sides `SeqCst`): after
+//! `cancel` returns, nothing more is sent or called for the timer.
+
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::interrupt::{Endpoint, Sender, thread};
+
+use super::clock::{DeadlineClock, MinimalSlack, Ticks, futex_wait, futex_wake};
+use super::target::{Fired, Firing, Slot, Target, state};
+use super::{Arm, Expiry, Timer};
+
+/// How a timer core waits between deadlines: the trade between precision and CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wait {
+    /// Spins on the clock (the TSC where it is invariant). The most precise — a tick is sent
+    /// tens of nanoseconds after its deadline — and the core is 100 % busy, as in the runtimes
+    /// that dedicate a core to timing.
+    Spin,
+    /// Waits in `umwait` (WAITPKG) on the schedule word until the deadline: as precise as
+    /// spinning, in a light power state that frees execution resources for a hyper-thread
+    /// sibling. Without WAITPKG (or an invariant TSC) it is [`Wait::Spin`].
+    Pause,
+    /// Sleeps in the kernel until the deadline (the hrtimer sleep of `clock_nanosleep` with
+    /// `TIMER_ABSTIME`, with the thread's timer slack at 1 ns). The core is free between ticks;
+    /// each tick costs a kernel wakeup (a few µs late, a few µs of CPU).
+    Sleep,
+}
+
+/// Options for a [`TimerCore`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[must_use]
+pub struct TimerCoreBuilder {
+    wait: Wait,
+    tsc_ghz: Option<f64>,
+}
+
+impl TimerCoreBuilder {
+    /// How the core waits between deadlines (default [`Wait::Spin`]).
+    pub fn wait(mut self, wait: Wait) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// The TSC rate, if the caller knows it (a simulator, a program that calibrated already);
+    /// otherwise it is measured once per process (about 2 ms, at the first core built). Ignored
+    /// by [`Wait::Sleep`], which keeps its deadlines in `CLOCK_MONOTONIC`.
+    pub fn tsc_ghz(mut self, ghz: f64) -> Self {
+        self.tsc_ghz = Some(ghz);
+        self
+    }
+
+    /// The core, not yet running: call [`TimerCore::run`] on the thread that is to serve it.
+    pub fn build<'a>(self) -> TimerCore<'a> {
+        let clock = match self.wait {
+            Wait::Sleep => DeadlineClock::Monotonic,
+            Wait::Spin | Wait::Pause => DeadlineClock::best(self.tsc_ghz),
+        };
+        let wait = match self.wait {
+            Wait::Pause if !(clock.is_tsc() && waitpkg()) => Wait::Spin,
+            w => w,
+        };
+        TimerCore {
+            entries: Mutex::new(Vec::new()),
+            version: AtomicU32::new(0),
+            parked: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            runner: AtomicI32::new(0),
+            wait,
+            clock,
+        }
+    }
+}
+
+fn waitpkg() -> bool {
+    cfg!(target_arch = "x86_64") && uintr_sys::detect().waitpkg
+}
+
+/// One timer as the core sees it.
+struct Entry<'a> {
+    slot: Arc<Slot>,
+    target: Target<'a>,
+    /// Ticks between expirations; 0 for a one-shot timer.
+    period: Ticks,
+    /// The next deadline.
+    next: Ticks,
+    /// The last deadline served, or when the timer was armed: where a new period counts from.
+    anchor: Ticks,
+}
+
+/// The loop of a timer thread, serving many timers: at each deadline it posts the timer's vector
+/// to its receiver (or calls its function), then waits for the next deadline as its [`Wait`]
+/// says.
+///
+/// [`TimerThread`](super::TimerThread) runs one on a thread of its own; build one yourself to
+/// run it on a thread you manage ([`TimerCore::run`]), for instance in a scope, where timer
+/// functions may borrow (the core's lifetime `'a` bounds what they borrow).
+///
+/// A core with no armed timer sleeps in the kernel whatever its [`Wait`], and wakes when one is
+/// armed. A late core (descheduled, or serving many timers) does not fire missed periods one by
+/// one: the next expiration counts them as [`missed`](Expiry::missed), and they appear in
+/// [`TickStats::coalesced`](super::TickStats::coalesced).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::time::Duration;
+/// use nemo_user::timer::{Arm, TimerCore, Wait};
+///
+/// let ticks = AtomicU64::new(0);
+/// let core = Arc::new(TimerCore::builder().wait(Wait::Sleep).build());
+/// std::thread::scope(|s| {
+///     s.spawn(|| core.run());
+///     // The function borrows `ticks`: the scope outlives the core's thread.
+///     let timer = core.arm_fn(Arm::Periodic(Duration::from_millis(1)), |_| {
+///         ticks.fetch_add(1, Ordering::Relaxed);
+///     })?;
+///     while ticks.load(Ordering::Relaxed) < 3 {
+///         std::thread::yield_now();
+///     }
+///     timer.cancel();
+///     let n = ticks.load(Ordering::Relaxed);
+///     assert_eq!(timer.stats().delivered, n); // nothing runs after cancel returns
+///     core.stop();
+///     Ok::<(), nemo_user::Error>(())
+/// })?;
+/// # Ok::<(), nemo_user::Error>(())
+/// ```
+pub struct TimerCore<'a> {
+    entries: Mutex<Vec<Entry<'a>>>,
+    /// Bumped at every change of the schedule; the loop waits on it.
+    version: AtomicU32,
+    /// The loop may be asleep on `version`.
+    parked: AtomicBool,
+    stopped: AtomicBool,
+    running: AtomicBool,
+    /// Thread id of the thread in `run`, 0 when none.
+    runner: AtomicI32,
+    wait: Wait,
+    clock: DeadlineClock,
+}
+
+impl core::fmt::Debug for TimerCore<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TimerCore")
+            .field("wait", &self.wait)
+            .field("tsc", &self.clock.is_tsc())
+            .field("running", &self.running.load(SeqCst))
+            .field("stopped", &self.stopped.load(SeqCst))
+            .finish()
+    }
+}
+
+impl<'a> TimerCore<'a> {
+    /// A core that waits as `wait` says (see [`TimerCoreBuilder`] for the other options).
+    pub fn new(wait: Wait) -> TimerCore<'a> {
+        TimerCore::builder().wait(wait).build()
+    }
+
+    /// Options.
+    pub fn builder() -> TimerCoreBuilder {
+        TimerCoreBuilder {
+            wait: Wait::Spin,
+            tsc_ghz: None,
+        }
+    }
+
+    /// How this core waits: the requested [`Wait`], or [`Wait::Spin`] where [`Wait::Pause`]
+    /// cannot run.
+    pub fn wait(&self) -> Wait {
+        self.wait
+    }
+
+    /// Whether its deadlines are TSC values (else `CLOCK_MONOTONIC`).
+    pub fn uses_tsc(&self) -> bool {
+        self.clock.is_tsc()
+    }
+
+    /// Serves the timers on the calling thread until [`stop`](TimerCore::stop). With
+    /// [`Wait::Sleep`] it lowers the thread's timer slack to 1 ns meanwhile.
+    ///
+    /// Errors: [`Error::TimerStopped`] after `stop`; [`Error::TimerUnsupported`] if the core
+    /// already runs on another thread. A timer function that panics stops the core, and the
+    /// panic propagates out of `run`.
+    pub fn run(&self) -> Result<()> {
+        if self.stopped.load(SeqCst) {
+            return Err(Error::TimerStopped);
+        }
+        if self.running.swap(true, SeqCst) {
+            return Err(Error::TimerUnsupported(
+                "this timer core is already running on another thread".into(),
+            ));
+        }
+        let _running = Running(self);
+        self.runner.store(thread::with(|t| t.tid()), SeqCst);
+        let _slack = (self.wait == Wait::Sleep).then(MinimalSlack::set);
+        loop {
+            // `version` before `stopped`: a stop that comes after this check bumps the version
+            // after this read, so the wait below sees a change and does not sleep through it.
+            let seen = self.version.load(SeqCst);
+            if self.stopped.load(SeqCst) {
+                return Ok(());
+            }
+            let next = self.serve();
+            self.wait_for(next, seen);
+        }
+    }
+
+    /// Ends [`run`](TimerCore::run) (at once, or after the expiration it is serving). Final:
+    /// the core cannot run again, and arming on it fails with [`Error::TimerStopped`].
+    pub fn stop(&self) {
+        self.stopped.store(true, SeqCst);
+        self.changed();
+    }
+
+    /// Whether [`stop`](TimerCore::stop) was called (or a timer function panicked).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(SeqCst)
+    }
+
+    /// Arms a timer that posts `vector` to the receiver behind `endpoint` at every expiration.
+    ///
+    /// Errors: [`Error::InvalidPeriod`] for a zero period (or one too long for the clock),
+    /// [`Error::VectorOutOfRange`], [`Error::VectorNotEnabled`], [`Error::ReceiverGone`],
+    /// [`Error::ForeignProcess`] (as [`Sender::connect`]), [`Error::TimerStopped`], and
+    /// [`Error::TimerUnsupported`] when called from a timer function of this very core.
+    pub fn arm(self: &Arc<Self>, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'a>> {
+        let schedule = self.schedule(arm)?;
+        let sender = Sender::connect(endpoint, vector)?;
+        let alive = Some(sender.endpoint());
+        self.insert(Target::vector(sender), schedule, alive)
+    }
+
+    /// Arms a timer that calls `f` on the core's thread at every expiration. `f` must not arm,
+    /// re-arm or wait for this core (it runs inside the core's loop); it may cancel timers.
+    ///
+    /// Errors: as [`TimerCore::arm`], less those about receivers.
+    pub fn arm_fn<F>(self: &Arc<Self>, arm: Arm, f: F) -> Result<Timer<'a>>
+    where
+        F: FnMut(Expiry) + Send + 'a,
+    {
+        let schedule = self.schedule(arm)?;
+        self.insert(Target::Call(Box::new(f)), schedule, None)
+    }
+
+    fn insert(
+        self: &Arc<Self>,
+        target: Target<'a>,
+        (period, delay): (Ticks, Ticks),
+        alive: Option<Endpoint>,
+    ) -> Result<Timer<'a>> {
+        self.usable()?;
+        let slot = Arc::new(Slot::new());
+        {
+            let mut entries = self.lock();
+            let now = self.clock.now();
+            entries.push(Entry {
+                slot: slot.clone(),
+                target,
+                period,
+                next: now + delay,
+                anchor: now,
+            });
+        }
+        self.changed();
+        Ok(Timer::on_core(CoreTimer {
+            core: self.clone(),
+            slot,
+            endpoint: alive,
+        }))
+    }
+
+    /// `arm` as (period, delay to the first expiration) in ticks.
+    fn schedule(&self, arm: Arm) -> Result<(Ticks, Ticks)> {
+        match arm {
+            Arm::Periodic(p) => {
+                let t = self.period_ticks(p)?;
+                Ok((t, t))
+            }
+            Arm::OneShot(d) => Ok((0, self.clock.ticks(d).ok_or(Error::InvalidPeriod(d))?)),
+        }
+    }
+
+    fn period_ticks(&self, p: Duration) -> Result<Ticks> {
+        match self.clock.ticks(p) {
+            Some(t) if t > 0 => Ok(t),
+            _ => Err(Error::InvalidPeriod(p)),
+        }
+    }
+
+    /// Whether the calling thread is the one running the loop (so it is inside a timer
+    /// function).
+    fn on_runner(&self) -> bool {
+        let r = self.runner.load(SeqCst);
+        r != 0 && r == thread::with(|t| t.tid())
+    }
+
+    /// Checks that the schedule may be changed from here, now.
+    fn usable(&self) -> Result<()> {
+        if self.on_runner() {
+            return Err(Error::TimerUnsupported(
+                "a timer function cannot arm or re-arm timers of its own timer core".into(),
+            ));
+        }
+        if self.stopped.load(SeqCst) {
+            return Err(Error::TimerStopped);
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry<'a>>> {
+        // A panicking timer function poisons the lock; the schedule itself is still consistent.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tells the loop the schedule changed.
+    fn changed(&self) {
+        self.version.fetch_add(1, SeqCst);
+        if self.parked.load(SeqCst) {
+            futex_wake(&self.version);
+        }
+    }
+
+    /// Fires every expired timer; returns the earliest deadline still armed.
+    fn serve(&self) -> Option<Ticks> {
+        let mut entries = self.lock();
+        entries.retain(|e| e.slot.state() != state::RELEASED);
+        let now = self.clock.now();
+        let mut earliest: Option<Ticks> = None;
+        for e in entries.iter_mut() {
+            if e.slot.state() != state::ARMED {
+                continue;
+            }
+            if now >= e.next {
+                let behind = now - e.next;
+                let missed = behind.checked_div(e.period).unwrap_or(0);
+                e.anchor = e.next.saturating_add(missed.saturating_mul(e.period));
+                let expiry = Expiry {
+                    missed,
+                    late: self.clock.duration(now - e.anchor),
+                };
+                if let Some(_firing) = Firing::begin(&e.slot) {
+                    match e.target.fire(&e.slot.counts, expiry) {
+                        Fired::Ok if e.period == 0 => {
+                            e.slot.disarm(state::DONE);
+                        }
+                        Fired::Ok => {}
+                        Fired::Gone => {
+                            e.slot.disarm(state::DEAD);
+                        }
+                    }
+                }
+                e.next = e.anchor.saturating_add(e.period);
+            }
+            if e.slot.state() == state::ARMED {
+                earliest = Some(earliest.map_or(e.next, |n| n.min(e.next)));
+            }
+        }
+        earliest
+    }
+
+    /// Waits until `deadline`, a change of the schedule, or `stop`.
+    fn wait_for(&self, deadline: Option<Ticks>, seen: u32) {
+        let changed = || self.version.load(SeqCst) != seen;
+        let Some(deadline) = deadline else {
+            self.park(seen, None);
+            return;
+        };
+        match self.wait {
+            Wait::Spin => {
+                while !changed() && self.clock.now() < deadline {
+                    core::hint::spin_loop();
+                }
+            }
+            Wait::Pause => self.pause(deadline, changed),
+            Wait::Sleep => {
+                // The clock is CLOCK_MONOTONIC here, the futex's deadline clock.
+                while !changed() && self.clock.now() < deadline {
+                    self.park(seen, Some(deadline));
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn pause(&self, deadline: Ticks, changed: impl Fn() -> bool) {
+        loop {
+            // SAFETY: `Wait::Pause` is only kept when `waitpkg()` holds; `version` is readable.
+            unsafe { uintr_sys::instructions::umonitor(self.version.as_ptr().cast()) };
+            // Checked after arming the monitor: a change from here on ends the wait.
+            if changed() || self.clock.now() >= deadline {
+                return;
+            }
+            // SAFETY: as above. The OS caps the wait (IA32_UMWAIT_CONTROL); the loop goes on.
+            unsafe { uintr_sys::instructions::umwait(false, deadline) };
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn pause(&self, deadline: Ticks, changed: impl Fn() -> bool) {
+        while !changed() && self.clock.now() < deadline {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Sleeps on `version` (until `deadline_ns` of `CLOCK_MONOTONIC`, if given).
+    fn park(&self, seen: u32, deadline_ns: Option<u64>) {
+        self.parked.store(true, SeqCst);
+        if self.version.load(SeqCst) == seen {
+            futex_wait(&self.version, seen, deadline_ns);
+        }
+        self.parked.store(false, SeqCst);
+    }
+}
+
+/// Resets the running state when `run` ends, and stops the core if a timer function panicked.
+struct Running<'c, 'a>(&'c TimerCore<'a>);
+
+impl Drop for Running<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stopped.store(true, SeqCst);
+        }
+        self.0.runner.store(0, SeqCst);
+        self.0.running.store(false, SeqCst);
+    }
+}
+
+/// A [`Timer`] served by a [`TimerCore`].
+pub(crate) struct CoreTimer<'a> {
+    core: Arc<TimerCore<'a>>,
+    slot: Arc<Slot>,
+    /// The receiver of a vector timer.
+    endpoint: Option<Endpoint>,
+}
+
+impl<'a> CoreTimer<'a> {
+    fn receiver_alive(&self) -> bool {
+        self.endpoint.as_ref().is_none_or(Endpoint::is_alive)
+    }
+
+    pub fn is_armed(&self) -> bool {
+        self.slot.state() == state::ARMED && self.receiver_alive()
+    }
+
+    pub fn stats(&self) -> super::TickStats {
+        self.slot.counts.snapshot()
+    }
+
+    pub fn cancel(&self) {
+        self.slot.disarm(state::CANCELLED);
+        self.settle();
+    }
+
+    /// Waits until the core is out of this timer's expiration (unless this is the core's own
+    /// thread, inside that very expiration).
+    fn settle(&self) {
+        if self.core.on_runner() {
+            return;
+        }
+        let backoff = crossbeam_utils::Backoff::new();
+        while self.slot.firing.load(SeqCst) {
+            backoff.snooze();
+        }
+    }
+
+    /// Runs `f` on this timer's entry, under the core's lock, after the checks every re-arm
+    /// makes; then tells the loop.
+    fn update(&self, f: impl FnOnce(&mut Entry<'a>, Ticks)) -> Result<()> {
+        self.core.usable()?;
+        if self.slot.state() == state::DEAD || !self.receiver_alive() {
+            self.slot.disarm(state::DEAD);
+            return Err(Error::ReceiverGone);
+        }
+        {
+            let mut entries = self.core.lock();
+            let e = entries
+                .iter_mut()
+                .find(|e| Arc::ptr_eq(&e.slot, &self.slot))
+                .ok_or(Error::TimerStopped)?;
+            let now = self.core.clock.now();
+            f(e, now);
+            // Under the lock: the loop sees the new schedule and the state together.
+            self.slot.state.store(state::ARMED, SeqCst);
+        }
+        self.core.changed();
+        Ok(())
+    }
+
+    pub fn rearm(&self, arm: Arm) -> Result<()> {
+        let (period, delay) = self.core.schedule(arm)?;
+        self.update(|e, now| {
+            e.period = period;
+            e.anchor = now;
+            e.next = now + delay;
+        })
+    }
+
+    pub fn set_period(&self, period: Duration) -> Result<()> {
+        let p = self.core.period_ticks(period)?;
+        let armed = self.slot.state() == state::ARMED;
+        self.update(|e, now| {
+            if !armed {
+                e.anchor = now;
+            }
+            e.period = p;
+            e.next = e.anchor.saturating_add(p).max(now);
+        })
+    }
+}
+
+impl Drop for CoreTimer<'_> {
+    fn drop(&mut self) {
+        self.slot.state.store(state::RELEASED, SeqCst);
+        self.settle();
+        self.core.changed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_falls_back_to_spin_without_waitpkg() {
+        let c: TimerCore<'_> = TimerCore::new(Wait::Pause);
+        if !waitpkg() || !c.uses_tsc() {
+            assert_eq!(c.wait(), Wait::Spin);
+        }
+        let s: TimerCore<'_> = TimerCore::new(Wait::Sleep);
+        assert_eq!(s.wait(), Wait::Sleep);
+        assert!(!s.uses_tsc(), "sleeping deadlines are CLOCK_MONOTONIC");
+    }
+
+    #[test]
+    fn schedules_validate_periods() {
+        let c: TimerCore<'_> = TimerCore::new(Wait::Sleep);
+        assert_eq!(
+            c.schedule(Arm::Periodic(Duration::ZERO)),
+            Err(Error::InvalidPeriod(Duration::ZERO))
+        );
+        assert_eq!(
+            c.schedule(Arm::Periodic(Duration::MAX)),
+            Err(Error::InvalidPeriod(Duration::MAX))
+        );
+        assert_eq!(
+            c.schedule(Arm::Periodic(Duration::from_micros(5))),
+            Ok((5000, 5000))
+        );
+        assert_eq!(c.schedule(Arm::OneShot(Duration::ZERO)), Ok((0, 0)));
+    }
+
+    #[test]
+    fn a_stopped_core_refuses_to_run_or_arm() {
+        let c = Arc::new(TimerCore::new(Wait::Spin));
+        c.stop();
+        assert!(c.is_stopped());
+        assert_eq!(c.run(), Err(Error::TimerStopped));
+        let r = c.arm_fn(Arm::OneShot(Duration::ZERO), |_| {});
+        assert!(matches!(r, Err(Error::TimerStopped)));
+    }
+}

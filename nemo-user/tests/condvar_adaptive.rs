@@ -1,0 +1,235 @@
+//! The adaptive default policy under stress: gaps that switch between "inside the spin window"
+//! and "far outside it" (so the spin hint climbs to skipping, probes and falls back), more
+//! waiters than CPUs with two of them pinned to one CPU (so the spinner admission refuses and
+//! stops spinners), timed waits racing notifications. Every count must be exact, and once every
+//! waiter is gone the process must have no spinner and no parked waiter registered.
+//!
+//! One test function on purpose: the spinner bookkeeping is per process, and a second test
+//! running beside it would make the final census meaningless.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nemo_user::condvar::Condvar;
+use nemo_user::event::Event;
+use nemo_user::wait::{WaitPolicy, spin_census};
+
+/// The gap before event `i`: runs of immediate events, of events far outside the 20 µs window
+/// (long enough for the hint to reach "skip" and probe), and of events a few µs apart.
+fn gap(i: u64) {
+    match (i / 24) % 3 {
+        0 => {}
+        1 => thread::sleep(Duration::from_micros(150)),
+        _ => {
+            let end = Instant::now() + Duration::from_micros(5);
+            while Instant::now() < end {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// Pins the calling thread to the first core, if the machine lets it.
+fn pin_first_core() {
+    if let Some(core) = core_affinity::get_core_ids().and_then(|c| c.first().copied()) {
+        core_affinity::set_for_current(core);
+    }
+}
+
+/// Broadcast generations: every waiter sees every generation exactly once.
+fn broadcast_generations(waiters: usize, generations: u64) {
+    struct S {
+        m: Mutex<(u64, usize)>, // (generation, acks for it)
+        gen_cv: Condvar,
+        ack_cv: Condvar,
+    }
+    let s = Arc::new(S {
+        m: Mutex::new((0, waiters)),
+        gen_cv: Condvar::new(),
+        ack_cv: Condvar::new(),
+    });
+    assert!(s.gen_cv.policy().is_adaptive());
+    let handles: Vec<_> = (0..waiters)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                if w < 2 {
+                    pin_first_core();
+                }
+                let mut seen = 0u64;
+                let mut last = 0u64;
+                let mut g = s.m.lock().unwrap();
+                while last < generations {
+                    g = s.gen_cv.wait_while(g, &s.m, |st| st.0 == last).unwrap();
+                    assert_eq!(g.0, last + 1, "skipped a generation");
+                    last = g.0;
+                    seen += 1;
+                    g.1 += 1;
+                    if g.1 == waiters {
+                        s.ack_cv.notify_one();
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for i in 0..generations {
+        {
+            let g = s.m.lock().unwrap();
+            let _g = s.ack_cv.wait_while(g, &s.m, |st| st.1 < waiters).unwrap();
+        }
+        gap(i);
+        let mut g = s.m.lock().unwrap();
+        g.0 += 1;
+        g.1 = 0;
+        s.gen_cv.notify_all();
+    }
+    for h in handles {
+        assert_eq!(h.join().unwrap(), generations);
+    }
+}
+
+/// Permits posted one at a time with `notify_one`, taken by waiters some of which use short
+/// timeouts: every permit is taken exactly once and no notification is lost to a timeout.
+fn permits_with_timeouts(takers: usize, permits: u64) {
+    struct S {
+        m: Mutex<u64>,
+        cv: Condvar,
+        taken: AtomicU64,
+        woken: AtomicUsize,
+        signalled: AtomicUsize,
+    }
+    let s = Arc::new(S {
+        m: Mutex::new(0),
+        cv: Condvar::with_policy(WaitPolicy::BUILTIN),
+        taken: AtomicU64::new(0),
+        woken: AtomicUsize::new(0),
+        signalled: AtomicUsize::new(0),
+    });
+    let handles: Vec<_> = (0..takers)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                if w == 0 {
+                    pin_first_core();
+                }
+                let timed = w % 2 == 1;
+                let mut mine = 0u64;
+                loop {
+                    let mut g = s.m.lock().unwrap();
+                    while *g == 0 && s.taken.load(Ordering::SeqCst) < permits {
+                        if timed {
+                            let (g2, r) =
+                                s.cv.wait_timeout(g, &s.m, Duration::from_micros(40))
+                                    .unwrap();
+                            g = g2;
+                            if !r.timed_out() {
+                                s.woken.fetch_add(1, Ordering::SeqCst);
+                            }
+                        } else {
+                            g = s.cv.wait(g, &s.m).unwrap();
+                            s.woken.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    if *g == 0 {
+                        return mine;
+                    }
+                    *g -= 1;
+                    mine += 1;
+                    if s.taken.fetch_add(1, Ordering::SeqCst) + 1 == permits {
+                        // The last permit: release whoever still waits for one.
+                        let released = s.cv.notify_all();
+                        s.signalled.fetch_add(released, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 0..permits {
+        gap(i);
+        let mut g = s.m.lock().unwrap();
+        *g += 1;
+        if s.cv.notify_one() {
+            s.signalled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, permits);
+    assert_eq!(*s.m.lock().unwrap(), 0);
+    // No spurious wakeups and no lost ones: each signal, and each waiter the final broadcast
+    // released unsignalled, is exactly one woken return (timed or not).
+    assert_eq!(
+        s.woken.load(Ordering::SeqCst),
+        s.signalled.load(Ordering::SeqCst)
+    );
+}
+
+/// Mutex-free producer/consumer on an `Event` with the same gaps: the sum is exact.
+fn event_items(workers: usize, items: u64) {
+    struct S {
+        next: Mutex<Vec<u64>>,
+        done: AtomicU64,
+        sum: AtomicU64,
+        ready: Event,
+    }
+    let s = Arc::new(S {
+        next: Mutex::new(Vec::new()),
+        done: AtomicU64::new(0),
+        sum: AtomicU64::new(0),
+        ready: Event::new(),
+    });
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                if w == 0 {
+                    pin_first_core();
+                }
+                loop {
+                    s.ready.wait_while(|| {
+                        s.next.lock().unwrap().is_empty() && s.done.load(Ordering::SeqCst) == 0
+                    });
+                    let item = s.next.lock().unwrap().pop();
+                    match item {
+                        Some(x) => {
+                            s.sum.fetch_add(x, Ordering::SeqCst);
+                        }
+                        None if s.done.load(Ordering::SeqCst) != 0 => return,
+                        None => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 1..=items {
+        gap(i);
+        s.next.lock().unwrap().push(i);
+        s.ready.notify_one();
+    }
+    // Drain, then stop everyone.
+    while !s.next.lock().unwrap().is_empty() {
+        s.ready.notify_all();
+        thread::yield_now();
+    }
+    s.done.store(1, Ordering::SeqCst);
+    s.ready.notify_all();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(s.sum.load(Ordering::SeqCst), items * (items + 1) / 2);
+}
+
+#[test]
+fn adaptive_waits_lose_nothing_and_leave_nothing_registered() {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    // More waiters than CPUs, wherever this runs.
+    let waiters = cpus + 2;
+    broadcast_generations(waiters, 600);
+    permits_with_timeouts(waiters, 1500);
+    event_items(waiters, 1500);
+    let census = spin_census();
+    assert_eq!(census.spinning, 0, "{census:?}");
+    assert_eq!(census.parked, 0, "{census:?}");
+}

@@ -1,0 +1,183 @@
+//! Every misuse is a typed error, never a panic or a silent timer that never fires.
+
+mod timer_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nemo_user::Error;
+use nemo_user::backend::BackendKind;
+use nemo_user::interrupt::{Endpoint, Receiver};
+use nemo_user::timer::{Arm, Timer, TimerCore, TimerThread, Wait};
+use timer_support::{Source, TICK, Ticked};
+
+const ZERO: Duration = Duration::ZERO;
+
+#[test]
+fn a_zero_period_is_refused_everywhere() {
+    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let rx = Receiver::builder()
+        .backend(BackendKind::Signal)
+        .register(|_| {})
+        .unwrap();
+    let ep = rx.endpoint();
+    assert_eq!(
+        tt.arm(&ep, TICK, Arm::Periodic(ZERO)).unwrap_err(),
+        Error::InvalidPeriod(ZERO)
+    );
+    assert_eq!(
+        tt.arm_fn(Arm::Periodic(ZERO), |_| {}).unwrap_err(),
+        Error::InvalidPeriod(ZERO)
+    );
+    assert_eq!(
+        Timer::posix(&ep, TICK, Arm::Periodic(ZERO)).unwrap_err(),
+        Error::InvalidPeriod(ZERO)
+    );
+    assert_eq!(Error::InvalidPeriod(ZERO).errno(), libc::EINVAL);
+    for timer in [
+        tt.arm(&ep, TICK, Arm::OneShot(Duration::from_secs(60)))
+            .unwrap(),
+        Timer::posix(&ep, TICK, Arm::OneShot(Duration::from_secs(60))).unwrap(),
+    ] {
+        assert_eq!(timer.set_period(ZERO), Err(Error::InvalidPeriod(ZERO)));
+        assert_eq!(
+            timer.rearm(Arm::Periodic(ZERO)),
+            Err(Error::InvalidPeriod(ZERO))
+        );
+        assert_eq!(
+            timer.rearm(Arm::OneShot(Duration::MAX)),
+            Err(Error::InvalidPeriod(Duration::MAX))
+        );
+        assert!(
+            timer.is_armed(),
+            "a refused re-arm leaves the timer as it was"
+        );
+    }
+}
+
+#[test]
+fn vectors_must_be_in_range_and_enabled() {
+    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let rx = Receiver::builder()
+        .backend(BackendKind::Signal)
+        .vectors(1 << 3)
+        .register(|_| {})
+        .unwrap();
+    let ep = rx.endpoint();
+    let arm = Arm::Periodic(Duration::from_millis(1));
+    assert_eq!(
+        tt.arm(&ep, 64, arm).unwrap_err(),
+        Error::VectorOutOfRange(64)
+    );
+    assert_eq!(
+        Timer::posix(&ep, 64, arm).unwrap_err(),
+        Error::VectorOutOfRange(64)
+    );
+    assert!(matches!(
+        tt.arm(&ep, 4, arm),
+        Err(Error::VectorNotEnabled(_))
+    ));
+    assert!(matches!(
+        Timer::posix(&ep, 4, arm),
+        Err(Error::VectorNotEnabled(_))
+    ));
+    assert!(tt.arm(&ep, 3, arm).is_ok());
+}
+
+/// An endpoint of a receiver on a thread that has exited.
+fn dead_endpoint(backend: BackendKind) -> Endpoint {
+    std::thread::spawn(move || {
+        let rx = Receiver::builder()
+            .backend(backend)
+            .register(|_| {})
+            .unwrap();
+        rx.endpoint()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn a_dead_receiver_is_refused() {
+    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let arm = Arm::Periodic(Duration::from_millis(1));
+    for backend in [BackendKind::Signal, BackendKind::Poll] {
+        let ep = dead_endpoint(backend);
+        assert_eq!(tt.arm(&ep, TICK, arm).unwrap_err(), Error::ReceiverGone);
+    }
+    let ep = dead_endpoint(BackendKind::Signal);
+    assert_eq!(
+        Timer::posix(&ep, TICK, arm).unwrap_err(),
+        Error::ReceiverGone
+    );
+}
+
+/// A receiver that goes away while its timer is armed: the timer disarms and refuses to be
+/// re-armed.
+#[test]
+fn a_receiver_dropped_under_an_armed_timer() {
+    for source in Source::all_for(BackendKind::Signal) {
+        let mut t = Ticked::new(BackendKind::Signal);
+        let timer = t.arm(source, Arm::Periodic(Duration::from_micros(300)));
+        t.wait_until("ticks", || t.count() >= 2);
+        let Ticked {
+            rx, timer_thread, ..
+        } = t;
+        drop(rx);
+        assert!(!timer.is_armed(), "{source:?}");
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            timer.rearm(Arm::Periodic(Duration::from_millis(1))),
+            Err(Error::ReceiverGone),
+            "{source:?}"
+        );
+        assert_eq!(
+            timer.set_period(Duration::from_millis(1)),
+            Err(Error::ReceiverGone)
+        );
+        drop(timer);
+        drop(timer_thread);
+    }
+}
+
+#[test]
+fn posix_timers_need_the_signal_backend() {
+    let rx = Receiver::builder()
+        .backend(BackendKind::Poll)
+        .register(|_| {})
+        .unwrap();
+    let e = Timer::posix(
+        &rx.endpoint(),
+        TICK,
+        Arm::Periodic(Duration::from_millis(1)),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::TimerUnsupported(why) if why.contains("poll")),
+        "{e}"
+    );
+    assert_eq!(e.errno(), libc::ENOTSUP);
+}
+
+#[test]
+fn a_core_runs_on_one_thread_at_a_time() {
+    // A timer function borrows this: it lives longer than the core.
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let core = Arc::new(TimerCore::new(Wait::Sleep));
+    std::thread::scope(|s| {
+        s.spawn(|| core.run().unwrap());
+        // Wait until it runs: a timer function proves it.
+        let t = core
+            .arm_fn(Arm::OneShot(ZERO), |_| {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .unwrap();
+        while !ran.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        assert!(matches!(core.run(), Err(Error::TimerUnsupported(_))));
+        drop(t);
+        core.stop();
+    });
+    assert_eq!(core.run(), Err(Error::TimerStopped));
+}
