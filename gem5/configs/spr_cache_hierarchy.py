@@ -73,8 +73,9 @@ class SapphireRapidsCacheHierarchy(AbstractClassicCacheHierarchy):
     def __init__(self, params: CacheHierarchy) -> None:
         super().__init__()
         # Underscored: a SimObject takes only parameters and children as
-        # public attributes.
-        self._params = params
+        # public attributes. Not `_params`, which is gem5's own table of the
+        # class's parameter descriptions.
+        self._machine_caches = params
         # The stdlib creates the memory bus up front, so its ports exist
         # before the board incorporates the hierarchy.
         self.membus = make_crossbar("SystemXBar", params.l3_to_memory)
@@ -86,7 +87,7 @@ class SapphireRapidsCacheHierarchy(AbstractClassicCacheHierarchy):
         return self.membus.cpu_side_ports
 
     def incorporate_cache(self, board) -> None:
-        p = self._params
+        p = self._machine_caches
         processor = board.get_processor()
         cores = processor.get_num_cores()
 
