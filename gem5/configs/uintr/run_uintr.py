@@ -77,7 +77,9 @@ def main(argv: Sequence[str]) -> int:
     from uintr_system import attach_uintr
 
     board = build_board(config, SAPPHIRE_RAPIDS)
-    attach_uintr(board, strategy=strategy, kbtimer=kbtimer)
+    attach_uintr(
+        board, strategy=strategy, kbtimer=kbtimer, binary=config.binary
+    )
     if config.max_ticks is None:
         simulator = Simulator(board=board)
     else:

@@ -10,7 +10,13 @@ What it does, all before `Simulator(board)` instantiates the system:
 * CPUID leaf 7 EDX[5] on every core (`X86ISA.ExtendedFeatures`);
 * a /proc/cpuinfo with the `uintr` flag (and `xui_kbtimer`), written to
   gem5's output directory and served to the program through the board's
-  `redirect_paths` (SE mode otherwise shows the host's file);
+  `redirect_paths` (SE mode otherwise shows the host's file). gem5 treats
+  every redirect as a directory (it appends `/` to both sides), so the
+  whole of /proc is redirected; the files gem5 emulates itself
+  (/proc/meminfo, /proc/self/maps) are matched before the redirect and
+  still work, and `self/exe` is a link to the binary so that
+  readlink("/proc/self/exe") keeps its meaning. Anything else under /proc
+  is absent (ENOENT);
 * CLUI's port: the O3 functional-unit pool's `IprAccess` op class becomes
   non-pipelined with CLUI's latency (x86 uses that op class for nothing
   else).
@@ -64,8 +70,12 @@ def attach_uintr(
     latencies: UintrLatencies = CALIBRATED,
     kbtimer: bool = True,
     outdir: Optional[str] = None,
+    binary: Optional[str] = None,
 ):
-    """Give `board` user interrupts; returns the UintrModel."""
+    """Give `board` user interrupts; returns the UintrModel.
+
+    `binary` is the program's path, the target of /proc/self/exe.
+    """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy {strategy!r}: one of {STRATEGIES}")
     cpus = _cpus(board)
@@ -83,8 +93,15 @@ def attach_uintr(
     cpuinfo = os.path.join(proc_dir, "cpuinfo")
     with open(cpuinfo, "w") as f:
         f.write(cpuinfo_text(len(cpus), kbtimer=kbtimer))
+    if binary is not None:
+        self_dir = os.path.join(proc_dir, "self")
+        os.makedirs(self_dir, exist_ok=True)
+        exe = os.path.join(self_dir, "exe")
+        if os.path.lexists(exe):
+            os.remove(exe)
+        os.symlink(os.path.abspath(binary), exe)
     board.redirect_paths = list(board.redirect_paths) + [
-        RedirectPath(app_path="/proc/cpuinfo", host_paths=[cpuinfo])
+        RedirectPath(app_path="/proc", host_paths=[proc_dir])
     ]
 
     board.uintr = UintrModel(strategy=strategy, **latencies.model_params())

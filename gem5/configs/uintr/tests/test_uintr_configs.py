@@ -149,7 +149,8 @@ class Wiring(unittest.TestCase):
     def test_o3_board(self):
         cpus = [fake_m5.X86O3CPU(), fake_m5.X86O3CPU()]
         board = fake_m5.Board(cpus)
-        model = self.uintr_system.attach_uintr(board, strategy="tracked")
+        model = self.uintr_system.attach_uintr(
+            board, strategy="tracked", binary="/bin/prog")
         self.assertIs(board.uintr, model)
         self.assertEqual(model.strategy, "tracked")
         self.assertEqual(model.flush_latency, CALIBRATED.flush)
@@ -165,13 +166,16 @@ class Wiring(unittest.TestCase):
                              (CALIBRATED.clui_port_latency, False))
             self.assertEqual(len(cpu.fuPool.FUList), 2)
         (redirect,) = board.redirect_paths
-        self.assertEqual(redirect.app_path, "/proc/cpuinfo")
-        (path,) = redirect.host_paths
-        self.assertTrue(path.startswith(self.tmp.name))
-        with open(path) as f:
+        # gem5 redirects directories only (RedirectPath appends `/`).
+        self.assertEqual(redirect.app_path, "/proc")
+        (proc,) = redirect.host_paths
+        self.assertTrue(proc.startswith(self.tmp.name))
+        with open(os.path.join(proc, "cpuinfo")) as f:
             text = f.read()
         self.assertEqual(text.count("processor\t:"), 2)
         self.assertTrue(uintr_sys_flag_rule(text, "uintr"))
+        self.assertEqual(os.readlink(os.path.join(proc, "self", "exe")),
+                         "/bin/prog")
 
     def test_simple_cpus_and_options(self):
         cpu = fake_m5.X86AtomicSimpleCPU()
@@ -183,8 +187,10 @@ class Wiring(unittest.TestCase):
         self.assertEqual(board.uintr.flush_latency, 7)
         self.assertEqual(cpu.isa[0].ExtendedFeatures[2], 0x20)
         (redirect,) = board.redirect_paths
-        with open(redirect.host_paths[0]) as f:
+        with open(os.path.join(redirect.host_paths[0], "cpuinfo")) as f:
             self.assertFalse(uintr_sys_flag_rule(f.read(), "xui_kbtimer"))
+        self.assertFalse(
+            os.path.lexists(os.path.join(redirect.host_paths[0], "self", "exe")))
         with self.assertRaises(ValueError):
             self.uintr_system.attach_uintr(board, strategy="eventually")
 
