@@ -45,23 +45,22 @@ def _set_clui_port(cpu, latency: int) -> None:
     pool = getattr(cpu, "fuPool", None)
     if pool is None:
         return
-    units = list(pool.FUList)
-    replaced = False
-    for i, unit in enumerate(units):
-        if any(str(op.opClass) == "IprAccess" for op in unit.opList):
-            units[i] = FUDesc(
-                count=unit.count,
-                opList=[OpDesc(opClass="IprAccess", opLat=latency, pipelined=False)],
-            )
-            replaced = True
-    if not replaced:
-        units.append(
+    # The IprAccess op is changed where it is: taking a unit out of an
+    # FUPool that already adopted it leaves gem5 with an orphan SimObject.
+    found = False
+    for unit in pool.FUList:
+        for op in unit.opList:
+            if str(op.opClass) == "IprAccess":
+                op.opLat = latency
+                op.pipelined = False
+                found = True
+    if not found:
+        pool.FUList = list(pool.FUList) + [
             FUDesc(
                 count=1,
                 opList=[OpDesc(opClass="IprAccess", opLat=latency, pipelined=False)],
             )
-        )
-    pool.FUList = units
+        ]
 
 
 def attach_uintr(
