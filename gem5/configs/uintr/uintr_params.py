@@ -44,15 +44,15 @@ GEM5_LEAF7_DEFAULT = (0x00000000, 0x01800000, 0x00000000, 0x00000000)
 class UintrLatencies:
     """Latencies of the model, in core cycles (0.5 ns at 2 GHz)."""
 
-    senduipi: int = 320
-    stui: int = 12
+    senduipi: int = 373
+    stui: int = 18
     uiret: int = 0
     timer_op: int = 0
-    ipi: int = 640
+    ipi: int = 720
     flush: int = 600
     drain: int = 13
-    tracked_notify: int = 150
-    tracked_timer: int = 40
+    tracked_notify: int = 210
+    tracked_timer: int = 60
     clui_port_latency: int = 2
     # uintr_wait: notification to the woken thread running again. Intel's
     # early numbers: a blocked receiver takes 8.9 us against 1.0 us for a
@@ -184,7 +184,7 @@ INTERVAL_5US = 10000
 
 # Repetitions that make each kernel run ~1 ms of simulated time on the
 # modelled core (so ~100 interrupts at 5 us), measured on it.
-KERNEL_REPS = {"spin": 40, "fib": 45, "linpack": 30, "memops": 8}
+KERNEL_REPS = {"spin": 40, "fib": 20, "linpack": 70, "memops": 56}
 
 
 def experiments() -> List[Experiment]:

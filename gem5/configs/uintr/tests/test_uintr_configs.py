@@ -218,6 +218,32 @@ class Results(unittest.TestCase):
         table = render_markdown(list(rows.values()))
         self.assertIn("| Table 2 | clui | 2 | 2.1 | 1.05 | yes |", table)
         self.assertIn("n/a", table)
+        self.assertFalse(rows["handler's last TSC -> program resumes (uiret ~10)"].held)
+        self.assertIn("(not held)", table)
+
+    def test_kernel_table(self):
+        from reproduce import render_kernels
+
+        results = {"uipi-fib": [{"cycles_per_event": "701.5",
+                                 "slowdown_pct": "7.474"}]}
+        text = render_kernels(results)
+        fib = next(line for line in text.splitlines() if line.startswith("| fib |"))
+        self.assertEqual(fib, "| fib | 701.5 | n/a | n/a | 7.47 | n/a | n/a |")
+        self.assertEqual(len(text.splitlines()), 2 + len(FIG4_KERNELS))
+
+    def test_commands_are_the_runs(self):
+        from reproduce import render_commands
+        from uintr_params import experiments
+
+        exps = experiments()
+        text = render_commands("gem5.opt", "m5out/uintr",
+                               "gem5/uintr/bench/build/uintr_micro", exps)
+        lines = text.splitlines()[2:]
+        self.assertEqual(len(lines), len(exps))
+        kb = next(line for line in lines if line.startswith("| kbtimer-fib |"))
+        self.assertIn("-d m5out/uintr/kbtimer-fib "
+                      "gem5/configs/uintr/run_uintr.py --strategy tracked", kb)
+        self.assertIn("--cores 1 -- overhead fib kbtimer 10000", kb)
 
 
 if __name__ == "__main__":
