@@ -24,8 +24,29 @@ Where each cost comes from (see gem5/uintr/README.md for the mechanism):
   (an interrupt that came through a UPID: notification processing) or
   `tracked_timer_latency` (a KB-timer interrupt: delivery only).
 
-The values were calibrated with `reproduce.py` on the Sapphire-Rapids-like
-O3 core of `sapphire_rapids.py` (2 GHz); RESULTS.md records the outcome.
+Calibration (`reproduce.py` on the Sapphire-Rapids-like O3 core of
+`sapphire_rapids.py`, 2 GHz). Each parameter adds serially to exactly one
+measured quantity, so it was set by one linear correction from a measured
+run: new = old + (paper - measured), rounded; the next run confirmed a
+slope of ~1 (e.g. tracked-fib moved 218 -> 278 cycles for +60).
+
+    parameter        first value  measured with it          paper  new
+    senduipi              320     330.3 (ops)                383   373
+    stui                   12      26.4 (ops)                 32    18
+    ipi                   640     594.9 (send -> last TSC)   674*  720
+    tracked_notify        150     169.8 (mean of 3 kernels*) 231   210
+    tracked_timer          40      85.6 (mean of 3 kernels*) 105    60
+    * 1360 (Table 2) - 686 (Fig. 2): the sender's share of the end-to-end
+      latency. Kernel means from a first run with shorter kernels
+      (45/30/8 reps: 251/47/15 events).
+
+`flush` (600) and `clui_port_latency` (2) were left alone: with them the
+flush receiver costs 676 cycles per event (Fig. 4: 645; Table 2: 720) and
+659-681 from the last program instruction to the handler (Fig. 2: 686), so
+every target they feed is within 6 % (4 % for Fig. 2), and moving `flush` towards one of
+the two receiver costs moves away from the other. `uiret`, `drain`,
+`timer_op` and `wake_ns` have no row of their own in the paper's tables.
+RESULTS.md records the outcome.
 """
 
 from dataclasses import dataclass, fields
@@ -182,8 +203,8 @@ class Experiment:
 FIG4_KERNELS = ("fib", "linpack", "memops")
 INTERVAL_5US = 10000
 
-# Repetitions that make each kernel run ~1 ms of simulated time on the
-# modelled core (so ~100 interrupts at 5 us), measured on it.
+# Repetitions that make each kernel run ~1.03M cycles (~0.52 ms) on the
+# modelled core, so ~100 interrupts at 5 us (measured: 103-111).
 KERNEL_REPS = {"spin": 40, "fib": 20, "linpack": 70, "memops": 56}
 
 
