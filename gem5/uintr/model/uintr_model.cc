@@ -1,0 +1,551 @@
+/*
+ * Copyright (c) 2026 the nemo developers
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+
+#include "nemo_uintr/model/uintr_model.hh"
+
+#include <csignal>
+
+#include "arch/x86/generated/decoder.hh"
+#include "arch/x86/pcstate.hh"
+#include "arch/x86/regs/int.hh"
+#include "arch/x86/regs/misc.hh"
+#include "arch/x86/utility.hh"
+#include "base/cprintf.hh"
+#include "base/logging.hh"
+#include "base/trace.hh"
+#include "cpu/base.hh"
+#include "cpu/reg_class.hh"
+#include "cpu/static_inst.hh"
+#include "cpu/thread_context.hh"
+#include "debug/Uintr.hh"
+#include "sim/cur_tick.hh"
+#include "sim/eventq.hh"
+#include "sim/sim_exit.hh"
+#include "sim/system.hh"
+
+namespace gem5
+{
+namespace nemo_uintr
+{
+
+namespace misc_reg = X86ISA::misc_reg;
+
+namespace
+{
+
+MicroPC
+deliverEntry()
+{
+    return romMicroPC(X86ISAInst::rom_labels::extern_label_uintrDeliver);
+}
+
+MicroPC
+deliverJump()
+{
+    return romMicroPC(X86ISAInst::rom_labels::label_uintrDeliverJump);
+}
+
+/** DeliverFault with the restart latency of the path that raised it. */
+class TimedDeliverFault : public DeliverFault
+{
+  public:
+    TimedDeliverFault(UintrModel &model, Cycles latency)
+        : DeliverFault(model), latency(latency)
+    {}
+    const Cycles latency;
+};
+
+} // anonymous namespace
+
+FaultName
+OpFault::name() const
+{
+    switch (op) {
+      case user_interrupt_op::SendUipi:
+        return "senduipi";
+      case user_interrupt_op::Stui:
+        return "stui";
+      case user_interrupt_op::Uiret:
+        return "uiret";
+      case user_interrupt_op::KbTimerSet:
+        return "set_timer";
+      case user_interrupt_op::KbTimerClear:
+        return "clear_timer";
+    }
+    return "uintr_op";
+}
+
+void
+OpFault::invoke(ThreadContext *tc, const StaticInstPtr &inst)
+{
+    model.execute(tc, inst, op, reg);
+}
+
+void
+DeliverFault::invoke(ThreadContext *tc, const StaticInstPtr &inst)
+{
+    model.enterDelivery(tc);
+}
+
+UintrModel::UintrModel(const Params &p)
+    : SimObject(p),
+      system(p.system),
+      strategy(p.strategy),
+      host(p.system),
+      kernel(host, p.blocking),
+      senduipiLatency(p.senduipi_latency),
+      stuiLatency(p.stui_latency),
+      uiretLatency(p.uiret_latency),
+      timerOpLatency(p.timer_op_latency),
+      ipiLatency(p.ipi_latency),
+      flushLatency(p.flush_latency),
+      drainLatency(p.drain_latency),
+      trackedNotifyLatency(p.tracked_notify_latency),
+      trackedTimerLatency(p.tracked_timer_latency),
+      wakeLatency(p.wake_latency),
+      stats(this)
+{
+    fatal_if(UserInterruptHooks::instance,
+             "uintr: only one UintrModel per simulation");
+    UserInterruptHooks::instance = this;
+}
+
+UintrModel::ContextState &
+UintrModel::state(int ctx)
+{
+    if (ctx >= int(contexts.size()))
+        contexts.resize(ctx + 1);
+    return contexts[ctx];
+}
+
+bool
+UintrModel::deliverable(ThreadContext *tc) const
+{
+    return tc->readMiscRegNoEffect(misc_reg::Uif) &&
+           tc->readMiscRegNoEffect(misc_reg::UintrRr) &&
+           tc->readMiscRegNoEffect(misc_reg::UintrHandler);
+}
+
+Fault
+UintrModel::instructionTrap(unsigned op, unsigned reg)
+{
+    return std::make_shared<OpFault>(*this, op, reg);
+}
+
+Fault
+UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty)
+{
+    if (!deliverable(tc))
+        return NoFault;
+    if (!pipelined)
+        return std::make_shared<TimedDeliverFault>(*this, Cycles(0));
+    switch (strategy) {
+      case UintrStrategy::flush:
+        ++stats.flushes;
+        return std::make_shared<TimedDeliverFault>(*this, flushLatency);
+      case UintrStrategy::drain:
+        if (!pipeline_empty)
+            return NoFault;
+        ++stats.drains;
+        return std::make_shared<TimedDeliverFault>(*this, drainLatency);
+      default:
+        // Tracked: fetch injects the delivery.
+        return NoFault;
+    }
+}
+
+void
+UintrModel::enterDelivery(ThreadContext *tc)
+{
+    // The micro-code reads the return address with rdip, i.e. from NPC.
+    X86ISA::PCState pc = tc->pcState().as<X86ISA::PCState>();
+    pc.npc(pc.pc());
+    pc.upc(deliverEntry());
+    pc.nupc(deliverEntry() + 1);
+    DPRINTF(Uintr, "ctx %d: deliver at %#x, UIRR %#x\n", tc->contextId(),
+            pc.pc(), tc->readMiscRegNoEffect(misc_reg::UintrRr));
+    tc->pcState(pc);
+}
+
+bool
+UintrModel::stallFetch(ThreadContext *tc)
+{
+    switch (strategy) {
+      case UintrStrategy::drain:
+        return deliverable(tc);
+      case UintrStrategy::tracked:
+        return curTick() < state(tc->contextId()).fetchStallUntil;
+      default:
+        return false;
+    }
+}
+
+bool
+UintrModel::wantsInjection(ThreadContext *tc)
+{
+    return strategy == UintrStrategy::tracked && deliverable(tc);
+}
+
+bool
+UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc)
+{
+    if (!wantsInjection(tc))
+        return false;
+    auto &xpc = pc.as<X86ISA::PCState>();
+    xpc.npc(xpc.pc());
+    xpc.upc(deliverEntry());
+    xpc.nupc(deliverEntry() + 1);
+
+    ContextState &cs = state(tc->contextId());
+    const unsigned vector =
+        core::highestVector(tc->readMiscRegNoEffect(misc_reg::UintrRr));
+    const Cycles stall = ((cs.viaUpid >> vector) & 1) ? trackedNotifyLatency
+                                                      : trackedTimerLatency;
+    cs.fetchStallUntil = tc->getCpuPtr()->clockEdge(stall);
+    ++stats.injections;
+    DPRINTF(Uintr, "ctx %d: inject vector %d at %#x, stall %d cycles\n",
+            tc->contextId(), vector, xpc.pc(), stall);
+    return true;
+}
+
+bool
+UintrModel::blocksInjection(const StaticInstPtr &inst) const
+{
+    // UIF (CLUI, an earlier delivery's acknowledge) and RFLAGS (pushed in
+    // the frame) are read by the delivery as it executes; a write still
+    // in flight would make it see a stale value.
+    for (int i = 0; i < inst->numDestRegs(); ++i) {
+        const RegId &reg = inst->destRegIdx(i);
+        if (reg.is(MiscRegClass) &&
+            (reg.index() == misc_reg::Uif ||
+             reg.index() == misc_reg::UintrAck ||
+             reg.index() == misc_reg::Rflags)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+UintrModel::predictJump(ThreadContext *tc, const StaticInstPtr &inst,
+                        const PCStateBase &pc, PCStateBase &next)
+{
+    if (pc.microPC() != deliverJump())
+        return false;
+    auto &n = next.as<X86ISA::PCState>();
+    n = pc.as<X86ISA::PCState>();
+    inst->advancePC(n);
+    n.npc(tc->readMiscRegNoEffect(misc_reg::UintrHandler));
+    return true;
+}
+
+bool
+UintrModel::trapLatency(const Fault &fault, Cycles &latency) const
+{
+    if (auto *d = dynamic_cast<const TimedDeliverFault *>(fault.get())) {
+        latency = d->latency;
+        return true;
+    }
+    auto *op = dynamic_cast<const OpFault *>(fault.get());
+    if (!op)
+        return false;
+    switch (op->op) {
+      case user_interrupt_op::SendUipi:
+        latency = senduipiLatency;
+        break;
+      case user_interrupt_op::Stui:
+        latency = stuiLatency;
+        break;
+      case user_interrupt_op::Uiret:
+        latency = uiretLatency;
+        break;
+      default:
+        latency = timerOpLatency;
+        break;
+    }
+    return true;
+}
+
+void
+UintrModel::acknowledge(ThreadContext *tc, unsigned vector)
+{
+    ContextState &cs = state(tc->contextId());
+    cs.viaUpid &= ~(1ULL << vector);
+    ++stats.deliveries;
+    stats.pendingTicks += curTick() - cs.pendingSince;
+    if (tc->readMiscRegNoEffect(misc_reg::UintrRr))
+        cs.pendingSince = curTick();
+    DPRINTF(Uintr, "ctx %d: vector %d delivered\n", tc->contextId(),
+            vector);
+}
+
+void
+UintrModel::post(ThreadContext *tc, uint64_t vectors, bool via_upid)
+{
+    ContextState &cs = state(tc->contextId());
+    // Written straight into the ISA, as the core's notification logic
+    // does: through the thread context, O3 would squash the pipeline.
+    BaseISA *isa = tc->getIsaPtr();
+    const RegVal uirr = isa->readMiscRegNoEffect(misc_reg::UintrRr);
+    if (!uirr)
+        cs.pendingSince = curTick();
+    isa->setMiscRegNoEffect(misc_reg::UintrRr, uirr | vectors);
+    if (via_upid)
+        cs.viaUpid |= vectors;
+    else
+        cs.viaUpid &= ~vectors;
+}
+
+void
+UintrModel::notificationArrives(int ctx, int pid)
+{
+    if (!runs(system, ctx, pid))
+        return;
+    ThreadContext *tc = system->threads[ctx];
+    const uint64_t vectors = kernel.notificationArrived(pid);
+    ++stats.notificationsProcessed;
+    DPRINTF(Uintr, "ctx %d: notification, PIR %#x\n", ctx, vectors);
+    if (vectors)
+        post(tc, vectors, true);
+    wake(ctx, pid, -EINTR);
+}
+
+void
+UintrModel::wake(int ctx, int pid, int64_t result)
+{
+    ContextState &cs = state(ctx);
+    if (!cs.waiting || cs.waitingPid != pid)
+        return;
+    cs.waiting = false;
+    cs.waitGeneration++;
+    kernel.waitEnd(pid);
+    ++stats.wakeups;
+    auto resume = [this, ctx, pid, result]() {
+        if (!runs(system, ctx, pid))
+            return;
+        ThreadContext *tc = system->threads[ctx];
+        tc->setReg(X86ISA::int_reg::Rax, RegVal(result));
+        tc->activate();
+    };
+    if (wakeLatency) {
+        schedule(new EventFunctionWrapper(resume, name() + ".wake", true),
+                 curTick() + wakeLatency);
+    } else {
+        resume();
+    }
+}
+
+void
+UintrModel::scheduleTimer(ThreadContext *tc)
+{
+    const int ctx = tc->contextId();
+    ContextState &cs = state(ctx);
+    const uint64_t generation = ++cs.timerGeneration;
+    if (!cs.timer.armed())
+        return;
+    const uint64_t now = tc->readMiscReg(misc_reg::Tsc);
+    const uint64_t delta =
+        cs.timer.deadline() > now ? cs.timer.deadline() - now : 0;
+    const int pid = cs.timerPid;
+    schedule(new EventFunctionWrapper(
+                 [this, ctx, pid, generation]() {
+                     timerExpires(ctx, pid, generation);
+                 },
+                 name() + ".kbTimer", true),
+             tc->getCpuPtr()->clockEdge(Cycles(delta)));
+}
+
+void
+UintrModel::timerExpires(int ctx, int pid, uint64_t generation)
+{
+    ContextState &cs = state(ctx);
+    if (generation != cs.timerGeneration)
+        return;
+    if (!runs(system, ctx, pid)) {
+        cs.timer.clear();
+        return;
+    }
+    ThreadContext *tc = system->threads[ctx];
+    if (cs.timer.expire(tc->readMiscReg(misc_reg::Tsc))) {
+        ++stats.timerExpiries;
+        post(tc, 1ULL << cs.timer.vector(), false);
+        wake(ctx, pid, -EINTR);
+    }
+    scheduleTimer(tc);
+}
+
+void
+UintrModel::kill(ThreadContext *tc, int signal, const std::string &what)
+{
+    const core::Thread t = threadOf(tc);
+    warn("uintr: thread %d (context %d): %s: killed by signal %d\n", t.pid,
+         t.context, what, signal);
+    exitSimLoop(csprintf("uintr: %s (signal %d)", what, signal),
+                128 + signal);
+}
+
+void
+UintrModel::advancePC(ThreadContext *tc, const StaticInstPtr &inst)
+{
+    std::unique_ptr<PCStateBase> pc(tc->pcState().clone());
+    inst->advancePC(*pc);
+    tc->pcState(*pc);
+}
+
+void
+UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
+                    unsigned op, unsigned reg)
+{
+    const core::Thread t = threadOf(tc);
+    ContextState &cs = state(t.context);
+    switch (op) {
+      case user_interrupt_op::SendUipi:
+        {
+            ++stats.senduipi;
+            const uint64_t index = tc->getReg(X86ISA::intRegClass[reg]);
+            const core::SendResult r = kernel.send(t, index);
+            if (r.fault == core::SendFault::InvalidOpcode) {
+                kill(tc, SIGILL, "senduipi without a target table (#UD)");
+                return;
+            }
+            if (r.fault == core::SendFault::GeneralProtection) {
+                kill(tc, SIGSEGV,
+                     csprintf("senduipi index %d is not a valid entry (#GP)",
+                              index));
+                return;
+            }
+            switch (r.outcome) {
+              case core::PostOutcome::Notify:
+                ++stats.notifications;
+                break;
+              case core::PostOutcome::Outstanding:
+                ++stats.coalesced;
+                break;
+              case core::PostOutcome::Suppressed:
+                ++stats.suppressed;
+                break;
+            }
+            DPRINTF(Uintr, "ctx %d: senduipi %d: vector %d to pid %d: %s\n",
+                    t.context, index, r.vector, r.receiver.pid,
+                    core::postOutcomeName(r.outcome));
+            if (r.notify) {
+                const int rctx = r.receiver.context;
+                const int rpid = r.receiver.pid;
+                schedule(new EventFunctionWrapper(
+                             [this, rctx, rpid]() {
+                                 notificationArrives(rctx, rpid);
+                             },
+                             name() + ".notify", true),
+                         tc->getCpuPtr()->clockEdge(ipiLatency));
+            }
+            advancePC(tc, inst);
+        }
+        break;
+      case user_interrupt_op::Stui:
+        tc->setMiscReg(misc_reg::Uif, 1);
+        advancePC(tc, inst);
+        break;
+      case user_interrupt_op::Uiret:
+        {
+            ProcessMemory mem(tc);
+            const core::UiretState s =
+                core::uiretPop(mem, tc->getReg(X86ISA::int_reg::Rsp));
+            X86ISA::setRFlags(
+                tc, core::uiretFlags(X86ISA::getRFlags(tc), s.rflags));
+            tc->setReg(X86ISA::int_reg::Rsp, s.rsp);
+            tc->setMiscReg(misc_reg::Uif, 1);
+            tc->pcState(X86ISA::PCState(s.rip));
+            DPRINTF(Uintr, "ctx %d: uiret to %#x\n", t.context, s.rip);
+        }
+        break;
+      case user_interrupt_op::KbTimerSet:
+        {
+            const core::Receiver *r = kernel.receiver(t.pid);
+            if (!r || !r->registered) {
+                kill(tc, SIGILL, "set_timer without a handler (#UD)");
+                return;
+            }
+            const uint64_t cycles = tc->getReg(X86ISA::int_reg::Rax);
+            const uint64_t mode = tc->getReg(X86ISA::int_reg::Rcx);
+            const uint64_t vector = tc->getReg(X86ISA::int_reg::Rdx);
+            const auto res = cs.timer.set(tc->readMiscReg(misc_reg::Tsc),
+                                          cycles, mode, vector);
+            if (res != core::KbTimer::SetResult::Ok) {
+                kill(tc, SIGSEGV,
+                     csprintf("set_timer(%d, %d, vector %d) (#GP)", cycles,
+                              mode, vector));
+                return;
+            }
+            cs.timerPid = t.pid;
+            scheduleTimer(tc);
+            DPRINTF(Uintr, "ctx %d: set_timer %d mode %d vector %d\n",
+                    t.context, cycles, mode, vector);
+            advancePC(tc, inst);
+        }
+        break;
+      case user_interrupt_op::KbTimerClear:
+        cs.timer.clear();
+        cs.timerGeneration++;
+        advancePC(tc, inst);
+        break;
+      default:
+        panic("uintr: unknown trapping instruction %d", op);
+    }
+}
+
+void
+UintrModel::syncMsrs(ThreadContext *tc)
+{
+    const core::Thread t = threadOf(tc);
+    const core::Receiver *r = kernel.receiver(t.pid);
+    const bool registered = r && r->registered;
+    tc->setMiscReg(misc_reg::UintrHandler, registered ? r->handler : 0);
+    tc->setMiscReg(misc_reg::UintrStackAdjust,
+                   registered ? r->stackAdjust : 0);
+    tc->setMiscReg(misc_reg::UintrPd, registered ? r->upid : 0);
+    tc->setMiscReg(misc_reg::UintrTt, kernel.targetTableMsr(t.tgid));
+    tc->setMiscReg(misc_reg::UintrMisc, kernel.miscMsr(t.tgid));
+    if (!registered) {
+        tc->setMiscReg(misc_reg::UintrRr, 0);
+        state(t.context).viaUpid = 0;
+    }
+}
+
+UintrModel::Stats::Stats(statistics::Group *parent)
+    : statistics::Group(parent),
+      ADD_STAT(senduipi, statistics::units::Count::get(),
+               "SENDUIPI instructions retired"),
+      ADD_STAT(notifications, statistics::units::Count::get(),
+               "SENDUIPIs that set ON and sent a notification"),
+      ADD_STAT(coalesced, statistics::units::Count::get(),
+               "SENDUIPIs that found a notification outstanding"),
+      ADD_STAT(suppressed, statistics::units::Count::get(),
+               "SENDUIPIs to a UPID with SN set"),
+      ADD_STAT(notificationsProcessed, statistics::units::Count::get(),
+               "notifications processed by a receiving core"),
+      ADD_STAT(timerExpiries, statistics::units::Count::get(),
+               "KB-timer expiries"),
+      ADD_STAT(flushes, statistics::units::Count::get(),
+               "deliveries that flushed the pipeline"),
+      ADD_STAT(drains, statistics::units::Count::get(),
+               "deliveries after a drain"),
+      ADD_STAT(injections, statistics::units::Count::get(),
+               "delivery micro-code injections by fetch (tracked)"),
+      ADD_STAT(deliveries, statistics::units::Count::get(),
+               "user interrupts delivered (acknowledge retired)"),
+      ADD_STAT(wakeups, statistics::units::Count::get(),
+               "uintr_wait calls ended by an interrupt or timeout"),
+      ADD_STAT(pendingTicks, statistics::units::Tick::get(),
+               "ticks from UIRR becoming non-empty to delivery"),
+      ADD_STAT(avgPendingTicks,
+               statistics::units::Rate<statistics::units::Tick,
+                                       statistics::units::Count>::get(),
+               "mean ticks an interrupt waited in UIRR")
+{
+    avgPendingTicks = pendingTicks / deliveries;
+}
+
+} // namespace nemo_uintr
+} // namespace gem5

@@ -1,0 +1,173 @@
+/*
+ * Copyright (c) 2026 the nemo developers
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * The UINTR model: Intel user interrupts (UIPI) and xUI's tracked
+ * interrupts and kernel-bypass timer for gem5 in syscall-emulation mode.
+ *
+ *  - SENDUIPI, STUI, UIRET and set_timer/clear_timer trap to the model
+ *    when they retire (OpFault): their semantics run non-speculatively,
+ *    and the trap's restart latency is the instruction's cost.
+ *  - CLUI and TESTUI are plain instructions on misc_reg::Uif.
+ *  - Delivery is micro-code (the ROM routine uintrDeliver); the model
+ *    decides where it enters the instruction stream: after a flush or a
+ *    drain at commit (DeliverFault), or injected by fetch (tracked).
+ *  - Syscalls 471-479 run on core::Kernel (see syscalls.cc).
+ */
+
+#ifndef NEMO_UINTR_MODEL_UINTR_MODEL_HH
+#define NEMO_UINTR_MODEL_UINTR_MODEL_HH
+
+#include <string>
+#include <vector>
+
+#include "base/statistics.hh"
+#include "base/types.hh"
+#include "cpu/user_interrupts.hh"
+#include "enums/UintrStrategy.hh"
+#include "nemo_uintr/core/kb_timer.hh"
+#include "nemo_uintr/core/kernel.hh"
+#include "nemo_uintr/model/guest.hh"
+#include "params/UintrModel.hh"
+#include "sim/faults.hh"
+#include "sim/sim_object.hh"
+
+namespace gem5
+{
+namespace nemo_uintr
+{
+
+class UintrModel;
+
+/** An instruction carried out by the model as it retires. */
+class OpFault : public FaultBase
+{
+  public:
+    OpFault(UintrModel &model, unsigned op, unsigned reg)
+        : model(model), op(op), reg(reg)
+    {}
+    FaultName name() const override;
+    void invoke(ThreadContext *tc, const StaticInstPtr &inst) override;
+
+    UintrModel &model;
+    const unsigned op;
+    const unsigned reg;
+};
+
+/** Enters the delivery micro-code at the current instruction boundary. */
+class DeliverFault : public FaultBase
+{
+  public:
+    explicit DeliverFault(UintrModel &model) : model(model) {}
+    FaultName name() const override { return "uintr_deliver"; }
+    void invoke(ThreadContext *tc, const StaticInstPtr &inst) override;
+
+    UintrModel &model;
+};
+
+class UintrModel : public SimObject, public UserInterruptHooks
+{
+  public:
+    PARAMS(UintrModel);
+    explicit UintrModel(const Params &p);
+
+    // UserInterruptHooks
+    Fault instructionTrap(unsigned op, unsigned reg) override;
+    Fault atBoundary(ThreadContext *tc, bool pipelined,
+                     bool pipeline_empty) override;
+    bool stallFetch(ThreadContext *tc) override;
+    bool wantsInjection(ThreadContext *tc) override;
+    bool injectAtFetch(ThreadContext *tc, PCStateBase &pc) override;
+    bool blocksInjection(const StaticInstPtr &inst) const override;
+    bool predictJump(ThreadContext *tc, const StaticInstPtr &inst,
+                     const PCStateBase &pc, PCStateBase &next) override;
+    bool trapLatency(const Fault &fault, Cycles &latency) const override;
+    void acknowledge(ThreadContext *tc, unsigned vector) override;
+    SyscallReturn syscall(int num, ThreadContext *tc, uint64_t a0,
+                          uint64_t a1, uint64_t a2) override;
+
+    /** OpFault::invoke. */
+    void execute(ThreadContext *tc, const StaticInstPtr &inst, unsigned op,
+                 unsigned reg);
+    /** DeliverFault::invoke. */
+    void enterDelivery(ThreadContext *tc);
+
+  private:
+    /** Per hardware thread (ContextID). */
+    struct ContextState
+    {
+        /** Vectors in UIRR that came through a UPID (not the timer). */
+        uint64_t viaUpid = 0;
+        /** Tracked delivery: fetch stalls until this tick. */
+        Tick fetchStallUntil = 0;
+        /** uintr_wait in progress (and its generation, for timeouts). */
+        bool waiting = false;
+        int waitingPid = -1;
+        uint64_t waitGeneration = 0;
+        /** The KB timer and the thread that armed it. */
+        core::KbTimer timer;
+        int timerPid = -1;
+        uint64_t timerGeneration = 0;
+        /** When the last interrupt became pending (for statistics). */
+        Tick pendingSince = 0;
+    };
+
+    ContextState &state(int ctx);
+    /** UIF set, UIRR non-zero, a handler, at a macro-op boundary. */
+    bool deliverable(ThreadContext *tc) const;
+    /** Adds vectors to UIRR, as hardware does outside the pipeline. */
+    void post(ThreadContext *tc, uint64_t vectors, bool via_upid);
+    void notificationArrives(int ctx, int pid);
+    void wake(int ctx, int pid, int64_t result);
+    void scheduleTimer(ThreadContext *tc);
+    void timerExpires(int ctx, int pid, uint64_t generation);
+    /** A fault the kernel turns into a fatal signal: ends the simulation
+     *  with exit code 128 + signal (SE mode delivers no signals). */
+    void kill(ThreadContext *tc, int signal, const std::string &what);
+    void advancePC(ThreadContext *tc, const StaticInstPtr &inst);
+    /** Mirrors the thread's receiver and sender MSRs. */
+    void syncMsrs(ThreadContext *tc);
+
+    SyscallReturn waitSyscall(ThreadContext *tc, uint64_t usec,
+                              uint32_t flags);
+
+    System *system;
+    const UintrStrategy strategy;
+    SystemHost host;
+    core::Kernel kernel;
+    std::vector<ContextState> contexts;
+
+    const Cycles senduipiLatency;
+    const Cycles stuiLatency;
+    const Cycles uiretLatency;
+    const Cycles timerOpLatency;
+    const Cycles ipiLatency;
+    const Cycles flushLatency;
+    const Cycles drainLatency;
+    const Cycles trackedNotifyLatency;
+    const Cycles trackedTimerLatency;
+    const Tick wakeLatency;
+
+    struct Stats : public statistics::Group
+    {
+        explicit Stats(statistics::Group *parent);
+        statistics::Scalar senduipi;
+        statistics::Scalar notifications;
+        statistics::Scalar coalesced;
+        statistics::Scalar suppressed;
+        statistics::Scalar notificationsProcessed;
+        statistics::Scalar timerExpiries;
+        statistics::Scalar flushes;
+        statistics::Scalar drains;
+        statistics::Scalar injections;
+        statistics::Scalar deliveries;
+        statistics::Scalar wakeups;
+        statistics::Scalar pendingTicks;
+        statistics::Formula avgPendingTicks;
+    } stats;
+};
+
+} // namespace nemo_uintr
+} // namespace gem5
+
+#endif // NEMO_UINTR_MODEL_UINTR_MODEL_HH
