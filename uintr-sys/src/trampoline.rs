@@ -19,7 +19,8 @@
 //!   ([`xsave_area_size`]), gives the handler the ABI's default MXCSR and a reset x87 unit (as
 //!   the kernel does for signal handlers), and restores everything with `xrstor64` before
 //!   returning. Safe for any handler; costs an XSAVE/XRSTOR pair and
-//!   [`xsave_area_size`] bytes of stack (2.4–2.6 KiB with AVX-512, 11 KiB with AMX).
+//!   [`xsave_area_size`] bytes of stack (2.4–2.6 KiB with AVX-512, 11 KiB with AMX). Where
+//!   CPUID reports no XSAVE area (simulators), it saves the general registers only.
 //!
 //! # The stack frame
 //!
@@ -139,8 +140,8 @@ pub type Handler = extern "C" fn(&mut Frame, u64);
 
 /// Bytes needed by `xsave64` for every state component enabled in XCR0:
 /// `CPUID.(EAX=0xD,ECX=0):EBX`. 0 when the CPU or OS does not enable XSAVE
-/// (`CPUID.1:ECX.OSXSAVE[27]` clear), in which case xsave entries must not be used — every CPU
-/// with user interrupts has XSAVE.
+/// (`CPUID.1:ECX.OSXSAVE[27]` clear). Every CPU with user interrupts has XSAVE; where
+/// `CPUID.(0xD,0)` reports no area (simulators), an xsave entry saves the general registers only.
 ///
 /// The value is cached in the variable the xsave entries read; calling this once before the
 /// first interrupt spares the first entry a CPUID (which traps to the hypervisor in a VM).
@@ -255,6 +256,14 @@ macro_rules! uintr_entry {
                 "mov dword ptr [rip + {size}], eax",
                 "mov rbx, rsp",
                 "2:",
+                // No XSAVE (CPUID leaf 0xD empty, as in simulators): general registers only.
+                "test eax, eax",
+                "jz 4f",
+                // Never less than the legacy region and the header written below.
+                "cmp eax, 576",
+                "jae 3f",
+                "mov eax, 576",
+                "3:",
                 "sub rsp, rax",
                 // xsave64 faults unless its area is 64-byte aligned.
                 "and rsp, -64",
@@ -288,6 +297,13 @@ macro_rules! uintr_entry {
                 "mov eax, -1",
                 "mov edx, -1",
                 "xrstor64 [rsp]",
+                "jmp 5f",
+                "4:",
+                "mov rdi, rbx",
+                "mov rsi, qword ptr [rbx + {vector}]",
+                "and rsp, -16",
+                "call {handler}",
+                "5:",
                 "mov rsp, rbx",
                 $crate::__uintr_restore_gprs_and_return!(),
                 handler = sym $handler,
