@@ -29,6 +29,41 @@ extern "C" fn on_interrupt(_frame: &mut Frame, vector: u64) {
 }
 
 uintr_sys::uintr_entry!(ON_INTERRUPT => on_interrupt);
+uintr_sys::uintr_entry!(ON_INTERRUPT_XSAVE => on_interrupt, xsave);
+
+/// The xsave entry on this CPU (gem5's CPUID reports no XSAVE area): an interrupt delivered
+/// while this frame holds a known pattern must leave every word of it as it was.
+#[inline(never)]
+fn xsave_entry_keeps_the_stack(token: Support, failures: &mut u32) -> Result<(), uintr_sys::Error> {
+    syscalls::unregister_handler(token)?;
+    // SAFETY: ON_INTERRUPT_XSAVE is an entry made with uintr_entry!.
+    unsafe { syscalls::register_handler(token, ON_INTERRUPT_XSAVE, HandlerFlags::NONE)? };
+    let to_self = syscalls::register_self(token, Vector::new(9)?)?;
+    let pattern: [u64; 256] = std::array::from_fn(|i| 0x5a5a_0000_0000_0000 | i as u64);
+    let frame = std::hint::black_box(pattern);
+    let before = HITS.load(Ordering::Acquire);
+    // SAFETY: the token says UINTR is enabled; the table and entry exist.
+    unsafe {
+        uintr_sys::instructions::clui();
+        senduipi(to_self);
+        stui();
+    }
+    check(
+        wait_for_hits(before + 1),
+        "self interrupt through the xsave entry delivered",
+        failures,
+    );
+    check(
+        std::hint::black_box(&frame) == &pattern,
+        "the xsave entry left the interrupted frame intact",
+        failures,
+    );
+    println!(
+        "uintr-gem5-probe: xsave entry with an XSAVE area of {} bytes",
+        uintr_sys::trampoline::xsave_area_size()
+    );
+    Ok(())
+}
 
 fn wait_for_hits(n: u64) -> bool {
     let start = rdtsc();
@@ -109,6 +144,7 @@ fn run(token: Support, events: u64) -> Result<u32, uintr_sys::Error> {
     );
     DONE.store(true, Ordering::Release);
     receiver.join().expect("receiver thread")?;
+    xsave_entry_keeps_the_stack(token, &mut failures)?;
     if measured > 0 {
         println!(
             "RESULT test=rust_e2e events={measured} end_to_end={:.1}",
