@@ -12,6 +12,13 @@
 //! sender to one target in order; a full mailbox is an error the sender sees, with its payload
 //! returned. See [`Domain`].
 //!
+//! **Pace the senders.** As with any interrupt, a target that is notified again before each of its
+//! handlers returns runs nothing but handlers: on the `signal` and `uintr` backends, senders that
+//! together post faster than one thread runs the actions starve that thread's own code (its
+//! messages are still all handled). The full mailbox is the back-pressure; a sender that retries
+//! at once on [`Error::MailboxFull`](crate::Error::MailboxFull) keeps the storm going, so back off
+//! (sleep, or do other work) before retrying.
+//!
 //! On the `signal` backend actions run in a signal handler:
 //!
 //! ```
