@@ -1,20 +1,22 @@
 //! The adaptive default policy under stress: gaps that switch between "inside the spin window"
 //! and "far outside it" (so the spin hint climbs to skipping, probes and falls back), more
 //! waiters than CPUs with two of them pinned to one CPU (so the spinner admission refuses and
-//! stops spinners), timed waits racing notifications. Every count must be exact, and once every
+//! stops spinners), timed waits racing notifications, split-phase waiters that make the blocking
+//! call themselves (as the `LD_PRELOAD` shim does). Every count must be exact, and once every
 //! waiter is gone the process must have no spinner and no parked waiter registered.
 //!
 //! One test function on purpose: the spinner bookkeeping is per process, and a second test
 //! running beside it would make the final census meaningless.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nemo_user::condvar::Condvar;
+use nemo_user::condvar::{Condvar, RawCondvar};
 use nemo_user::event::Event;
-use nemo_user::wait::{WaitPolicy, spin_census};
+use nemo_user::park::{FutexPark, Park};
+use nemo_user::wait::{Deadline, ParkedHere, WaitOutcome, WaitPolicy, spin_census};
 
 /// The gap before event `i`: runs of immediate events, of events far outside the 20 µs window
 /// (long enough for the hint to reach "skip" and probe), and of events a few µs apart.
@@ -166,6 +168,110 @@ fn permits_with_timeouts(takers: usize, permits: u64) {
     );
 }
 
+/// One wait the way a C shim makes it with the split-phase API: the adaptive spin of
+/// `spin_wait`, then its own blocking call with the CPU registration held across it, the
+/// deadline checked and the wait abandoned by hand. Returns the relocked guard and whether a
+/// notification was consumed.
+fn split_phase_wait<'a>(
+    cv: &RawCondvar,
+    m: &'a Mutex<u64>,
+    g: MutexGuard<'a, u64>,
+    timeout: Option<Duration>,
+) -> (MutexGuard<'a, u64>, WaitOutcome) {
+    let deadline = timeout.map(Deadline::after);
+    let mut t = cv.begin_wait();
+    drop(g);
+    let policy = WaitPolicy::BUILTIN;
+    let outcome = match cv.spin_wait(&mut t, &policy, deadline.as_ref()) {
+        Some(o) => o,
+        None => loop {
+            match cv.prepare_park(&mut t, deadline.as_ref()) {
+                Err(o) => break o,
+                Ok(req) => {
+                    let registered = ParkedHere::register();
+                    FutexPark.park(&req);
+                    drop(registered);
+                    cv.end_park(&mut t);
+                    if let Some(o) = cv.poll(&mut t) {
+                        break o;
+                    }
+                    if deadline.as_ref().is_some_and(Deadline::has_passed) {
+                        break cv.abandon(&mut t);
+                    }
+                }
+            }
+        },
+    };
+    cv.finish_wait(t);
+    (m.lock().unwrap(), outcome)
+}
+
+/// [`permits_with_timeouts`] with split-phase waiters on a [`RawCondvar`].
+fn split_phase_permits(takers: usize, permits: u64) {
+    struct S {
+        m: Mutex<u64>,
+        cv: RawCondvar,
+        taken: AtomicU64,
+        woken: AtomicUsize,
+        signalled: AtomicUsize,
+    }
+    let s = Arc::new(S {
+        m: Mutex::new(0),
+        cv: RawCondvar::new(),
+        taken: AtomicU64::new(0),
+        woken: AtomicUsize::new(0),
+        signalled: AtomicUsize::new(0),
+    });
+    assert!(s.cv.policy_class().policy().is_adaptive());
+    let handles: Vec<_> = (0..takers)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                if w < 2 {
+                    pin_first_core();
+                }
+                let timeout = (w % 2 == 1).then_some(Duration::from_micros(40));
+                let mut mine = 0u64;
+                loop {
+                    let mut g = s.m.lock().unwrap();
+                    while *g == 0 && s.taken.load(Ordering::SeqCst) < permits {
+                        let (g2, o) = split_phase_wait(&s.cv, &s.m, g, timeout);
+                        g = g2;
+                        if o == WaitOutcome::Woken {
+                            s.woken.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    if *g == 0 {
+                        return mine;
+                    }
+                    *g -= 1;
+                    mine += 1;
+                    if s.taken.fetch_add(1, Ordering::SeqCst) + 1 == permits {
+                        let released = s.cv.notify_all();
+                        s.signalled.fetch_add(released, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 0..permits {
+        gap(i);
+        let mut g = s.m.lock().unwrap();
+        *g += 1;
+        if s.cv.notify_one() {
+            s.signalled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, permits);
+    assert_eq!(*s.m.lock().unwrap(), 0);
+    assert_eq!(
+        s.woken.load(Ordering::SeqCst),
+        s.signalled.load(Ordering::SeqCst)
+    );
+    assert_eq!(s.cv.destroy(), Ok(()));
+}
+
 /// Mutex-free producer/consumer on an `Event` with the same gaps: the sum is exact.
 fn event_items(workers: usize, items: u64) {
     struct S {
@@ -229,6 +335,7 @@ fn adaptive_waits_lose_nothing_and_leave_nothing_registered() {
     broadcast_generations(waiters, 600);
     permits_with_timeouts(waiters, 1500);
     event_items(waiters, 1500);
+    split_phase_permits(waiters, 1500);
     let census = spin_census();
     assert_eq!(census.spinning, 0, "{census:?}");
     assert_eq!(census.parked, 0, "{census:?}");

@@ -11,8 +11,10 @@
 //! with the program's own glibc mutex. Waiters spin on the condvar's cache line for a while
 //! before they park on a futex, so a signal that finds its waiter still spinning reaches it at
 //! cache-coherence speed; `pthread_cond_signal` makes no system call unless its waiter is
-//! parked. How long a thread spins adapts to whether spinning has been paying off for it
-//! ([`spin`]), so threads whose waits are long stop burning CPU. See `ffi/README.md` for what it changes and what it does not.
+//! parked. The default policy is nemo's adaptive one, as for Rust waiters: each condvar
+//! remembers whether spinning has been paying off on it, so waiters of condvars whose waits are
+//! long stop burning CPU, and a waiter spins only where the process can spare the CPU (see
+//! [`nemo_user::wait`]). See `ffi/README.md` for what it changes and what it does not.
 //!
 //! # Symbols
 //!
@@ -61,7 +63,6 @@
 
 pub mod exports;
 pub mod mode;
-pub mod spin;
 pub mod wait;
 
 /// Runs when the shared object is loaded: fixes the mode and prints the verbose line.

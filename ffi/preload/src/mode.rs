@@ -220,7 +220,8 @@ fn describe(p: &WaitPolicy) -> String {
         None => ", umwait".to_string(),
     };
     let end = if p.parks() { ", then park" } else { "" };
-    format!("{spin}{umwait}{end} ({})", crate::spin::describe(p))
+    let adapts = if p.is_adaptive() { "adaptive" } else { "fixed" };
+    format!("{spin}{umwait}{end} ({adapts})")
 }
 
 /// Writes to fd 2 directly: no stdio buffers or locks in a constructor of somebody else's
@@ -316,7 +317,9 @@ mod tests {
         assert!(describe(&WaitPolicy::spin_only()).starts_with("spin"));
         assert!(!describe(&WaitPolicy::spin_only()).contains("park"));
         let p = WaitPolicy::spin_then_park(Duration::from_micros(20));
-        assert_eq!(describe(&p), "spin 20 us, then park (adaptive per thread)");
+        assert_eq!(describe(&p), "spin 20 us, then park (fixed)");
+        let p = WaitPolicy::BUILTIN.with_spin(Duration::from_micros(20));
+        assert_eq!(describe(&p), "spin 20 us, then park (adaptive)");
     }
 
     #[test]

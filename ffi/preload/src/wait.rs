@@ -5,13 +5,15 @@
 //! begin    check arguments (EINVAL), join the condvar, unlock the mutex (EPERM), spin
 //!          → an errno value: return it, the mutex still held
 //!          → DONE: go to finish            → PARK: go to prepare
-//! prepare  register as parked, fill in the futex call
+//! prepare  register as parked (on the condvar, and on this CPU for the spinner admission),
+//!          fill in the futex call
 //!          → 0: the wait is over, go to finish
 //!          → 1: C makes the futex call (cancellable), then calls parked
-//! parked   unregister, check for a notification, the deadline
+//! parked   unregister (both), check for a notification, the deadline
 //!          → 1: go to finish               → 0: go to prepare
 //! finish   leave the condvar, relock the mutex → 0, ETIMEDOUT or the relock's error
-//! cancel   (cleanup handler, instead of finish) withdraw, pass on a consumed signal, relock
+//! cancel   (cleanup handler, instead of finish) unregister from this CPU, withdraw, pass on
+//!          a consumed signal, relock
 //! ```
 //!
 //! A `WaitState` lives in the C frame (as opaque bytes) from `begin` to `finish` or `cancel`.
@@ -23,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libc::{EINVAL, clockid_t, pthread_cond_t, pthread_mutex_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
-use nemo_user::wait::{Clock, Deadline, Timespec, WaitOutcome};
+use nemo_user::wait::{Clock, Deadline, ParkedHere, Timespec, WaitOutcome};
 
 use crate::exports::condvar;
 
@@ -65,6 +67,9 @@ pub(crate) struct WaitState {
     /// `None` once finished.
     ticket: Option<WaitTicket>,
     outcome: Option<WaitOutcome>,
+    /// Registered as parked on a CPU from `prepare` until the futex call returns (`parked`) or
+    /// is cancelled (`cancel`): nothing drops a `WaitState`, so each exit takes it.
+    on_cpu: Option<ParkedHere>,
 }
 
 /// One `FUTEX_WAIT_BITSET` call (`struct nemo_park_args` in the C file).
@@ -108,7 +113,8 @@ fn deadline_of(
 }
 
 /// Starts a wait: checks the arguments, joins the condvar, releases the mutex and climbs the
-/// spinning rungs of the condvar's policy. Returns `STEP_DONE` (call `finish`), `STEP_PARK`
+/// spinning rungs of the condvar's policy (for the adaptive default: the window its spin hint
+/// allows, if the spinner admission grants one). Returns `STEP_DONE` (call `finish`), `STEP_PARK`
 /// (block, then call `prepare`), or an errno value with the mutex still held and nothing to
 /// finish.
 ///
@@ -143,16 +149,15 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_begin(
             withdraw(cv, ticket);
             return rc;
         }
-        let base = cv.policy_class().policy();
-        let policy = crate::spin::policy_for_this_wait(&base);
+        let policy = cv.policy_class().policy();
         let outcome = cv.spin_wait(&mut ticket, &policy, deadline.as_ref());
-        crate::spin::record(&base, outcome);
         let state = WaitState {
             cv,
             mutex,
             deadline,
             ticket: Some(ticket),
             outcome,
+            on_cpu: None,
         };
         // SAFETY: `st` is writable and suitably aligned per the caller.
         unsafe { (*st).write(state) };
@@ -223,6 +228,8 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_prepare(
                 if COUNT_PARKS.load(Ordering::Relaxed) {
                     PARKS.fetch_add(1, Ordering::Relaxed);
                 }
+                // Last, so that no Rust step runs between it and the futex call.
+                st.on_cpu = Some(ParkedHere::register());
                 1
             }
         }
@@ -242,6 +249,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_parked(
     crate::exports::guard(|| {
         // SAFETY: initialised by `begin` and used by this thread only.
         let st = unsafe { &mut *st };
+        st.on_cpu = None;
         // SAFETY: as in `WaitState::cv`; the reference does not borrow `st`.
         let cv = unsafe { &*st.cv };
         let Some(ticket) = st.ticket.as_mut() else {
@@ -272,6 +280,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_finish(st: *mut WaitState) 
     crate::exports::guard(|| {
         // SAFETY: initialised by `begin` and used by this thread only.
         let st = unsafe { &mut *st };
+        st.on_cpu = None;
         let timed_out = match st.ticket.take() {
             Some(mut t) => {
                 let cv = st.cv();
@@ -306,6 +315,9 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_cancel(st: *mut std::ffi::c
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: per the caller; the cancelled thread is the only user.
         let st = unsafe { &mut *st.cast::<WaitState>() };
+        // Cancelled in the futex call (or just before it): the registration must not outlive
+        // the wait, or this CPU would stay closed to spinners.
+        st.on_cpu = None;
         if let Some(t) = st.ticket.take() {
             withdraw(st.cv(), t);
         }
@@ -431,6 +443,39 @@ mod tests {
             // Still held, and no waiter was left behind.
             assert_eq!(libc::pthread_mutex_trylock(&mut m), libc::EBUSY);
             assert_eq!(libc::pthread_mutex_unlock(&mut m), 0);
+            assert_eq!(crate::exports::nemo_preload_cond_destroy(&mut c), 0);
+        }
+    }
+
+    #[test]
+    fn a_cancelled_park_unregisters_withdraws_and_relocks() {
+        #[repr(C, align(16))]
+        struct Buf([u8; STATE_SIZE]);
+        let mut buf = Buf([0; STATE_SIZE]);
+        let st = ptr::from_mut(&mut buf).cast::<WaitState>();
+        let mut m = libc::PTHREAD_MUTEX_INITIALIZER;
+        let mut c = libc::PTHREAD_COND_INITIALIZER;
+        // SAFETY: local objects; the buffer has the size and alignment `begin` needs; the mutex
+        // is held when the wait begins, as POSIX requires.
+        unsafe {
+            assert_eq!(libc::pthread_mutex_lock(&mut m), 0);
+            let r =
+                nemo_preload_rs_wait_begin(st.cast(), &mut c, &mut m, WAIT_PLAIN, 0, ptr::null());
+            // Nobody notifies, so the spin (if it was admitted) ends in "park".
+            assert_eq!(r, STEP_PARK);
+            let mut a = MaybeUninit::<ParkArgs>::uninit();
+            assert_eq!(nemo_preload_rs_wait_prepare(st, a.as_mut_ptr()), 1);
+            assert!((*st).on_cpu.is_some(), "registered for the futex call");
+            // What the cleanup handler does when the thread is cancelled in the futex call.
+            nemo_preload_rs_wait_cancel(st.cast());
+            assert!(
+                (*st).on_cpu.is_none(),
+                "the registration did not outlive the wait"
+            );
+            assert!((*st).ticket.is_none());
+            assert_eq!(libc::pthread_mutex_trylock(&mut m), libc::EBUSY);
+            assert_eq!(libc::pthread_mutex_unlock(&mut m), 0);
+            // The waiter is gone: nothing left for destroy to wait for.
             assert_eq!(crate::exports::nemo_preload_cond_destroy(&mut c), 0);
         }
     }

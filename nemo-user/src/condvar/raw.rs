@@ -5,8 +5,9 @@ use super::Error;
 use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
-use super::waiting::wait_ticket;
+use super::waiting::{learn, spin_adaptive, wait_ticket};
 use crate::park::{FutexPark, Park, ParkRequest};
+use crate::wait::adaptive::{Ended, Plan};
 use crate::wait::ladder::{Climb, climb};
 use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
 
@@ -55,7 +56,35 @@ pub struct RawCondvar {
 /// called); otherwise the condvar keeps counting the waiter, and `destroy` waits for it forever.
 #[must_use = "a wait ticket must be finished with RawCondvar::finish_wait"]
 #[derive(Debug)]
-pub struct WaitTicket(Ticket);
+pub struct WaitTicket(Ticket, SplitSpin);
+
+/// What an adaptive [`RawCondvar::spin_wait`] that ended in "park" leaves for
+/// [`RawCondvar::finish_wait`], which teaches the condvar's spin hint how the wait ended (the
+/// ladder does that itself, but a split-phase waiter parks outside it). Compact, so that a
+/// ticket still fits the 32-byte key of the C event API.
+#[derive(Clone, Copy, Debug, Default)]
+struct SplitSpin {
+    /// When the policy's full window ended, in µs of `CLOCK_MONOTONIC`, wrapping: comparisons
+    /// are right for waits up to 35 minutes, and a longer one can only make the hint try the
+    /// full window again.
+    window_end_us: u32,
+    /// The hint's plan for this wait (`Plan::to_byte`).
+    plan: u8,
+    flags: u8,
+}
+
+/// The hint has not learnt from this wait yet.
+const SPLIT_PENDING: u8 = 1;
+/// It spun a window before parking.
+const SPLIT_SPUN: u8 = 2;
+
+/// `CLOCK_MONOTONIC` in µs, wrapping.
+fn now_us() -> u32 {
+    let t = Clock::Monotonic.now();
+    (t.sec() as u64)
+        .wrapping_mul(1_000_000)
+        .wrapping_add(u64::from(t.nsec() / 1_000)) as u32
+}
 
 impl WaitTicket {
     /// The outcome, once known.
@@ -279,7 +308,7 @@ impl RawCondvar {
     /// ```
     #[inline]
     pub fn begin_wait(&self) -> WaitTicket {
-        WaitTicket(self.core.join())
+        WaitTicket(self.core.join(), SplitSpin::default())
     }
 
     /// Runs the wait ladder for a ticket until it is woken or `deadline` passes.
@@ -290,6 +319,8 @@ impl RawCondvar {
         parker: &impl Park,
         deadline: Option<&Deadline>,
     ) -> WaitOutcome {
+        // The ladder teaches the hint itself.
+        ticket.1 = SplitSpin::default();
         wait_ticket(&self.core, &mut ticket.0, policy, parker, deadline)
     }
 
@@ -299,6 +330,15 @@ impl RawCondvar {
     /// own frame with [`prepare_park`](Self::prepare_park) / [`end_park`](Self::end_park), so an
     /// embedding that must own the blocking call (a cancellation point) keeps the fast rungs of
     /// [`wait_ticket`](Self::wait_ticket).
+    ///
+    /// An adaptive policy ([`WaitPolicy::is_adaptive`]) is applied as the ladder applies it:
+    /// the spin window is the one the condvar's spin hint allows, and only if the process's
+    /// spinner admission grants this thread a CPU (one spinner per CPU, at most `cpus − 1`
+    /// spinners, none next to a registered parked waiter of a condvar with parked waiters; see
+    /// the [`wait`](crate::wait) module docs). Refused, it returns `None` at once. When it
+    /// returns `None`, [`finish_wait`](Self::finish_wait) teaches the hint how the wait ended;
+    /// hold a [`ParkedHere`](crate::wait::ParkedHere) across the blocking call, as the ladder
+    /// does, so that other waiters do not spin on the CPU this one will need once woken.
     ///
     /// ```
     /// use nemo_user::condvar::RawCondvar;
@@ -325,6 +365,26 @@ impl RawCondvar {
         let t = &mut ticket.0;
         if let Some(o) = t.outcome() {
             return Some(o);
+        }
+        if policy.is_adaptive() {
+            let start_us = now_us();
+            let spin = spin_adaptive(&self.core, t, policy, deadline);
+            return match spin.climb {
+                Climb::Done(o) => {
+                    learn(&self.core, spin.plan, Ended::Unparked);
+                    Some(o)
+                }
+                Climb::Expired => Some(self.core.cancel(t)),
+                Climb::Park => {
+                    let bound_us = u32::try_from(spin.bound_ns / 1_000).unwrap_or(u32::MAX);
+                    ticket.1 = SplitSpin {
+                        window_end_us: start_us.wrapping_add(bound_us),
+                        plan: spin.plan.to_byte(),
+                        flags: SPLIT_PENDING | if spin.spun { SPLIT_SPUN } else { 0 },
+                    };
+                    None
+                }
+            };
         }
         let line = self.core.spin_word(t).as_ptr() as *const u8;
         match climb(policy, deadline, line, || true, || self.core.poll(t)) {
@@ -372,12 +432,24 @@ impl RawCondvar {
     /// Safe to call at any point after `begin_wait`, also after a `prepare_park` without
     /// `end_park`, and more than once.
     pub fn abandon(&self, ticket: &mut WaitTicket) -> WaitOutcome {
+        // A wait cut short by a deadline or a cancellation says nothing about the gaps.
+        ticket.1.flags &= !SPLIT_PENDING;
         self.core.cancel(&mut ticket.0)
     }
 
     /// Releases the ticket: the waiter's last touch of the condvar. Abandons it first if its
     /// outcome is not known yet.
     pub fn finish_wait(&self, mut ticket: WaitTicket) {
+        let split = ticket.1;
+        if split.flags & SPLIT_PENDING != 0 && ticket.0.outcome() == Some(WaitOutcome::Woken) {
+            // Wrapping difference read as signed: not past the window's end.
+            let in_window = now_us().wrapping_sub(split.window_end_us) as i32 <= 0;
+            let ended = Ended::Parked {
+                in_window,
+                spun: split.flags & SPLIT_SPUN != 0,
+            };
+            learn(&self.core, Plan::from_byte(split.plan), ended);
+        }
         if ticket.0.outcome().is_none() || ticket.0.is_parked() {
             self.core.cancel(&mut ticket.0);
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use crate::park::{Park, ParkRequest};
-use crate::wait::adaptive::{Ended, SpinHint};
+use crate::wait::adaptive::{Ended, Plan, SpinHint};
 use crate::wait::admission::{ParkedHere, SpinPermit};
 use crate::wait::ladder::{Climb, climb, waitpkg};
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
@@ -35,25 +35,34 @@ pub(super) fn wait_ticket(
     park(core, t, parker, deadline)
 }
 
-/// The ladder of an adaptive policy: the windows the condvar's spin hint allows, if the process
-/// has a CPU to spare for spinning, then `parker`; the hint learns from how the wait ended.
-fn wait_adaptive(
+/// The spinning half of an adaptive wait, and what the hint needs to learn from the rest.
+pub(super) struct AdaptiveSpin {
+    pub(super) climb: Climb<WaitOutcome>,
+    pub(super) plan: Plan,
+    /// The policy's full low-latency window (spin plus `umwait`), which the hint scales down.
+    pub(super) bound_ns: u64,
+    /// Whether it was admitted as a spinner and spun a window.
+    pub(super) spun: bool,
+}
+
+/// The unparked rungs of an adaptive policy: the window the condvar's spin hint allows, if the
+/// process has a CPU to spare for spinning (the admission rules of `wait::admission`), else
+/// none. The caller withdraws on `Climb::Expired`, parks on `Climb::Park`, and then calls
+/// [`learn`].
+pub(super) fn spin_adaptive(
     core: &Core<Native>,
     t: &mut Ticket,
     policy: &WaitPolicy,
-    parker: &impl Park,
     deadline: Option<&Deadline>,
-) -> WaitOutcome {
-    let start = Instant::now();
+) -> AdaptiveSpin {
     let seen = core.spin_hint();
     let (plan, planned) = SpinHint::from_bits(seen).plan();
     if planned.bits() != seen {
         core.replace_spin_hint(seen, planned.bits());
     }
     let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
-    // The full low-latency window of the policy, which the hint scales down.
-    let bound = u64::from(policy.spin_ns()) + u64::from(umwait);
-    let shift = plan.shift.filter(|&s| bound >> s > 0);
+    let bound_ns = u64::from(policy.spin_ns()) + u64::from(umwait);
+    let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
     let permit = shift.and_then(|_| SpinPermit::acquire(|| core.has_parked()));
     let spun = permit.is_some();
     let scale = |ns: u32| match shift {
@@ -69,26 +78,52 @@ fn wait_adaptive(
             .as_ref()
             .is_none_or(|p| p.keep_spinning(|| core.has_parked()))
     };
-    let climbed = climb(&windowed, deadline, line, gate, || core.poll(t));
-    drop(permit);
-    let (outcome, ended) = match climbed {
+    let climb = climb(&windowed, deadline, line, gate, || core.poll(t));
+    AdaptiveSpin {
+        climb,
+        plan,
+        bound_ns,
+        spun,
+    }
+}
+
+/// Teaches the condvar's spin hint how a wait planned with `plan` ended.
+pub(super) fn learn(core: &Core<Native>, plan: Plan, ended: Ended) {
+    let now = core.spin_hint();
+    let learnt = SpinHint::from_bits(now).learn(plan, ended);
+    if learnt.bits() != now {
+        core.replace_spin_hint(now, learnt.bits());
+    }
+}
+
+/// The ladder of an adaptive policy: [`spin_adaptive`], then `parker`; the hint learns from
+/// how the wait ended.
+fn wait_adaptive(
+    core: &Core<Native>,
+    t: &mut Ticket,
+    policy: &WaitPolicy,
+    parker: &impl Park,
+    deadline: Option<&Deadline>,
+) -> WaitOutcome {
+    let start = Instant::now();
+    let spin = spin_adaptive(core, t, policy, deadline);
+    let (outcome, ended) = match spin.climb {
         Climb::Done(o) => (o, Ended::Unparked),
         Climb::Expired => (core.cancel(t), Ended::Other),
         Climb::Park => {
             let o = park(core, t, parker, deadline);
             let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
             let ended = match o {
-                WaitOutcome::Woken => Ended::Parked { elapsed_ns, spun },
+                WaitOutcome::Woken => Ended::Parked {
+                    in_window: elapsed_ns <= spin.bound_ns,
+                    spun: spin.spun,
+                },
                 WaitOutcome::TimedOut => Ended::Other,
             };
             (o, ended)
         }
     };
-    let now = core.spin_hint();
-    let learnt = SpinHint::from_bits(now).learn(plan, ended, bound);
-    if learnt.bits() != now {
-        core.replace_spin_hint(now, learnt.bits());
-    }
+    learn(core, spin.plan, ended);
     outcome
 }
 

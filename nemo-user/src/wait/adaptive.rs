@@ -59,10 +59,32 @@ pub(crate) struct Plan {
 pub(crate) enum Ended {
     /// Woken before parking.
     Unparked,
-    /// Parked; woken `elapsed_ns` after the wait started. `spun`: it spun a window first.
-    Parked { elapsed_ns: u64, spun: bool },
+    /// Parked. `in_window`: woken no later than the policy's full window after the wait
+    /// started; `spun`: it spun a window first.
+    Parked { in_window: bool, spun: bool },
     /// Timed out (or anything else that says nothing about the gaps).
     Other,
+}
+
+impl Plan {
+    /// One byte for a plan kept in a split-phase ticket: bits 0–2 the shift (7 = none),
+    /// bit 3 the probe.
+    pub(crate) const fn to_byte(self) -> u8 {
+        let shift = match self.shift {
+            Some(s) => s & 0b111,
+            None => 0b111,
+        };
+        shift | if self.probe { 0b1000 } else { 0 }
+    }
+
+    /// The inverse of [`to_byte`](Self::to_byte).
+    pub(crate) const fn from_byte(b: u8) -> Plan {
+        let shift = b & 0b111;
+        Plan {
+            shift: if shift == 0b111 { None } else { Some(shift) },
+            probe: b & 0b1000 != 0,
+        }
+    }
 }
 
 impl SpinHint {
@@ -114,12 +136,13 @@ impl SpinHint {
         }
     }
 
-    /// The hint after a wait planned with `plan` ended as `ended`; `bound_ns` is the policy's
-    /// full window.
-    pub(crate) fn learn(self, plan: Plan, ended: Ended, bound_ns: u64) -> SpinHint {
+    /// The hint after a wait planned with `plan` ended as `ended`.
+    pub(crate) fn learn(self, plan: Plan, ended: Ended) -> SpinHint {
         match ended {
             Ended::Unparked => SpinHint(0),
-            Ended::Parked { elapsed_ns, .. } if elapsed_ns <= bound_ns => SpinHint(0),
+            Ended::Parked {
+                in_window: true, ..
+            } => SpinHint(0),
             Ended::Parked { spun: true, .. } if !plan.probe => {
                 SpinHint::with((self.level() + 1).min(SKIP), 0)
             }
@@ -132,17 +155,14 @@ impl SpinHint {
 mod tests {
     use super::*;
 
-    const BOUND: u64 = 20_000;
-
     fn miss(h: SpinHint) -> SpinHint {
         let (plan, h) = h.plan();
         h.learn(
             plan,
             Ended::Parked {
-                elapsed_ns: 1_000_000,
+                in_window: false,
                 spun: plan.shift.is_some(),
             },
-            BOUND,
         )
     }
 
@@ -193,12 +213,12 @@ mod tests {
             h = miss(h);
         }
         let (plan, h2) = h.plan();
-        assert_eq!(h2.learn(plan, Ended::Unparked, BOUND), SpinHint(0));
+        assert_eq!(h2.learn(plan, Ended::Unparked), SpinHint(0));
         let short = Ended::Parked {
-            elapsed_ns: BOUND,
+            in_window: true,
             spun: false,
         };
-        assert_eq!(h2.learn(plan, short, BOUND), SpinHint(0));
+        assert_eq!(h2.learn(plan, short), SpinHint(0));
     }
 
     #[test]
@@ -209,11 +229,19 @@ mod tests {
             probe: false,
         };
         let parked = Ended::Parked {
-            elapsed_ns: BOUND + 1,
+            in_window: false,
             spun: false,
         };
-        assert_eq!(h.learn(plan, parked, BOUND), h);
-        assert_eq!(h.learn(plan, Ended::Other, BOUND), h);
+        assert_eq!(h.learn(plan, parked), h);
+        assert_eq!(h.learn(plan, Ended::Other), h);
+    }
+
+    #[test]
+    fn every_plan_survives_its_byte() {
+        for b in 0..=u8::MAX {
+            let (plan, _) = SpinHint::from_bits(b).plan();
+            assert_eq!(Plan::from_byte(plan.to_byte()), plan);
+        }
     }
 
     #[test]

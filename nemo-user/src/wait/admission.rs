@@ -27,6 +27,9 @@
 //! the woken peer every 2 µs was still 1.5 × later, because with the notification sent under
 //! the mutex the spinner then blocks on the mutex behind the notifier's `FUTEX_WAKE`. With
 //! rule 3 both waiters park, which measured 0.74–1.0 × `pthread_cond` on the last waiter.
+//! The `LD_PRELOAD` shim, whose split-phase waits kept a per-thread spin budget outside these
+//! rules, measured 1.14–1.40 × on the last waiter and σ 7–10 × wider in the same benchmark;
+//! following them (below), 0.75–0.98 × and σ 1.0 ×.
 //!
 //! `cpus` is the number of CPUs in the union of the affinity masks of the process (its main
 //! thread) and of the thread asking, from `sched_getaffinity`. It is read on first use, read
@@ -36,9 +39,12 @@
 //! The state is per process: waiters of a process-shared condvar in another process are not
 //! counted (each process keeps its own spinners within its own share). Waiters are registered as
 //! parked by the ladder ([`RawCondvar::wait_raw`](crate::condvar::RawCondvar::wait_raw),
-//! [`RawCondvar::wait_ticket`](crate::condvar::RawCondvar::wait_ticket), `Condvar`, `Event`);
-//! one that blocks through the split-phase `prepare_park` with a blocking call of its own is
-//! not, so rule 3 does not see it.
+//! [`RawCondvar::wait_ticket`](crate::condvar::RawCondvar::wait_ticket), `Condvar`, `Event`).
+//! A split-phase waiter that makes the blocking call itself (after
+//! [`RawCondvar::prepare_park`](crate::condvar::RawCondvar::prepare_park)) holds a
+//! [`ParkedHere`] across that call, and its spinning phase
+//! ([`RawCondvar::spin_wait`](crate::condvar::RawCondvar::spin_wait)) is admitted by the same
+//! rules.
 
 use std::cell::Cell;
 use std::sync::atomic::AtomicU32;
@@ -240,15 +246,45 @@ impl Drop for SpinPermit {
     }
 }
 
-/// A waiter registered as parked on the CPU it parked from (rule 3). Dropping it unregisters.
+/// The calling thread registered as a parked waiter on the CPU it runs on, for admission
+/// rule 3 (see the [`wait`](super) module docs): while it lives, waiters of a condvar with
+/// parked waiters do not spin on that CPU. Dropping it unregisters.
+///
+/// The ladder registers its own parks. Hold one across a blocking call you make yourself in
+/// the split-phase API: register right after
+/// [`RawCondvar::prepare_park`](crate::condvar::RawCondvar::prepare_park) returned the call to
+/// make, and drop it when the call returns — and on every other way out of it (a cancelled
+/// thread's cleanup handler included), or that CPU stays closed to spinners for good.
+///
+/// ```
+/// use nemo_user::condvar::RawCondvar;
+/// use nemo_user::park::{FutexPark, Park};
+/// use nemo_user::wait::{Deadline, ParkedHere, WaitOutcome};
+/// use std::time::Duration;
+///
+/// let cv = RawCondvar::new();
+/// let mut t = cv.begin_wait();
+/// let deadline = Deadline::after(Duration::from_millis(1));
+/// if let Ok(req) = cv.prepare_park(&mut t, Some(&deadline)) {
+///     let registered = ParkedHere::register();
+///     FutexPark.park(&req); // a shim makes its own (cancellable) call here
+///     drop(registered);
+///     cv.end_park(&mut t);
+/// }
+/// assert_eq!(cv.abandon(&mut t), WaitOutcome::TimedOut);
+/// cv.finish_wait(t);
+/// ```
 #[derive(Debug)]
-pub(crate) struct ParkedHere {
+#[must_use = "the registration ends when the guard is dropped"]
+pub struct ParkedHere {
     cpu: Option<usize>,
 }
 
 impl ParkedHere {
+    /// Registers the calling thread as parked on the CPU it runs on now (threads on CPUs
+    /// beyond the per-CPU table are not registered; rule 3 does not apply there).
     #[inline]
-    pub(crate) fn register() -> ParkedHere {
+    pub fn register() -> ParkedHere {
         let cpu = current_cpu();
         if let Some(c) = cpu {
             CPUS[c].0.fetch_add(1, Relaxed);

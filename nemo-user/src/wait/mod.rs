@@ -78,7 +78,7 @@ mod deadline;
 pub(crate) mod ladder;
 mod policy;
 
-pub use admission::{SpinCensus, refresh_spin_capacity, spin_census};
+pub use admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 pub use deadline::{Clock, Deadline, InvalidTimespec, Timespec};
 pub use ladder::waitpkg;
 pub use policy::{PolicyClass, WaitPolicy, default_policy, set_default_policy};
