@@ -8,14 +8,11 @@
 //! of the `target/` the binary lives in. Without it — or in a statically linked binary, which
 //! cannot `dlopen` — the rows are skipped with the reason and the command that builds it.
 
-use std::cell::UnsafeCell;
-use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t};
-
-use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+use super::pthread_cond::{CondApi, CondEvent};
+use super::{Instance, Kind, Mechanism, Setup, Skipped};
 
 /// The environment variable naming the shared object to load.
 pub const LIB_ENV: &str = "NEMO_PRELOAD_LIB";
@@ -48,23 +45,13 @@ impl Mechanism for PreloadCond {
 
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
         self.check(setup)?;
-        Ok(Instance::Blocking(Box::new(ShimCondEvent::new(shim()?)?)))
+        Ok(Instance::Blocking(Box::new(CondEvent::new(shim()?)?)))
     }
 }
 
-type InitFn = unsafe extern "C" fn(*mut pthread_cond_t, *const pthread_condattr_t) -> c_int;
-type CondFn = unsafe extern "C" fn(*mut pthread_cond_t) -> c_int;
-type WaitFn = unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t) -> c_int;
-
 /// The shim's functions. The library stays loaded for the life of the process (unloading a
 /// Rust shared object that other threads may still be inside is not worth the risk).
-struct Shim {
-    init: InitFn,
-    destroy: CondFn,
-    signal: CondFn,
-    broadcast: CondFn,
-    wait: WaitFn,
-}
+type Shim = CondApi;
 
 /// The shim, loaded once.
 fn shim() -> Result<&'static Shim, Skipped> {
@@ -138,102 +125,6 @@ fn load_from(places: &[PathBuf]) -> Result<Shim, String> {
     }
 }
 
-/// The `pthread_cond` mechanism's state, driven through the shim. Boxed by the caller and never
-/// moved after construction.
-struct ShimCondEvent {
-    shim: &'static Shim,
-    mutex: UnsafeCell<pthread_mutex_t>,
-    cond: UnsafeCell<pthread_cond_t>,
-    /// Guarded by `mutex`.
-    count: UnsafeCell<u64>,
-}
-
-// SAFETY: the mutex and the shim's condvar are made to be shared between threads, and `count`
-// is only touched with `mutex` held.
-unsafe impl Sync for ShimCondEvent {}
-// SAFETY: nothing in it is tied to the creating thread.
-unsafe impl Send for ShimCondEvent {}
-
-impl ShimCondEvent {
-    fn new(shim: &'static Shim) -> Result<ShimCondEvent, Skipped> {
-        let ev = ShimCondEvent {
-            shim,
-            mutex: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
-            cond: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
-            count: UnsafeCell::new(0),
-        };
-        // SAFETY: a fresh condvar nobody else sees yet; default attributes.
-        let rc = unsafe { (shim.init)(ev.cond.get(), std::ptr::null()) };
-        if rc != 0 {
-            return Err(Skipped::new(format!(
-                "the shim's pthread_cond_init failed: {rc}"
-            )));
-        }
-        Ok(ev)
-    }
-
-    fn locked(&self, f: impl FnOnce(&mut u64)) {
-        // SAFETY: a valid default mutex, unlocked below by this thread.
-        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
-        debug_assert_eq!(rc, 0);
-        // SAFETY: the mutex is held.
-        f(unsafe { &mut *self.count.get() });
-        // SAFETY: locked above by this thread.
-        let rc = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
-        debug_assert_eq!(rc, 0);
-    }
-}
-
-impl BlockingEvent for ShimCondEvent {
-    fn wait(&self, seen: u64) -> u64 {
-        // SAFETY: a valid default mutex, unlocked below by this thread.
-        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
-        debug_assert_eq!(rc, 0);
-        loop {
-            // SAFETY: the mutex is held (the wait re-acquires it before returning).
-            let now = unsafe { *self.count.get() };
-            if now != seen {
-                // SAFETY: held by this thread.
-                let rc = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
-                debug_assert_eq!(rc, 0);
-                return now;
-            }
-            // SAFETY: the mutex is held by this thread; the condvar was initialised by the
-            // shim and is only used with this mutex.
-            let rc = unsafe { (self.shim.wait)(self.cond.get(), self.mutex.get()) };
-            debug_assert_eq!(rc, 0);
-        }
-    }
-
-    fn notify_one(&self) {
-        self.locked(|count| {
-            *count += 1;
-            // SAFETY: the shim's initialised condvar.
-            let rc = unsafe { (self.shim.signal)(self.cond.get()) };
-            debug_assert_eq!(rc, 0);
-        });
-    }
-
-    fn notify_all(&self) {
-        self.locked(|count| {
-            *count += 1;
-            // SAFETY: as in `notify_one`.
-            let rc = unsafe { (self.shim.broadcast)(self.cond.get()) };
-            debug_assert_eq!(rc, 0);
-        });
-    }
-}
-
-impl Drop for ShimCondEvent {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: no thread waits on or holds them any more.
-        unsafe {
-            (self.shim.destroy)(self.cond.get());
-            libc::pthread_mutex_destroy(self.mutex.get());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,14 +148,14 @@ mod tests {
     #[test]
     fn every_event_wakes_the_waiter_exactly_once() {
         let Some(s) = shim_or_skip() else { return };
-        let ev = ShimCondEvent::new(s).expect("init");
+        let ev = CondEvent::new(s).expect("init");
         handshake_exact(&ev, 1, 2000);
     }
 
     #[test]
     fn every_broadcast_wakes_every_waiter_exactly_once() {
         let Some(s) = shim_or_skip() else { return };
-        let ev = ShimCondEvent::new(s).expect("init");
+        let ev = CondEvent::new(s).expect("init");
         handshake_exact(&ev, 3, 500);
     }
 

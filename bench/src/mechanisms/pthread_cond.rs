@@ -2,6 +2,9 @@
 //! user writes it — the anchor every ratio is taken against.
 
 use std::cell::UnsafeCell;
+use std::ffi::c_int;
+
+use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t};
 
 use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
 
@@ -22,15 +25,40 @@ impl Mechanism for PthreadCond {
     }
 
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
-        Ok(Instance::Blocking(Box::new(CondEvent::new())))
+        Ok(Instance::Blocking(Box::new(CondEvent::new(&GLIBC)?)))
     }
 }
 
-/// The predicate and the pthread objects protecting it. Boxed by the caller and never moved
-/// after construction: glibc objects must stay at the address they were initialised at.
-struct CondEvent {
-    mutex: UnsafeCell<libc::pthread_mutex_t>,
-    cond: UnsafeCell<libc::pthread_cond_t>,
+type InitFn = unsafe extern "C" fn(*mut pthread_cond_t, *const pthread_condattr_t) -> c_int;
+type CondFn = unsafe extern "C" fn(*mut pthread_cond_t) -> c_int;
+type WaitFn = unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t) -> c_int;
+
+/// The `pthread_cond_*` functions the benchmark calls: glibc's ([`GLIBC`]), or another
+/// implementation of the same API (`preload_cond` loads `libnemo_preload.so`'s).
+pub(super) struct CondApi {
+    pub init: InitFn,
+    pub destroy: CondFn,
+    pub signal: CondFn,
+    pub broadcast: CondFn,
+    pub wait: WaitFn,
+}
+
+/// glibc's condition variable.
+pub(super) static GLIBC: CondApi = CondApi {
+    init: libc::pthread_cond_init,
+    destroy: libc::pthread_cond_destroy,
+    signal: libc::pthread_cond_signal,
+    broadcast: libc::pthread_cond_broadcast,
+    wait: libc::pthread_cond_wait,
+};
+
+/// The predicate and the pthread objects protecting it, exactly as a user writes it, with the
+/// condvar calls taken from `api`. Boxed by the caller and never moved after construction:
+/// pthread objects must stay at the address they were initialised at.
+pub(super) struct CondEvent {
+    api: &'static CondApi,
+    mutex: UnsafeCell<pthread_mutex_t>,
+    cond: UnsafeCell<pthread_cond_t>,
     /// Guarded by `mutex`.
     count: UnsafeCell<u64>,
 }
@@ -42,12 +70,20 @@ unsafe impl Sync for CondEvent {}
 unsafe impl Send for CondEvent {}
 
 impl CondEvent {
-    fn new() -> CondEvent {
-        CondEvent {
+    /// A condvar initialised by `api` with default attributes.
+    pub(super) fn new(api: &'static CondApi) -> Result<CondEvent, Skipped> {
+        let ev = CondEvent {
+            api,
             mutex: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
             cond: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
             count: UnsafeCell::new(0),
+        };
+        // SAFETY: a fresh condvar nobody else sees yet; default attributes.
+        let rc = unsafe { (api.init)(ev.cond.get(), std::ptr::null()) };
+        if rc != 0 {
+            return Err(Skipped::new(format!("pthread_cond_init failed: {rc}")));
         }
+        Ok(ev)
     }
 
     /// Runs `f` on the count with the mutex held.
@@ -71,7 +107,7 @@ impl BlockingEvent for CondEvent {
         let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
         debug_assert_eq!(rc, 0);
         loop {
-            // SAFETY: the mutex is held (pthread_cond_wait re-acquires it before returning).
+            // SAFETY: the mutex is held (the wait re-acquires it before returning).
             let now = unsafe { *self.count.get() };
             if now != seen {
                 // SAFETY: held by this thread.
@@ -79,9 +115,9 @@ impl BlockingEvent for CondEvent {
                 debug_assert_eq!(rc, 0);
                 return now;
             }
-            // SAFETY: the mutex is held by this thread, as pthread_cond_wait requires, and the
-            // condvar is only ever used with this mutex.
-            let rc = unsafe { libc::pthread_cond_wait(self.cond.get(), self.mutex.get()) };
+            // SAFETY: the mutex is held by this thread, as the wait requires, and the condvar
+            // was initialised by `api` and is only ever used with this mutex.
+            let rc = unsafe { (self.api.wait)(self.cond.get(), self.mutex.get()) };
             debug_assert_eq!(rc, 0);
         }
     }
@@ -90,7 +126,7 @@ impl BlockingEvent for CondEvent {
         self.locked(|count| {
             *count += 1;
             // SAFETY: a valid, initialised condvar; signalling with the mutex held is allowed.
-            let rc = unsafe { libc::pthread_cond_signal(self.cond.get()) };
+            let rc = unsafe { (self.api.signal)(self.cond.get()) };
             debug_assert_eq!(rc, 0);
         });
     }
@@ -99,7 +135,7 @@ impl BlockingEvent for CondEvent {
         self.locked(|count| {
             *count += 1;
             // SAFETY: as in `notify_one`.
-            let rc = unsafe { libc::pthread_cond_broadcast(self.cond.get()) };
+            let rc = unsafe { (self.api.broadcast)(self.cond.get()) };
             debug_assert_eq!(rc, 0);
         });
     }
@@ -109,7 +145,7 @@ impl Drop for CondEvent {
     fn drop(&mut self) {
         // SAFETY: `&mut self`: no thread waits on or holds them any more.
         unsafe {
-            libc::pthread_cond_destroy(self.cond.get());
+            (self.api.destroy)(self.cond.get());
             libc::pthread_mutex_destroy(self.mutex.get());
         }
     }
@@ -122,6 +158,6 @@ mod tests {
 
     #[test]
     fn every_event_wakes_the_waiter_exactly_once() {
-        handshake_exact(&CondEvent::new(), 2, 2000);
+        handshake_exact(&CondEvent::new(&GLIBC).expect("init"), 2, 2000);
     }
 }
