@@ -312,13 +312,11 @@ fn signals_from_two_notifiers_reach_every_waiter_in_any_wake_order() {
     });
 }
 
-#[test]
-fn broadcast_to_three_parked_waiters_fans_out() {
-    // With a fan-out of one, the notifier wakes one waiter and requeues two; the woken waiters
-    // must pass the remaining wakes on down the chain.
-    check(|| {
+/// `waiters` threads wait for a flag; one broadcast after setting it must release them all.
+fn broadcast_releases(waiters: usize) {
+    check(move || {
         let s = Arc::new((Mutex::new(false), new_cv()));
-        let ws: Vec<_> = (0..3)
+        let ws: Vec<_> = (0..waiters)
             .map(|_| {
                 let s = s.clone();
                 thread::spawn(move || {
@@ -342,32 +340,17 @@ fn broadcast_to_three_parked_waiters_fans_out() {
 }
 
 #[test]
+fn broadcast_to_three_parked_waiters_fans_out() {
+    // With a fan-out of one, the notifier wakes one waiter and requeues two; the woken waiters
+    // must pass the remaining wakes on down the chain.
+    broadcast_releases(3);
+}
+
+#[test]
 fn notify_all_releases_every_waiter_through_the_chain() {
     // Two parked waiters exceed the fan-out of the loom build, so a broadcast requeues one of
     // them onto the chain word and a woken waiter must pass the wake on.
-    check(|| {
-        let s = Arc::new((Mutex::new(false), new_cv()));
-        let ws: Vec<_> = (0..2)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || {
-                    let (m, cv) = &*s;
-                    let mut g = m.lock().unwrap();
-                    while !*g {
-                        g = wait(cv, m, g, false).0;
-                    }
-                })
-            })
-            .collect();
-        {
-            let (m, cv) = &*s;
-            *m.lock().unwrap() = true;
-            cv.notify_all();
-        }
-        for w in ws {
-            w.join().unwrap();
-        }
-    });
+    broadcast_releases(2);
 }
 
 #[test]
