@@ -93,19 +93,76 @@ fn broadcast_generations(waiters: usize, generations: u64) {
     }
 }
 
-/// Permits posted one at a time with `notify_one`, taken by waiters some of which use short
-/// timeouts: every permit is taken exactly once and no notification is lost to a timeout.
-fn permits_with_timeouts(takers: usize, permits: u64) {
-    struct S {
-        m: Mutex<u64>,
-        cv: Condvar,
-        taken: AtomicU64,
-        woken: AtomicUsize,
-        signalled: AtomicUsize,
+/// The condvar a permit run drives, and how its takers wait (`None`: untimed). The wait
+/// returns the relocked guard and whether it was woken (not timed out).
+trait PermitCv: Send + Sync + 'static {
+    fn take_wait<'a>(
+        &self,
+        m: &'a Mutex<u64>,
+        g: MutexGuard<'a, u64>,
+        timeout: Option<Duration>,
+    ) -> (MutexGuard<'a, u64>, bool);
+    fn notify_one(&self) -> bool;
+    fn notify_all(&self) -> usize;
+}
+
+impl PermitCv for Condvar {
+    fn take_wait<'a>(
+        &self,
+        m: &'a Mutex<u64>,
+        g: MutexGuard<'a, u64>,
+        timeout: Option<Duration>,
+    ) -> (MutexGuard<'a, u64>, bool) {
+        match timeout {
+            Some(t) => {
+                let (g, r) = self.wait_timeout(g, m, t).unwrap();
+                (g, !r.timed_out())
+            }
+            None => (self.wait(g, m).unwrap(), true),
+        }
     }
-    let s = Arc::new(S {
+    fn notify_one(&self) -> bool {
+        Condvar::notify_one(self)
+    }
+    fn notify_all(&self) -> usize {
+        Condvar::notify_all(self)
+    }
+}
+
+/// Split-phase waiters, as the `LD_PRELOAD` shim waits.
+impl PermitCv for RawCondvar {
+    fn take_wait<'a>(
+        &self,
+        m: &'a Mutex<u64>,
+        g: MutexGuard<'a, u64>,
+        timeout: Option<Duration>,
+    ) -> (MutexGuard<'a, u64>, bool) {
+        let (g, o) = split_phase_wait(self, m, g, timeout);
+        (g, o == WaitOutcome::Woken)
+    }
+    fn notify_one(&self) -> bool {
+        RawCondvar::notify_one(self)
+    }
+    fn notify_all(&self) -> usize {
+        RawCondvar::notify_all(self)
+    }
+}
+
+struct Permits<C> {
+    m: Mutex<u64>,
+    cv: C,
+    taken: AtomicU64,
+    woken: AtomicUsize,
+    signalled: AtomicUsize,
+}
+
+/// Permits posted one at a time with `notify_one`, taken by waiters every other one of which
+/// uses a short timeout, the first `pinned` of them on one CPU: every permit is taken exactly
+/// once and no notification is lost to a timeout. Returns the condvar, idle.
+fn permits_with_timeouts<C: PermitCv>(cv: C, takers: usize, pinned: usize, permits: u64) -> C {
+    let s = Arc::new(Permits {
         m: Mutex::new(0),
-        cv: Condvar::with_policy(WaitPolicy::BUILTIN),
+        cv,
         taken: AtomicU64::new(0),
         woken: AtomicUsize::new(0),
         signalled: AtomicUsize::new(0),
@@ -114,24 +171,17 @@ fn permits_with_timeouts(takers: usize, permits: u64) {
         .map(|w| {
             let s = Arc::clone(&s);
             thread::spawn(move || {
-                if w == 0 {
+                if w < pinned {
                     pin_first_core();
                 }
-                let timed = w % 2 == 1;
+                let timeout = (w % 2 == 1).then_some(Duration::from_micros(40));
                 let mut mine = 0u64;
                 loop {
                     let mut g = s.m.lock().unwrap();
                     while *g == 0 && s.taken.load(Ordering::SeqCst) < permits {
-                        if timed {
-                            let (g2, r) =
-                                s.cv.wait_timeout(g, &s.m, Duration::from_micros(40))
-                                    .unwrap();
-                            g = g2;
-                            if !r.timed_out() {
-                                s.woken.fetch_add(1, Ordering::SeqCst);
-                            }
-                        } else {
-                            g = s.cv.wait(g, &s.m).unwrap();
+                        let (g2, woken) = s.cv.take_wait(&s.m, g, timeout);
+                        g = g2;
+                        if woken {
                             s.woken.fetch_add(1, Ordering::SeqCst);
                         }
                     }
@@ -166,6 +216,10 @@ fn permits_with_timeouts(takers: usize, permits: u64) {
         s.woken.load(Ordering::SeqCst),
         s.signalled.load(Ordering::SeqCst)
     );
+    match Arc::try_unwrap(s) {
+        Ok(s) => s.cv,
+        Err(_) => unreachable!("every taker has been joined"),
+    }
 }
 
 /// One wait the way a C shim makes it with the split-phase API: the adaptive spin of
@@ -204,72 +258,6 @@ fn split_phase_wait<'a>(
     };
     cv.finish_wait(t);
     (m.lock().unwrap(), outcome)
-}
-
-/// [`permits_with_timeouts`] with split-phase waiters on a [`RawCondvar`].
-fn split_phase_permits(takers: usize, permits: u64) {
-    struct S {
-        m: Mutex<u64>,
-        cv: RawCondvar,
-        taken: AtomicU64,
-        woken: AtomicUsize,
-        signalled: AtomicUsize,
-    }
-    let s = Arc::new(S {
-        m: Mutex::new(0),
-        cv: RawCondvar::new(),
-        taken: AtomicU64::new(0),
-        woken: AtomicUsize::new(0),
-        signalled: AtomicUsize::new(0),
-    });
-    assert!(s.cv.policy_class().policy().is_adaptive());
-    let handles: Vec<_> = (0..takers)
-        .map(|w| {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                if w < 2 {
-                    pin_first_core();
-                }
-                let timeout = (w % 2 == 1).then_some(Duration::from_micros(40));
-                let mut mine = 0u64;
-                loop {
-                    let mut g = s.m.lock().unwrap();
-                    while *g == 0 && s.taken.load(Ordering::SeqCst) < permits {
-                        let (g2, o) = split_phase_wait(&s.cv, &s.m, g, timeout);
-                        g = g2;
-                        if o == WaitOutcome::Woken {
-                            s.woken.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                    if *g == 0 {
-                        return mine;
-                    }
-                    *g -= 1;
-                    mine += 1;
-                    if s.taken.fetch_add(1, Ordering::SeqCst) + 1 == permits {
-                        let released = s.cv.notify_all();
-                        s.signalled.fetch_add(released, Ordering::SeqCst);
-                    }
-                }
-            })
-        })
-        .collect();
-    for i in 0..permits {
-        gap(i);
-        let mut g = s.m.lock().unwrap();
-        *g += 1;
-        if s.cv.notify_one() {
-            s.signalled.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(total, permits);
-    assert_eq!(*s.m.lock().unwrap(), 0);
-    assert_eq!(
-        s.woken.load(Ordering::SeqCst),
-        s.signalled.load(Ordering::SeqCst)
-    );
-    assert_eq!(s.cv.destroy(), Ok(()));
 }
 
 /// Mutex-free producer/consumer on an `Event` with the same gaps: the sum is exact.
@@ -333,9 +321,12 @@ fn adaptive_waits_lose_nothing_and_leave_nothing_registered() {
     // More waiters than CPUs, wherever this runs.
     let waiters = cpus + 2;
     broadcast_generations(waiters, 600);
-    permits_with_timeouts(waiters, 1500);
+    permits_with_timeouts(Condvar::with_policy(WaitPolicy::BUILTIN), waiters, 1, 1500);
     event_items(waiters, 1500);
-    split_phase_permits(waiters, 1500);
+    let raw = RawCondvar::new();
+    assert!(raw.policy_class().policy().is_adaptive());
+    let raw = permits_with_timeouts(raw, waiters, 2, 1500);
+    assert_eq!(raw.destroy(), Ok(()));
     let census = spin_census();
     assert_eq!(census.spinning, 0, "{census:?}");
     assert_eq!(census.parked, 0, "{census:?}");
