@@ -81,8 +81,11 @@ fn ld_debug_shows_the_bindings_to_the_shim() {
         return;
     };
     let mut cmd = command(&prog, Shim::On);
+    // `LD_BIND_NOW`: every symbol is bound by the main thread at load. Bound lazily, the first
+    // calls happen on several threads at once and ld.so's lines interleave mid-line.
     cmd.args(["normal", "2", "2", "100"])
-        .env("LD_DEBUG", "bindings");
+        .env("LD_DEBUG", "bindings")
+        .env("LD_BIND_NOW", "1");
     let o = run(cmd, LIMIT);
     assert!(o.status.success());
     let log = String::from_utf8_lossy(&o.stderr);

@@ -40,7 +40,11 @@ fn std_condition_variable_runs_on_the_shim_through_clockwait() {
     }
 
     let mut cmd = command(&prog, Shim::On);
-    cmd.args(["1", "3", "200"]).env("LD_DEBUG", "bindings");
+    // Bound at load by the main thread: lazily bound first calls on several threads interleave
+    // ld.so's lines.
+    cmd.args(["1", "3", "200"])
+        .env("LD_DEBUG", "bindings")
+        .env("LD_BIND_NOW", "1");
     let o = run(cmd, LIMIT);
     assert!(o.status.success());
     let log = String::from_utf8_lossy(&o.stderr);
