@@ -479,3 +479,69 @@ fn the_backend_comes_from_the_library_and_a_bad_one_is_an_error() {
     }
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A receiver thread the system refuses (here: an address-space limit too small for all their
+/// stacks) gives the case an error row naming it, and the run ends: the receivers already
+/// started are released, not left waiting for a start that never comes.
+#[test]
+fn a_thread_that_cannot_be_started_is_an_error_row_not_a_hang() {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    let dir = scratch("spawn-refused");
+    let json = dir.join("out.json");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "broadcast",
+        "--quick",
+        "--waiters",
+        "400",
+        "--mechanisms",
+        "futex",
+    ])
+    .arg("--json")
+    .arg(&json)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    // 400 stacks of 2 MiB do not fit in 512 MiB; the program itself does.
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 512 << 20,
+                rlim_max: 512 << 20,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("the binary runs");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("nemo-bench hung after a refused thread");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "failed measurements exit 1: {status}"
+    );
+    let doc = json_of(&json);
+    let errors: Vec<&str> = rows(&doc)
+        .iter()
+        .filter(|r| r["mechanism"] == "futex")
+        .filter_map(|r| r["error"].as_str())
+        .collect();
+    assert!(!errors.is_empty(), "no error row: {doc}");
+    for e in errors {
+        assert!(e.starts_with("could not start the receiver "), "{e}");
+    }
+}

@@ -16,10 +16,12 @@
 //! Latency = `woke − sent`. The gap starts when the sender sees the receivers ready, so a
 //! short gap catches a waiter still in its spin window and a long one finds it parked.
 
+mod gate;
 mod rounds;
 
 use std::time::Duration;
 
+pub use gate::{StartGate, spawn_gated, spawn_in};
 pub use rounds::{Rounds, rounds};
 
 use crate::clock::Clock;
@@ -116,6 +118,15 @@ pub enum Failure {
         got: usize,
         /// Events sent.
         sent: usize,
+    },
+    /// A thread of the case could not be started (the machine, or gem5's simulated cores, has
+    /// no room for it).
+    #[error("could not start the {thread} thread: {reason}")]
+    Spawn {
+        /// Which thread ("receiver 3", "timer").
+        thread: String,
+        /// The system's reason.
+        reason: String,
     },
     /// The instance is of a kind this scenario cannot drive.
     #[error("{0}")]

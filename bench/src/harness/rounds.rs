@@ -1,12 +1,12 @@
 //! The notify → wake loop, for blocking waiters and for interrupted running receivers.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use super::{Case, Context, Failure, Fanout, Gap};
+use super::{Case, Context, Failure, Fanout, Gap, StartGate, spawn_gated};
 use crate::arrival::Arrivals;
 use crate::clock::{Clock, thread_cpu_ns};
 use crate::mechanisms::{BlockingEvent, Instance, InterruptLink};
@@ -207,20 +207,19 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
         .collect();
     let stop = AtomicBool::new(false);
     let exited = AtomicUsize::new(0);
-    let start = Barrier::new(case.receivers + 1);
+    let start = StartGate::new(case.receivers + 1);
     let wait = SenderWait::new(ctx, case);
 
     std::thread::scope(|s| {
-        let receivers: Vec<_> = (0..case.receivers)
-            .map(|r| {
-                let (ready, stop, exited, start) = (&ready, &stop, &exited, &start);
-                let core = ctx.topology.receiver_core(r);
-                s.spawn(move || {
-                    let pinned = pin_current(core);
-                    let mut woke = vec![0u64; total];
-                    let mut seen = 0;
-                    let mut cpu0 = None;
-                    start.wait();
+        let receivers = spawn_gated(s, &start, case.receivers, "receiver", |r| {
+            let (ready, stop, exited, start) = (&ready, &stop, &exited, &start);
+            let core = ctx.topology.receiver_core(r);
+            move || {
+                let pinned = pin_current(core);
+                let mut woke = vec![0u64; total];
+                let mut seen = 0;
+                let mut cpu0 = None;
+                if start.wait() {
                     for (i, slot) in woke.iter_mut().enumerate() {
                         if i == case.warmup {
                             cpu0 = cpu_now(ctx);
@@ -232,16 +231,16 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                             break;
                         }
                     }
-                    let cpu_ns = cpu_delta(cpu0, cpu_now(ctx));
-                    exited.fetch_add(1, Ordering::Release);
-                    ReceiverRun {
-                        woke,
-                        cpu_ns,
-                        pinned,
-                    }
-                })
-            })
-            .collect();
+                }
+                let cpu_ns = cpu_delta(cpu0, cpu_now(ctx));
+                exited.fetch_add(1, Ordering::Release);
+                ReceiverRun {
+                    woke,
+                    cpu_ns,
+                    pinned,
+                }
+            }
+        })?;
 
         // The signaller is the calling thread: under gem5 every thread needs a core of its own
         // (1 + receivers in all), and the receivers, created first, take cores 1, 2, ... there.
@@ -250,7 +249,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
             let pinned = pin.pinned();
             let mut sent = Vec::with_capacity(total);
             let mut budget = Budget::new(ctx, case);
-            start.wait();
+            assert!(start.wait(), "only a failed spawn calls the start off");
             for i in 0..total {
                 let want = i as u64 + 1;
                 if !wait.until(|| ready.iter().all(|r| r.load(Ordering::Acquire) >= want)) {
@@ -298,30 +297,31 @@ fn interrupt_rounds(
         .collect();
     let stop = AtomicBool::new(false);
     let registration: Mutex<Option<Failure>> = Mutex::new(None);
-    let start = Barrier::new(case.receivers + 1);
+    let start = StartGate::new(case.receivers + 1);
     let wait = SenderWait::new(ctx, case);
 
     std::thread::scope(|s| {
-        let receivers: Vec<_> = (0..case.receivers)
-            .map(|r| {
-                let (stop, start, registration) = (&stop, &start, &registration);
-                let mine = arrivals[r].clone();
-                let core = ctx.topology.receiver_core(r);
-                s.spawn(move || {
-                    let pinned = pin_current(core);
-                    let registered = link.register(r, mine.clone());
-                    if let Err(e) = &registered
-                        && let Ok(mut slot) = registration.lock()
-                    {
-                        slot.get_or_insert(Failure::Register {
-                            receiver: r,
-                            reason: e.0.clone(),
-                        });
-                    }
-                    start.wait();
-                    let mut cpu0 = None;
-                    if registered.is_ok() {
-                        // The receiver *runs*: a busy loop that is the mechanism's safepoint.
+        let receivers = spawn_gated(s, &start, case.receivers, "receiver", |r| {
+            let (stop, start, registration) = (&stop, &start, &registration);
+            let mine = arrivals[r].clone();
+            let core = ctx.topology.receiver_core(r);
+            move || {
+                let pinned = pin_current(core);
+                let registered = link.register(r, mine.clone());
+                if let Err(e) = &registered
+                    && let Ok(mut slot) = registration.lock()
+                {
+                    slot.get_or_insert(Failure::Register {
+                        receiver: r,
+                        reason: e.0.clone(),
+                    });
+                }
+                let go = start.wait();
+                let mut cpu0 = None;
+                if registered.is_ok() {
+                    // The receiver *runs*: a busy loop that is the mechanism's safepoint
+                    // (not at all if the case was called off).
+                    if go {
                         loop {
                             link.poll(r);
                             let c = mine.count();
@@ -333,16 +333,16 @@ fn interrupt_rounds(
                             }
                             std::hint::spin_loop();
                         }
-                        link.unregister(r);
                     }
-                    ReceiverRun {
-                        woke: Vec::new(),
-                        cpu_ns: cpu_delta(cpu0, cpu_now(ctx)),
-                        pinned,
-                    }
-                })
-            })
-            .collect();
+                    link.unregister(r);
+                }
+                ReceiverRun {
+                    woke: Vec::new(),
+                    cpu_ns: cpu_delta(cpu0, cpu_now(ctx)),
+                    pinned,
+                }
+            }
+        })?;
 
         // The signaller is the calling thread, as in `blocking_rounds`.
         let sender = 'send: {
@@ -350,7 +350,7 @@ fn interrupt_rounds(
             let pinned = pin.pinned();
             let mut sent = Vec::with_capacity(total);
             let mut budget = Budget::new(ctx, case);
-            start.wait();
+            assert!(start.wait(), "only a failed spawn calls the start off");
             if let Some(f) = registration.lock().ok().and_then(|mut r| r.take()) {
                 stop.store(true, Ordering::Release);
                 break 'send Err(f);

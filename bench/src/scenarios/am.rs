@@ -8,13 +8,13 @@
 //! with `spin` (a polled cache line). So the `×` columns read as what the active-message path —
 //! action lookup, mailbox, dispatch — costs on top of its backend.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use super::Scenario;
 use crate::arrival::Arrivals;
-use crate::harness::{Case, Context, Failure, Fanout, rounds};
+use crate::harness::{Case, Context, Failure, Fanout, StartGate, rounds, spawn_in};
 use crate::mechanisms::{Instance, InterruptLink, Kind};
 use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Counts, Plan};
@@ -144,16 +144,16 @@ pub fn stream(ctx: &Context, messages: usize, link: &dyn InterruptLink) -> Resul
     let ticks_per_s = clock.ticks(Duration::from_secs(1)) as f64;
     let arrivals = Arc::new(Arrivals::new(clock, total));
     let stop = AtomicBool::new(false);
-    let start = Barrier::new(2);
+    let start = StartGate::new(2);
 
     std::thread::scope(|s| {
-        let receiver = s.spawn(|| {
+        let receiver = spawn_in(s, "receiver 0", || {
             pin_current(ctx.topology.receiver_core(0));
             let registered = link.register(0, arrivals.clone());
             if registered.is_err() {
                 stop.store(true, Ordering::Release);
             }
-            start.wait();
+            assert!(start.wait(), "the start is never called off");
             if registered.is_ok() {
                 while arrivals.count() < total && !stop.load(Ordering::Acquire) {
                     link.poll(0);
@@ -163,11 +163,11 @@ pub fn stream(ctx: &Context, messages: usize, link: &dyn InterruptLink) -> Resul
                 link.unregister(0);
             }
             registered
-        });
+        })?;
         // The sender is the calling thread: under gem5 every thread needs a core of its own.
         let mut rates = {
             let _pin = pin_for_now(ctx.topology.signaller_core());
-            start.wait();
+            assert!(start.wait(), "the start is never called off");
             let mut rates = Vec::with_capacity(STREAM_BURSTS);
             for b in 1..=STREAM_BURSTS {
                 if stop.load(Ordering::Acquire) {

@@ -34,7 +34,7 @@ use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
 use super::Scenario;
 use crate::arrival::Arrivals;
 use crate::clock::{Source, Unit, thread_cpu_ns};
-use crate::harness::{Case, Context, Failure, Fanout, Gap};
+use crate::harness::{Case, Context, Failure, Fanout, Gap, spawn_in};
 use crate::mechanisms::{Instance, InterruptLink, Kind, OwnTicks};
 use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Plan, Profile};
@@ -275,21 +275,19 @@ fn run_case(ctx: &Context, link: &dyn InterruptLink, p: &Params) -> Result<Outco
     };
     let core = Arc::new(tick_core(ctx));
     std::thread::scope(|s| {
-        let timer_thread = s.spawn(|| {
+        let timer_thread = spawn_in(s, "timer", || {
             let pinned = pin_current(ctx.topology.signaller_core());
             let _ = core.run();
             pinned
-        });
+        })?;
         // Armed for the whole case, so the timer core does the same in quiet and ticked runs.
         let ticker = core.arm_fn(Arm::Periodic(p.interval), |e| ticks.tick(e, &ctx.clock));
         let result = match &ticker {
             // Under gem5 every thread needs a core of its own: the kernel runs on the calling
             // thread, so a case is two threads, the timer's and this one.
             Ok(_) if ctx.sim => kernel_thread(ctx, &ticks, p),
-            Ok(_) => s
-                .spawn(|| kernel_thread(ctx, &ticks, p))
-                .join()
-                .expect("kernel thread panicked"),
+            Ok(_) => spawn_in(s, "kernel", || kernel_thread(ctx, &ticks, p))
+                .and_then(|k| k.join().expect("kernel thread panicked")),
             Err(e) => Err(Failure::Unsupported(format!("timer core: {e}"))),
         };
         drop(ticker);

@@ -10,7 +10,7 @@
 //! over the wall time it ran, the expirations it served, and how late it served them.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
@@ -18,7 +18,7 @@ use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
 use super::Scenario;
 use crate::arrival::Arrivals;
 use crate::clock::{Clock, Source, Unit, monotonic_ns, thread_cpu_ns};
-use crate::harness::{Case, Context, Failure, Fanout, Gap};
+use crate::harness::{Case, Context, Failure, Fanout, Gap, StartGate, spawn_gated};
 use crate::mechanisms::{Instance, InterruptLink, Kind, Setup, Skipped};
 use crate::placement::pin_current;
 use crate::plan::{Plan, Profile};
@@ -403,36 +403,34 @@ fn run_case(
     // Before any thread of the case exists, so that all of them inherit the blocked signal.
     let _alarm = (source == TimerSource::Setitimer).then(AlarmBlocked::new);
     let stop = AtomicBool::new(false);
-    let ready = Barrier::new(n + 1);
+    let ready = StartGate::new(n + 1);
     let failed: Mutex<Option<Failure>> = Mutex::new(None);
     let (notify, stop, ready, failed) = (&notify, &stop, &ready, &failed);
     std::thread::scope(|s| {
-        let receivers: Vec<_> = (0..n)
-            .map(|r| {
-                s.spawn(move || {
-                    let pinned = pin_current(ctx.topology.receiver_core(r));
-                    let registered = link.register(r, notify.arrivals[r].clone());
-                    if let Err(e) = &registered
-                        && let Ok(mut f) = failed.lock()
-                    {
-                        f.get_or_insert(Failure::Register {
-                            receiver: r,
-                            reason: e.0.clone(),
-                        });
+        let receivers = spawn_gated(s, ready, n, "receiver", |r| {
+            move || {
+                let pinned = pin_current(ctx.topology.receiver_core(r));
+                let registered = link.register(r, notify.arrivals[r].clone());
+                if let Err(e) = &registered
+                    && let Ok(mut f) = failed.lock()
+                {
+                    f.get_or_insert(Failure::Register {
+                        receiver: r,
+                        reason: e.0.clone(),
+                    });
+                }
+                let go = ready.wait();
+                if registered.is_ok() {
+                    while go && !stop.load(Ordering::Acquire) {
+                        link.poll(r);
+                        std::hint::spin_loop();
                     }
-                    ready.wait();
-                    if registered.is_ok() {
-                        while !stop.load(Ordering::Acquire) {
-                            link.poll(r);
-                            std::hint::spin_loop();
-                        }
-                        link.unregister(r);
-                    }
-                    pinned
-                })
-            })
-            .collect();
-        ready.wait();
+                    link.unregister(r);
+                }
+                pinned
+            }
+        })?;
+        assert!(ready.wait(), "only a failed spawn calls the start off");
         let failure = failed.lock().ok().and_then(|mut f| f.take());
         let reps: Vec<Rep> = match failure {
             Some(_) => Vec::new(),
