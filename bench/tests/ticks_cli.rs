@@ -74,7 +74,7 @@ fn quick_overhead_and_timer_rows_have_their_keys() {
             assert!(r["regime"].as_str().is_some_and(|s| s.ends_with(" 5us")));
         }
     }
-    // Safepoint delivery is found and its checks are priced.
+    // Safepoint mechanisms have their checks priced; the others have no checks.
     assert!(
         of(&rows, "overhead", "nemo_poll")
             .iter()

@@ -207,6 +207,10 @@ impl InterruptLink for AmLink {
         }
     }
 
+    fn delivers_at_safepoints(&self) -> bool {
+        self.polled
+    }
+
     fn unregister(&self, index: usize) {
         if let Some(slot) = self.ids.get(index) {
             slot.store(0, Ordering::Release);

@@ -212,6 +212,12 @@ pub trait InterruptLink: Send + Sync {
         let _ = index;
     }
 
+    /// Whether deliveries happen only at [`poll`](InterruptLink::poll) safepoints, so that a
+    /// receiver that never polls never receives (the `poll` backends). No by default.
+    fn delivers_at_safepoints(&self) -> bool {
+        false
+    }
+
     /// On receiver `index`'s thread, after `register`: a tick source of the mechanism's own (a
     /// per-thread kernel timer, a per-core hardware timer), not yet started, that interrupts
     /// this receiver every `period` from [`OwnTicks::start`] until it is stopped or dropped,

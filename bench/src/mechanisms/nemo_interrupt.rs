@@ -147,6 +147,10 @@ impl InterruptLink for NemoLink {
         nemo_user::poll();
     }
 
+    fn delivers_at_safepoints(&self) -> bool {
+        self.backend == BackendKind::Poll
+    }
+
     fn own_ticks(
         &self,
         _index: usize,
@@ -230,6 +234,23 @@ mod tests {
         assert!(NEMO_SIGNAL.check(&setup("overhead", true)).is_err());
         assert!(NEMO_POLL.check(&setup("overhead", true)).is_ok());
         assert!(NEMO_UINTR.check(&setup("overhead", false)).is_err());
+    }
+
+    /// Exactly the links on the `poll` backend say they deliver only at safepoints: the
+    /// `overhead` scenario instruments the kernel's back-edges for those, and only those.
+    #[test]
+    fn only_poll_links_deliver_at_safepoints() {
+        let mut seen = 0;
+        for m in crate::mechanisms::MECHANISMS {
+            let Ok(Instance::Interrupt(link)) = m.instantiate(&setup("overhead", false)) else {
+                continue;
+            };
+            let polled = m.id().ends_with("_poll");
+            assert_eq!(link.delivers_at_safepoints(), polled, "{}", m.id());
+            seen += 1;
+        }
+        // signal, nemo_signal, nemo_posix, nemo_poll, am_signal, am_poll at least.
+        assert!(seen >= 6, "{seen} interrupt links");
     }
 
     /// Every send is stamped exactly once, on each backend that runs here; on `poll`, at the

@@ -14,8 +14,9 @@
 //!
 //! - `slowdown_pct`: ticked time over quiet time, minus one;
 //! - `cycles_per_event` (and `ns_per_event`): the extra time divided by the ticks delivered;
-//! - for mechanisms that deliver only at safepoints (found by a probe: a ticked run of the
-//!   uninstrumented kernel receives nothing), both runs call the mechanism's `poll` at the
+//! - for mechanisms that deliver only at safepoints (they say so:
+//!   `InterruptLink::delivers_at_safepoints`; a probe that looked for ticked runs receiving
+//!   nothing misjudged a starved signal receiver), both runs call the mechanism's `poll` at the
 //!   kernel's back-edges, and `checks_pct` is what those checks cost with no ticks at all,
 //!   against the uninstrumented kernel.
 //!
@@ -437,22 +438,6 @@ impl Runs<'_, '_> {
     }
 }
 
-/// Whether the mechanism delivers only at safepoints: ticked runs of the uninstrumented kernel,
-/// until ticks have really been sent (a timer thread just started may wait for a core), receive
-/// nothing.
-fn needs_safepoints(runs: &Runs<'_, '_>, w: &mut Workload) -> Result<bool, Failure> {
-    let start = Instant::now();
-    loop {
-        let r = runs.ticked(w, false)?;
-        if r.events > 0 {
-            return Ok(false);
-        }
-        if r.expirations >= 10 || start.elapsed() > runs.ctx.timeout {
-            return Ok(true);
-        }
-    }
-}
-
 /// Sets the units of work that take about `target` uninstrumented.
 fn calibrate(runs: &Runs<'_, '_>, w: &mut Workload, target: Duration) {
     let want = runs.ctx.clock.ticks(target).max(1) as f64;
@@ -488,7 +473,7 @@ fn kernel_thread(ctx: &Context, ticks: &Ticks<'_>, p: &Params) -> Result<Outcome
     let result = (|| {
         let mut w = Workload::new(p.kernel);
         calibrate(&runs, &mut w, p.run);
-        let polled = needs_safepoints(&runs, &mut w)?;
+        let polled = ticks.link.delivers_at_safepoints();
         let mut pairs = Vec::with_capacity(p.reps);
         let mut expirations = 0;
         let mut saturated = 0;
