@@ -68,6 +68,28 @@ pub fn wait_until(kind: BackendKind, what: &str, cond: impl Fn() -> bool) {
     }
 }
 
+/// Waits on the receiving thread until `progress()` reaches `done`, like [`wait_until`], but
+/// declares a hang only when `progress()` has not moved for [`HANG`]: a long run on a starved
+/// machine is slow, a lost delivery stops it for good.
+pub fn wait_progress(flavor: Flavor, what: &str, progress: impl Fn() -> u64, done: u64) {
+    let mut last = progress();
+    let mut since = Instant::now();
+    while last < done {
+        if flavor.polls() {
+            nemo_user::poll();
+        }
+        std::thread::yield_now();
+        let now = progress();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        assert!(
+            since.elapsed() < HANG,
+            "no progress for {HANG:?} waiting for {what} on {flavor}: {last} of {done}"
+        );
+    }
+}
+
 /// [`wait_until`] for a [`Flavor`].
 pub fn wait_for(flavor: Flavor, what: &str, cond: impl Fn() -> bool) {
     wait_until(flavor.kind(), what, cond)
