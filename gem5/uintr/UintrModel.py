@@ -72,3 +72,17 @@ class UintrModel(SimObject):
         "uintr_wait: time from the notification to the woken thread "
         "running again (the kernel's wake-up path)",
     )
+    # WAITPKG.  One wake latency for both light states: the cycles from the
+    # event that ends an UMWAIT/TPAUSE sleep (the monitored line's snoop,
+    # the deadline, the OS limit, an interrupt) to the thread fetching
+    # again.  Intel documents C0.2 as slower to leave than C0.1 and C0.1
+    # as the lighter state, but publishes no cycle counts for either, so
+    # the model does not tell them apart (the state is traced, not timed).
+    umwait_wake_latency = Param.Cycles(
+        0, "UMWAIT/TPAUSE: cycles from the wake event to fetching again"
+    )
+    umwait_control = Param.UInt32(
+        100000,
+        "IA32_UMWAIT_CONTROL: bits 31:2 the OS limit on one UMWAIT/TPAUSE "
+        "in TSC ticks (0: none), bit 0 forbids C0.2; Linux's default",
+    )

@@ -30,8 +30,10 @@ from uintr_params import STRATEGIES  # noqa: E402
 
 
 def split_uintr_args(argv: Sequence[str]) -> Tuple[str, bool, List[str]]:
-    """Take --strategy and --no-kbtimer out of the script's own arguments
-    (those before `--`); the rest is run_nemo_bench.py's command line."""
+    """Take --strategy, --no-kbtimer and --no-waitpkg out of the script's
+    own arguments (those before `--`); the rest is run_nemo_bench.py's
+    command line. --no-waitpkg stays in the returned list's head as a flag
+    for `waitpkg_requested`."""
     argv = list(argv)
     end = argv.index("--") if "--" in argv else len(argv)
     ours, rest = argv[:end], argv[end:]
@@ -54,14 +56,25 @@ def split_uintr_args(argv: Sequence[str]) -> Tuple[str, bool, List[str]]:
             strategy = value
         elif arg == "--no-kbtimer":
             kbtimer = False
+        elif arg == "--no-waitpkg":
+            pass
         else:
             kept.append(arg)
         i += 1
     return strategy, kbtimer, kept + rest
 
 
+def waitpkg_requested(argv: Sequence[str]) -> bool:
+    """Whether CPUID reports WAITPKG: yes unless `--no-waitpkg` comes
+    before `--` (without it nemo-user's wait ladder has no `umwait` rung)."""
+    argv = list(argv)
+    end = argv.index("--") if "--" in argv else len(argv)
+    return "--no-waitpkg" not in argv[:end]
+
+
 def main(argv: Sequence[str]) -> int:
     try:
+        waitpkg = waitpkg_requested(argv)
         strategy, kbtimer, rest = split_uintr_args(argv)
         config = parse_args(rest)
     except UsageError as e:
@@ -78,7 +91,11 @@ def main(argv: Sequence[str]) -> int:
 
     board = build_board(config, SAPPHIRE_RAPIDS)
     attach_uintr(
-        board, strategy=strategy, kbtimer=kbtimer, binary=config.binary
+        board,
+        strategy=strategy,
+        kbtimer=kbtimer,
+        waitpkg=waitpkg,
+        binary=config.binary,
     )
     if config.max_ticks is None:
         simulator = Simulator(board=board)
@@ -95,7 +112,7 @@ def main(argv: Sequence[str]) -> int:
     seconds = simulator.get_current_tick() / TICKS_PER_SECOND
     print(
         f"run_uintr.py: {config.cores} {config.cpu_type} cores, UINTR "
-        f"{strategy}, {seconds:.9f} simulated seconds, exit status {status}; "
+        f"{strategy}{'' if waitpkg else ', no WAITPKG'}, {seconds:.9f} simulated seconds, exit status {status}; "
         f"statistics in {m5.options.outdir}/stats.txt",
         file=sys.stderr,
     )

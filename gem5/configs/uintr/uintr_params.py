@@ -56,6 +56,9 @@ STRATEGIES = ("flush", "drain", "tracked")
 
 # CPUID.(EAX=7,ECX=0):EDX bit 5 advertises UINTR (UINTR-ABI.md §1).
 CPUID_LEAF7_EDX_UINTR = 1 << 5
+# CPUID.(EAX=7,ECX=0):ECX bit 5 advertises WAITPKG (UMONITOR, UMWAIT,
+# TPAUSE); uintr-sys's `cpu_has_waitpkg` reads exactly this bit.
+CPUID_LEAF7_ECX_WAITPKG = 1 << 5
 
 # gem5's X86ISA.ExtendedFeatures default: [EAX, EBX, EDX, ECX] of leaf 7.
 GEM5_LEAF7_DEFAULT = (0x00000000, 0x01800000, 0x00000000, 0x00000000)
@@ -79,6 +82,15 @@ class UintrLatencies:
     # early numbers: a blocked receiver takes 8.9 us against 1.0 us for a
     # running one, so the kernel's wake-up path is ~7.9 us.
     wake_ns: int = 7900
+    # UMWAIT/TPAUSE: cycles from the wake event (the monitored line's
+    # snoop, the deadline, the OS limit, an interrupt) to fetching again,
+    # one value for C0.1 and C0.2. Chosen, not sourced: Intel publishes no
+    # exit latency for either state, so the model charges nothing beyond
+    # the snoop and the trap's refill; a value here is a what-if.
+    umwait_wake: int = 0
+    # IA32_UMWAIT_CONTROL as Linux sets it: at most 100 000 TSC ticks per
+    # UMWAIT/TPAUSE (bits 31:2), C0.2 allowed (bit 0 clear).
+    umwait_control: int = 100000
 
     def __post_init__(self):
         for f in fields(self):
@@ -101,17 +113,24 @@ class UintrLatencies:
             "tracked_notify_latency": self.tracked_notify,
             "tracked_timer_latency": self.tracked_timer,
             "wake_latency": f"{self.wake_ns}ns",
+            "umwait_wake_latency": self.umwait_wake,
+            "umwait_control": self.umwait_control,
         }
 
 
 CALIBRATED = UintrLatencies()
 
 
-def leaf7_with_uintr(leaf7: Tuple[int, int, int, int] = GEM5_LEAF7_DEFAULT):
-    """X86ISA.ExtendedFeatures with the UINTR bit set (EDX is index 2)."""
+def leaf7_with_uintr(leaf7: Tuple[int, int, int, int] = GEM5_LEAF7_DEFAULT,
+                     waitpkg: bool = True):
+    """X86ISA.ExtendedFeatures with the UINTR bit set (EDX, index 2) and,
+    unless `waitpkg` is false, the WAITPKG bit (ECX, index 3). gem5's
+    X86CPUID returns the vector as (EAX, EBX, EDX, ECX)."""
     if len(leaf7) != 4:
         raise ValueError("leaf 7 is four registers: EAX, EBX, EDX, ECX")
     eax, ebx, edx, ecx = leaf7
+    if waitpkg:
+        ecx |= CPUID_LEAF7_ECX_WAITPKG
     return [eax, ebx, edx | CPUID_LEAF7_EDX_UINTR, ecx]
 
 
@@ -123,7 +142,7 @@ BASE_FLAGS = (
 ).split()
 
 
-def cpuinfo_text(num_cpus: int, kbtimer: bool = True) -> str:
+def cpuinfo_text(num_cpus: int, kbtimer: bool = True, waitpkg: bool = True) -> str:
     """A /proc/cpuinfo for the simulated machine.
 
     `uintr` is the flag Intel's UINTR kernel prints (uintr-sys detection
@@ -131,7 +150,8 @@ def cpuinfo_text(num_cpus: int, kbtimer: bool = True) -> str:
     """
     if num_cpus < 1:
         raise ValueError("at least one CPU")
-    flags = BASE_FLAGS + ["uintr"] + (["xui_kbtimer"] if kbtimer else [])
+    flags = (BASE_FLAGS + (["waitpkg"] if waitpkg else []) + ["uintr"]
+             + (["xui_kbtimer"] if kbtimer else []))
     blocks = []
     for cpu in range(num_cpus):
         blocks.append(

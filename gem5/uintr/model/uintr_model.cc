@@ -22,6 +22,8 @@
 #include "debug/Uintr.hh"
 #include "sim/cur_tick.hh"
 #include "sim/eventq.hh"
+#include "sim/process.hh"
+#include "mem/page_table.hh"
 #include "sim/sim_exit.hh"
 #include "sim/system.hh"
 
@@ -73,6 +75,12 @@ OpFault::name() const
         return "set_timer";
       case user_interrupt_op::KbTimerClear:
         return "clear_timer";
+      case user_interrupt_op::Umonitor:
+        return "umonitor";
+      case user_interrupt_op::Umwait:
+        return "umwait";
+      case user_interrupt_op::Tpause:
+        return "tpause";
     }
     return "uintr_op";
 }
@@ -105,6 +113,8 @@ UintrModel::UintrModel(const Params &p)
       trackedNotifyLatency(p.tracked_notify_latency),
       trackedTimerLatency(p.tracked_timer_latency),
       wakeLatency(p.wake_latency),
+      umwaitWakeLatency(p.umwait_wake_latency),
+      umwaitControl(p.umwait_control),
       stats(this)
 {
     fatal_if(UserInterruptHooks::instance,
@@ -261,6 +271,13 @@ UintrModel::trapLatency(const Fault &fault, Cycles &latency) const
       case user_interrupt_op::Uiret:
         latency = uiretLatency;
         break;
+      case user_interrupt_op::Umonitor:
+      case user_interrupt_op::Umwait:
+      case user_interrupt_op::Tpause:
+        // The trap's drain and refill are their cost; the sleep and its
+        // wake latency come on top (umwait_wake_latency).
+        latency = Cycles(0);
+        break;
       default:
         latency = timerOpLatency;
         break;
@@ -296,6 +313,9 @@ UintrModel::post(ThreadContext *tc, uint64_t vectors, bool via_upid)
         cs.viaUpid |= vectors;
     else
         cs.viaUpid &= ~vectors;
+    // A user interrupt ends UMWAIT/TPAUSE when it can be delivered.
+    if (cs.monitor.sleeping() && isa->readMiscRegNoEffect(misc_reg::Uif))
+        endMonitorWait(tc->contextId(), core::WakeReason::Interrupt);
 }
 
 void
@@ -490,8 +510,153 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
         cs.timerGeneration++;
         advancePC(tc, inst);
         break;
+      case user_interrupt_op::Umonitor:
+        umonitor(tc, inst, reg);
+        break;
+      case user_interrupt_op::Umwait:
+        umwait(tc, inst, reg, core::WaitKind::Umwait);
+        break;
+      case user_interrupt_op::Tpause:
+        umwait(tc, inst, reg, core::WaitKind::Tpause);
+        break;
       default:
         panic("uintr: unknown trapping instruction %d", op);
+    }
+}
+
+void
+UintrModel::umonitor(ThreadContext *tc, const StaticInstPtr &inst,
+                     unsigned reg)
+{
+    ContextState &cs = state(tc->contextId());
+    const Addr vaddr = tc->getReg(X86ISA::intRegClass[reg]);
+    Addr paddr = 0;
+    if (!tc->getProcessPtr()->pTable->translate(vaddr, paddr)) {
+        kill(tc, SIGSEGV, csprintf("umonitor %#x: unmapped (#PF)", vaddr));
+        return;
+    }
+    cs.monitor.arm(vaddr);
+    // gem5's address monitor wakes the CPU on a snoop to the line (see
+    // BaseCPU::wakeup); it only watches while `waiting` is set, i.e.
+    // during the sleep.
+    AddressMonitor *am = tc->getCpuPtr()->getCpuAddrMonitor(tc->threadId());
+    am->armed = true;
+    am->vAddr = vaddr;
+    am->pAddr = paddr & ~Addr(tc->getCpuPtr()->cacheLineSize() - 1);
+    am->waiting = false;
+    am->gotWakeup = false;
+    ProcessMemory mem(tc);
+    for (unsigned i = 0; i < core::monitorLineSize / 8; ++i)
+        cs.monitorSnapshot[i] = mem.read64(cs.monitor.line() + 8 * i);
+    DPRINTF(Uintr, "ctx %d: umonitor %#x (line %#x)\n", tc->contextId(),
+            vaddr, cs.monitor.line());
+    advancePC(tc, inst);
+}
+
+void
+UintrModel::umwait(ThreadContext *tc, const StaticInstPtr &inst,
+                   unsigned reg, core::WaitKind kind)
+{
+    const int ctx = tc->contextId();
+    ContextState &cs = state(ctx);
+    if (kind == core::WaitKind::Umwait) {
+        ++stats.umwaits;
+        if (cs.monitor.armed()) {
+            ProcessMemory mem(tc);
+            for (unsigned i = 0; i < core::monitorLineSize / 8; ++i) {
+                if (mem.read64(cs.monitor.line() + 8 * i) !=
+                        cs.monitorSnapshot[i]) {
+                    cs.monitor.write(cs.monitor.line());
+                    break;
+                }
+            }
+        }
+    } else {
+        ++stats.tpauses;
+    }
+    const uint32_t ecx = tc->getReg(X86ISA::intRegClass[reg]);
+    const uint64_t deadline =
+        (tc->getReg(X86ISA::int_reg::Rdx) << 32) |
+        (tc->getReg(X86ISA::int_reg::Rax) & 0xffffffffULL);
+    const uint64_t now = tc->readMiscReg(misc_reg::Tsc);
+    const bool interrupt = deliverable(tc);
+    const core::WaitDecision d = cs.monitor.begin(
+        kind, now, ecx, deadline, umwaitControl, interrupt);
+
+    // CF is 0 unless the OS limit ends the sleep (endMonitorWait sets it).
+    X86ISA::setRFlags(tc, X86ISA::getRFlags(tc) & ~uint64_t(1));
+    advancePC(tc, inst);
+    AddressMonitor *am = tc->getCpuPtr()->getCpuAddrMonitor(tc->threadId());
+    if (!d.sleeps) {
+        if (kind == core::WaitKind::Umwait)
+            am->armed = am->waiting = false;
+        DPRINTF(Uintr, "ctx %d: %s returns at once\n", ctx,
+                kind == core::WaitKind::Umwait ? "umwait" : "tpause");
+        return;
+    }
+    if (kind == core::WaitKind::Umwait)
+        am->waiting = true;
+    const uint64_t generation = ++cs.monitorGeneration;
+    const core::WakeReason timeout = d.limitedByOs
+        ? core::WakeReason::OsLimit : core::WakeReason::Deadline;
+    schedule(new EventFunctionWrapper(
+                 [this, ctx, generation, timeout]() {
+                     if (state(ctx).monitorGeneration == generation)
+                         endMonitorWait(ctx, timeout);
+                 },
+                 name() + ".umwaitTimeout", true),
+             tc->getCpuPtr()->clockEdge(Cycles(d.wakeAt - now)));
+    DPRINTF(Uintr, "ctx %d: %s until TSC %d (%s), C0.%d\n", ctx,
+            kind == core::WaitKind::Umwait ? "umwait" : "tpause", d.wakeAt,
+            d.limitedByOs ? "OS limit" : "deadline",
+            d.state == core::PowerState::C01 ? 1 : 2);
+    tc->suspend();
+}
+
+bool
+UintrModel::monitorTriggered(ThreadContext *tc)
+{
+    ContextState &cs = state(tc->contextId());
+    if (!cs.monitor.sleeping())
+        return false;
+    if (cs.monitor.write(cs.monitor.line()))
+        endMonitorWait(tc->contextId(), core::WakeReason::Write);
+    return true;
+}
+
+void
+UintrModel::endMonitorWait(int ctx, core::WakeReason why)
+{
+    ContextState &cs = state(ctx);
+    bool ended = false;
+    const bool cf = cs.monitor.end(why, &ended);
+    if (!ended)
+        return;
+    ++cs.monitorGeneration;
+    stats.monitorWakes[int(why)]++;
+    ThreadContext *tc = system->threads[ctx];
+    AddressMonitor *am = tc->getCpuPtr()->getCpuAddrMonitor(tc->threadId());
+    am->waiting = false;
+    if (cs.monitor.sleepingIn() == core::WaitKind::Umwait)
+        am->armed = false;
+    if (cf)
+        X86ISA::setRFlags(tc, X86ISA::getRFlags(tc) | 1);
+    DPRINTF(Uintr, "ctx %d: umwait/tpause ends: %s\n", ctx,
+            core::wakeReasonName(why));
+    const uint64_t generation = cs.monitorGeneration;
+    auto resume = [this, ctx, generation]() {
+        ThreadContext *tc = system->threads[ctx];
+        if (state(ctx).monitorGeneration == generation &&
+                tc->status() == ThreadContext::Suspended) {
+            tc->activate();
+        }
+    };
+    if (umwaitWakeLatency) {
+        schedule(new EventFunctionWrapper(resume, name() + ".umwaitWake",
+                                          true),
+                 tc->getCpuPtr()->clockEdge(umwaitWakeLatency));
+    } else {
+        resume();
     }
 }
 
@@ -537,6 +702,12 @@ UintrModel::Stats::Stats(statistics::Group *parent)
                "user interrupts delivered (acknowledge retired)"),
       ADD_STAT(wakeups, statistics::units::Count::get(),
                "uintr_wait calls ended by an interrupt or timeout"),
+      ADD_STAT(umwaits, statistics::units::Count::get(),
+               "UMWAIT instructions retired"),
+      ADD_STAT(tpauses, statistics::units::Count::get(),
+               "TPAUSE instructions retired"),
+      ADD_STAT(monitorWakes, statistics::units::Count::get(),
+               "UMWAIT/TPAUSE sleeps ended, by reason"),
       ADD_STAT(pendingTicks, statistics::units::Tick::get(),
                "ticks from UIRR becoming non-empty to delivery"),
       ADD_STAT(avgPendingTicks,
@@ -545,6 +716,12 @@ UintrModel::Stats::Stats(statistics::Group *parent)
                "mean ticks an interrupt waited in UIRR")
 {
     avgPendingTicks = pendingTicks / deliveries;
+    monitorWakes.init(4);
+    for (auto why : {core::WakeReason::Write, core::WakeReason::Deadline,
+                     core::WakeReason::OsLimit,
+                     core::WakeReason::Interrupt}) {
+        monitorWakes.subname(int(why), core::wakeReasonName(why));
+    }
 }
 
 } // namespace nemo_uintr

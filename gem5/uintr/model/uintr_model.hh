@@ -13,6 +13,10 @@
  *    decides where it enters the instruction stream: after a flush or a
  *    drain at commit (DeliverFault), or injected by fetch (tracked).
  *  - Syscalls 471-479 run on core::Kernel (see syscalls.cc).
+ *  - UMONITOR, UMWAIT and TPAUSE (WAITPKG) trap when they retire; the
+ *    monitor is gem5's per-thread AddressMonitor, triggered by a snoop to
+ *    the line in the core's L1D (a write by another core), and the sleep
+ *    logic is core::WaitMonitor.
  */
 
 #ifndef NEMO_UINTR_MODEL_UINTR_MODEL_HH
@@ -27,6 +31,7 @@
 #include "enums/UintrStrategy.hh"
 #include "nemo_uintr/core/kb_timer.hh"
 #include "nemo_uintr/core/kernel.hh"
+#include "nemo_uintr/core/monitor.hh"
 #include "nemo_uintr/model/guest.hh"
 #include "params/UintrModel.hh"
 #include "sim/faults.hh"
@@ -83,6 +88,7 @@ class UintrModel : public SimObject, public UserInterruptHooks
                      const PCStateBase &pc, PCStateBase &next) override;
     bool trapLatency(const Fault &fault, Cycles &latency) const override;
     void acknowledge(ThreadContext *tc, unsigned vector) override;
+    bool monitorTriggered(ThreadContext *tc) override;
     SyscallReturn syscall(int num, ThreadContext *tc, uint64_t a0,
                           uint64_t a1, uint64_t a2) override;
 
@@ -110,6 +116,14 @@ class UintrModel : public SimObject, public UserInterruptHooks
         uint64_t timerGeneration = 0;
         /** When the last interrupt became pending (for statistics). */
         Tick pendingSince = 0;
+        /** WAITPKG: the armed line and the sleep in progress; the
+         *  generation tells a stale deadline event from a live one. */
+        core::WaitMonitor monitor;
+        uint64_t monitorGeneration = 0;
+        /** The monitored line's contents at UMONITOR: a write that
+         *  landed before the line reached this core's cache sent it no
+         *  snoop, so UMWAIT compares the line too. */
+        uint64_t monitorSnapshot[core::monitorLineSize / 8] = {};
     };
 
     ContextState &state(int ctx);
@@ -131,6 +145,15 @@ class UintrModel : public SimObject, public UserInterruptHooks
     SyscallReturn waitSyscall(ThreadContext *tc, uint64_t usec,
                               uint32_t flags);
 
+    /** UMONITOR, UMWAIT, TPAUSE. */
+    void umonitor(ThreadContext *tc, const StaticInstPtr &inst,
+                  unsigned reg);
+    void umwait(ThreadContext *tc, const StaticInstPtr &inst, unsigned reg,
+                core::WaitKind kind);
+    /** Ends the context's UMWAIT/TPAUSE sleep: CF, then the thread runs
+     *  again after the wake latency. */
+    void endMonitorWait(int ctx, core::WakeReason why);
+
     System *system;
     const UintrStrategy strategy;
     SystemHost host;
@@ -147,6 +170,8 @@ class UintrModel : public SimObject, public UserInterruptHooks
     const Cycles trackedNotifyLatency;
     const Cycles trackedTimerLatency;
     const Tick wakeLatency;
+    const Cycles umwaitWakeLatency;
+    const uint32_t umwaitControl;
 
     struct Stats : public statistics::Group
     {
@@ -162,6 +187,9 @@ class UintrModel : public SimObject, public UserInterruptHooks
         statistics::Scalar injections;
         statistics::Scalar deliveries;
         statistics::Scalar wakeups;
+        statistics::Scalar umwaits;
+        statistics::Scalar tpauses;
+        statistics::Vector monitorWakes;
         statistics::Scalar pendingTicks;
         statistics::Formula avgPendingTicks;
     } stats;

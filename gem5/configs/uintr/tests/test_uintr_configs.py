@@ -20,6 +20,7 @@ from uintr_params import (
     cpuinfo_text,
     experiments,
     leaf7_with_uintr,
+    CPUID_LEAF7_ECX_WAITPKG,
     within_tolerance,
 )
 
@@ -99,8 +100,12 @@ class Parameters(unittest.TestCase):
 class Detection(unittest.TestCase):
     def test_cpuid_bit(self):
         self.assertEqual(CPUID_LEAF7_EDX_UINTR, 0x20)
-        self.assertEqual(leaf7_with_uintr((1, 2, 0x10, 4)), [1, 2, 0x30, 4])
+        self.assertEqual(CPUID_LEAF7_ECX_WAITPKG, 0x20)
+        self.assertEqual(leaf7_with_uintr((1, 2, 0x10, 4)), [1, 2, 0x30, 0x24])
+        self.assertEqual(leaf7_with_uintr((1, 2, 0x10, 4), waitpkg=False),
+                         [1, 2, 0x30, 4])
         self.assertEqual(leaf7_with_uintr()[2], 0x20)
+        self.assertEqual(leaf7_with_uintr()[3], 0x20)
         with self.assertRaises(ValueError):
             leaf7_with_uintr((1, 2, 3))
 
@@ -109,6 +114,8 @@ class Detection(unittest.TestCase):
         self.assertEqual(text.count("processor\t:"), 3)
         self.assertTrue(uintr_sys_flag_rule(text, "uintr"))
         self.assertTrue(uintr_sys_flag_rule(text, "xui_kbtimer"))
+        self.assertTrue(uintr_sys_flag_rule(text, "waitpkg"))
+        self.assertFalse(uintr_sys_flag_rule(cpuinfo_text(1, waitpkg=False), "waitpkg"))
         plain = cpuinfo_text(1, kbtimer=False)
         self.assertTrue(uintr_sys_flag_rule(plain, "uintr"))
         self.assertFalse(uintr_sys_flag_rule(plain, "xui_kbtimer"))
@@ -128,6 +135,12 @@ class CommandLine(unittest.TestCase):
         s, kb, rest = split_uintr_args(["--strategy=drain", "--no-kbtimer"])
         self.assertEqual((s, kb, rest), ("drain", False, []))
         self.assertEqual(split_uintr_args([])[0], "flush")
+        from run_uintr import waitpkg_requested
+
+        self.assertTrue(waitpkg_requested(["--binary", "x", "--", "--no-waitpkg"]))
+        self.assertFalse(waitpkg_requested(["--no-waitpkg", "--binary", "x"]))
+        self.assertEqual(split_uintr_args(["--no-waitpkg", "--cores", "4"])[2],
+                         ["--cores", "4"])
         with self.assertRaises(UsageError):
             split_uintr_args(["--strategy", "sometimes"])
         with self.assertRaises(UsageError):
@@ -156,8 +169,9 @@ class Wiring(unittest.TestCase):
         self.assertEqual(model.flush_latency, CALIBRATED.flush)
         self.assertEqual(model.tracked_timer_latency, CALIBRATED.tracked_timer)
         for cpu in cpus:
+            # UINTR in EDX, WAITPKG in ECX (gem5's order: EAX EBX EDX ECX).
             self.assertEqual(cpu.isa[0].ExtendedFeatures,
-                             [0x0, 0x01800000, 0x20, 0x0])
+                             [0x0, 0x01800000, 0x20, 0x20])
             ipr = [u for u in cpu.fuPool.FUList
                    if any(op.opClass == "IprAccess" for op in u.opList)]
             self.assertEqual(len(ipr), 1)
@@ -186,6 +200,12 @@ class Wiring(unittest.TestCase):
             outdir=os.path.join(self.tmp.name, "out"))
         self.assertEqual(board.uintr.flush_latency, 7)
         self.assertEqual(cpu.isa[0].ExtendedFeatures[2], 0x20)
+        self.assertEqual(cpu.isa[0].ExtendedFeatures[3], 0x20)
+        bare = fake_m5.X86AtomicSimpleCPU()
+        self.uintr_system.attach_uintr(
+            fake_m5.Board([bare]), waitpkg=False,
+            outdir=os.path.join(self.tmp.name, "bare"))
+        self.assertEqual(bare.isa[0].ExtendedFeatures[3], 0)
         (redirect,) = board.redirect_paths
         with open(os.path.join(redirect.host_paths[0], "cpuinfo")) as f:
             self.assertFalse(uintr_sys_flag_rule(f.read(), "xui_kbtimer"))
@@ -248,3 +268,25 @@ class Results(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Patch(unittest.TestCase):
+    """The gem5 patch's WAITPKG decoding, against binutils' encodings:
+    F3 0F AE /6 (mod=11) UMONITOR, F2 ... UMWAIT, 66 ... TPAUSE; gem5's
+    LEGACY_DECODEVAL is repne<<3 | rep<<2 | lock<<1 | op (0x66)."""
+
+    PATCH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "uintr",
+                         "gem5-v24.0.0.1-uintr.patch")
+
+    def test_waitpkg_decodes_by_mandatory_prefix(self):
+        with open(self.PATCH) as f:
+            text = f.read()
+        block = text[text.index("WAITPKG (0F AE /6"):]
+        block = block[:block.index("default: BasicOperate::MFENCE")]
+        decoded = dict(re.findall(
+            r"\+\s+0x([0-9a-f]+): SyscallInst::(\w+)", block))
+        self.assertEqual(decoded, {"4": "umonitor", "8": "umwait", "1": "tpause"})
+        for op in ("Umonitor", "Umwait", "Tpause"):
+            self.assertIn(f"user_interrupt_op::{op},", block)
+            self.assertIn(f"+constexpr unsigned {op} = ", text)
+        self.assertIn("monitorTriggered", text)
