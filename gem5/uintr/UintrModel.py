@@ -4,8 +4,8 @@
 # The UINTR model as a SimObject.  Instantiate one per simulation (the
 # stock simulator runs without it: UINTR instructions raise #UD and
 # syscalls 471-479 return ENOSYS).  Every latency is in cycles of the CPU
-# concerned; gem5/configs/uintr/uintr_params.py holds the calibrated sets
-# and says where each number comes from.
+# concerned; gem5/configs/uintr/calibration.json holds the values and the
+# record of how the free ones were fitted (uintr_params.py reads it).
 
 from m5.params import *
 from m5.proxy import *
@@ -40,32 +40,29 @@ class UintrModel(SimObject):
         0, "SENDUIPI: cycles between retiring and fetching again"
     )
     stui_latency = Param.Cycles(0, "STUI: cycles after retiring")
-    uiret_latency = Param.Cycles(0, "UIRET: cycles after retiring")
     timer_op_latency = Param.Cycles(
         0, "set_timer / clear_timer: cycles after retiring"
     )
+    # The IPI's trip from the sending core to the receiving one: one
+    # interconnect latency, the same for every path.
     ipi_latency = Param.Cycles(
         0,
         "cycles from SENDUIPI retiring to the notification reaching the "
         "receiving core (APIC and interconnect)",
     )
-    flush_latency = Param.Cycles(
+    # The one fixed latency on the receiver: the notification-processing
+    # micro-code (recognise the notification vector, read and clear the
+    # UPID's ON, take PIR into UIRR) that runs before delivery of an
+    # interrupt that came through a UPID. flush: the squash, then this,
+    # then the delivery micro-ops; tracked: fetch stalls this long after
+    # injecting the delivery. A KB-timer interrupt skips it.
+    notification_processing_latency = Param.Cycles(
         0,
-        "flush strategy: cycles from the flush to fetching the delivery "
-        "micro-code (flush, notification processing, UPID access)",
+        "receiver: notification processing before delivering an interrupt "
+        "that came through a UPID",
     )
     drain_latency = Param.Cycles(
         13, "drain strategy: cycles after the drain (gem5's trapLatency)"
-    )
-    tracked_notify_latency = Param.Cycles(
-        0,
-        "tracked strategy: fetch stall after injecting an interrupt that "
-        "came through a UPID (notification processing micro-code)",
-    )
-    tracked_timer_latency = Param.Cycles(
-        0,
-        "tracked strategy: fetch stall after injecting a KB-timer "
-        "interrupt (no UPID)",
     )
     wake_latency = Param.Latency(
         "0ns",

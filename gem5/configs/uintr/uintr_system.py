@@ -6,7 +6,7 @@
 What it does, all before `Simulator(board)` instantiates the system:
 
 * one `UintrModel` SimObject (`board.uintr`) with the calibrated latencies
-  of `uintr_params.CALIBRATED` and the chosen delivery strategy;
+  of `uintr_params.PARAMETERS (calibration.json)` and the chosen delivery strategy;
 * CPUID leaf 7 EDX[5] (UINTR) and, unless `waitpkg=False`, ECX[5]
   (WAITPKG: UMONITOR/UMWAIT/TPAUSE, which the model implements) on every
   core (`X86ISA.ExtendedFeatures`);
@@ -31,7 +31,7 @@ import m5
 from m5.objects import FUDesc, OpDesc, RedirectPath, UintrModel
 
 from uintr_params import (
-    CALIBRATED,
+    PARAMETERS,
     STRATEGIES,
     UintrLatencies,
     cpuinfo_text,
@@ -68,7 +68,7 @@ def _set_clui_port(cpu, latency: int) -> None:
 def attach_uintr(
     board,
     strategy: str = "flush",
-    latencies: UintrLatencies = CALIBRATED,
+    latencies: UintrLatencies = PARAMETERS,
     kbtimer: bool = True,
     waitpkg: bool = True,
     outdir: Optional[str] = None,

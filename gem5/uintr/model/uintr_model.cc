@@ -69,8 +69,6 @@ OpFault::name() const
         return "senduipi";
       case user_interrupt_op::Stui:
         return "stui";
-      case user_interrupt_op::Uiret:
-        return "uiret";
       case user_interrupt_op::KbTimerSet:
         return "set_timer";
       case user_interrupt_op::KbTimerClear:
@@ -105,13 +103,10 @@ UintrModel::UintrModel(const Params &p)
       kernel(host, p.blocking),
       senduipiLatency(p.senduipi_latency),
       stuiLatency(p.stui_latency),
-      uiretLatency(p.uiret_latency),
       timerOpLatency(p.timer_op_latency),
       ipiLatency(p.ipi_latency),
-      flushLatency(p.flush_latency),
+      notificationLatency(p.notification_processing_latency),
       drainLatency(p.drain_latency),
-      trackedNotifyLatency(p.tracked_notify_latency),
-      trackedTimerLatency(p.tracked_timer_latency),
       wakeLatency(p.wake_latency),
       umwaitWakeLatency(p.umwait_wake_latency),
       umwaitControl(p.umwait_control),
@@ -153,8 +148,12 @@ UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty)
         return std::make_shared<TimedDeliverFault>(*this, Cycles(0));
     switch (strategy) {
       case UintrStrategy::flush:
+        // The squash is the trap's; the delivery micro-ops follow after
+        // the notification processing of an interrupt that came through
+        // a UPID (none for a KB-timer one).
         ++stats.flushes;
-        return std::make_shared<TimedDeliverFault>(*this, flushLatency);
+        return std::make_shared<TimedDeliverFault>(
+            *this, processingLatency(tc));
       case UintrStrategy::drain:
         if (!pipeline_empty)
             return NoFault;
@@ -177,6 +176,15 @@ UintrModel::enterDelivery(ThreadContext *tc)
     DPRINTF(Uintr, "ctx %d: deliver at %#x, UIRR %#x\n", tc->contextId(),
             pc.pc(), tc->readMiscRegNoEffect(misc_reg::UintrRr));
     tc->pcState(pc);
+}
+
+Cycles
+UintrModel::processingLatency(ThreadContext *tc)
+{
+    const unsigned vector =
+        core::highestVector(tc->readMiscRegNoEffect(misc_reg::UintrRr));
+    return ((state(tc->contextId()).viaUpid >> vector) & 1)
+        ? notificationLatency : Cycles(0);
 }
 
 bool
@@ -211,8 +219,7 @@ UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc)
     ContextState &cs = state(tc->contextId());
     const unsigned vector =
         core::highestVector(tc->readMiscRegNoEffect(misc_reg::UintrRr));
-    const Cycles stall = ((cs.viaUpid >> vector) & 1) ? trackedNotifyLatency
-                                                      : trackedTimerLatency;
+    const Cycles stall = processingLatency(tc);
     cs.fetchStallUntil = tc->getCpuPtr()->clockEdge(stall);
     ++stats.injections;
     DPRINTF(Uintr, "ctx %d: inject vector %d at %#x, stall %d cycles\n",
@@ -267,9 +274,6 @@ UintrModel::trapLatency(const Fault &fault, Cycles &latency) const
         break;
       case user_interrupt_op::Stui:
         latency = stuiLatency;
-        break;
-      case user_interrupt_op::Uiret:
-        latency = uiretLatency;
         break;
       case user_interrupt_op::Umonitor:
       case user_interrupt_op::Umwait:
@@ -466,19 +470,6 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
       case user_interrupt_op::Stui:
         tc->setMiscReg(misc_reg::Uif, 1);
         advancePC(tc, inst);
-        break;
-      case user_interrupt_op::Uiret:
-        {
-            ProcessMemory mem(tc);
-            const core::UiretState s =
-                core::uiretPop(mem, tc->getReg(X86ISA::int_reg::Rsp));
-            X86ISA::setRFlags(
-                tc, core::uiretFlags(X86ISA::getRFlags(tc), s.rflags));
-            tc->setReg(X86ISA::int_reg::Rsp, s.rsp);
-            tc->setMiscReg(misc_reg::Uif, 1);
-            tc->pcState(X86ISA::PCState(s.rip));
-            DPRINTF(Uintr, "ctx %d: uiret to %#x\n", t.context, s.rip);
-        }
         break;
       case user_interrupt_op::KbTimerSet:
         {

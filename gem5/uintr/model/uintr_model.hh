@@ -5,10 +5,11 @@
  * The UINTR model: Intel user interrupts (UIPI) and xUI's tracked
  * interrupts and kernel-bypass timer for gem5 in syscall-emulation mode.
  *
- *  - SENDUIPI, STUI, UIRET and set_timer/clear_timer trap to the model
+ *  - SENDUIPI, STUI and set_timer/clear_timer trap to the model
  *    when they retire (OpFault): their semantics run non-speculatively,
  *    and the trap's restart latency is the instruction's cost.
- *  - CLUI and TESTUI are plain instructions on misc_reg::Uif.
+ *  - CLUI and TESTUI are plain instructions on misc_reg::Uif; UIRET is
+ *    micro-code (loads of RIP, RFLAGS and RSP, then UIF = 1).
  *  - Delivery is micro-code (the ROM routine uintrDeliver); the model
  *    decides where it enters the instruction stream: after a flush or a
  *    drain at commit (DeliverFault), or injected by fetch (tracked).
@@ -127,6 +128,9 @@ class UintrModel : public SimObject, public UserInterruptHooks
     };
 
     ContextState &state(int ctx);
+    /** The notification-processing cycles the highest pending vector
+     *  needs before its delivery (0 unless it came through a UPID). */
+    Cycles processingLatency(ThreadContext *tc);
     /** UIF set, UIRR non-zero, a handler, at a macro-op boundary. */
     bool deliverable(ThreadContext *tc) const;
     /** Adds vectors to UIRR, as hardware does outside the pipeline. */
@@ -162,13 +166,13 @@ class UintrModel : public SimObject, public UserInterruptHooks
 
     const Cycles senduipiLatency;
     const Cycles stuiLatency;
-    const Cycles uiretLatency;
     const Cycles timerOpLatency;
     const Cycles ipiLatency;
-    const Cycles flushLatency;
+    /** Notification processing (micro-code reading and clearing the
+     *  UPID, ORing PIR into UIRR) before an interrupt that came through a
+     *  UPID is delivered; a KB-timer interrupt skips it. */
+    const Cycles notificationLatency;
     const Cycles drainLatency;
-    const Cycles trackedNotifyLatency;
-    const Cycles trackedTimerLatency;
     const Tick wakeLatency;
     const Cycles umwaitWakeLatency;
     const uint32_t umwaitControl;

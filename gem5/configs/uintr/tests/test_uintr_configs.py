@@ -6,11 +6,12 @@ import os
 import re
 import tempfile
 import unittest
+from dataclasses import replace
 
 import fake_m5
 import uintr_path
 from uintr_params import (
-    CALIBRATED,
+    PARAMETERS,
     CPUID_LEAF7_EDX_UINTR,
     FIG4_CYCLES_PER_EVENT,
     FIG4_KERNELS,
@@ -52,7 +53,7 @@ def uintr_sys_flag_rule(cpuinfo, flag):
 class Parameters(unittest.TestCase):
     def test_latencies_name_the_simobject_parameters(self):
         declared = set(model_py_params())
-        ours = set(CALIBRATED.model_params())
+        ours = set(PARAMETERS.model_params())
         self.assertEqual(ours, declared - {"system", "strategy", "blocking"})
 
     def test_strategies_match_the_simobject_enum(self):
@@ -60,12 +61,14 @@ class Parameters(unittest.TestCase):
 
     def test_latencies_must_be_non_negative_ints(self):
         with self.assertRaises(ValueError):
-            UintrLatencies(flush=-1)
+            replace(PARAMETERS, notification_processing=-1)
         with self.assertRaises(ValueError):
-            UintrLatencies(ipi=1.5)
+            replace(PARAMETERS, ipi=1.5)
         with self.assertRaises(ValueError):
-            UintrLatencies(clui_port_latency=0)
-        self.assertEqual(UintrLatencies(wake_ns=250).model_params()["wake_latency"],
+            replace(PARAMETERS, clui_port_latency=0)
+        with self.assertRaises(ValueError):
+            replace(PARAMETERS, umwait_control=1 << 32)
+        self.assertEqual(replace(PARAMETERS, wake_ns=250).model_params()["wake_latency"],
                          "250ns")
 
     def test_paper_numbers(self):
@@ -126,25 +129,28 @@ class Detection(unittest.TestCase):
 class CommandLine(unittest.TestCase):
     def test_strategy_and_kbtimer_options_are_taken_out(self):
         from nemo_args import UsageError
-        from run_uintr import split_uintr_args
+        from run_uintr import UintrOptions, split_uintr_args
 
-        s, kb, rest = split_uintr_args(
+        o, rest = split_uintr_args(
             ["--strategy", "tracked", "--binary", "x", "--", "--strategy", "y"])
-        self.assertEqual((s, kb), ("tracked", True))
+        self.assertEqual((o.strategy, o.kbtimer, o.waitpkg), ("tracked", True, True))
         self.assertEqual(rest, ["--binary", "x", "--", "--strategy", "y"])
-        s, kb, rest = split_uintr_args(["--strategy=drain", "--no-kbtimer"])
-        self.assertEqual((s, kb, rest), ("drain", False, []))
-        self.assertEqual(split_uintr_args([])[0], "flush")
-        from run_uintr import waitpkg_requested
-
-        self.assertTrue(waitpkg_requested(["--binary", "x", "--", "--no-waitpkg"]))
-        self.assertFalse(waitpkg_requested(["--no-waitpkg", "--binary", "x"]))
-        self.assertEqual(split_uintr_args(["--no-waitpkg", "--cores", "4"])[2],
-                         ["--cores", "4"])
-        with self.assertRaises(UsageError):
-            split_uintr_args(["--strategy", "sometimes"])
-        with self.assertRaises(UsageError):
-            split_uintr_args(["--strategy"])
+        o, rest = split_uintr_args(["--strategy=drain", "--no-kbtimer", "--no-waitpkg"])
+        self.assertEqual(o, UintrOptions("drain", False, False))
+        self.assertEqual(rest, [])
+        self.assertEqual(split_uintr_args([])[0].strategy, "flush")
+        # --no-waitpkg after `--` belongs to the program.
+        o, rest = split_uintr_args(["--", "--no-waitpkg"])
+        self.assertTrue(o.waitpkg)
+        self.assertEqual(rest, ["--", "--no-waitpkg"])
+        o, _ = split_uintr_args(["--param", "ipi=700", "--param=stui=20", "--rob", "256"])
+        self.assertEqual(o.overrides(), {"ipi": 700, "stui": 20})
+        self.assertEqual(o.rob, 256)
+        for bad in (["--strategy", "sometimes"], ["--strategy"],
+                    ["--param", "flush=600"], ["--param", "ipi=-1"],
+                    ["--param"], ["--rob", "0"], ["--rob", "many"]):
+            with self.assertRaises(UsageError, msg=bad):
+                split_uintr_args(bad)
 
 
 class Wiring(unittest.TestCase):
@@ -166,8 +172,10 @@ class Wiring(unittest.TestCase):
             board, strategy="tracked", binary="/bin/prog")
         self.assertIs(board.uintr, model)
         self.assertEqual(model.strategy, "tracked")
-        self.assertEqual(model.flush_latency, CALIBRATED.flush)
-        self.assertEqual(model.tracked_timer_latency, CALIBRATED.tracked_timer)
+        self.assertEqual(model.notification_processing_latency,
+                         PARAMETERS.notification_processing)
+        self.assertEqual(model.ipi_latency, PARAMETERS.ipi)
+        self.assertEqual(model.umwait_control, PARAMETERS.umwait_control)
         for cpu in cpus:
             # UINTR in EDX, WAITPKG in ECX (gem5's order: EAX EBX EDX ECX).
             self.assertEqual(cpu.isa[0].ExtendedFeatures,
@@ -177,7 +185,7 @@ class Wiring(unittest.TestCase):
             self.assertEqual(len(ipr), 1)
             (op,) = ipr[0].opList
             self.assertEqual((op.opLat, op.pipelined),
-                             (CALIBRATED.clui_port_latency, False))
+                             (PARAMETERS.clui_port_latency, False))
             self.assertEqual(len(cpu.fuPool.FUList), 2)
         (redirect,) = board.redirect_paths
         # gem5 redirects directories only (RedirectPath appends `/`).
@@ -194,11 +202,11 @@ class Wiring(unittest.TestCase):
     def test_simple_cpus_and_options(self):
         cpu = fake_m5.X86AtomicSimpleCPU()
         board = fake_m5.Board([cpu])
-        latencies = UintrLatencies(flush=7)
+        latencies = replace(PARAMETERS, notification_processing=7)
         self.uintr_system.attach_uintr(
             board, strategy="flush", latencies=latencies, kbtimer=False,
             outdir=os.path.join(self.tmp.name, "out"))
-        self.assertEqual(board.uintr.flush_latency, 7)
+        self.assertEqual(board.uintr.notification_processing_latency, 7)
         self.assertEqual(cpu.isa[0].ExtendedFeatures[2], 0x20)
         self.assertEqual(cpu.isa[0].ExtendedFeatures[3], 0x20)
         bare = fake_m5.X86AtomicSimpleCPU()
