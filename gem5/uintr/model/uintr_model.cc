@@ -110,7 +110,7 @@ UintrModel::UintrModel(const Params &p)
       wakeLatency(p.wake_latency),
       umwaitWakeLatency(p.umwait_wake_latency),
       umwaitControl(p.umwait_control),
-      stats(this)
+      stats(this, account)
 {
     fatal_if(UserInterruptHooks::instance,
              "uintr: only one UintrModel per simulation");
@@ -140,7 +140,8 @@ UintrModel::instructionTrap(unsigned op, unsigned reg)
 }
 
 Fault
-UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty)
+UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty,
+                       unsigned in_flight)
 {
     if (!deliverable(tc))
         return NoFault;
@@ -152,12 +153,14 @@ UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty)
         // the notification processing of an interrupt that came through
         // a UPID (none for a KB-timer one).
         ++stats.flushes;
+        account.entered(core::Strategy::Flush, in_flight);
         return std::make_shared<TimedDeliverFault>(
             *this, processingLatency(tc));
       case UintrStrategy::drain:
         if (!pipeline_empty)
             return NoFault;
         ++stats.drains;
+        account.entered(core::Strategy::Drain, 0);
         return std::make_shared<TimedDeliverFault>(*this, drainLatency);
       default:
         // Tracked: fetch injects the delivery.
@@ -207,7 +210,8 @@ UintrModel::wantsInjection(ThreadContext *tc)
 }
 
 bool
-UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc)
+UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc,
+                          unsigned in_flight)
 {
     if (!wantsInjection(tc))
         return false;
@@ -222,6 +226,11 @@ UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc)
     const Cycles stall = processingLatency(tc);
     cs.fetchStallUntil = tc->getCpuPtr()->clockEdge(stall);
     ++stats.injections;
+    if (cs.injected) {
+        account.reinjected();
+    }
+    cs.injected = true;
+    account.entered(core::Strategy::Tracked, in_flight);
     DPRINTF(Uintr, "ctx %d: inject vector %d at %#x, stall %d cycles\n",
             tc->contextId(), vector, xpc.pc(), stall);
     return true;
@@ -294,6 +303,7 @@ UintrModel::acknowledge(ThreadContext *tc, unsigned vector)
 {
     ContextState &cs = state(tc->contextId());
     cs.viaUpid &= ~(1ULL << vector);
+    cs.injected = false;
     ++stats.deliveries;
     stats.pendingTicks += curTick() - cs.pendingSince;
     if (tc->readMiscRegNoEffect(misc_reg::UintrRr))
@@ -669,7 +679,8 @@ UintrModel::syncMsrs(ThreadContext *tc)
     }
 }
 
-UintrModel::Stats::Stats(statistics::Group *parent)
+UintrModel::Stats::Stats(statistics::Group *parent,
+                         core::DeliveryAccount &account)
     : statistics::Group(parent),
       ADD_STAT(senduipi, statistics::units::Count::get(),
                "SENDUIPI instructions retired"),
@@ -693,6 +704,15 @@ UintrModel::Stats::Stats(statistics::Group *parent)
                "user interrupts delivered (acknowledge retired)"),
       ADD_STAT(wakeups, statistics::units::Count::get(),
                "uintr_wait calls ended by an interrupt or timeout"),
+      ADD_STAT(squashedByFlush, statistics::units::Count::get(),
+               "instructions in the ROB squashed by flush deliveries"),
+      ADD_STAT(squashedPerFlush,
+               statistics::units::Ratio::get(),
+               "mean instructions squashed per flush delivery"),
+      ADD_STAT(keptInFlight, statistics::units::Count::get(),
+               "instructions left in flight ahead of tracked injections"),
+      ADD_STAT(reinjections, statistics::units::Count::get(),
+               "tracked injections squashed and injected again"),
       ADD_STAT(umwaits, statistics::units::Count::get(),
                "UMWAIT instructions retired"),
       ADD_STAT(tpauses, statistics::units::Count::get(),
@@ -707,6 +727,11 @@ UintrModel::Stats::Stats(statistics::Group *parent)
                "mean ticks an interrupt waited in UIRR")
 {
     avgPendingTicks = pendingTicks / deliveries;
+    squashedByFlush.method(&account, &core::DeliveryAccount::squashed);
+    squashedPerFlush.method(&account,
+                            &core::DeliveryAccount::squashedPerFlush);
+    keptInFlight.method(&account, &core::DeliveryAccount::keptInFlight);
+    reinjections.method(&account, &core::DeliveryAccount::reinjections);
     monitorWakes.init(4);
     for (auto why : {core::WakeReason::Write, core::WakeReason::Deadline,
                      core::WakeReason::OsLimit,

@@ -30,6 +30,7 @@
 #include "base/types.hh"
 #include "cpu/user_interrupts.hh"
 #include "enums/UintrStrategy.hh"
+#include "nemo_uintr/core/delivery_account.hh"
 #include "nemo_uintr/core/kb_timer.hh"
 #include "nemo_uintr/core/kernel.hh"
 #include "nemo_uintr/core/monitor.hh"
@@ -80,10 +81,11 @@ class UintrModel : public SimObject, public UserInterruptHooks
     // UserInterruptHooks
     Fault instructionTrap(unsigned op, unsigned reg) override;
     Fault atBoundary(ThreadContext *tc, bool pipelined,
-                     bool pipeline_empty) override;
+                     bool pipeline_empty, unsigned in_flight) override;
     bool stallFetch(ThreadContext *tc) override;
     bool wantsInjection(ThreadContext *tc) override;
-    bool injectAtFetch(ThreadContext *tc, PCStateBase &pc) override;
+    bool injectAtFetch(ThreadContext *tc, PCStateBase &pc,
+                       unsigned in_flight) override;
     bool blocksInjection(const StaticInstPtr &inst) const override;
     bool predictJump(ThreadContext *tc, const StaticInstPtr &inst,
                      const PCStateBase &pc, PCStateBase &next) override;
@@ -107,6 +109,9 @@ class UintrModel : public SimObject, public UserInterruptHooks
         uint64_t viaUpid = 0;
         /** Tracked delivery: fetch stalls until this tick. */
         Tick fetchStallUntil = 0;
+        /** Tracked delivery injected and not yet acknowledged: a second
+         *  injection means the first was squashed. */
+        bool injected = false;
         /** uintr_wait in progress (and its generation, for timeouts). */
         bool waiting = false;
         int waitingPid = -1;
@@ -163,6 +168,8 @@ class UintrModel : public SimObject, public UserInterruptHooks
     SystemHost host;
     core::Kernel kernel;
     std::vector<ContextState> contexts;
+    /** Lost work (flush) and kept work (tracked) of every delivery. */
+    core::DeliveryAccount account;
 
     const Cycles senduipiLatency;
     const Cycles stuiLatency;
@@ -179,7 +186,7 @@ class UintrModel : public SimObject, public UserInterruptHooks
 
     struct Stats : public statistics::Group
     {
-        explicit Stats(statistics::Group *parent);
+        Stats(statistics::Group *parent, core::DeliveryAccount &account);
         statistics::Scalar senduipi;
         statistics::Scalar notifications;
         statistics::Scalar coalesced;
@@ -196,6 +203,11 @@ class UintrModel : public SimObject, public UserInterruptHooks
         statistics::Vector monitorWakes;
         statistics::Scalar pendingTicks;
         statistics::Formula avgPendingTicks;
+        /** Read from UintrModel::account. */
+        statistics::Value squashedByFlush;
+        statistics::Value squashedPerFlush;
+        statistics::Value keptInFlight;
+        statistics::Value reinjections;
     } stats;
 };
 

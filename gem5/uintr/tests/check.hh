@@ -43,7 +43,8 @@ inline int checks = 0;
 
 using TestList = std::vector<std::pair<const char *, std::function<void()>>>;
 
-/** The tests of test_monitor.cc. */
+/** The tests of test_monitor.cc and test_delivery_account.cc. */
 TestList monitorTests();
+TestList deliveryAccountTests();
 
 #endif // NEMO_UINTR_TESTS_CHECK_HH

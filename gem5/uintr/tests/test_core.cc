@@ -6,8 +6,8 @@
  * and run by bench/tests/gem5_uintr_model.rs (g++ -std=c++17), or by hand:
  *
  *   g++ -std=c++17 -Wall -Wextra -Werror -I gem5/uintr/core \
- *       gem5/uintr/core/{structures,kernel,kb_timer,monitor}.cc \
- *       gem5/uintr/tests/test_{core,monitor}.cc -o test_core
+ *       gem5/uintr/core/{structures,kernel,kb_timer,monitor,delivery_account}.cc \
+ *       gem5/uintr/tests/test_{core,monitor,delivery_account}.cc -o test_core
  *   ./test_core
  *
  * The UPID/UITT cases mirror uintr-sys/src/structures.rs, so the model and
@@ -514,8 +514,10 @@ main()
         {"wait", testWait},
         {"kb_timer", testKbTimer},
     };
-    for (auto &t : monitorTests())
-        tests.push_back(std::move(t));
+    for (auto list : {monitorTests(), deliveryAccountTests()}) {
+        for (auto &t : list)
+            tests.push_back(std::move(t));
+    }
     for (const auto &t : tests) {
         const int before = failures;
         t.second();
