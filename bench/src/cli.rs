@@ -170,6 +170,23 @@ impl Cli {
     /// The plan for `cores` cores.
     pub fn plan(&self, cores: usize) -> Result<Plan, BenchError> {
         let mut p = Plan::new(self.profile(), cores);
+        // gem5's syscall emulation runs one thread per core and fails a `clone` with no idle
+        // core, so under --sim the signaller and every waiter need a simulated core each.
+        if p.profile == Profile::Sim
+            && let Some(w) = self.waiters
+            && w >= cores
+        {
+            let fewer = match cores.saturating_sub(1) {
+                0 => String::new(),
+                most => format!(" or use --waiters {most} or fewer"),
+            };
+            return Err(BenchError::Usage(format!(
+                "--sim --waiters {w}: 1 signaller + {w} waiters need {} simulated cores, but \
+                 the machine has {cores}; give gem5 --cores {}{fewer}",
+                w + 1,
+                w + 1,
+            )));
+        }
         p.iters = self.iters;
         p.waiters = self.waiters;
         p.named = self.scenarios.clone();

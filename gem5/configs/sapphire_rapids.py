@@ -346,3 +346,55 @@ class Machine:
 
 
 SAPPHIRE_RAPIDS = Machine()
+
+
+@dataclass(frozen=True)
+class Socket:
+    """A many-core run: `cores` cores of `machine` sharing one LLC and one
+    interconnect, as the cores of one Sapphire Rapids socket do.
+
+    On Sapphire Rapids every core sits on a mesh stop with its L2 and one
+    LLC slice (a CHA). The configs build the same per-core parts and give
+    the LLC one 1.875 MiB slice per core; the mesh is stood in for by the
+    L2-to-LLC crossbar of `CacheHierarchy.l2_to_l3`, which charges every
+    core pair the same latency. A real mesh charges 1 to
+    (columns - 1) + (rows - 1) hops depending on placement, so the model's
+    spread of wake times across waiters comes from serialisation (one line,
+    one owner, requests queued at the crossbar and the LLC) and not from
+    distance: read its sigma as a lower bound of the socket's.
+    """
+
+    cores: int
+    mesh_columns: int
+    mesh_rows: int
+    machine: Machine = field(default_factory=Machine)
+
+    def __post_init__(self):
+        if not 2 <= self.cores <= self.machine.max_cores:
+            raise ValueError(
+                f"a socket of {self.cores} cores: between 2 and {self.machine.max_cores}"
+            )
+        if self.mesh_columns * self.mesh_rows < self.cores:
+            raise ValueError(
+                f"a {self.mesh_columns}x{self.mesh_rows} mesh has no stop for each of "
+                f"{self.cores} cores"
+            )
+
+    def max_waiters(self) -> int:
+        """Waiters a `--sim` run can have: SE mode runs one thread per core,
+        and the signaller (nemo-bench's main thread) takes one."""
+        return self.cores - 1
+
+    def llc(self) -> Cache:
+        """The shared LLC of the socket."""
+        return self.machine.caches.l3(self.cores)
+
+    def max_mesh_hops(self) -> int:
+        """The longest core-to-core path on the mesh, in hops."""
+        return self.mesh_columns - 1 + self.mesh_rows - 1
+
+
+# The 16-core socket of the broadcast runs: 1 signaller + 15 waiters. 16 is a
+# power of two, so the LLC has exactly one slice per core (30 MiB, as 16 of
+# Sapphire Rapids' 1.875 MiB slices), with no rounding; 4x4 stops.
+SPR_SOCKET_16 = Socket(cores=16, mesh_columns=4, mesh_rows=4)

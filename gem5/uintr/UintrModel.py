@@ -4,8 +4,8 @@
 # The UINTR model as a SimObject.  Instantiate one per simulation (the
 # stock simulator runs without it: UINTR instructions raise #UD and
 # syscalls 471-479 return ENOSYS).  Every latency is in cycles of the CPU
-# concerned; gem5/configs/uintr/uintr_params.py holds the calibrated sets
-# and says where each number comes from.
+# concerned; gem5/configs/uintr/calibration.json holds the values and the
+# record of how the free ones were fitted (uintr_params.py reads it).
 
 from m5.params import *
 from m5.proxy import *
@@ -40,35 +40,46 @@ class UintrModel(SimObject):
         0, "SENDUIPI: cycles between retiring and fetching again"
     )
     stui_latency = Param.Cycles(0, "STUI: cycles after retiring")
-    uiret_latency = Param.Cycles(0, "UIRET: cycles after retiring")
     timer_op_latency = Param.Cycles(
         0, "set_timer / clear_timer: cycles after retiring"
     )
+    # The IPI's trip from the sending core to the receiving one: one
+    # interconnect latency, the same for every path.
     ipi_latency = Param.Cycles(
         0,
         "cycles from SENDUIPI retiring to the notification reaching the "
         "receiving core (APIC and interconnect)",
     )
-    flush_latency = Param.Cycles(
+    # The one fixed latency on the receiver: the notification-processing
+    # micro-code (recognise the notification vector, read and clear the
+    # UPID's ON, take PIR into UIRR) that runs before delivery of an
+    # interrupt that came through a UPID. flush: the squash, then this,
+    # then the delivery micro-ops; tracked: fetch stalls this long after
+    # injecting the delivery. A KB-timer interrupt skips it.
+    notification_processing_latency = Param.Cycles(
         0,
-        "flush strategy: cycles from the flush to fetching the delivery "
-        "micro-code (flush, notification processing, UPID access)",
+        "receiver: notification processing before delivering an interrupt "
+        "that came through a UPID",
     )
     drain_latency = Param.Cycles(
         13, "drain strategy: cycles after the drain (gem5's trapLatency)"
-    )
-    tracked_notify_latency = Param.Cycles(
-        0,
-        "tracked strategy: fetch stall after injecting an interrupt that "
-        "came through a UPID (notification processing micro-code)",
-    )
-    tracked_timer_latency = Param.Cycles(
-        0,
-        "tracked strategy: fetch stall after injecting a KB-timer "
-        "interrupt (no UPID)",
     )
     wake_latency = Param.Latency(
         "0ns",
         "uintr_wait: time from the notification to the woken thread "
         "running again (the kernel's wake-up path)",
+    )
+    # WAITPKG.  One wake latency for both light states: the cycles from the
+    # event that ends an UMWAIT/TPAUSE sleep (the monitored line's snoop,
+    # the deadline, the OS limit, an interrupt) to the thread fetching
+    # again.  Intel documents C0.2 as slower to leave than C0.1 and C0.1
+    # as the lighter state, but publishes no cycle counts for either, so
+    # the model does not tell them apart (the state is traced, not timed).
+    umwait_wake_latency = Param.Cycles(
+        0, "UMWAIT/TPAUSE: cycles from the wake event to fetching again"
+    )
+    umwait_control = Param.UInt32(
+        100000,
+        "IA32_UMWAIT_CONTROL: bits 31:2 the OS limit on one UMWAIT/TPAUSE "
+        "in TSC ticks (0: none), bit 0 forbids C0.2; Linux's default",
     )

@@ -6,56 +6,45 @@ Plain data, no gem5 imports: tested without a gem5 build
 
 Where each cost comes from (see gem5/uintr/README.md for the mechanism):
 
-* SENDUIPI, STUI and UIRET retire through a trap: the instruction waits for
+* SENDUIPI and STUI retire through a trap: the instruction waits for
   everything older to retire and the store buffer to drain (serializing),
   the model carries it out, and fetch restarts after the instruction's
-  latency below. The measured cost is that latency plus the drain and the
-  pipeline refill, which are emergent from the O3 core.
+  latency. The measured cost is that latency plus the drain and the refill,
+  which are emergent from the O3 core.
 * CLUI is one micro-op on the internal-register port, non-pipelined with
-  the latency `clui_port_latency` (2 cycles on Sapphire Rapids, Table 2).
-* A notification reaches the receiving core `ipi_latency` cycles after
-  SENDUIPI retires (APIC, interconnect, and the core recognising it).
-* Flush: the receiver squashes everything in flight at its next
-  instruction boundary; `flush_latency` cycles later it fetches the
-  delivery micro-code (which then runs on the pipeline: 21 micro-ops,
-  four stores). Lost work and the refill are emergent.
-* Tracked (xUI): fetch injects the delivery micro-code behind the
-  instructions in flight and then stalls `tracked_notify_latency` cycles
-  (an interrupt that came through a UPID: notification processing) or
-  `tracked_timer_latency` (a KB-timer interrupt: delivery only).
+  the latency `clui_port_latency`.
+* UIRET is micro-code on the pipeline (three loads, RFLAGS, RSP, UIF = 1,
+  the jump back): no parameter.
+* A notification reaches the receiving core `ipi` cycles after SENDUIPI
+  retires: one interconnect latency.
+* The receiver: flush squashes everything in flight at the next instruction
+  boundary, tracked injects the delivery micro-code at fetch behind it;
+  either way an interrupt that came through a UPID first costs
+  `notification_processing` cycles (the micro-code that reads and clears
+  the UPID), a KB-timer interrupt nothing. The delivery micro-code, the
+  handler and UIRET run on the pipeline.
 
-Calibration (`reproduce.py` on the Sapphire-Rapids-like O3 core of
-`sapphire_rapids.py`, 2 GHz). Each parameter adds serially to exactly one
-measured quantity, so it was set by one linear correction from a measured
-run: new = old + (paper - measured), rounded; the next run confirmed a
-slope of ~1 (e.g. tracked-fib moved 218 -> 278 cycles for +60).
-
-    parameter        first value  measured with it          paper  new
-    senduipi              320     330.3 (ops)                383   373
-    stui                   12      26.4 (ops)                 32    18
-    ipi                   640     594.9 (send -> last TSC)   674*  720
-    tracked_notify        150     169.8 (mean of 3 kernels*) 231   210
-    tracked_timer          40      85.6 (mean of 3 kernels*) 105    60
-    * 1360 (Table 2) - 686 (Fig. 2): the sender's share of the end-to-end
-      latency. Kernel means from a first run with shorter kernels
-      (45/30/8 reps: 251/47/15 events).
-
-`flush` (600) and `clui_port_latency` (2) were left alone: with them the
-flush receiver costs 676 cycles per event (Fig. 4: 645; Table 2: 720) and
-659-681 from the last program instruction to the handler (Fig. 2: 686), so
-every target they feed is within 6 % (4 % for Fig. 2), and moving `flush` towards one of
-the two receiver costs moves away from the other. `uiret`, `drain`,
-`timer_op` and `wake_ns` have no row of their own in the paper's tables.
-RESULTS.md records the outcome.
+The values live in calibration.json: five free parameters, each fitted
+(by calibrate.py, from gem5 runs) to exactly one row of xUI Table 2, and
+the fixed ones with their sources. Until calibrate.py has written its
+record there, the file says "not calibrated" and nothing computed from it
+may be called predicted (predict.py enforces this).
 """
 
+import json
+import os
 from dataclasses import dataclass, fields
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 STRATEGIES = ("flush", "drain", "tracked")
+CALIBRATION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "calibration.json")
 
 # CPUID.(EAX=7,ECX=0):EDX bit 5 advertises UINTR (UINTR-ABI.md §1).
 CPUID_LEAF7_EDX_UINTR = 1 << 5
+# CPUID.(EAX=7,ECX=0):ECX bit 5 advertises WAITPKG (UMONITOR, UMWAIT,
+# TPAUSE); uintr-sys's `cpu_has_waitpkg` reads exactly this bit.
+CPUID_LEAF7_ECX_WAITPKG = 1 << 5
 
 # gem5's X86ISA.ExtendedFeatures default: [EAX, EBX, EDX, ECX] of leaf 7.
 GEM5_LEAF7_DEFAULT = (0x00000000, 0x01800000, 0x00000000, 0x00000000)
@@ -65,20 +54,21 @@ GEM5_LEAF7_DEFAULT = (0x00000000, 0x01800000, 0x00000000, 0x00000000)
 class UintrLatencies:
     """Latencies of the model, in core cycles (0.5 ns at 2 GHz)."""
 
-    senduipi: int = 373
-    stui: int = 18
-    uiret: int = 0
-    timer_op: int = 0
-    ipi: int = 720
-    flush: int = 600
-    drain: int = 13
-    tracked_notify: int = 210
-    tracked_timer: int = 60
-    clui_port_latency: int = 2
-    # uintr_wait: notification to the woken thread running again. Intel's
-    # early numbers: a blocked receiver takes 8.9 us against 1.0 us for a
-    # running one, so the kernel's wake-up path is ~7.9 us.
-    wake_ns: int = 7900
+    senduipi: int
+    stui: int
+    clui_port_latency: int
+    ipi: int
+    notification_processing: int
+    timer_op: int
+    drain: int
+    # uintr_wait: notification to the woken thread running again (ns).
+    wake_ns: int
+    # UMWAIT/TPAUSE: cycles from the wake event to fetching again, one
+    # value for C0.1 and C0.2.
+    umwait_wake: int
+    # IA32_UMWAIT_CONTROL: the OS limit on one UMWAIT/TPAUSE (bits 31:2,
+    # TSC ticks) and bit 0, which forbids C0.2.
+    umwait_control: int
 
     def __post_init__(self):
         for f in fields(self):
@@ -87,31 +77,89 @@ class UintrLatencies:
                 raise ValueError(f"{f.name} must be a non-negative int, not {value!r}")
         if self.clui_port_latency < 1:
             raise ValueError("clui_port_latency must be at least 1 cycle")
+        if self.umwait_control >= 1 << 32:
+            raise ValueError("umwait_control is a 32-bit MSR value")
 
     def model_params(self) -> Dict[str, object]:
         """The `UintrModel` parameters (names as in UintrModel.py)."""
         return {
             "senduipi_latency": self.senduipi,
             "stui_latency": self.stui,
-            "uiret_latency": self.uiret,
             "timer_op_latency": self.timer_op,
             "ipi_latency": self.ipi,
-            "flush_latency": self.flush,
+            "notification_processing_latency": self.notification_processing,
             "drain_latency": self.drain,
-            "tracked_notify_latency": self.tracked_notify,
-            "tracked_timer_latency": self.tracked_timer,
             "wake_latency": f"{self.wake_ns}ns",
+            "umwait_wake_latency": self.umwait_wake,
+            "umwait_control": self.umwait_control,
         }
 
 
-CALIBRATED = UintrLatencies()
+# The free parameters and the one Table 2 row each is fitted to.
+FREE_PARAMETERS = {
+    "senduipi": "senduipi",
+    "stui": "stui",
+    "clui_port_latency": "clui",
+    "ipi": "end_to_end",
+    "notification_processing": "receiver_cost",
+}
+# After the fit every Table 2 row is within this of the paper.
+FIT_TOLERANCE = 0.10
 
 
-def leaf7_with_uintr(leaf7: Tuple[int, int, int, int] = GEM5_LEAF7_DEFAULT):
-    """X86ISA.ExtendedFeatures with the UINTR bit set (EDX is index 2)."""
+@dataclass(frozen=True)
+class Calibration:
+    """calibration.json: the values and the record of the fit."""
+
+    status: str
+    free: Dict[str, dict]
+    fixed: Dict[str, dict]
+    record: Optional[dict]
+
+    @property
+    def calibrated(self) -> bool:
+        return self.status == "calibrated" and self.record is not None
+
+    def values(self) -> Dict[str, int]:
+        out = {k: v["value"] for k, v in self.fixed.items()}
+        out.update({k: v["value"] for k, v in self.free.items()})
+        return out
+
+    def latencies(self, **overrides: int) -> UintrLatencies:
+        values = self.values()
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise ValueError(f"unknown parameters: {sorted(unknown)}")
+        values.update(overrides)
+        return UintrLatencies(**values)
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "free": self.free, "fixed": self.fixed,
+                "record": self.record}
+
+
+def load_calibration(path: str = CALIBRATION_FILE) -> Calibration:
+    with open(path) as f:
+        doc = json.load(f)
+    return Calibration(doc["status"], doc["free"], doc["fixed"], doc.get("record"))
+
+
+CALIBRATION = load_calibration()
+# The parameters the model runs with (fitted only if CALIBRATION.calibrated).
+PARAMETERS = CALIBRATION.latencies()
+
+
+
+def leaf7_with_uintr(leaf7: Tuple[int, int, int, int] = GEM5_LEAF7_DEFAULT,
+                     waitpkg: bool = True):
+    """X86ISA.ExtendedFeatures with the UINTR bit set (EDX, index 2) and,
+    unless `waitpkg` is false, the WAITPKG bit (ECX, index 3). gem5's
+    X86CPUID returns the vector as (EAX, EBX, EDX, ECX)."""
     if len(leaf7) != 4:
         raise ValueError("leaf 7 is four registers: EAX, EBX, EDX, ECX")
     eax, ebx, edx, ecx = leaf7
+    if waitpkg:
+        ecx |= CPUID_LEAF7_ECX_WAITPKG
     return [eax, ebx, edx | CPUID_LEAF7_EDX_UINTR, ecx]
 
 
@@ -123,7 +171,7 @@ BASE_FLAGS = (
 ).split()
 
 
-def cpuinfo_text(num_cpus: int, kbtimer: bool = True) -> str:
+def cpuinfo_text(num_cpus: int, kbtimer: bool = True, waitpkg: bool = True) -> str:
     """A /proc/cpuinfo for the simulated machine.
 
     `uintr` is the flag Intel's UINTR kernel prints (uintr-sys detection
@@ -131,7 +179,8 @@ def cpuinfo_text(num_cpus: int, kbtimer: bool = True) -> str:
     """
     if num_cpus < 1:
         raise ValueError("at least one CPU")
-    flags = BASE_FLAGS + ["uintr"] + (["xui_kbtimer"] if kbtimer else [])
+    flags = (BASE_FLAGS + (["waitpkg"] if waitpkg else []) + ["uintr"]
+             + (["xui_kbtimer"] if kbtimer else []))
     blocks = []
     for cpu in range(num_cpus):
         blocks.append(

@@ -6,8 +6,10 @@
 What it does, all before `Simulator(board)` instantiates the system:
 
 * one `UintrModel` SimObject (`board.uintr`) with the calibrated latencies
-  of `uintr_params.CALIBRATED` and the chosen delivery strategy;
-* CPUID leaf 7 EDX[5] on every core (`X86ISA.ExtendedFeatures`);
+  of `uintr_params.PARAMETERS (calibration.json)` and the chosen delivery strategy;
+* CPUID leaf 7 EDX[5] (UINTR) and, unless `waitpkg=False`, ECX[5]
+  (WAITPKG: UMONITOR/UMWAIT/TPAUSE, which the model implements) on every
+  core (`X86ISA.ExtendedFeatures`);
 * a /proc/cpuinfo with the `uintr` flag (and `xui_kbtimer`), written to
   gem5's output directory and served to the program through the board's
   `redirect_paths` (SE mode otherwise shows the host's file). gem5 treats
@@ -29,7 +31,7 @@ import m5
 from m5.objects import FUDesc, OpDesc, RedirectPath, UintrModel
 
 from uintr_params import (
-    CALIBRATED,
+    PARAMETERS,
     STRATEGIES,
     UintrLatencies,
     cpuinfo_text,
@@ -66,8 +68,9 @@ def _set_clui_port(cpu, latency: int) -> None:
 def attach_uintr(
     board,
     strategy: str = "flush",
-    latencies: UintrLatencies = CALIBRATED,
+    latencies: UintrLatencies = PARAMETERS,
     kbtimer: bool = True,
+    waitpkg: bool = True,
     outdir: Optional[str] = None,
     binary: Optional[str] = None,
 ):
@@ -81,7 +84,7 @@ def attach_uintr(
     for cpu in cpus:
         for isa in cpu.isa:
             isa.ExtendedFeatures = leaf7_with_uintr(
-                tuple(int(v) for v in isa.ExtendedFeatures)
+                tuple(int(v) for v in isa.ExtendedFeatures), waitpkg=waitpkg
             )
         if type(cpu).__name__.endswith("O3CPU"):
             _set_clui_port(cpu, latencies.clui_port_latency)
@@ -91,7 +94,7 @@ def attach_uintr(
     os.makedirs(proc_dir, exist_ok=True)
     cpuinfo = os.path.join(proc_dir, "cpuinfo")
     with open(cpuinfo, "w") as f:
-        f.write(cpuinfo_text(len(cpus), kbtimer=kbtimer))
+        f.write(cpuinfo_text(len(cpus), kbtimer=kbtimer, waitpkg=waitpkg))
     if binary is not None:
         self_dir = os.path.join(proc_dir, "self")
         os.makedirs(self_dir, exist_ok=True)

@@ -22,6 +22,8 @@
 #include "debug/Uintr.hh"
 #include "sim/cur_tick.hh"
 #include "sim/eventq.hh"
+#include "sim/process.hh"
+#include "mem/page_table.hh"
 #include "sim/sim_exit.hh"
 #include "sim/system.hh"
 
@@ -67,12 +69,16 @@ OpFault::name() const
         return "senduipi";
       case user_interrupt_op::Stui:
         return "stui";
-      case user_interrupt_op::Uiret:
-        return "uiret";
       case user_interrupt_op::KbTimerSet:
         return "set_timer";
       case user_interrupt_op::KbTimerClear:
         return "clear_timer";
+      case user_interrupt_op::Umonitor:
+        return "umonitor";
+      case user_interrupt_op::Umwait:
+        return "umwait";
+      case user_interrupt_op::Tpause:
+        return "tpause";
     }
     return "uintr_op";
 }
@@ -97,15 +103,14 @@ UintrModel::UintrModel(const Params &p)
       kernel(host, p.blocking),
       senduipiLatency(p.senduipi_latency),
       stuiLatency(p.stui_latency),
-      uiretLatency(p.uiret_latency),
       timerOpLatency(p.timer_op_latency),
       ipiLatency(p.ipi_latency),
-      flushLatency(p.flush_latency),
+      notificationLatency(p.notification_processing_latency),
       drainLatency(p.drain_latency),
-      trackedNotifyLatency(p.tracked_notify_latency),
-      trackedTimerLatency(p.tracked_timer_latency),
       wakeLatency(p.wake_latency),
-      stats(this)
+      umwaitWakeLatency(p.umwait_wake_latency),
+      umwaitControl(p.umwait_control),
+      stats(this, account)
 {
     fatal_if(UserInterruptHooks::instance,
              "uintr: only one UintrModel per simulation");
@@ -135,7 +140,8 @@ UintrModel::instructionTrap(unsigned op, unsigned reg)
 }
 
 Fault
-UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty)
+UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty,
+                       unsigned in_flight)
 {
     if (!deliverable(tc))
         return NoFault;
@@ -143,12 +149,18 @@ UintrModel::atBoundary(ThreadContext *tc, bool pipelined, bool pipeline_empty)
         return std::make_shared<TimedDeliverFault>(*this, Cycles(0));
     switch (strategy) {
       case UintrStrategy::flush:
+        // The squash is the trap's; the delivery micro-ops follow after
+        // the notification processing of an interrupt that came through
+        // a UPID (none for a KB-timer one).
         ++stats.flushes;
-        return std::make_shared<TimedDeliverFault>(*this, flushLatency);
+        account.entered(core::Strategy::Flush, in_flight);
+        return std::make_shared<TimedDeliverFault>(
+            *this, processingLatency(tc));
       case UintrStrategy::drain:
         if (!pipeline_empty)
             return NoFault;
         ++stats.drains;
+        account.entered(core::Strategy::Drain, 0);
         return std::make_shared<TimedDeliverFault>(*this, drainLatency);
       default:
         // Tracked: fetch injects the delivery.
@@ -167,6 +179,15 @@ UintrModel::enterDelivery(ThreadContext *tc)
     DPRINTF(Uintr, "ctx %d: deliver at %#x, UIRR %#x\n", tc->contextId(),
             pc.pc(), tc->readMiscRegNoEffect(misc_reg::UintrRr));
     tc->pcState(pc);
+}
+
+Cycles
+UintrModel::processingLatency(ThreadContext *tc)
+{
+    const unsigned vector =
+        core::highestVector(tc->readMiscRegNoEffect(misc_reg::UintrRr));
+    return ((state(tc->contextId()).viaUpid >> vector) & 1)
+        ? notificationLatency : Cycles(0);
 }
 
 bool
@@ -189,7 +210,8 @@ UintrModel::wantsInjection(ThreadContext *tc)
 }
 
 bool
-UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc)
+UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc,
+                          unsigned in_flight)
 {
     if (!wantsInjection(tc))
         return false;
@@ -201,10 +223,14 @@ UintrModel::injectAtFetch(ThreadContext *tc, PCStateBase &pc)
     ContextState &cs = state(tc->contextId());
     const unsigned vector =
         core::highestVector(tc->readMiscRegNoEffect(misc_reg::UintrRr));
-    const Cycles stall = ((cs.viaUpid >> vector) & 1) ? trackedNotifyLatency
-                                                      : trackedTimerLatency;
+    const Cycles stall = processingLatency(tc);
     cs.fetchStallUntil = tc->getCpuPtr()->clockEdge(stall);
     ++stats.injections;
+    if (cs.injected) {
+        account.reinjected();
+    }
+    cs.injected = true;
+    account.entered(core::Strategy::Tracked, in_flight);
     DPRINTF(Uintr, "ctx %d: inject vector %d at %#x, stall %d cycles\n",
             tc->contextId(), vector, xpc.pc(), stall);
     return true;
@@ -258,8 +284,12 @@ UintrModel::trapLatency(const Fault &fault, Cycles &latency) const
       case user_interrupt_op::Stui:
         latency = stuiLatency;
         break;
-      case user_interrupt_op::Uiret:
-        latency = uiretLatency;
+      case user_interrupt_op::Umonitor:
+      case user_interrupt_op::Umwait:
+      case user_interrupt_op::Tpause:
+        // The trap's drain and refill are their cost; the sleep and its
+        // wake latency come on top (umwait_wake_latency).
+        latency = Cycles(0);
         break;
       default:
         latency = timerOpLatency;
@@ -273,6 +303,7 @@ UintrModel::acknowledge(ThreadContext *tc, unsigned vector)
 {
     ContextState &cs = state(tc->contextId());
     cs.viaUpid &= ~(1ULL << vector);
+    cs.injected = false;
     ++stats.deliveries;
     stats.pendingTicks += curTick() - cs.pendingSince;
     if (tc->readMiscRegNoEffect(misc_reg::UintrRr))
@@ -296,6 +327,9 @@ UintrModel::post(ThreadContext *tc, uint64_t vectors, bool via_upid)
         cs.viaUpid |= vectors;
     else
         cs.viaUpid &= ~vectors;
+    // A user interrupt ends UMWAIT/TPAUSE when it can be delivered.
+    if (cs.monitor.sleeping() && isa->readMiscRegNoEffect(misc_reg::Uif))
+        endMonitorWait(tc->contextId(), core::WakeReason::Interrupt);
 }
 
 void
@@ -447,19 +481,6 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
         tc->setMiscReg(misc_reg::Uif, 1);
         advancePC(tc, inst);
         break;
-      case user_interrupt_op::Uiret:
-        {
-            ProcessMemory mem(tc);
-            const core::UiretState s =
-                core::uiretPop(mem, tc->getReg(X86ISA::int_reg::Rsp));
-            X86ISA::setRFlags(
-                tc, core::uiretFlags(X86ISA::getRFlags(tc), s.rflags));
-            tc->setReg(X86ISA::int_reg::Rsp, s.rsp);
-            tc->setMiscReg(misc_reg::Uif, 1);
-            tc->pcState(X86ISA::PCState(s.rip));
-            DPRINTF(Uintr, "ctx %d: uiret to %#x\n", t.context, s.rip);
-        }
-        break;
       case user_interrupt_op::KbTimerSet:
         {
             const core::Receiver *r = kernel.receiver(t.pid);
@@ -490,8 +511,153 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
         cs.timerGeneration++;
         advancePC(tc, inst);
         break;
+      case user_interrupt_op::Umonitor:
+        umonitor(tc, inst, reg);
+        break;
+      case user_interrupt_op::Umwait:
+        umwait(tc, inst, reg, core::WaitKind::Umwait);
+        break;
+      case user_interrupt_op::Tpause:
+        umwait(tc, inst, reg, core::WaitKind::Tpause);
+        break;
       default:
         panic("uintr: unknown trapping instruction %d", op);
+    }
+}
+
+void
+UintrModel::umonitor(ThreadContext *tc, const StaticInstPtr &inst,
+                     unsigned reg)
+{
+    ContextState &cs = state(tc->contextId());
+    const Addr vaddr = tc->getReg(X86ISA::intRegClass[reg]);
+    Addr paddr = 0;
+    if (!tc->getProcessPtr()->pTable->translate(vaddr, paddr)) {
+        kill(tc, SIGSEGV, csprintf("umonitor %#x: unmapped (#PF)", vaddr));
+        return;
+    }
+    cs.monitor.arm(vaddr);
+    // gem5's address monitor wakes the CPU on a snoop to the line (see
+    // BaseCPU::wakeup); it only watches while `waiting` is set, i.e.
+    // during the sleep.
+    AddressMonitor *am = tc->getCpuPtr()->getCpuAddrMonitor(tc->threadId());
+    am->armed = true;
+    am->vAddr = vaddr;
+    am->pAddr = paddr & ~Addr(tc->getCpuPtr()->cacheLineSize() - 1);
+    am->waiting = false;
+    am->gotWakeup = false;
+    ProcessMemory mem(tc);
+    for (unsigned i = 0; i < core::monitorLineSize / 8; ++i)
+        cs.monitorSnapshot[i] = mem.read64(cs.monitor.line() + 8 * i);
+    DPRINTF(Uintr, "ctx %d: umonitor %#x (line %#x)\n", tc->contextId(),
+            vaddr, cs.monitor.line());
+    advancePC(tc, inst);
+}
+
+void
+UintrModel::umwait(ThreadContext *tc, const StaticInstPtr &inst,
+                   unsigned reg, core::WaitKind kind)
+{
+    const int ctx = tc->contextId();
+    ContextState &cs = state(ctx);
+    if (kind == core::WaitKind::Umwait) {
+        ++stats.umwaits;
+        if (cs.monitor.armed()) {
+            ProcessMemory mem(tc);
+            for (unsigned i = 0; i < core::monitorLineSize / 8; ++i) {
+                if (mem.read64(cs.monitor.line() + 8 * i) !=
+                        cs.monitorSnapshot[i]) {
+                    cs.monitor.write(cs.monitor.line());
+                    break;
+                }
+            }
+        }
+    } else {
+        ++stats.tpauses;
+    }
+    const uint32_t ecx = tc->getReg(X86ISA::intRegClass[reg]);
+    const uint64_t deadline =
+        (tc->getReg(X86ISA::int_reg::Rdx) << 32) |
+        (tc->getReg(X86ISA::int_reg::Rax) & 0xffffffffULL);
+    const uint64_t now = tc->readMiscReg(misc_reg::Tsc);
+    const bool interrupt = deliverable(tc);
+    const core::WaitDecision d = cs.monitor.begin(
+        kind, now, ecx, deadline, umwaitControl, interrupt);
+
+    // CF is 0 unless the OS limit ends the sleep (endMonitorWait sets it).
+    X86ISA::setRFlags(tc, X86ISA::getRFlags(tc) & ~uint64_t(1));
+    advancePC(tc, inst);
+    AddressMonitor *am = tc->getCpuPtr()->getCpuAddrMonitor(tc->threadId());
+    if (!d.sleeps) {
+        if (kind == core::WaitKind::Umwait)
+            am->armed = am->waiting = false;
+        DPRINTF(Uintr, "ctx %d: %s returns at once\n", ctx,
+                kind == core::WaitKind::Umwait ? "umwait" : "tpause");
+        return;
+    }
+    if (kind == core::WaitKind::Umwait)
+        am->waiting = true;
+    const uint64_t generation = ++cs.monitorGeneration;
+    const core::WakeReason timeout = d.limitedByOs
+        ? core::WakeReason::OsLimit : core::WakeReason::Deadline;
+    schedule(new EventFunctionWrapper(
+                 [this, ctx, generation, timeout]() {
+                     if (state(ctx).monitorGeneration == generation)
+                         endMonitorWait(ctx, timeout);
+                 },
+                 name() + ".umwaitTimeout", true),
+             tc->getCpuPtr()->clockEdge(Cycles(d.wakeAt - now)));
+    DPRINTF(Uintr, "ctx %d: %s until TSC %d (%s), C0.%d\n", ctx,
+            kind == core::WaitKind::Umwait ? "umwait" : "tpause", d.wakeAt,
+            d.limitedByOs ? "OS limit" : "deadline",
+            d.state == core::PowerState::C01 ? 1 : 2);
+    tc->suspend();
+}
+
+bool
+UintrModel::monitorTriggered(ThreadContext *tc)
+{
+    ContextState &cs = state(tc->contextId());
+    if (!cs.monitor.sleeping())
+        return false;
+    if (cs.monitor.write(cs.monitor.line()))
+        endMonitorWait(tc->contextId(), core::WakeReason::Write);
+    return true;
+}
+
+void
+UintrModel::endMonitorWait(int ctx, core::WakeReason why)
+{
+    ContextState &cs = state(ctx);
+    bool ended = false;
+    const bool cf = cs.monitor.end(why, &ended);
+    if (!ended)
+        return;
+    ++cs.monitorGeneration;
+    stats.monitorWakes[int(why)]++;
+    ThreadContext *tc = system->threads[ctx];
+    AddressMonitor *am = tc->getCpuPtr()->getCpuAddrMonitor(tc->threadId());
+    am->waiting = false;
+    if (cs.monitor.sleepingIn() == core::WaitKind::Umwait)
+        am->armed = false;
+    if (cf)
+        X86ISA::setRFlags(tc, X86ISA::getRFlags(tc) | 1);
+    DPRINTF(Uintr, "ctx %d: umwait/tpause ends: %s\n", ctx,
+            core::wakeReasonName(why));
+    const uint64_t generation = cs.monitorGeneration;
+    auto resume = [this, ctx, generation]() {
+        ThreadContext *tc = system->threads[ctx];
+        if (state(ctx).monitorGeneration == generation &&
+                tc->status() == ThreadContext::Suspended) {
+            tc->activate();
+        }
+    };
+    if (umwaitWakeLatency) {
+        schedule(new EventFunctionWrapper(resume, name() + ".umwaitWake",
+                                          true),
+                 tc->getCpuPtr()->clockEdge(umwaitWakeLatency));
+    } else {
+        resume();
     }
 }
 
@@ -513,7 +679,8 @@ UintrModel::syncMsrs(ThreadContext *tc)
     }
 }
 
-UintrModel::Stats::Stats(statistics::Group *parent)
+UintrModel::Stats::Stats(statistics::Group *parent,
+                         core::DeliveryAccount &account)
     : statistics::Group(parent),
       ADD_STAT(senduipi, statistics::units::Count::get(),
                "SENDUIPI instructions retired"),
@@ -537,6 +704,21 @@ UintrModel::Stats::Stats(statistics::Group *parent)
                "user interrupts delivered (acknowledge retired)"),
       ADD_STAT(wakeups, statistics::units::Count::get(),
                "uintr_wait calls ended by an interrupt or timeout"),
+      ADD_STAT(squashedByFlush, statistics::units::Count::get(),
+               "instructions in the ROB squashed by flush deliveries"),
+      ADD_STAT(squashedPerFlush,
+               statistics::units::Ratio::get(),
+               "mean instructions squashed per flush delivery"),
+      ADD_STAT(keptInFlight, statistics::units::Count::get(),
+               "instructions left in flight ahead of tracked injections"),
+      ADD_STAT(reinjections, statistics::units::Count::get(),
+               "tracked injections squashed and injected again"),
+      ADD_STAT(umwaits, statistics::units::Count::get(),
+               "UMWAIT instructions retired"),
+      ADD_STAT(tpauses, statistics::units::Count::get(),
+               "TPAUSE instructions retired"),
+      ADD_STAT(monitorWakes, statistics::units::Count::get(),
+               "UMWAIT/TPAUSE sleeps ended, by reason"),
       ADD_STAT(pendingTicks, statistics::units::Tick::get(),
                "ticks from UIRR becoming non-empty to delivery"),
       ADD_STAT(avgPendingTicks,
@@ -545,6 +727,17 @@ UintrModel::Stats::Stats(statistics::Group *parent)
                "mean ticks an interrupt waited in UIRR")
 {
     avgPendingTicks = pendingTicks / deliveries;
+    squashedByFlush.method(&account, &core::DeliveryAccount::squashed);
+    squashedPerFlush.method(&account,
+                            &core::DeliveryAccount::squashedPerFlush);
+    keptInFlight.method(&account, &core::DeliveryAccount::keptInFlight);
+    reinjections.method(&account, &core::DeliveryAccount::reinjections);
+    monitorWakes.init(4);
+    for (auto why : {core::WakeReason::Write, core::WakeReason::Deadline,
+                     core::WakeReason::OsLimit,
+                     core::WakeReason::Interrupt}) {
+        monitorWakes.subname(int(why), core::wakeReasonName(why));
+    }
 }
 
 } // namespace nemo_uintr

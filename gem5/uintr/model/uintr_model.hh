@@ -5,14 +5,19 @@
  * The UINTR model: Intel user interrupts (UIPI) and xUI's tracked
  * interrupts and kernel-bypass timer for gem5 in syscall-emulation mode.
  *
- *  - SENDUIPI, STUI, UIRET and set_timer/clear_timer trap to the model
+ *  - SENDUIPI, STUI and set_timer/clear_timer trap to the model
  *    when they retire (OpFault): their semantics run non-speculatively,
  *    and the trap's restart latency is the instruction's cost.
- *  - CLUI and TESTUI are plain instructions on misc_reg::Uif.
+ *  - CLUI and TESTUI are plain instructions on misc_reg::Uif; UIRET is
+ *    micro-code (loads of RIP, RFLAGS and RSP, then UIF = 1).
  *  - Delivery is micro-code (the ROM routine uintrDeliver); the model
  *    decides where it enters the instruction stream: after a flush or a
  *    drain at commit (DeliverFault), or injected by fetch (tracked).
  *  - Syscalls 471-479 run on core::Kernel (see syscalls.cc).
+ *  - UMONITOR, UMWAIT and TPAUSE (WAITPKG) trap when they retire; the
+ *    monitor is gem5's per-thread AddressMonitor, triggered by a snoop to
+ *    the line in the core's L1D (a write by another core), and the sleep
+ *    logic is core::WaitMonitor.
  */
 
 #ifndef NEMO_UINTR_MODEL_UINTR_MODEL_HH
@@ -25,8 +30,10 @@
 #include "base/types.hh"
 #include "cpu/user_interrupts.hh"
 #include "enums/UintrStrategy.hh"
+#include "nemo_uintr/core/delivery_account.hh"
 #include "nemo_uintr/core/kb_timer.hh"
 #include "nemo_uintr/core/kernel.hh"
+#include "nemo_uintr/core/monitor.hh"
 #include "nemo_uintr/model/guest.hh"
 #include "params/UintrModel.hh"
 #include "sim/faults.hh"
@@ -74,15 +81,17 @@ class UintrModel : public SimObject, public UserInterruptHooks
     // UserInterruptHooks
     Fault instructionTrap(unsigned op, unsigned reg) override;
     Fault atBoundary(ThreadContext *tc, bool pipelined,
-                     bool pipeline_empty) override;
+                     bool pipeline_empty, unsigned in_flight) override;
     bool stallFetch(ThreadContext *tc) override;
     bool wantsInjection(ThreadContext *tc) override;
-    bool injectAtFetch(ThreadContext *tc, PCStateBase &pc) override;
+    bool injectAtFetch(ThreadContext *tc, PCStateBase &pc,
+                       unsigned in_flight) override;
     bool blocksInjection(const StaticInstPtr &inst) const override;
     bool predictJump(ThreadContext *tc, const StaticInstPtr &inst,
                      const PCStateBase &pc, PCStateBase &next) override;
     bool trapLatency(const Fault &fault, Cycles &latency) const override;
     void acknowledge(ThreadContext *tc, unsigned vector) override;
+    bool monitorTriggered(ThreadContext *tc) override;
     SyscallReturn syscall(int num, ThreadContext *tc, uint64_t a0,
                           uint64_t a1, uint64_t a2) override;
 
@@ -100,6 +109,9 @@ class UintrModel : public SimObject, public UserInterruptHooks
         uint64_t viaUpid = 0;
         /** Tracked delivery: fetch stalls until this tick. */
         Tick fetchStallUntil = 0;
+        /** Tracked delivery injected and not yet acknowledged: a second
+         *  injection means the first was squashed. */
+        bool injected = false;
         /** uintr_wait in progress (and its generation, for timeouts). */
         bool waiting = false;
         int waitingPid = -1;
@@ -110,9 +122,20 @@ class UintrModel : public SimObject, public UserInterruptHooks
         uint64_t timerGeneration = 0;
         /** When the last interrupt became pending (for statistics). */
         Tick pendingSince = 0;
+        /** WAITPKG: the armed line and the sleep in progress; the
+         *  generation tells a stale deadline event from a live one. */
+        core::WaitMonitor monitor;
+        uint64_t monitorGeneration = 0;
+        /** The monitored line's contents at UMONITOR: a write that
+         *  landed before the line reached this core's cache sent it no
+         *  snoop, so UMWAIT compares the line too. */
+        uint64_t monitorSnapshot[core::monitorLineSize / 8] = {};
     };
 
     ContextState &state(int ctx);
+    /** The notification-processing cycles the highest pending vector
+     *  needs before its delivery (0 unless it came through a UPID). */
+    Cycles processingLatency(ThreadContext *tc);
     /** UIF set, UIRR non-zero, a handler, at a macro-op boundary. */
     bool deliverable(ThreadContext *tc) const;
     /** Adds vectors to UIRR, as hardware does outside the pipeline. */
@@ -131,26 +154,39 @@ class UintrModel : public SimObject, public UserInterruptHooks
     SyscallReturn waitSyscall(ThreadContext *tc, uint64_t usec,
                               uint32_t flags);
 
+    /** UMONITOR, UMWAIT, TPAUSE. */
+    void umonitor(ThreadContext *tc, const StaticInstPtr &inst,
+                  unsigned reg);
+    void umwait(ThreadContext *tc, const StaticInstPtr &inst, unsigned reg,
+                core::WaitKind kind);
+    /** Ends the context's UMWAIT/TPAUSE sleep: CF, then the thread runs
+     *  again after the wake latency. */
+    void endMonitorWait(int ctx, core::WakeReason why);
+
     System *system;
     const UintrStrategy strategy;
     SystemHost host;
     core::Kernel kernel;
     std::vector<ContextState> contexts;
+    /** Lost work (flush) and kept work (tracked) of every delivery. */
+    core::DeliveryAccount account;
 
     const Cycles senduipiLatency;
     const Cycles stuiLatency;
-    const Cycles uiretLatency;
     const Cycles timerOpLatency;
     const Cycles ipiLatency;
-    const Cycles flushLatency;
+    /** Notification processing (micro-code reading and clearing the
+     *  UPID, ORing PIR into UIRR) before an interrupt that came through a
+     *  UPID is delivered; a KB-timer interrupt skips it. */
+    const Cycles notificationLatency;
     const Cycles drainLatency;
-    const Cycles trackedNotifyLatency;
-    const Cycles trackedTimerLatency;
     const Tick wakeLatency;
+    const Cycles umwaitWakeLatency;
+    const uint32_t umwaitControl;
 
     struct Stats : public statistics::Group
     {
-        explicit Stats(statistics::Group *parent);
+        Stats(statistics::Group *parent, core::DeliveryAccount &account);
         statistics::Scalar senduipi;
         statistics::Scalar notifications;
         statistics::Scalar coalesced;
@@ -162,8 +198,16 @@ class UintrModel : public SimObject, public UserInterruptHooks
         statistics::Scalar injections;
         statistics::Scalar deliveries;
         statistics::Scalar wakeups;
+        statistics::Scalar umwaits;
+        statistics::Scalar tpauses;
+        statistics::Vector monitorWakes;
         statistics::Scalar pendingTicks;
         statistics::Formula avgPendingTicks;
+        /** Read from UintrModel::account. */
+        statistics::Value squashedByFlush;
+        statistics::Value squashedPerFlush;
+        statistics::Value keptInFlight;
+        statistics::Value reinjections;
     } stats;
 };
 

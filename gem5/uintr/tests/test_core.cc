@@ -6,8 +6,8 @@
  * and run by bench/tests/gem5_uintr_model.rs (g++ -std=c++17), or by hand:
  *
  *   g++ -std=c++17 -Wall -Wextra -Werror -I gem5/uintr/core \
- *       gem5/uintr/core/{structures,kernel,kb_timer}.cc \
- *       gem5/uintr/tests/test_core.cc -o test_core
+ *       gem5/uintr/core/{structures,kernel,kb_timer,monitor,delivery_account}.cc \
+ *       gem5/uintr/tests/test_{core,monitor,delivery_account}.cc -o test_core
  *   ./test_core
  *
  * The UPID/UITT cases mirror uintr-sys/src/structures.rs, so the model and
@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "check.hh"
 #include "kb_timer.hh"
 #include "kernel.hh"
 #include "structures.hh"
@@ -32,32 +33,6 @@ using namespace nemo_uintr::core;
 
 namespace
 {
-
-int failures = 0;
-int checks = 0;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        ++checks;                                                          \
-        if (!(cond)) {                                                     \
-            ++failures;                                                    \
-            std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,   \
-                         __LINE__, #cond);                                 \
-        }                                                                  \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                     \
-    do {                                                                   \
-        ++checks;                                                          \
-        const auto va = (a);                                               \
-        const auto vb = (b);                                               \
-        if (!(va == vb)) {                                                 \
-            ++failures;                                                    \
-            std::fprintf(stderr, "%s:%d: %s == %s failed (%lld vs %lld)\n", \
-                         __FILE__, __LINE__, #a, #b, (long long)va,        \
-                         (long long)vb);                                   \
-        }                                                                  \
-    } while (0)
 
 class FakeMemory : public GuestMemory
 {
@@ -521,7 +496,7 @@ testKbTimer()
 int
 main()
 {
-    const std::vector<std::pair<const char *, std::function<void()>>> tests = {
+    TestList tests = {
         {"control_bits", testControlBits},
         {"post_coalesces_and_notifies_once",
          testPostCoalescesAndNotifiesOnce},
@@ -539,6 +514,10 @@ main()
         {"wait", testWait},
         {"kb_timer", testKbTimer},
     };
+    for (auto list : {monitorTests(), deliveryAccountTests()}) {
+        for (auto &t : list)
+            tests.push_back(std::move(t));
+    }
     for (const auto &t : tests) {
         const int before = failures;
         t.second();

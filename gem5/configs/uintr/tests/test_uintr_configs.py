@@ -6,11 +6,12 @@ import os
 import re
 import tempfile
 import unittest
+from dataclasses import replace
 
 import fake_m5
 import uintr_path
 from uintr_params import (
-    CALIBRATED,
+    PARAMETERS,
     CPUID_LEAF7_EDX_UINTR,
     FIG4_CYCLES_PER_EVENT,
     FIG4_KERNELS,
@@ -20,6 +21,7 @@ from uintr_params import (
     cpuinfo_text,
     experiments,
     leaf7_with_uintr,
+    CPUID_LEAF7_ECX_WAITPKG,
     within_tolerance,
 )
 
@@ -51,7 +53,7 @@ def uintr_sys_flag_rule(cpuinfo, flag):
 class Parameters(unittest.TestCase):
     def test_latencies_name_the_simobject_parameters(self):
         declared = set(model_py_params())
-        ours = set(CALIBRATED.model_params())
+        ours = set(PARAMETERS.model_params())
         self.assertEqual(ours, declared - {"system", "strategy", "blocking"})
 
     def test_strategies_match_the_simobject_enum(self):
@@ -59,12 +61,14 @@ class Parameters(unittest.TestCase):
 
     def test_latencies_must_be_non_negative_ints(self):
         with self.assertRaises(ValueError):
-            UintrLatencies(flush=-1)
+            replace(PARAMETERS, notification_processing=-1)
         with self.assertRaises(ValueError):
-            UintrLatencies(ipi=1.5)
+            replace(PARAMETERS, ipi=1.5)
         with self.assertRaises(ValueError):
-            UintrLatencies(clui_port_latency=0)
-        self.assertEqual(UintrLatencies(wake_ns=250).model_params()["wake_latency"],
+            replace(PARAMETERS, clui_port_latency=0)
+        with self.assertRaises(ValueError):
+            replace(PARAMETERS, umwait_control=1 << 32)
+        self.assertEqual(replace(PARAMETERS, wake_ns=250).model_params()["wake_latency"],
                          "250ns")
 
     def test_paper_numbers(self):
@@ -99,8 +103,12 @@ class Parameters(unittest.TestCase):
 class Detection(unittest.TestCase):
     def test_cpuid_bit(self):
         self.assertEqual(CPUID_LEAF7_EDX_UINTR, 0x20)
-        self.assertEqual(leaf7_with_uintr((1, 2, 0x10, 4)), [1, 2, 0x30, 4])
+        self.assertEqual(CPUID_LEAF7_ECX_WAITPKG, 0x20)
+        self.assertEqual(leaf7_with_uintr((1, 2, 0x10, 4)), [1, 2, 0x30, 0x24])
+        self.assertEqual(leaf7_with_uintr((1, 2, 0x10, 4), waitpkg=False),
+                         [1, 2, 0x30, 4])
         self.assertEqual(leaf7_with_uintr()[2], 0x20)
+        self.assertEqual(leaf7_with_uintr()[3], 0x20)
         with self.assertRaises(ValueError):
             leaf7_with_uintr((1, 2, 3))
 
@@ -109,6 +117,8 @@ class Detection(unittest.TestCase):
         self.assertEqual(text.count("processor\t:"), 3)
         self.assertTrue(uintr_sys_flag_rule(text, "uintr"))
         self.assertTrue(uintr_sys_flag_rule(text, "xui_kbtimer"))
+        self.assertTrue(uintr_sys_flag_rule(text, "waitpkg"))
+        self.assertFalse(uintr_sys_flag_rule(cpuinfo_text(1, waitpkg=False), "waitpkg"))
         plain = cpuinfo_text(1, kbtimer=False)
         self.assertTrue(uintr_sys_flag_rule(plain, "uintr"))
         self.assertFalse(uintr_sys_flag_rule(plain, "xui_kbtimer"))
@@ -119,19 +129,28 @@ class Detection(unittest.TestCase):
 class CommandLine(unittest.TestCase):
     def test_strategy_and_kbtimer_options_are_taken_out(self):
         from nemo_args import UsageError
-        from run_uintr import split_uintr_args
+        from run_uintr import UintrOptions, split_uintr_args
 
-        s, kb, rest = split_uintr_args(
+        o, rest = split_uintr_args(
             ["--strategy", "tracked", "--binary", "x", "--", "--strategy", "y"])
-        self.assertEqual((s, kb), ("tracked", True))
+        self.assertEqual((o.strategy, o.kbtimer, o.waitpkg), ("tracked", True, True))
         self.assertEqual(rest, ["--binary", "x", "--", "--strategy", "y"])
-        s, kb, rest = split_uintr_args(["--strategy=drain", "--no-kbtimer"])
-        self.assertEqual((s, kb, rest), ("drain", False, []))
-        self.assertEqual(split_uintr_args([])[0], "flush")
-        with self.assertRaises(UsageError):
-            split_uintr_args(["--strategy", "sometimes"])
-        with self.assertRaises(UsageError):
-            split_uintr_args(["--strategy"])
+        o, rest = split_uintr_args(["--strategy=drain", "--no-kbtimer", "--no-waitpkg"])
+        self.assertEqual(o, UintrOptions("drain", False, False))
+        self.assertEqual(rest, [])
+        self.assertEqual(split_uintr_args([])[0].strategy, "flush")
+        # --no-waitpkg after `--` belongs to the program.
+        o, rest = split_uintr_args(["--", "--no-waitpkg"])
+        self.assertTrue(o.waitpkg)
+        self.assertEqual(rest, ["--", "--no-waitpkg"])
+        o, _ = split_uintr_args(["--param", "ipi=700", "--param=stui=20", "--rob", "256"])
+        self.assertEqual(o.overrides(), {"ipi": 700, "stui": 20})
+        self.assertEqual(o.rob, 256)
+        for bad in (["--strategy", "sometimes"], ["--strategy"],
+                    ["--param", "flush=600"], ["--param", "ipi=-1"],
+                    ["--param"], ["--rob", "0"], ["--rob", "many"]):
+            with self.assertRaises(UsageError, msg=bad):
+                split_uintr_args(bad)
 
 
 class Wiring(unittest.TestCase):
@@ -153,17 +172,20 @@ class Wiring(unittest.TestCase):
             board, strategy="tracked", binary="/bin/prog")
         self.assertIs(board.uintr, model)
         self.assertEqual(model.strategy, "tracked")
-        self.assertEqual(model.flush_latency, CALIBRATED.flush)
-        self.assertEqual(model.tracked_timer_latency, CALIBRATED.tracked_timer)
+        self.assertEqual(model.notification_processing_latency,
+                         PARAMETERS.notification_processing)
+        self.assertEqual(model.ipi_latency, PARAMETERS.ipi)
+        self.assertEqual(model.umwait_control, PARAMETERS.umwait_control)
         for cpu in cpus:
+            # UINTR in EDX, WAITPKG in ECX (gem5's order: EAX EBX EDX ECX).
             self.assertEqual(cpu.isa[0].ExtendedFeatures,
-                             [0x0, 0x01800000, 0x20, 0x0])
+                             [0x0, 0x01800000, 0x20, 0x20])
             ipr = [u for u in cpu.fuPool.FUList
                    if any(op.opClass == "IprAccess" for op in u.opList)]
             self.assertEqual(len(ipr), 1)
             (op,) = ipr[0].opList
             self.assertEqual((op.opLat, op.pipelined),
-                             (CALIBRATED.clui_port_latency, False))
+                             (PARAMETERS.clui_port_latency, False))
             self.assertEqual(len(cpu.fuPool.FUList), 2)
         (redirect,) = board.redirect_paths
         # gem5 redirects directories only (RedirectPath appends `/`).
@@ -180,12 +202,18 @@ class Wiring(unittest.TestCase):
     def test_simple_cpus_and_options(self):
         cpu = fake_m5.X86AtomicSimpleCPU()
         board = fake_m5.Board([cpu])
-        latencies = UintrLatencies(flush=7)
+        latencies = replace(PARAMETERS, notification_processing=7)
         self.uintr_system.attach_uintr(
             board, strategy="flush", latencies=latencies, kbtimer=False,
             outdir=os.path.join(self.tmp.name, "out"))
-        self.assertEqual(board.uintr.flush_latency, 7)
+        self.assertEqual(board.uintr.notification_processing_latency, 7)
         self.assertEqual(cpu.isa[0].ExtendedFeatures[2], 0x20)
+        self.assertEqual(cpu.isa[0].ExtendedFeatures[3], 0x20)
+        bare = fake_m5.X86AtomicSimpleCPU()
+        self.uintr_system.attach_uintr(
+            fake_m5.Board([bare]), waitpkg=False,
+            outdir=os.path.join(self.tmp.name, "bare"))
+        self.assertEqual(bare.isa[0].ExtendedFeatures[3], 0)
         (redirect,) = board.redirect_paths
         with open(os.path.join(redirect.host_paths[0], "cpuinfo")) as f:
             self.assertFalse(uintr_sys_flag_rule(f.read(), "xui_kbtimer"))
@@ -248,3 +276,25 @@ class Results(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Patch(unittest.TestCase):
+    """The gem5 patch's WAITPKG decoding, against binutils' encodings:
+    F3 0F AE /6 (mod=11) UMONITOR, F2 ... UMWAIT, 66 ... TPAUSE; gem5's
+    LEGACY_DECODEVAL is repne<<3 | rep<<2 | lock<<1 | op (0x66)."""
+
+    PATCH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "uintr",
+                         "gem5-v24.0.0.1-uintr.patch")
+
+    def test_waitpkg_decodes_by_mandatory_prefix(self):
+        with open(self.PATCH) as f:
+            text = f.read()
+        block = text[text.index("WAITPKG (0F AE /6"):]
+        block = block[:block.index("default: BasicOperate::MFENCE")]
+        decoded = dict(re.findall(
+            r"\+\s+0x([0-9a-f]+): SyscallInst::(\w+)", block))
+        self.assertEqual(decoded, {"4": "umonitor", "8": "umwait", "1": "tpause"})
+        for op in ("Umonitor", "Umwait", "Tpause"):
+            self.assertIn(f"user_interrupt_op::{op},", block)
+            self.assertIn(f"+constexpr unsigned {op} = ", text)
+        self.assertIn("monitorTriggered", text)

@@ -1,0 +1,150 @@
+"""calibration.json against its record, the fit on a stand-in for gem5, and
+predict.py's refusal to call anything predicted from uncalibrated values."""
+
+import json
+import unittest
+from dataclasses import replace
+
+import uintr_path  # noqa: F401
+from calibrate import calibrated, check, corrected, fit, table2_measured
+from predict import (
+    NOT_RUN,
+    interval_experiments,
+    label,
+    prediction_rows,
+    render,
+    sensitivity_settings,
+)
+from uintr_params import (
+    CALIBRATION,
+    CALIBRATION_FILE,
+    FIT_TOLERANCE,
+    FREE_PARAMETERS,
+    PARAMETERS,
+    TABLE2,
+    UintrLatencies,
+    load_calibration,
+)
+
+# A stand-in for gem5: each Table 2 row is its parameter plus a constant
+# the pipeline adds (the slope-1 assumption of the fit).
+EMERGENT = {"senduipi": 100.0, "stui": 14.0, "clui": 0.0, "end_to_end": 900.0,
+            "receiver_cost": 300.0}
+
+
+def linear_gem5(values):
+    return {t: values[p] + EMERGENT[t] for p, t in FREE_PARAMETERS.items()}
+
+
+class TheCommittedFile(unittest.TestCase):
+    def test_matches_its_record(self):
+        self.assertEqual(check(CALIBRATION), [])
+
+    def test_it_is_the_models_parameter_set(self):
+        self.assertLessEqual(len(CALIBRATION.free), 5)
+        self.assertEqual(set(CALIBRATION.free), set(FREE_PARAMETERS))
+        # Only Table 2 rows are targets, each one once.
+        targets = [p["target"] for p in CALIBRATION.free.values()]
+        self.assertEqual(sorted(targets), sorted(TABLE2))
+        self.assertIsInstance(PARAMETERS, UintrLatencies)
+        self.assertEqual(set(CALIBRATION.values()),
+                         {f for f in UintrLatencies.__dataclass_fields__})
+
+    def test_uncalibrated_file_says_so_and_nothing_is_predicted(self):
+        with open(CALIBRATION_FILE) as f:
+            doc = json.load(f)
+        if doc["status"] == "calibrated":
+            self.skipTest("the committed file is calibrated")
+        self.assertEqual(doc["status"], "not calibrated")
+        self.assertIsNone(doc["record"])
+        self.assertFalse(CALIBRATION.calibrated)
+        self.assertTrue(label(CALIBRATION).startswith("not a prediction"))
+        table = render(prediction_rows({}, CALIBRATION))
+        self.assertNotIn("| predicted |", table)
+
+
+class Fit(unittest.TestCase):
+    def test_converges_and_the_record_checks_out(self):
+        start = {k: v["value"] for k, v in CALIBRATION.free.items()}
+        record = fit(start, linear_gem5, rounds=3)
+        self.assertTrue(record["ok"])
+        self.assertEqual(len(record["rounds"]), 2)  # one correction, one confirmation
+        for p, t in FREE_PARAMETERS.items():
+            fin = record["final"][p]
+            self.assertEqual(fin["target"], t)
+            self.assertEqual(fin["paper"], TABLE2[t])
+            self.assertLessEqual(abs(fin["residual_pct"]), 100 * FIT_TOLERANCE)
+        new = calibrated(CALIBRATION, record, {"gem5_commit": "abc", "nemo_commit": "def"})
+        self.assertEqual(new.status, "calibrated")
+        self.assertEqual(check(new), [])
+        self.assertTrue(new.calibrated)
+        self.assertEqual(label(new), "predicted")
+        self.assertEqual(label(new, fitted_run=True), "same runs as a fitted row")
+        # A value edited after the fit no longer matches the record.
+        edited = replace(new, free=dict(new.free, ipi=dict(new.free["ipi"], value=1)))
+        self.assertTrue(any("ipi" in x for x in check(edited)))
+        self.assertTrue(label(edited).startswith("not a prediction"))
+
+    def test_a_fit_that_misses_is_not_calibrated(self):
+        def stubborn(values):
+            m = linear_gem5(values)
+            m["stui"] = 100.0  # does not respond to its parameter
+            return m
+
+        start = {k: v["value"] for k, v in CALIBRATION.free.items()}
+        record = fit(start, stubborn, rounds=3)
+        self.assertFalse(record["ok"])
+        self.assertEqual(len(record["rounds"]), 3)
+        new = calibrated(CALIBRATION, record, {})
+        self.assertEqual(new.status, "fit failed")
+        self.assertEqual(check(new), [])
+        self.assertTrue(label(new).startswith("not a prediction"))
+
+    def test_correction_and_floor(self):
+        values = {"senduipi": 300, "stui": 10, "clui_port_latency": 1, "ipi": 500,
+                  "notification_processing": 100}
+        measured = {"senduipi": 400.0, "stui": 30.0, "clui": 5.0, "end_to_end": 1300.0,
+                    "receiver_cost": 700.0}
+        new = corrected(values, measured)
+        self.assertEqual(new, {"senduipi": 283, "stui": 12, "clui_port_latency": 1,
+                               "ipi": 560, "notification_processing": 120})
+
+    def test_table2_from_reproduce_results(self):
+        results = {"ops": [{"senduipi": "383", "clui": "2", "stui": "32"}],
+                   "e2e": [{"end_to_end": "1360"}],
+                   "uipi-fib": [{"cycles_per_event": "700"}],
+                   "uipi-linpack": [{"cycles_per_event": "720"}],
+                   "uipi-memops": [{"cycles_per_event": "740"}]}
+        self.assertEqual(table2_measured(results),
+                         {"end_to_end": 1360.0, "receiver_cost": 720.0,
+                          "senduipi": 383.0, "clui": 2.0, "stui": 32.0})
+
+
+class Prediction(unittest.TestCase):
+    def test_runs_and_rows(self):
+        names = [e.name for e in interval_experiments()]
+        self.assertEqual(len(names), 7 * 3 * 3)
+        self.assertIn("kbtimer-memops-100us", names)
+        settings = sensitivity_settings(CALIBRATION)
+        self.assertEqual(len(settings), 2 * len(FREE_PARAMETERS) + 3)
+        ipi = CALIBRATION.free["ipi"]["value"]
+        self.assertIn((("ipi", round(ipi * 1.25)),), [s.params for s in settings])
+        self.assertEqual([s.rob for s in settings if s.rob], [256, 384, 512])
+        rows = prediction_rows({"e2e": [{"last_to_handler": "700"}]}, CALIBRATION)
+        (fig2,) = [r for r in rows if r[0].startswith("Fig. 2: last")]
+        self.assertEqual(fig2[1:3], (686, 700.0))
+        text = render(rows)
+        for name, _ in NOT_RUN:
+            self.assertIn(name, text)
+
+
+class Loading(unittest.TestCase):
+    def test_overrides(self):
+        self.assertEqual(CALIBRATION.latencies(ipi=5).ipi, 5)
+        with self.assertRaises(ValueError):
+            CALIBRATION.latencies(flush=600)
+        self.assertEqual(load_calibration().values(), CALIBRATION.values())
+
+
+if __name__ == "__main__":
+    unittest.main()
