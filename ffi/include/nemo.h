@@ -17,11 +17,14 @@
  *     wait for woken waiters to leave), and nemo_am_unregister_target (which delivers what is
  *     queued).
  *
- * Linking: -lnemo with libnemo.so, or libnemo.a plus -lgcc_s -lutil -lrt -lpthread -lm -ldl.
+ * Building: `pkg-config --cflags --libs nemo` (add --static for libnemo.a) once the library is
+ * installed (ffi/README.md). The header needs no feature-test macro: it compiles as strict C11
+ * (-std=c11 -Wpedantic) and as C++; clocks are named by NEMO_CLOCK_* (the values of Linux's
+ * CLOCK_REALTIME and CLOCK_MONOTONIC, so those work too where <time.h> declares them).
  *
  * Kept in sync with the library by its tests: every exported nemo_* function is declared here
- * and every declaration is exported, and a program using all of them compiles with
- * -Wall -Wextra -Werror -pedantic.
+ * and every declaration is exported; NEMO_VERSION_* equal the library's version; a program using
+ * every function compiles with -std=c11 -Wall -Wextra -Wpedantic -Werror and as C++17.
  */
 #ifndef NEMO_H
 #define NEMO_H
@@ -31,9 +34,23 @@
 #include <stdint.h>
 #include <time.h>
 
+/* The version of this header; nemo_version() returns the library's, as a string. The ABI is
+ * stable within a minor version while the major version is 0 (the SONAME is libnemo.so.0.MINOR). */
+#define NEMO_VERSION_MAJOR 0
+#define NEMO_VERSION_MINOR 1
+#define NEMO_VERSION_PATCH 0
+#define NEMO_VERSION_STRING "0.1.0"
+/* One number for comparisons: NEMO_VERSION >= NEMO_MAKE_VERSION(0, 1, 0). */
+#define NEMO_MAKE_VERSION(major, minor, patch) (((major) * 1000000L) + ((minor) * 1000L) + (patch))
+#define NEMO_VERSION NEMO_MAKE_VERSION(NEMO_VERSION_MAJOR, NEMO_VERSION_MINOR, NEMO_VERSION_PATCH)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Clocks of deadlines (a clockid_t value: Linux's CLOCK_REALTIME and CLOCK_MONOTONIC). */
+#define NEMO_CLOCK_REALTIME 0
+#define NEMO_CLOCK_MONOTONIC 1
 
 /* ------------------------------------------------------------------------------------------ */
 /* Attributes of condition variables and events                                               */
@@ -48,12 +65,12 @@ typedef enum nemo_policy {
 
 /* Attributes; a null pointer means NEMO_ATTR_DEFAULT. */
 typedef struct nemo_attr {
-    clockid_t clock;      /* clock of *_timedwait deadlines: CLOCK_REALTIME or CLOCK_MONOTONIC */
+    int clock;            /* clock of *_timedwait deadlines: one of NEMO_CLOCK_* */
     int pshared;          /* 1: shared between processes (in shared memory); 0: this process */
     nemo_policy_t policy; /* one of NEMO_POLICY_* */
 } nemo_attr_t;
 
-#define NEMO_ATTR_DEFAULT { CLOCK_REALTIME, 0, NEMO_POLICY_DEFAULT }
+#define NEMO_ATTR_DEFAULT { NEMO_CLOCK_REALTIME, 0, NEMO_POLICY_DEFAULT }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Condition variables                                                                        */
@@ -65,8 +82,8 @@ typedef struct nemo_attr {
  * EBUSY while a waiter has not been signalled; the waits are not cancellation points.
  */
 typedef union nemo_condvar {
-    unsigned char __size[48];
-    uint64_t __align;
+    unsigned char opaque[48];
+    uint64_t align;
 } nemo_condvar_t;
 
 #define NEMO_CONDVAR_INITIALIZER { { 0 } }
@@ -95,8 +112,9 @@ int nemo_condvar_wait(nemo_condvar_t *cv, pthread_mutex_t *mutex);
 int nemo_condvar_timedwait(nemo_condvar_t *cv, pthread_mutex_t *mutex,
                            const struct timespec *abstime);
 
-/* nemo_condvar_timedwait on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC, else EINVAL). */
-int nemo_condvar_clockwait(nemo_condvar_t *cv, pthread_mutex_t *mutex, clockid_t clock,
+/* nemo_condvar_timedwait on `clock` (NEMO_CLOCK_REALTIME or NEMO_CLOCK_MONOTONIC, else
+ * EINVAL). */
+int nemo_condvar_clockwait(nemo_condvar_t *cv, pthread_mutex_t *mutex, int clock,
                            const struct timespec *abstime);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -120,8 +138,8 @@ int nemo_condvar_clockwait(nemo_condvar_t *cv, pthread_mutex_t *mutex, clockid_t
  * announcement is never lost; one sent before it is seen by the re-check.
  */
 typedef union nemo_event {
-    unsigned char __size[48];
-    uint64_t __align;
+    unsigned char opaque[48];
+    uint64_t align;
 } nemo_event_t;
 
 #define NEMO_EVENT_INITIALIZER { { 0 } }
@@ -130,7 +148,7 @@ typedef union nemo_event {
  * exactly one nemo_event_wait / _timedwait / _clockwait / _cancel_wait, which disarm it. Using
  * a key that is not armed for that event is EINVAL. */
 typedef struct nemo_event_key {
-    uint64_t __opaque[4];
+    uint64_t opaque[4];
 } nemo_event_key_t;
 
 /* Initialises *ev with *attr (null: defaults). */
@@ -157,8 +175,8 @@ int nemo_event_wait(nemo_event_t *ev, nemo_event_key_t *key);
 int nemo_event_timedwait(nemo_event_t *ev, nemo_event_key_t *key,
                          const struct timespec *abstime);
 
-/* nemo_event_timedwait on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC). */
-int nemo_event_clockwait(nemo_event_t *ev, nemo_event_key_t *key, clockid_t clock,
+/* nemo_event_timedwait on `clock` (NEMO_CLOCK_REALTIME or NEMO_CLOCK_MONOTONIC). */
+int nemo_event_clockwait(nemo_event_t *ev, nemo_event_key_t *key, int clock,
                          const struct timespec *abstime);
 
 /* Withdraws the announcement. *was_notified (if not null): 1 if a notification had already
@@ -248,7 +266,7 @@ typedef struct nemo_backend_info {
  * ENOTSUP: it cannot run here) with *out describing it. */
 int nemo_backend_info(nemo_backend_info_t *out);
 
-/* The library version, e.g. "0.1.0" (static). */
+/* The library's version, e.g. "0.1.0" (static); compare NEMO_VERSION_STRING, the header's. */
 const char *nemo_version(void);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-//! Typed errors of the interrupt core, the backends and active messages.
+//! Typed errors of the crate: condvars, the interrupt core, the backends, active messages and
+//! timers share this one type.
 //!
 //! Every failure a caller can provoke (a vector out of range, a receiver that has gone, a full
 //! mailbox, a backend that this machine cannot run) is a variant here, never a panic; and
@@ -10,7 +11,7 @@ use crate::am::{ActionId, TargetId};
 use crate::backend::BackendKind;
 use crate::interrupt::Vector;
 
-/// Result alias for this crate's interrupt and active-message API.
+/// Result alias for this crate's API.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// What went wrong.
@@ -104,6 +105,12 @@ pub enum Error {
     /// The timer core serving the timer has stopped.
     #[error("the timer core serving this timer has stopped")]
     TimerStopped,
+    /// A condvar or event is being destroyed while some waiters have not been notified.
+    #[error("condvar is busy: {waiters} waiter(s) have not been notified")]
+    Busy {
+        /// How many waiters had not been notified.
+        waiters: u32,
+    },
     /// A user-interrupt system call failed.
     #[error("user-interrupt call failed: {0}")]
     Uintr(#[from] uintr_sys::Error),
@@ -135,7 +142,7 @@ impl Error {
             Error::ReceiverGone => libc::ESHUTDOWN,
             Error::ForeignProcess => libc::EXDEV,
             Error::BackendUnavailable { .. } => libc::ENOTSUP,
-            Error::NoFreeSignal => libc::EBUSY,
+            Error::NoFreeSignal | Error::Busy { .. } => libc::EBUSY,
             Error::MailboxFull { .. } | Error::BroadcastIncomplete { .. } => libc::EAGAIN,
             Error::ActionTableFull(_) | Error::TargetTableFull(_) => libc::ENOSPC,
             Error::Uintr(e) => e.errno(),

@@ -108,6 +108,7 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod am;
 pub mod backend;
@@ -123,7 +124,8 @@ pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};
 pub use error::{Error, Result};
 
-/// The Rust examples of the repository's README, compiled and run as doc tests.
+/// The examples of the crate's README, compiled and run as doc tests (the README is inside the
+/// package, so they run from the published crate too).
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -12,6 +12,7 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// What went wrong in a UINTR operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A user vector must be in `0..64`.
     #[error("user-interrupt vector {0} is out of range (valid: 0..64)")]

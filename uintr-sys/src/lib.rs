@@ -70,6 +70,7 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod detect;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

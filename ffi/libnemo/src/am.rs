@@ -37,6 +37,8 @@ pub(crate) fn backend_code(kind: BackendKind) -> NemoBackend {
         BackendKind::Uintr => NEMO_BACKEND_UINTR,
         BackendKind::Signal => NEMO_BACKEND_SIGNAL,
         BackendKind::Poll => NEMO_BACKEND_POLL,
+        // A backend this C ABI has no value for yet: reported as "none" rather than guessed.
+        _ => NEMO_BACKEND_AUTO,
     }
 }
 
@@ -98,9 +100,11 @@ impl NemoAmConfig {
 }
 
 /// `nemo_am_domain_t`.
+#[derive(Debug)]
 pub struct NemoAmDomain(Domain);
 
 /// `nemo_am_target_t`: a registered thread.
+#[derive(Debug)]
 pub struct NemoAmTarget {
     /// Held for its drop, which unregisters the thread.
     _registration: Target,

@@ -18,6 +18,7 @@ use crate::{NemoAttr, guard};
 /// `nemo_condvar_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_CONDVAR_INITIALIZER`) is a
 /// valid condvar with the default attributes.
 #[repr(C, align(8))]
+#[derive(Debug)]
 pub struct NemoCondvar {
     bytes: [u8; 48],
 }

@@ -29,6 +29,7 @@ use crate::{NemoAttr, guard};
 /// `nemo_event_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_EVENT_INITIALIZER`) is a valid
 /// event with the default attributes.
 #[repr(C, align(8))]
+#[derive(Debug)]
 pub struct NemoEvent {
     bytes: [u8; 48],
 }
@@ -44,6 +45,7 @@ const _: () = assert!(size_of::<NemoEvent>() == size_of::<RawCondvar>());
 /// `nemo_event_wait`/`_timedwait`/`_clockwait`/`_cancel_wait`. Caller-allocated, 32 bytes;
 /// must not be copied while armed.
 #[repr(C)]
+#[derive(Debug)]
 pub struct NemoEventKey {
     opaque: [u64; 4],
 }

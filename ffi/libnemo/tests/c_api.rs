@@ -140,7 +140,14 @@ fn a_c_program_using_every_function_works_with_the_shared_library() {
     let test = "a_c_program_using_every_function_works_with_the_shared_library";
     let Some(cc) = need("cc", test) else { return };
     let d = deps();
-    let rpath = format!("-Wl,-rpath,{}", d.display());
+    // The program records the library's SONAME, libnemo.so.<ABI>, and looks for that name at
+    // run time: give it one, linked to the library cargo built.
+    let soname_dir = scratch().join("soname");
+    std::fs::create_dir_all(&soname_dir).expect("soname dir");
+    let soname = soname_dir.join(concat!("libnemo.so.", env!("NEMO_ABI_VERSION")));
+    let _ = std::fs::remove_file(&soname);
+    std::os::unix::fs::symlink(d.join("libnemo.so"), &soname).expect("SONAME link");
+    let rpath = format!("-Wl,-rpath,{}", soname_dir.display());
     let libdir = format!("-L{}", d.display());
     let prog = build_capi(&cc, "capi-shared", &[&libdir, &rpath, "-lnemo", "-pthread"]);
     let out = run_capi(&prog, &[], &[]);
@@ -153,6 +160,24 @@ fn a_c_program_using_every_function_works_with_the_shared_library() {
     assert!(
         out.starts_with("capi: misconfigured backend reported"),
         "{out}"
+    );
+}
+
+#[test]
+fn the_shared_library_has_its_soname() {
+    let test = "the_shared_library_has_its_soname";
+    let Some(readelf) = need("readelf", test) else {
+        return;
+    };
+    let dynamic = run_ok(
+        Command::new(readelf)
+            .arg("-d")
+            .arg(deps().join("libnemo.so")),
+    );
+    let soname = concat!("libnemo.so.", env!("NEMO_ABI_VERSION"));
+    assert!(
+        dynamic.contains(&format!("Library soname: [{soname}]")),
+        "{dynamic}"
     );
 }
 

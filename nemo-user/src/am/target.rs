@@ -236,6 +236,7 @@ impl Drop for TargetTable {
 /// Dropping it unregisters the thread: messages queued before are delivered by the drop (on the
 /// `signal` and `poll` backends), later notifies fail with [`Error::UnknownTarget`]. Not `Send`:
 /// it belongs to its thread.
+#[must_use = "dropping a target unregisters the thread: keep it for as long as it receives"]
 pub struct Target {
     pub(crate) id: TargetId,
     pub(crate) domain: Arc<super::domain::Inner>,

@@ -51,6 +51,7 @@ pub const BACKEND_ENV: &str = "NEMO_BACKEND";
 
 /// One of the three backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BackendKind {
     /// Intel user interrupts: `SENDUIPI` and a hardware-delivered handler.
     Uintr,

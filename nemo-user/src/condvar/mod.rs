@@ -1,6 +1,8 @@
 //! Condition variables that beat `pthread_cond` (Nemo §4.1, at user level).
 //!
 //! - [`Condvar`]: for `std::sync::Mutex`, shaped like `std::sync::Condvar`.
+//! - [`LockApiCondvar`] (feature `lock_api`, on by default): for any [`lock_api`](::lock_api)
+//!   mutex — parking_lot's, spin locks — shaped like `parking_lot::Condvar`.
 //! - [`RawCondvar`]: the 48-byte, pointer-free state, usable with any mutex through
 //!   [`RawCondvar::wait_raw`] — what a `pthread_cond_*` replacement keeps inside the caller's
 //!   `pthread_cond_t` and drives with the caller's glibc mutex.
@@ -75,6 +77,8 @@
 //!   thread limit); generation numbers wrap after 2^32 notifications, harmlessly unless one waiter
 //!   sleeps through 2^31 of its own group's generations between two checks.
 
+#[cfg(feature = "lock_api")]
+mod lock_api;
 mod lockword;
 mod platform;
 mod protocol;
@@ -87,31 +91,15 @@ mod loom_models;
 use std::sync::{LockResult, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+#[cfg(feature = "lock_api")]
+pub use self::lock_api::LockApiCondvar;
 pub use raw::{RawCondvar, WaitTicket};
 
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 
-/// Errors of condvar operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// `destroy` while some waiters have not been notified.
-    #[error("condvar is busy: {waiters} waiter(s) have not been notified")]
-    Busy {
-        /// How many waiters had not been notified.
-        waiters: u32,
-    },
-}
-
-impl Error {
-    /// The errno value a C API reports for it.
-    pub const fn errno(&self) -> i32 {
-        match self {
-            Error::Busy { .. } => libc::EBUSY,
-        }
-    }
-}
+/// The crate's error type; condvar operations return its [`Error::Busy`].
+pub use crate::error::Error;
 
 /// Whether [`Condvar::wait_timeout`] and friends returned because time ran out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

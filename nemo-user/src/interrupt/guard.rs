@@ -38,6 +38,7 @@ use super::thread;
 /// # Ok::<(), nemo_user::Error>(())
 /// ```
 #[must_use = "a guard defers interrupts only while it is alive"]
+#[derive(Debug)]
 pub struct Guard {
     _owned_by_thread: PhantomData<*const ()>,
 }

@@ -54,6 +54,7 @@ use super::{ALL_VECTORS, Vector};
 /// assert_eq!(tx.send(), Err(nemo_user::Error::ReceiverGone));
 /// # Ok::<(), nemo_user::Error>(())
 /// ```
+#[must_use = "dropping a receiver unregisters it: keep it for as long as the thread receives"]
 pub struct Receiver {
     local: NonNull<Local>,
     _owned_by_thread: PhantomData<*const ()>,
@@ -251,6 +252,16 @@ impl Receiver {
     /// The kernel thread id of the receiving thread.
     pub fn tid(&self) -> libc::pid_t {
         self.shared().core().tid
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("tid", &self.tid())
+            .field("backend", &self.backend())
+            .field("pending", &format_args!("{:#x}", self.pending()))
+            .finish()
     }
 }
 

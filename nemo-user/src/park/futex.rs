@@ -15,6 +15,7 @@ pub const MATCH_ANY: u32 = u32::MAX;
 
 /// Why a [`wait`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitResult {
     /// Woken by a `FUTEX_WAKE`/requeue (or a spurious kernel wakeup).
     Woken,

@@ -68,6 +68,7 @@ pub struct ParkRequest<'a> {
 /// implementation may return early for any reason; only [`ParkResult::TimedOut`] must be exact
 /// (returned only once the deadline has passed on its clock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParkResult {
     /// Woken (or a spurious kernel wakeup, or a signal).
     Woken,

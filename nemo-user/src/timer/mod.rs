@@ -85,6 +85,7 @@ pub(crate) use self::posix::expired as posix_expired;
 
 /// When a timer expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Arm {
     /// Every period, the first one period from now. The period must not be zero.
     Periodic(Duration),
@@ -126,6 +127,7 @@ impl TickStats {
 /// backend), [`TimerCore::arm_fn`] (a function called on the timer thread), or
 /// [`Timer::posix`] (a per-thread kernel timer, `signal` backend). `'a` is the lifetime of what
 /// a [`TimerCore`]'s functions borrow (`'static` for the others).
+#[must_use = "dropping a timer cancels it: keep it for as long as it should tick"]
 pub struct Timer<'a> {
     source: Source<'a>,
 }

@@ -40,6 +40,7 @@ use super::{Arm, Expiry, Timer};
 /// # Ok::<(), nemo_user::Error>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "dropping a timer thread stops it and every timer it serves"]
 pub struct TimerThread {
     core: Arc<TimerCore<'static>>,
     thread: Option<JoinHandle<()>>,

@@ -28,6 +28,7 @@ use super::{Arm, Expiry, Timer};
 
 /// How a timer core waits between deadlines: the trade between precision and CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Wait {
     /// Spins on the clock (the TSC where it is invariant). The most precise — a tick is sent
     /// tens of nanoseconds after its deadline — and the core is 100 % busy, as in the runtimes

@@ -244,6 +244,7 @@ pub fn set_default_policy(policy: WaitPolicy) -> WaitPolicy {
 /// A policy choice small enough to live inside a [`RawCondvar`](crate::condvar::RawCondvar)'s 48
 /// bytes, so a C shim can set one per `pthread_cond_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum PolicyClass {
     /// Use the process-wide [`default_policy`].
     #[default]
