@@ -11,8 +11,8 @@
 //!   `STACKADJUST`); `RSP &= !0xF`; push `tmp`, RFLAGS, RIP and the vector; clear TF and RF;
 //!   `RIP = entry`; clear UIF. When the signal handler returns, the thread takes the interrupt
 //!   wherever it was — at an arbitrary instruction, as with the hardware.
-//! * **UIF** is the delivery signal's bit in the thread's signal mask: delivery blocks it (the
-//!   CPU clears UIF), `uiret` unblocks it, and [`clui`], [`stui`], [`testui`] are the emulated
+//! * **UIF** is the delivery signals' bits in the thread's signal mask: delivery blocks them (the
+//!   CPU clears UIF), `uiret` unblocks them, and [`clui`], [`stui`], [`testui`] are the emulated
 //!   instructions. Deliveries sent while it is blocked stay pending and are taken right after
 //!   the `uiret`/`stui` that unblocks it, as the hardware does.
 //! * **`uiret`** raises #UD (SIGILL) on a CPU whose kernel has not enabled user interrupts. The
@@ -72,6 +72,7 @@
 //! ```
 
 mod delivery;
+pub mod kernel;
 mod uiret;
 
 use core::ffi::c_void;
@@ -94,6 +95,22 @@ pub const DELIVERY_SIGNAL_BELOW_RTMAX: c_int = 2;
 /// `SIGRTMIN`/`SIGRTMAX` depend on the C library).
 pub fn delivery_signal() -> c_int {
     libc::SIGRTMAX() - DELIVERY_SIGNAL_BELOW_RTMAX
+}
+
+/// The interrupting delivery signal is `SIGRTMAX() - INTERRUPTING_SIGNAL_BELOW_RTMAX`.
+pub const INTERRUPTING_SIGNAL_BELOW_RTMAX: c_int = 3;
+
+/// The real-time signal that carries emulated deliveries to a receiver registered with
+/// [`HandlerFlags::WAITING_RECEIVER`](crate::syscalls::HandlerFlags::WAITING_RECEIVER) through
+/// [`kernel`]. Its handler is installed without `SA_RESTART`, so an interruptible system call
+/// of that thread fails with `EINTR`, as the kernel makes it (UINTR-ABI.md §4b).
+pub fn interrupting_delivery_signal() -> c_int {
+    libc::SIGRTMAX() - INTERRUPTING_SIGNAL_BELOW_RTMAX
+}
+
+/// Both delivery signals: a signal-based mechanism elsewhere must take neither.
+pub fn delivery_signals() -> [c_int; 2] {
+    [delivery_signal(), interrupting_delivery_signal()]
 }
 
 /// The signal through which `uiret` is emulated (#UD).
@@ -211,7 +228,9 @@ fn set_delivery_mask(how: c_int) {
     unsafe {
         let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
         libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), delivery_signal());
+        for sig in delivery_signals() {
+            libc::sigaddset(set.as_mut_ptr(), sig);
+        }
         // Cannot fail: `how` is valid and the set is readable.
         libc::pthread_sigmask(how, set.as_ptr(), core::ptr::null_mut());
     }
@@ -251,12 +270,13 @@ fn last_errno() -> i32 {
 }
 
 fn install_once() -> Result<()> {
-    let sig = delivery_signal();
-    let current = query(sig)?;
-    if current.sa_sigaction != libc::SIG_DFL
-        && current.sa_sigaction != delivery::on_delivery as *const () as usize
-    {
-        return Err(Error::SignalInUse(sig));
+    for sig in delivery_signals() {
+        let current = query(sig)?;
+        if current.sa_sigaction != libc::SIG_DFL
+            && current.sa_sigaction != delivery::on_delivery as *const () as usize
+        {
+            return Err(Error::SignalInUse(sig));
+        }
     }
     let previous = query(UIRET_SIGNAL)?;
     if previous.sa_sigaction != uiret::on_sigill as *const () as usize {
@@ -264,7 +284,8 @@ fn install_once() -> Result<()> {
         let _ = uiret::PREVIOUS_SIGILL.set(previous);
     }
     set_handler(UIRET_SIGNAL, uiret::on_sigill, 0)?;
-    set_handler(sig, delivery::on_delivery, libc::SA_RESTART)?;
+    set_handler(delivery_signal(), delivery::on_delivery, libc::SA_RESTART)?;
+    set_handler(interrupting_delivery_signal(), delivery::on_delivery, 0)?;
     // Spare the first xsave entry its CPUID.
     crate::trampoline::xsave_area_size();
 
