@@ -13,7 +13,8 @@
 //! | [`instructions`] | `senduipi`, `clui`, `stui`, `testui`, WAITPKG, `rdtsc` |
 //! | [`structures`] | [`Upid`] (with the lossless post/take protocol) and [`UittEntry`] |
 //! | [`trampoline`] | the handler entry ([`uintr_entry!`]) and its [`Frame`](trampoline::Frame) |
-//! | [`emulation`] | delivery and `uiret` done in software with signals |
+//! | [`target_table`] | the process's target table: shared, serialised sender indices |
+//! | [`emulation`] | delivery, `uiret` and the kernel's calls done in software with signals |
 //!
 //! No UINTR syscall can be made without a [`Support`] token, and only [`detect()`] hands one out,
 //! after both the CPU (CPUID) and the kernel (`/proc/cpuinfo`) say user interrupts exist. On
@@ -79,6 +80,8 @@ pub mod error;
 pub mod instructions;
 pub mod structures;
 pub mod syscalls;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod target_table;
 #[cfg(target_arch = "x86_64")]
 pub mod trampoline;
 

@@ -24,6 +24,8 @@
 //!   steps widens the window so that concurrent, unserialised registrations collide as they can
 //!   on the real kernel. There is no duplicate check (the kernel's is `#if 0`): every
 //!   registration takes a new slot of the 256, and the 257th fails with [`Error::TableFull`].
+//!   The library's serialised, shared path is [`crate::target_table`]; the public wrappers here
+//!   take its lock, as [`crate::syscalls`]'s do.
 //! * **`WAITING_RECEIVER` interrupts system calls.** Notifications to a receiver registered with
 //!   [`HandlerFlags::WAITING_RECEIVER`] travel on
 //!   [`interrupting_delivery_signal()`](super::interrupting_delivery_signal), whose handler has no
@@ -282,13 +284,16 @@ pub fn senduipi(index: UittIndex) -> Result<()> {
 }
 
 /// Emulated `uintr_wait`: blocks the calling receiver until a notification interrupts it or
-/// `usec` elapse. As the kernel's: a receiver registered without
-/// [`HandlerFlags::WAITING_RECEIVER`] is not woken early.
+/// `usec` elapse. The kernel does not wake a receiver registered without
+/// [`HandlerFlags::WAITING_RECEIVER`] early, so, as [`crate::syscalls::wait`], this refuses such
+/// a thread instead of sleeping through its interrupts.
 ///
-/// Errors: [`Error::TimeoutOutOfRange`], [`Error::NotRegistered`].
+/// Errors: [`Error::TimeoutOutOfRange`], [`Error::NotRegistered`],
+/// [`Error::NotWaitingReceiver`].
 pub fn wait(usec: u64) -> Result<WaitOutcome> {
     let usec = check_wait_timeout(usec)?;
     let r = current_registered()?;
+    crate::syscalls::check_waiting_receiver(HandlerFlags(r.flags.load(SeqCst)))?;
     let deadline = Instant::now() + Duration::from_micros(usec);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -329,18 +334,21 @@ pub(super) fn notification_processing() -> Option<Vector> {
 
 /// Emulated `uintr_register_sender`: a target-table index that sends `fd`'s vector to its
 /// receiver. Errors: [`Error::ReceiverGone`] (the receiver thread exited), [`Error::TableFull`].
-/// Every call takes a new slot.
+/// Every call takes a new slot; [`crate::target_table::SharedIndex`] shares them.
 pub fn register_sender(fd: &VectorFd) -> Result<UittIndex> {
+    let _serialised = crate::target_table::lock();
     raw_register_sender(fd)
 }
 
 /// Emulated `uintr_register_self`: a target-table index that sends `vector` to the calling
 /// thread. Errors: [`Error::NotRegistered`], [`Error::TableFull`].
 pub fn register_self(vector: Vector) -> Result<UittIndex> {
+    let _serialised = crate::target_table::lock();
     raw_register_self(vector)
 }
 
 /// Emulated `uintr_unregister_sender`. Errors: [`Error::InvalidArgument`] (not a valid slot).
 pub fn unregister_sender(index: UittIndex) -> Result<()> {
+    let _serialised = crate::target_table::lock();
     raw_unregister_sender(index)
 }
