@@ -10,7 +10,7 @@
 //!   index: one sender's interrupts then reach the other's receiver, and when one unregisters,
 //!   the other's `senduipi` raises #GP (SIGSEGV). Every call that allocates or frees an index —
 //!   `uintr_register_sender`, `uintr_register_self`, `uintr_unregister_sender`, `uintr_ipi_fd` —
-//!   is therefore made under one process-wide lock, [`lock`], here and in
+//!   is therefore made under one process-wide lock (`lock()`), here and in
 //!   [`crate::syscalls`] and [`crate::emulation::kernel`]. Fork children share the table
 //!   but not the lock: two *processes* registering at once can still collide; only the kernel can
 //!   close that.
@@ -22,12 +22,12 @@
 //!
 //! # Invariants
 //!
-//! * An entry of [`SHARED`] exists exactly while at least one [`SharedIndex`] of its process
+//! * An entry of `SHARED` exists exactly while at least one [`SharedIndex`] of its process
 //!   refers to it (`refs` ≥ 1), and its index is registered with the kernel while it exists.
 //! * The receiver name of an entry is unique among live receivers: the caller guarantees it
 //!   (see [`SharedIndex::connect`]).
 //! * Entries are per process (`pid`): a fork child inherits the parent's entries in its copy of
-//!   [`SHARED`] but never uses or frees them.
+//!   `SHARED` but never uses or frees them.
 
 use std::os::fd::BorrowedFd;
 use std::sync::{Mutex, MutexGuard};

@@ -11,15 +11,32 @@
 //! discarded by the kernel, and [`Receiver::pending`](crate::interrupt::Receiver::pending) shows
 //! only vectors deferred in software.
 //!
+//! # What the kernel and the CPU leave to us (UINTR-ABI.md §4b)
+//!
+//! * **Target-table indices** come from [`uintr_sys::target_table::SharedIndex`]: one per
+//!   (receiver, vector) in the process, reference-counted, allocated under a process-wide lock
+//!   (the kernel's allocation is unlocked and the table has 256 entries).
+//! * **Self-sends**: to its own thread the CPU enters the handler a few instructions after
+//!   `SENDUIPI`. A send to the calling thread's receiver issues it after the send bracket
+//!   (`Target::send` / `Target::notify_self`), so a handler that drops the receiver does not
+//!   wait for the send it interrupted.
+//! * **Re-registration** reuses the thread's UPID: what was pending for an earlier receiver of
+//!   the thread is let in and dropped before the new one is reachable. Senders of the earlier
+//!   receiver that are still connected can post later; the handler sees those as spurious.
+//! * **`WAITING_RECEIVER`** is set only on request
+//!   ([`ReceiverBuilder::uintr_waiting`](crate::interrupt::ReceiverBuilder::uintr_waiting)): with
+//!   it every interruptible system call of the receiver's thread fails with `EINTR` when an
+//!   interrupt arrives. `uintr_wait` (the [`UintrPark`](crate::park::UintrPark)) needs it and is
+//!   refused without it (the park then falls back to the futex).
+//!
 //! # Emulated
 //!
 //! [`ReceiverBuilder::uintr_emulated`](crate::interrupt::ReceiverBuilder::uintr_emulated) runs
-//! the same entries, dispatch and guards on a machine without user interrupts, through
-//! [`uintr_sys::emulation`]: the sender does `SENDUIPI`'s half in software (post to the
-//! receiver's UPID, notify only on [`PostOutcome::Notify`]), the emulation enters the trampoline
-//! on the receiver's thread as the CPU would and emulates `uiret`, and the handler does the CPU's
-//! notification processing (take the UPID, deliver the highest vector, keep the rest pending for
-//! the next entry). `clui`/`stui` are the emulation's. It exists to test this backend's path
+//! this backend's very calls — register the handler, vector fds, shared indices, `SENDUIPI`,
+//! `clui`/`stui` — on [`uintr_sys::emulation::kernel`], which behaves as unkindly as the kernel
+//! and the CPU: self-sends enter at once, the table is 256 unlocked slots, UPIDs are reused,
+//! `WAITING_RECEIVER` gives `EINTR`, and the CPU's notification processing (highest vector
+//! first) happens on arrival, before the trampoline. It exists to test this backend's path
 //! where there is no hardware; it costs two signals per interrupt, so never take its timings
 //! for UINTR's.
 

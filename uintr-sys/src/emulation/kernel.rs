@@ -4,7 +4,7 @@
 //!
 //! # Invariants
 //!
-//! * A receiver thread's state ([`Receiver`] below) is created at its first
+//! * A receiver thread's state (`Receiver` below) is created at its first
 //!   [`register_handler`] and never freed (one small leak per thread that ever registers), so a
 //!   target-table entry may point at it for ever, as the kernel's entries point at a UPID it
 //!   reference-counts. `state` says whether the thread is registered, unregistered or gone.

@@ -21,7 +21,13 @@
 //!   effect, as with the real `uiret`) and unblocks delivery. Any other SIGILL goes to the
 //!   handler that was installed before (or, with none, kills the process as it would have).
 //!
-//! Deliveries are *not* coalesced: every successful `deliver*` enters the handler once (real-time
+//! * **The kernel's calls and `SENDUIPI`** ([`kernel`]): handler registration, vector fds, the
+//!   256-slot target table, `uintr_wait` and `SENDUIPI`, as unkind as Intel's kernel and the CPU
+//!   (self-sends enter at once, unlocked slot allocation, UPIDs reused on re-registration,
+//!   `EINTR` for `WAITING_RECEIVER` threads); the CPU's notification processing picks the vector
+//!   on arrival. A library runs its hardware path on it unchanged.
+//!
+//! Direct deliveries are *not* coalesced: every successful `deliver*` enters the handler once (real-time
 //! signals queue). A backend that wants the CPU's coalescing posts into a
 //! [`Upid`](crate::Upid) and delivers only when [`Upid::post`](crate::Upid::post) returns
 //! [`PostOutcome::Notify`](crate::PostOutcome::Notify); its handler then
@@ -29,9 +35,11 @@
 //!
 //! # Signals used
 //!
-//! * [`delivery_signal()`]: `SIGRTMAX() -` [`DELIVERY_SIGNAL_BELOW_RTMAX`] (62 with glibc). A
-//!   signal-based backend elsewhere in the library should count up from `SIGRTMIN()` instead;
-//!   [`install`] refuses to take a signal that already has a handler.
+//! * [`delivery_signal()`]: `SIGRTMAX() -` [`DELIVERY_SIGNAL_BELOW_RTMAX`] (62 with glibc), and
+//!   [`interrupting_delivery_signal()`]: `SIGRTMAX() -` [`INTERRUPTING_SIGNAL_BELOW_RTMAX`] (61),
+//!   both in [`delivery_signals()`]. A signal-based backend elsewhere in the library should count
+//!   up from `SIGRTMIN()` instead; [`install`] refuses to take a signal that already has a
+//!   handler.
 //! * [`UIRET_SIGNAL`] = `SIGILL`, chained as described above.
 //!
 //! # Differences from the hardware
@@ -40,7 +48,9 @@
 //!   mistake it for UINTR.
 //! * A thread blocked in a system call is interrupted: the call is restarted when possible
 //!   (`SA_RESTART`), otherwise it fails with `EINTR` (the hardware leaves a blocked receiver
-//!   alone unless it registered with a `WAITING_*` flag).
+//!   alone unless it registered with a `WAITING_*` flag). Receivers of [`kernel`] registered with
+//!   `WAITING_RECEIVER` get [`interrupting_delivery_signal()`], without `SA_RESTART`: their
+//!   interruptible calls fail with `EINTR`, as with the kernel.
 //! * `uintr_alt_stack` is not emulated: the frame always goes below the red zone of the
 //!   interrupted stack.
 //! * On a machine whose kernel *has* enabled user interrupts `uiret` does not trap, so the
