@@ -53,7 +53,7 @@ enum Route {
     Emulated,
 }
 
-struct Entry {
+pub(crate) struct Entry {
     pid: libc::pid_t,
     receiver: usize,
     vector: Vector,
@@ -66,18 +66,79 @@ struct Entry {
 /// process-wide registration lock.
 static SHARED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
-fn shared() -> MutexGuard<'static, Vec<Entry>> {
-    // A panic while holding it leaves the list consistent (every change is one push, one
-    // counter update or one removal), so a poisoned lock is still good.
-    SHARED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The registration lock, held with the calling thread's user interrupts off: a handler that
+/// ran on this thread while it holds the lock, and took the lock itself (by dropping a sender,
+/// say), would wait for ever. Interrupts that arrive meanwhile are taken when it is released.
+pub(crate) struct Serialised {
+    // Dropped in this order: unlock, then restore UIF.
+    table: MutexGuard<'static, Vec<Entry>>,
+    _uif: UifOff,
 }
 
-/// The process-wide lock under which target-table indices are allocated and freed. Held
-/// while a system call that allocates or frees one runs; not reentrant.
-pub(crate) fn lock() -> impl Drop {
-    shared()
+impl core::ops::Deref for Serialised {
+    type Target = Vec<Entry>;
+    fn deref(&self) -> &Vec<Entry> {
+        &self.table
+    }
+}
+
+impl core::ops::DerefMut for Serialised {
+    fn deref_mut(&mut self) -> &mut Vec<Entry> {
+        &mut self.table
+    }
+}
+
+/// Clears the calling thread's UIF (the CPU's, or the emulation's) until dropped, if it was set.
+struct UifOff(Option<Uif>);
+
+enum Uif {
+    Cpu,
+    Emulated,
+}
+
+impl UifOff {
+    fn new() -> UifOff {
+        if crate::detect().support().is_some() {
+            // SAFETY: a Support token exists, so the kernel enabled UINTR: TESTUI and CLUI
+            // execute (on any thread, receiver or not).
+            unsafe {
+                if crate::instructions::testui() {
+                    crate::instructions::clui();
+                    return UifOff(Some(Uif::Cpu));
+                }
+            }
+            return UifOff(None);
+        }
+        if crate::emulation::testui() {
+            crate::emulation::clui();
+            return UifOff(Some(Uif::Emulated));
+        }
+        UifOff(None)
+    }
+}
+
+impl Drop for UifOff {
+    fn drop(&mut self) {
+        match self.0 {
+            // SAFETY: as in `new`; UIF was set before, so setting it again changes nothing the
+            // caller did not have.
+            Some(Uif::Cpu) => unsafe { crate::instructions::stui() },
+            Some(Uif::Emulated) => crate::emulation::stui(),
+            None => {}
+        }
+    }
+}
+
+/// Takes the process-wide registration lock, under which target-table indices are allocated
+/// and freed (and the list of shared ones changes). Not reentrant.
+pub(crate) fn lock() -> Serialised {
+    let uif = UifOff::new();
+    // A panic while holding it leaves the list consistent (every change is one push, one
+    // counter update or one removal), so a poisoned lock is still good.
+    let table = SHARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Serialised { table, _uif: uif }
 }
 
 /// One reference to a registered target-table index; sending through it reaches one vector of
@@ -118,7 +179,7 @@ impl SharedIndex {
             VectorFdRef::Kernel(support, _) => Route::Kernel(support),
             VectorFdRef::Emulated(_) => Route::Emulated,
         };
-        let mut table = shared();
+        let mut table = lock();
         let found = table.iter_mut().find(|e| {
             e.pid == pid && e.receiver == receiver && e.vector == vector && e.route == route
         });
@@ -184,7 +245,7 @@ impl Drop for SharedIndex {
         if self.pid != getpid() {
             return;
         }
-        let mut table = shared();
+        let mut table = lock();
         let Some(at) = table.iter().position(|e| {
             e.pid == self.pid
                 && e.receiver == self.receiver

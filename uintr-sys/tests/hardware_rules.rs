@@ -361,3 +361,54 @@ fn no_instruction_that_orders_or_changes_interrupt_state_lets_memory_accesses_cr
         );
     }
 }
+
+std::thread_local! {
+    static STASHED: std::cell::RefCell<Option<SharedIndex>> = const { std::cell::RefCell::new(None) };
+}
+static STASH_DROPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn drop_stashed(_: &mut Frame, _: u64) {
+    if let Some(index) = STASHED.with(|s| s.borrow_mut().take()) {
+        drop(index);
+        STASH_DROPPED.store(true, SeqCst);
+    }
+}
+uintr_entry!(DROP_STASHED => drop_stashed);
+
+#[test]
+fn a_handler_that_drops_an_index_cannot_deadlock_with_a_registration_it_interrupted() {
+    let _s = serial();
+    if !emulation_ready() {
+        return;
+    }
+    STASH_DROPPED.store(false, SeqCst);
+    let (index_tx, index_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: DROP_STASHED is a user-interrupt entry; its handler only drops an index.
+        unsafe { kernel::register_handler(DROP_STASHED, HandlerFlags::NONE) }.unwrap();
+        let stash_fd = kernel::vector_fd(v(1)).unwrap();
+        let churn_fd = kernel::vector_fd(v(2)).unwrap();
+        let stashed = SharedIndex::connect(1, v(1), VectorFdRef::Emulated(&stash_fd)).unwrap();
+        index_tx.send(stashed.index()).unwrap();
+        STASHED.with(|s| *s.borrow_mut() = Some(stashed));
+        emulation::stui();
+        // Registrations, which hold the lock, while another thread interrupts this one.
+        let mut rounds = 0u64;
+        while !STASH_DROPPED.load(SeqCst) {
+            drop(SharedIndex::connect(2, v(2), VectorFdRef::Emulated(&churn_fd)).unwrap());
+            rounds += 1;
+        }
+        emulation::clui();
+        kernel::unregister_handler().unwrap();
+        done_tx.send(rounds).unwrap();
+    });
+    let index = index_rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    // The stashed index itself is the way in; once the handler dropped it, sends fail.
+    let _ = kernel::senduipi(index);
+    let rounds = done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the handler waited for the registration lock its own thread held");
+    assert!(rounds > 0);
+}
