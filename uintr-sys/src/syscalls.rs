@@ -169,6 +169,16 @@ pub enum WaitOutcome {
     TimedOut,
 }
 
+/// The process-wide registration lock ([`crate::target_table`]), where that module exists.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn serialised() -> impl Sized {
+    crate::target_table::lock()
+}
+
+/// Nothing to serialise where UINTR cannot exist.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn serialised() -> impl Sized {}
+
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -305,7 +315,7 @@ pub fn register_sender(
     support: Support,
     uvec_fd: std::os::fd::BorrowedFd<'_>,
 ) -> Result<UittIndex> {
-    let _serialised = crate::target_table::lock();
+    let _serialised = serialised();
     raw_register_sender(support, uvec_fd)
 }
 
@@ -331,7 +341,7 @@ pub(crate) fn raw_register_sender(
 /// lock.
 #[inline]
 pub fn unregister_sender(support: Support, index: UittIndex) -> Result<()> {
-    let _serialised = crate::target_table::lock();
+    let _serialised = serialised();
     raw_unregister_sender(support, index)
 }
 
@@ -371,7 +381,7 @@ pub fn wait(_: Support, usec: u64) -> Result<WaitOutcome> {
 /// (no fd involved). Made under the process-wide registration lock, as [`register_sender`].
 #[inline]
 pub fn register_self(_: Support, vector: Vector) -> Result<UittIndex> {
-    let _serialised = crate::target_table::lock();
+    let _serialised = serialised();
     // SAFETY: token held; no pointer arguments.
     let idx =
         unsafe { raw(ABI.register_self, vector.get() as u64, 0, 0) }.map_err(|e| match e {
@@ -402,7 +412,7 @@ pub unsafe fn alt_stack(_: Support, stack: Option<(*mut u8, usize)>) -> Result<(
 /// kernel).
 #[inline]
 pub fn ipi_fd(_: Support) -> Result<OwnedFd> {
-    let _serialised = crate::target_table::lock();
+    let _serialised = serialised();
     // SAFETY: token held; no pointer arguments.
     let fd = unsafe { raw(ABI.ipi_fd, 0, 0, 0) }.map_err(map_common)?;
     // SAFETY: a fresh descriptor from the kernel.
