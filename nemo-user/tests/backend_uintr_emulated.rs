@@ -64,10 +64,8 @@ fn notification_processing_delivers_the_highest_vector_first() {
         });
     });
     assert_eq!(log.len(), 0);
-    assert_eq!(
-        rx.pending(),
-        (1 << 5) | (1 << 61) | 1 | (1 << 33) | (1 << 12)
-    );
+    // Pending in the (emulated) CPU, not deferred in software: invisible, as on the hardware.
+    assert_eq!(rx.pending(), 0);
     let entries = emulation::delivery_count();
     emulation::stui();
     wait_for(Flavor::UintrEmulated, "five vectors", || log.len() == 5);

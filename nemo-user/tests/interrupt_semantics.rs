@@ -70,7 +70,13 @@ fn a_pending_vector_coalesces_while_guarded() {
                     });
                 }
             });
-            assert_eq!(rx.pending(), 1 << 11, "{flavor}: one pending bit");
+            // On `uintr` the bit is pending in the CPU, which software cannot see.
+            let visible = if flavor == Flavor::UintrEmulated {
+                0
+            } else {
+                1 << 11
+            };
+            assert_eq!(rx.pending(), visible, "{flavor}: one pending bit");
             assert_eq!(nemo_user::poll(), 0, "{flavor}: guarded");
             assert_eq!(log.len(), 0, "{flavor}: nothing delivered under the guard");
         }
@@ -232,9 +238,16 @@ fn sends_to_a_dropped_receiver_fail_and_pending_ones_are_delivered_by_the_drop()
             });
             drop(rx);
         }
+        // On `uintr` the vector is pending in the CPU when the handler is unregistered, and the
+        // kernel discards it (the backend's documented difference).
+        let delivered: &[u8] = if flavor == Flavor::UintrEmulated {
+            &[]
+        } else {
+            &[4]
+        };
         assert_eq!(
             log.snapshot(),
-            [4],
+            delivered,
             "{flavor}: the drop delivered what was posted"
         );
         assert!(!tx.is_alive());

@@ -1,4 +1,5 @@
-//! Prints what `uintr-sys` detects on this machine and why, the syscall ABI it would use, and
+//! Prints what `uintr-sys` detects on this machine and why (including the kernel's UINTR ABI
+//! revision, when the CPU and kernel checks pass), the syscall ABI it would use, and
 //! whether the software emulation of delivery works here.
 //!
 //! ```text
@@ -30,6 +31,11 @@ fn main() {
         "UINTR_DISABLE set in the environment",
         yes_no(d.disabled_by_env),
     );
+    let abi = match d.abi {
+        Some(abi) => abi.name(),
+        None => "not probed (the checks above did not all pass)",
+    };
+    row("kernel ABI revision (side-effect-free probe)", abi);
     row("usable", yes_no(d.is_available()));
     println!("  why: {}", d.reason());
     println!();
@@ -46,7 +52,7 @@ fn main() {
         ),
     }
     println!();
-    println!("syscall ABI: {}", ABI.name);
+    println!("syscall ABI these wrappers speak: {}", ABI.name);
     let table = [
         ("uintr_register_handler", ABI.register_handler),
         ("uintr_unregister_handler", ABI.unregister_handler),
@@ -65,9 +71,10 @@ fn main() {
         println!("  (not called: without the token these numbers may be other syscalls)");
     }
     println!();
+    let [plain, interrupting] = emulation::delivery_signals();
     println!(
-        "software emulation (delivery signal {}, uiret via SIGILL)",
-        emulation::delivery_signal()
+        "software emulation (delivery signals {plain} and {interrupting} (WAITING_RECEIVER), \
+         uiret via SIGILL)"
     );
     match emulation::install() {
         Ok(()) => println!("  works: uiret traps here, so delivery and uiret can be emulated"),

@@ -7,6 +7,14 @@
 //! new kernels and returns 0), so a blind probe of syscall 471 can "succeed" while doing something
 //! else entirely.
 //!
+//! A third check names the kernel's **ABI revision** before any UINTR syscall is made for real:
+//! CPUID and the `uintr` flag look the same under RFC v1 (syscalls 449–454), an intermediate
+//! revision (471–476, `uintr_create_fd` at 473) and Intel's current one (471–479), but their
+//! numbers mean different calls (UINTR-ABI.md §4b). The probe, [`AbiRevision`], makes calls that
+//! every one of those revisions refuses with `EINVAL` *before doing anything* (a nonzero
+//! `flags` argument), so it changes nothing, and tells them apart by which numbers exist. Only
+//! 471–479 hands out a token; the others are refused with a reason that names them.
+//!
 //! `UINTR_DISABLE=1` (or any value other than empty/`0`) in the environment forces "unavailable".
 //!
 //! ```
@@ -40,7 +48,8 @@ use std::sync::OnceLock;
 /// ```compile_fail
 /// // error[E0624]: associated function `decide` is private: the decision table cannot be fed
 /// // made-up facts to obtain a token
-/// let forged = uintr_sys::Detection::decide(true, Some("flags : uintr"), None, false).support();
+/// let forged = uintr_sys::Detection::decide(true, Some("flags : uintr"), None, false, &|_, _| 22)
+///     .support();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Support {
@@ -58,6 +67,9 @@ pub struct Detection {
     pub disabled_by_env: bool,
     /// The CPU has WAITPKG (`umonitor`/`umwait`/`tpause`): `CPUID.(7,0):ECX[5]`.
     pub waitpkg: bool,
+    /// The kernel's UINTR ABI revision, probed only once CPUID and `/proc/cpuinfo` agree (and
+    /// `UINTR_DISABLE` is not set): `None` when not probed.
+    pub abi: Option<AbiRevision>,
     support: Option<Support>,
     reason: String,
 }
@@ -79,16 +91,22 @@ impl Detection {
     }
 
     /// Decides from already-gathered facts. Pure, so the decision table is testable on any
-    /// machine; [`detect`] feeds it the real CPUID, `/proc/cpuinfo` and environment. Private:
+    /// machine; [`detect`] feeds it the real CPUID, `/proc/cpuinfo`, environment and ABI probe
+    /// (`probe(nr, arg)` makes syscall `nr` with one argument and returns its errno, 0 on
+    /// success; it is called only when the CPU and the kernel flag both say UINTR). Private:
     /// given made-up facts it would hand out a token.
     fn decide(
         cpuid: bool,
         cpuinfo: Option<&str>,
         uintr_disable: Option<&str>,
         waitpkg: bool,
+        probe: &dyn Fn(i64, u64) -> i32,
     ) -> Detection {
         let disabled_by_env = matches!(uintr_disable, Some(v) if !v.is_empty() && v != "0");
         let cpuinfo_flag = cpuinfo.map(cpuinfo_has_uintr_flag);
+        let gate = !disabled_by_env && cpuid && cpuinfo_flag == Some(true);
+        let probed = gate.then(|| AbiRevision::probe(probe));
+        let abi = probed.as_ref().and_then(|p| p.as_ref().ok().copied());
         let reason = if disabled_by_env {
             "disabled by UINTR_DISABLE in the environment".to_string()
         } else if !cpuid {
@@ -96,30 +114,121 @@ impl Detection {
              user interrupts need a Sapphire Rapids or later Intel CPU"
                 .to_string()
         } else {
-            match cpuinfo_flag {
-                None => "the CPU advertises UINTR but /proc/cpuinfo could not be read to confirm \
-                         that the kernel supports it; not calling UINTR syscalls blindly"
+            match (cpuinfo_flag, probed) {
+                (None, _) => "the CPU advertises UINTR but /proc/cpuinfo could not be read to \
+                              confirm that the kernel supports it; not calling UINTR syscalls \
+                              blindly"
                     .to_string(),
-                Some(false) => {
-                    "the CPU advertises UINTR but the kernel does not (no `uintr` flag in \
-                                /proc/cpuinfo): mainline Linux has no UINTR support and reuses its \
-                                syscall numbers; Intel's UINTR kernel is needed"
-                        .to_string()
-                }
-                Some(true) => "UINTR available: CPUID.(7,0):EDX[5] is set and the kernel reports \
-                               the `uintr` flag in /proc/cpuinfo"
+                (Some(false), _) => "the CPU advertises UINTR but the kernel does not (no \
+                                     `uintr` flag in /proc/cpuinfo): mainline Linux has no UINTR \
+                                     support and reuses its syscall numbers; Intel's UINTR kernel \
+                                     is needed"
                     .to_string(),
+                (Some(true), Some(Ok(AbiRevision::Intel471To479))) => format!(
+                    "UINTR available: CPUID.(7,0):EDX[5] is set, the kernel reports the `uintr` \
+                     flag in /proc/cpuinfo, and it speaks {}",
+                    AbiRevision::Intel471To479.name()
+                ),
+                (Some(true), Some(Ok(other))) => format!(
+                    "the kernel supports UINTR but speaks {}, which this library does not \
+                     support (it needs {}); its syscall numbers mean other calls here",
+                    other.name(),
+                    AbiRevision::Intel471To479.name()
+                ),
+                (Some(true), Some(Err(answers))) => format!(
+                    "the kernel reports the `uintr` flag but its UINTR ABI revision is unknown \
+                     ({answers}); not calling UINTR syscalls it may not have"
+                ),
+                (Some(true), None) => unreachable!("the gate passed, so the ABI was probed"),
             }
         };
-        let available = !disabled_by_env && cpuid && cpuinfo_flag == Some(true);
+        let available = gate && abi == Some(AbiRevision::Intel471To479);
         Detection {
             cpuid,
             cpuinfo_flag,
             disabled_by_env,
             waitpkg,
+            abi,
             support: available.then_some(Support { _private: () }),
             reason,
         }
+    }
+}
+
+/// The UINTR system-call ABI revisions of Intel's kernels (UINTR-ABI.md §2, §4b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbiRevision {
+    /// The RFC v1 patches (2021): `uintr_register_handler` … `uintr_wait` at 449–454,
+    /// `uintr_create_fd`, `uintr_unregister_sender` taking the fd, per-thread tables.
+    RfcV1,
+    /// An intermediate revision: 471–476, `uintr_create_fd` at 473, a one-argument
+    /// `uintr_wait`; no `uintr_register_self`, `uintr_alt_stack`, `uintr_ipi_fd`.
+    Intel471To476,
+    /// Intel's current `uintr-linux-kernel`: 471–479 ([`crate::syscalls::ABI`]).
+    Intel471To479,
+}
+
+impl AbiRevision {
+    /// A short name for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AbiRevision::RfcV1 => "the RFC v1 UINTR ABI (syscalls 449-454, uintr_create_fd)",
+            AbiRevision::Intel471To476 => {
+                "the intermediate UINTR ABI (syscalls 471-476, uintr_create_fd at 473)"
+            }
+            AbiRevision::Intel471To479 => "Intel's UINTR ABI 471-479 (uintr_vector_fd at 473)",
+        }
+    }
+
+    /// Identifies the revision with calls that change nothing: each is
+    /// `uintr_unregister_handler(flags = 1)` or `uintr_ipi_fd(flags = 1)`, which the revisions
+    /// that have them refuse with `EINVAL` before doing anything (`if (flags) return -EINVAL;`
+    /// right after the CPU-feature check in `arch/x86/kernel/uintr.c` of
+    /// `intel/uintr-linux-kernel`, in RFC v1 and in the 471–479 tree alike), and a kernel without
+    /// them answers `ENOSYS`:
+    ///
+    /// | call | RFC v1 | 471–476 | 471–479 |
+    /// |---|---|---|---|
+    /// | 472 `uintr_unregister_handler(1)` | `ENOSYS` | `EINVAL` | `EINVAL` |
+    /// | 479 `uintr_ipi_fd(1)` | – | `ENOSYS` | `EINVAL` |
+    /// | 450 `uintr_unregister_handler(1)` (RFC v1) | `EINVAL` | – | – |
+    ///
+    /// Call only on a kernel that reports the `uintr` flag: on mainline these numbers are other
+    /// calls (450 is `set_mempolicy_home_node` there). `probe(nr, arg)` returns the errno of
+    /// syscall `nr` with the one argument `arg` (0 on success). On an answer no revision gives,
+    /// returns what was seen.
+    pub fn probe(probe: &dyn Fn(i64, u64) -> i32) -> Result<AbiRevision, String> {
+        const BAD_FLAGS: u64 = 1;
+        let unregister_471 = probe(472, BAD_FLAGS);
+        if unregister_471 == libc::EINVAL {
+            return match probe(479, BAD_FLAGS) {
+                libc::EINVAL => Ok(AbiRevision::Intel471To479),
+                libc::ENOSYS => Ok(AbiRevision::Intel471To476),
+                e => Err(format!(
+                    "syscall 472 answered EINVAL as uintr_unregister_handler, 479 errno {e}"
+                )),
+            };
+        }
+        if unregister_471 == libc::ENOSYS {
+            return match probe(450, BAD_FLAGS) {
+                libc::EINVAL => Ok(AbiRevision::RfcV1),
+                e => Err(format!("syscall 472 answered ENOSYS, 450 errno {e}")),
+            };
+        }
+        Err(format!("syscall 472 answered errno {unregister_471}"))
+    }
+}
+
+/// The errno of syscall `nr` with one argument (0 on success): the real probe.
+fn syscall_errno(nr: i64, arg: u64) -> i32 {
+    // SAFETY: only called by `Detection::decide` once CPUID and the kernel's `uintr` flag say
+    // this is a UINTR kernel, with the calls of `AbiRevision::probe`, which every UINTR revision
+    // refuses before acting (bad flags) or does not have (ENOSYS); none takes a pointer.
+    let r = unsafe { libc::syscall(nr as libc::c_long, arg) };
+    if r < 0 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        0
     }
 }
 
@@ -175,7 +284,8 @@ pub fn detect() -> &'static Detection {
     DETECTION.get_or_init(detect_uncached)
 }
 
-/// Detects without the cache (reads CPUID, `/proc/cpuinfo` and `UINTR_DISABLE` now).
+/// Detects without the cache (reads CPUID, `/proc/cpuinfo` and `UINTR_DISABLE` now, and probes
+/// the ABI revision if those pass).
 pub fn detect_uncached() -> Detection {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok();
     let disable = std::env::var("UINTR_DISABLE").ok();
@@ -184,6 +294,7 @@ pub fn detect_uncached() -> Detection {
         cpuinfo.as_deref(),
         disable.as_deref(),
         cpu_has_waitpkg(),
+        &syscall_errno,
     )
 }
 
@@ -192,6 +303,30 @@ mod tests {
     use super::*;
 
     const WITH: &str = "processor\t: 0\nflags\t\t: fpu vme uintr avx512f\n\nprocessor\t: 1\n";
+
+    /// A kernel of revision `abi`, as the probe sees it (`None`: neither answers as expected).
+    fn kernel(abi: Option<AbiRevision>) -> impl Fn(i64, u64) -> i32 {
+        move |nr, flags| {
+            assert_eq!(flags, 1, "every probe passes invalid flags");
+            match (abi, nr) {
+                (Some(AbiRevision::Intel471To479), 472 | 479) => libc::EINVAL,
+                (Some(AbiRevision::Intel471To476), 472) => libc::EINVAL,
+                (Some(AbiRevision::RfcV1), 450) => libc::EINVAL,
+                (None, _) => libc::EPERM,
+                _ => libc::ENOSYS,
+            }
+        }
+    }
+
+    fn decide(cpuid: bool, cpuinfo: Option<&str>, disable: Option<&str>) -> Detection {
+        Detection::decide(
+            cpuid,
+            cpuinfo,
+            disable,
+            false,
+            &kernel(Some(AbiRevision::Intel471To479)),
+        )
+    }
     const WITHOUT: &str = "processor\t: 0\nflags\t\t: fpu vme avx512f uintrx\n";
 
     #[test]
@@ -203,30 +338,63 @@ mod tests {
 
     #[test]
     fn both_cpuid_and_kernel_flag_are_required() {
-        assert!(Detection::decide(true, Some(WITH), None, false).is_available());
-        let no_kernel = Detection::decide(true, Some(WITHOUT), None, false);
+        assert!(decide(true, Some(WITH), None).is_available());
+        let no_kernel = decide(true, Some(WITHOUT), None);
         assert!(!no_kernel.is_available());
         assert!(
             no_kernel.reason().contains("kernel"),
             "{}",
             no_kernel.reason()
         );
-        let no_cpu = Detection::decide(false, Some(WITH), None, false);
+        let no_cpu = decide(false, Some(WITH), None);
         assert!(!no_cpu.is_available());
         assert!(no_cpu.reason().contains("CPUID"), "{}", no_cpu.reason());
-        let unreadable = Detection::decide(true, None, None, false);
+        let unreadable = decide(true, None, None);
         assert!(!unreadable.is_available());
         assert_eq!(unreadable.cpuinfo_flag, None);
     }
 
     #[test]
     fn uintr_disable_forces_unavailable() {
-        let d = Detection::decide(true, Some(WITH), Some("1"), false);
+        let d = decide(true, Some(WITH), Some("1"));
         assert!(!d.is_available());
         assert!(d.disabled_by_env);
         assert!(d.reason().contains("UINTR_DISABLE"));
-        assert!(Detection::decide(true, Some(WITH), Some("0"), false).is_available());
-        assert!(Detection::decide(true, Some(WITH), Some(""), false).is_available());
+        assert!(decide(true, Some(WITH), Some("0")).is_available());
+        assert!(decide(true, Some(WITH), Some("")).is_available());
+    }
+
+    #[test]
+    fn each_abi_revision_is_named_and_only_471_to_479_gets_a_token() {
+        for (abi, available, named) in [
+            (AbiRevision::Intel471To479, true, "471-479"),
+            (AbiRevision::Intel471To476, false, "471-476"),
+            (AbiRevision::RfcV1, false, "RFC v1"),
+        ] {
+            let d = Detection::decide(true, Some(WITH), None, false, &kernel(Some(abi)));
+            assert_eq!(d.abi, Some(abi));
+            assert_eq!(d.is_available(), available, "{}", d.reason());
+            assert!(d.reason().contains(named), "{}", d.reason());
+        }
+        let unknown = Detection::decide(true, Some(WITH), None, false, &kernel(None));
+        assert_eq!(unknown.abi, None);
+        assert!(!unknown.is_available());
+        assert!(unknown.reason().contains("unknown"), "{}", unknown.reason());
+    }
+
+    #[test]
+    fn no_probe_before_cpuid_and_the_kernel_flag_agree() {
+        let never = |nr: i64, _: u64| -> i32 { panic!("probed syscall {nr} behind a closed gate") };
+        for (cpuid, cpuinfo, disable) in [
+            (false, Some(WITH), None),
+            (true, Some(WITHOUT), None),
+            (true, None, None),
+            (true, Some(WITH), Some("1")),
+        ] {
+            let d = Detection::decide(cpuid, cpuinfo, disable, false, &never);
+            assert_eq!(d.abi, None);
+            assert!(!d.is_available());
+        }
     }
 
     #[test]
@@ -236,7 +404,10 @@ mod tests {
         // The token exists only when both checks agree, whatever machine this runs on.
         assert_eq!(
             d.is_available(),
-            d.cpuid && d.cpuinfo_flag == Some(true) && !d.disabled_by_env
+            d.cpuid
+                && d.cpuinfo_flag == Some(true)
+                && !d.disabled_by_env
+                && d.abi == Some(AbiRevision::Intel471To479)
         );
     }
 }

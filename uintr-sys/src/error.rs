@@ -53,6 +53,12 @@ pub enum Error {
     /// kernel after all.
     #[error("the kernel does not implement this user-interrupt call (ENOSYS)")]
     NotImplemented,
+    /// `uintr_wait` on a thread whose handler was registered without `WAITING_RECEIVER`: the
+    /// kernel would not wake it when an interrupt arrives, only at the timeout.
+    #[error(
+        "uintr_wait needs a handler registered with WAITING_RECEIVER; without it no interrupt ends the wait"
+    )]
+    NotWaitingReceiver,
     /// The target thread of an emulated delivery does not exist in this process (`ESRCH`).
     #[error("no such thread in this process")]
     NoSuchThread,
@@ -81,6 +87,7 @@ impl Error {
             | Error::TimeoutOutOfRange(_)
             | Error::InvalidArgument => libc::EINVAL,
             Error::NotRegistered => libc::EINVAL,
+            Error::NotWaitingReceiver => libc::EOPNOTSUPP,
             Error::AlreadyRegistered => libc::EBUSY,
             Error::ReceiverGone => libc::ESHUTDOWN,
             Error::TableFull => libc::ENOSPC,

@@ -2,6 +2,14 @@
 //! instructions (`umonitor`, `umwait`, `tpause`) that the wait ladder of `nemo-user` uses, and
 //! `rdtsc`. `uiret` is not here: it is only meaningful at the end of a handler, see
 //! [`crate::trampoline`].
+//!
+//! # Invariant: asm options
+//!
+//! No instruction that changes interrupt state (`clui`, `stui`), sends one (`senduipi`) or
+//! waits for memory or time (`umonitor`, `umwait`, `tpause`) is declared `nomem`: with `nomem`
+//! the compiler may move or merge memory accesses across it, and a section guarded by
+//! `clui`/`stui`, a payload stored before a `senduipi`, or a flag re-read after a `umwait`
+//! would no longer be where the code puts it. Only `testui` (reads UIF) and `rdtsc` are `nomem`.
 
 use core::arch::asm;
 
@@ -30,7 +38,8 @@ pub unsafe fn senduipi(index: UittIndex) {
 #[inline(always)]
 pub unsafe fn clui() {
     // SAFETY: the caller guarantees UINTR is enabled.
-    unsafe { asm!("clui", options(nomem, nostack, preserves_flags)) }
+    // Not `nomem`: memory accesses of a section that `clui` opens must not move out of it.
+    unsafe { asm!("clui", options(nostack, preserves_flags)) }
 }
 
 /// `STUI`: sets UIF; pending user interrupts are delivered right after. About 32 cycles.
@@ -51,6 +60,8 @@ pub unsafe fn stui() {
 pub unsafe fn testui() -> bool {
     let cf: u8;
     // SAFETY: the caller guarantees UINTR is enabled; TESTUI copies UIF into CF.
+    // `nomem` is sound here: TESTUI only reads UIF; it neither changes interrupt state nor
+    // orders memory, so accesses may move across it.
     unsafe { asm!("testui", "setc {}", out(reg_byte) cf, options(nomem, nostack)) }
     cf != 0
 }
@@ -86,10 +97,11 @@ pub unsafe fn umonitor(addr: *const u8) {
 pub unsafe fn umwait(deep: bool, deadline: u64) -> bool {
     let cf: u8;
     let ctl: u32 = if deep { 0 } else { 1 };
-    // SAFETY: the caller guarantees WAITPKG; EDX:EAX is the TSC deadline.
+    // SAFETY: the caller guarantees WAITPKG; EDX:EAX is the TSC deadline. Not `nomem`: it waits
+    // for a store to memory, so the loads that decide to wait, and those after it, stay put.
     unsafe {
         asm!("umwait {ctl:e}", "setc {cf}", ctl = in(reg) ctl, cf = out(reg_byte) cf,
-             in("eax") deadline as u32, in("edx") (deadline >> 32) as u32, options(nomem, nostack))
+             in("eax") deadline as u32, in("edx") (deadline >> 32) as u32, options(nostack))
     }
     cf != 0
 }
@@ -103,10 +115,11 @@ pub unsafe fn umwait(deep: bool, deadline: u64) -> bool {
 pub unsafe fn tpause(deep: bool, deadline: u64) -> bool {
     let cf: u8;
     let ctl: u32 = if deep { 0 } else { 1 };
-    // SAFETY: the caller guarantees WAITPKG.
+    // SAFETY: the caller guarantees WAITPKG. Not `nomem`: a pause in a wait loop must not let
+    // the loop's loads be hoisted over it.
     unsafe {
         asm!("tpause {ctl:e}", "setc {cf}", ctl = in(reg) ctl, cf = out(reg_byte) cf,
-             in("eax") deadline as u32, in("edx") (deadline >> 32) as u32, options(nomem, nostack))
+             in("eax") deadline as u32, in("edx") (deadline >> 32) as u32, options(nostack))
     }
     cf != 0
 }

@@ -8,15 +8,17 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`detect`](mod@detect) | CPUID + `/proc/cpuinfo` detection and the [`Support`] token |
+//! | [`detect`](mod@detect) | CPUID + `/proc/cpuinfo` detection, the ABI revision probe and the [`Support`] token |
 //! | [`syscalls`] | `uintr_register_handler` … `uintr_ipi_fd`, gated by the token |
 //! | [`instructions`] | `senduipi`, `clui`, `stui`, `testui`, WAITPKG, `rdtsc` |
 //! | [`structures`] | [`Upid`] (with the lossless post/take protocol) and [`UittEntry`] |
 //! | [`trampoline`] | the handler entry ([`uintr_entry!`]) and its [`Frame`](trampoline::Frame) |
-//! | [`emulation`] | delivery and `uiret` done in software with signals |
+//! | [`target_table`] | the process's target table: shared, serialised sender indices |
+//! | [`emulation`] | delivery, `uiret` and the kernel's calls done in software with signals |
 //!
 //! No UINTR syscall can be made without a [`Support`] token, and only [`detect()`] hands one out,
-//! after both the CPU (CPUID) and the kernel (`/proc/cpuinfo`) say user interrupts exist. On
+//! after both the CPU (CPUID) and the kernel (`/proc/cpuinfo`) say user interrupts exist and a
+//! side-effect-free probe has found the ABI revision these wrappers speak ([`AbiRevision`]). On
 //! mainline Linux the UINTR syscall numbers belong to other calls, so this gate is what keeps a
 //! program from calling, say, `rseq_slice_yield` while believing it registered a handler.
 //!
@@ -80,9 +82,11 @@ pub mod error;
 pub mod instructions;
 pub mod structures;
 pub mod syscalls;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod target_table;
 #[cfg(target_arch = "x86_64")]
 pub mod trampoline;
 
-pub use detect::{Detection, Support, detect};
+pub use detect::{AbiRevision, Detection, Support, detect};
 pub use error::{Error, Result};
 pub use structures::{PostOutcome, UittEntry, UittIndex, Upid, UpidControl, Vector};

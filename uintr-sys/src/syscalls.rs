@@ -150,8 +150,9 @@ pub struct HandlerFlags(pub u32);
 impl HandlerFlags {
     /// No flags: a receiver blocked in the kernel is not woken by a user interrupt.
     pub const NONE: HandlerFlags = HandlerFlags(0);
-    /// `UINTR_HANDLER_FLAG_WAITING_RECEIVER`: a receiver blocked in a syscall (e.g. [`wait`]) is
-    /// woken with `EINTR` (needs `CONFIG_X86_UINTR_BLOCKING`).
+    /// `UINTR_HANDLER_FLAG_WAITING_RECEIVER`: a receiver blocked in *any* interruptible syscall
+    /// (not only [`wait`]) is woken with `EINTR` (needs `CONFIG_X86_UINTR_BLOCKING`); see
+    /// [`register_handler`].
     pub const WAITING_RECEIVER: HandlerFlags = HandlerFlags(0x1000);
     /// `UINTR_HANDLER_FLAG_WAITING_SENDER`.
     pub const WAITING_SENDER: HandlerFlags = HandlerFlags(0x2000);
@@ -167,6 +168,16 @@ pub enum WaitOutcome {
     /// The timeout elapsed.
     TimedOut,
 }
+
+/// The process-wide registration lock ([`crate::target_table`]), where that module exists.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn serialised() -> impl Sized {
+    crate::target_table::lock()
+}
+
+/// Nothing to serialise where UINTR cannot exist.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn serialised() -> impl Sized {}
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
@@ -193,7 +204,34 @@ fn map_common(e: i32) -> Error {
     }
 }
 
+std::thread_local! {
+    /// The flags of the calling thread's registered handler, as this library registered it
+    /// (`None`: not registered through [`register_handler`]).
+    static HANDLER_FLAGS: core::cell::Cell<Option<HandlerFlags>> =
+        const { core::cell::Cell::new(None) };
+}
+
+/// The check [`wait`] makes before its syscall: only a thread registered with
+/// [`HandlerFlags::WAITING_RECEIVER`] is woken from `uintr_wait` by an interrupt; for any
+/// other, the call would sleep the whole timeout however many interrupts arrive.
+pub fn check_waiting_receiver(flags: HandlerFlags) -> Result<()> {
+    if flags.0 & HandlerFlags::WAITING_RECEIVER.0 != 0 {
+        Ok(())
+    } else {
+        Err(Error::NotWaitingReceiver)
+    }
+}
+
 /// `uintr_register_handler`: makes the calling thread a receiver whose interrupts enter `handler`.
+///
+/// # `WAITING_RECEIVER` and `EINTR`
+///
+/// With [`HandlerFlags::WAITING_RECEIVER`] the kernel interrupts *every* interruptible system
+/// call of this thread when a user interrupt arrives (`switch_uintr_prepare` checks
+/// `task_is_interruptible`): `read`, `futex`, `nanosleep`, `epoll_wait`, … return `EINTR` (after
+/// the handler has run), with no `SA_RESTART`-style restart. Only [`wait`] needs the flag; code
+/// that runs on a thread registered with it must retry on `EINTR`. Without it, a thread blocked
+/// in the kernel is not interrupted, and [`wait`] is refused ([`Error::NotWaitingReceiver`]).
 ///
 /// Errors: [`Error::AlreadyRegistered`] (`EBUSY`), [`Error::InvalidArgument`] (bad flags, or a
 /// `WAITING_*` flag without blocking support), [`Error::NotImplemented`].
@@ -218,7 +256,7 @@ pub unsafe fn register_handler(
             0,
         )
     }
-    .map(drop)
+    .map(|_| HANDLER_FLAGS.with(|f| f.set(Some(flags))))
     .map_err(|e| match e {
         libc::EBUSY => Error::AlreadyRegistered,
         libc::EFAULT => Error::InvalidArgument,
@@ -226,13 +264,21 @@ pub unsafe fn register_handler(
     })
 }
 
-/// `uintr_unregister_handler`: the calling thread stops being a receiver; its vector fds stop
-/// delivering and later `register_sender` calls on them fail with [`Error::ReceiverGone`].
+/// `uintr_unregister_handler`: the calling thread stops taking user interrupts.
+///
+/// What it does *not* do, in Intel's kernel (UINTR-ABI.md §4b): it does not make later
+/// [`register_sender`] calls on the thread's vector fds fail (that check is commented out; only
+/// the thread's exit gives [`Error::ReceiverGone`]), and it does not free the thread's UPID.
+/// Senders still registered keep posting into it, and if the thread registers a handler again
+/// it gets the same UPID back: vectors posted in between (and vectors that were pending at the
+/// unregistration) arrive at the new handler as spurious interrupts. A library that
+/// re-registers should let them arrive while it is not yet reachable and discard them (as
+/// `nemo-user` does), and handlers should tolerate an interrupt nobody meant for them.
 #[inline]
 pub fn unregister_handler(_: Support) -> Result<()> {
     // SAFETY: token held; no pointer arguments.
     unsafe { raw(ABI.unregister_handler, 0, 0, 0) }
-        .map(drop)
+        .map(|_| HANDLER_FLAGS.with(|f| f.set(None)))
         .map_err(|e| match e {
             libc::EINVAL => Error::NotRegistered,
             e => map_common(e),
@@ -258,9 +304,26 @@ pub fn vector_fd(_: Support, vector: Vector) -> Result<OwnedFd> {
 /// `uintr_register_sender`: adds the receiver behind `uvec_fd` to the process's target table and
 /// returns the index to give `SENDUIPI`.
 ///
+/// Made under the process-wide registration lock ([`crate::target_table`]): the kernel
+/// allocates indices without one. Every call takes a new index of the process's 256 (the kernel
+/// has no duplicate check): senders that may be many should share one through
+/// [`SharedIndex`](crate::target_table::SharedIndex).
+///
 /// Errors: [`Error::BadFd`], [`Error::NotVectorFd`], [`Error::ReceiverGone`], [`Error::TableFull`].
 #[inline]
-pub fn register_sender(_: Support, uvec_fd: std::os::fd::BorrowedFd<'_>) -> Result<UittIndex> {
+pub fn register_sender(
+    support: Support,
+    uvec_fd: std::os::fd::BorrowedFd<'_>,
+) -> Result<UittIndex> {
+    let _serialised = serialised();
+    raw_register_sender(support, uvec_fd)
+}
+
+/// [`register_sender`] without the lock: the caller holds it.
+pub(crate) fn raw_register_sender(
+    _: Support,
+    uvec_fd: std::os::fd::BorrowedFd<'_>,
+) -> Result<UittIndex> {
     use std::os::fd::AsRawFd;
     // SAFETY: token held; the fd is borrowed, so it is open for the duration of the call.
     let idx = unsafe { raw(ABI.register_sender, uvec_fd.as_raw_fd() as u64, 0, 0) }.map_err(
@@ -274,9 +337,16 @@ pub fn register_sender(_: Support, uvec_fd: std::os::fd::BorrowedFd<'_>) -> Resu
     UittIndex::new(idx as u64)
 }
 
-/// `uintr_unregister_sender`: frees a target-table entry.
+/// `uintr_unregister_sender`: frees a target-table entry, under the process-wide registration
+/// lock.
 #[inline]
-pub fn unregister_sender(_: Support, index: UittIndex) -> Result<()> {
+pub fn unregister_sender(support: Support, index: UittIndex) -> Result<()> {
+    let _serialised = serialised();
+    raw_unregister_sender(support, index)
+}
+
+/// [`unregister_sender`] without the lock: the caller holds it.
+pub(crate) fn raw_unregister_sender(_: Support, index: UittIndex) -> Result<()> {
     // SAFETY: token held; no pointer arguments.
     unsafe { raw(ABI.unregister_sender, index.get(), 0, 0) }
         .map(drop)
@@ -284,13 +354,20 @@ pub fn unregister_sender(_: Support, index: UittIndex) -> Result<()> {
 }
 
 /// `uintr_wait`: blocks the calling receiver until a user interrupt arrives or `usec` elapse.
-/// Experimental in the kernel; needs a handler registered with a `WAITING_*` flag.
+/// Experimental in the kernel; only a handler registered with
+/// [`HandlerFlags::WAITING_RECEIVER`] is woken by an interrupt, so a thread registered
+/// otherwise is refused before the call ([`check_waiting_receiver`]).
 ///
 /// Errors: [`Error::TimeoutOutOfRange`] (checked before the call), [`Error::NotRegistered`]
-/// (`EOPNOTSUPP`), [`Error::NotImplemented`] (no blocking support).
+/// (no handler registered through [`register_handler`], or the kernel's `EOPNOTSUPP`),
+/// [`Error::NotWaitingReceiver`], [`Error::NotImplemented`] (no blocking support).
 #[inline]
 pub fn wait(_: Support, usec: u64) -> Result<WaitOutcome> {
     let usec = check_wait_timeout(usec)?;
+    let flags = HANDLER_FLAGS
+        .with(core::cell::Cell::get)
+        .ok_or(Error::NotRegistered)?;
+    check_waiting_receiver(flags)?;
     // SAFETY: token held; no pointer arguments.
     match unsafe { raw(ABI.wait, usec, 0, 0) } {
         Ok(_) => Ok(WaitOutcome::TimedOut),
@@ -301,9 +378,10 @@ pub fn wait(_: Support, usec: u64) -> Result<WaitOutcome> {
 }
 
 /// `uintr_register_self`: a target-table index that sends `vector` to the calling thread itself
-/// (no fd involved).
+/// (no fd involved). Made under the process-wide registration lock, as [`register_sender`].
 #[inline]
 pub fn register_self(_: Support, vector: Vector) -> Result<UittIndex> {
+    let _serialised = serialised();
     // SAFETY: token held; no pointer arguments.
     let idx =
         unsafe { raw(ABI.register_self, vector.get() as u64, 0, 0) }.map_err(|e| match e {
@@ -329,9 +407,12 @@ pub unsafe fn alt_stack(_: Support, stack: Option<(*mut u8, usize)>) -> Result<(
         .map_err(map_common)
 }
 
-/// `uintr_ipi_fd`: a file descriptor for sharing the process's target table.
+/// `uintr_ipi_fd`: a file descriptor for sharing the process's target table. Made under the
+/// process-wide registration lock: it may create the table (`uintr_init_sender`, unlocked in the
+/// kernel).
 #[inline]
 pub fn ipi_fd(_: Support) -> Result<OwnedFd> {
+    let _serialised = serialised();
     // SAFETY: token held; no pointer arguments.
     let fd = unsafe { raw(ABI.ipi_fd, 0, 0, 0) }.map_err(map_common)?;
     // SAFETY: a fresh descriptor from the kernel.

@@ -36,11 +36,11 @@ pub const SIGNAL_ENV: &str = "NEMO_SIGNAL";
 /// The default signal is `SIGRTMIN() + DEFAULT_OFFSET` (the first free one from there).
 pub const DEFAULT_OFFSET: c_int = 4;
 
-/// Signals this backend must not take: the delivery signal of `uintr-sys`'s UINTR emulation
-/// ([`uintr_sys::emulation::delivery_signal`], counted down from `SIGRTMAX()`; its other signal
+/// Signals this backend must not take: the delivery signals of `uintr-sys`'s UINTR emulation
+/// ([`uintr_sys::emulation::delivery_signals`], counted down from `SIGRTMAX()`; its other signal
 /// is `SIGILL`, not a real-time one).
-pub fn reserved_signals() -> [c_int; 1] {
-    [uintr_sys::emulation::delivery_signal()]
+pub fn reserved_signals() -> [c_int; 2] {
+    uintr_sys::emulation::delivery_signals()
 }
 
 /// Parses a `NEMO_SIGNAL` value: `RTMIN+k`, `SIGRTMIN+k`, `RTMIN`, or a signal number, which

@@ -11,25 +11,43 @@
 //! discarded by the kernel, and [`Receiver::pending`](crate::interrupt::Receiver::pending) shows
 //! only vectors deferred in software.
 //!
+//! # What the kernel and the CPU leave to us (UINTR-ABI.md §4b)
+//!
+//! * **Target-table indices** come from [`uintr_sys::target_table::SharedIndex`]: one per
+//!   (receiver, vector) in the process, reference-counted, allocated under a process-wide lock
+//!   (the kernel's allocation is unlocked and the table has 256 entries).
+//! * **Self-sends**: to its own thread the CPU enters the handler a few instructions after
+//!   `SENDUIPI`. A send to the calling thread's receiver issues it after the send bracket
+//!   (`Target::send` / `Target::notify_self`), so a handler that drops the receiver does not
+//!   wait for the send it interrupted.
+//! * **Re-registration** reuses the thread's UPID: what was pending for an earlier receiver of
+//!   the thread is let in and dropped before the new one is reachable. Senders of the earlier
+//!   receiver that are still connected can post later; the handler sees those as spurious.
+//! * **`WAITING_RECEIVER`** is set only on request
+//!   ([`ReceiverBuilder::uintr_waiting`](crate::interrupt::ReceiverBuilder::uintr_waiting)): with
+//!   it every interruptible system call of the receiver's thread fails with `EINTR` when an
+//!   interrupt arrives. `uintr_wait` (the [`UintrPark`](crate::park::UintrPark)) needs it and is
+//!   refused without it (the park then falls back to the futex).
+//!
 //! # Emulated
 //!
 //! [`ReceiverBuilder::uintr_emulated`](crate::interrupt::ReceiverBuilder::uintr_emulated) runs
-//! the same entries, dispatch and guards on a machine without user interrupts, through
-//! [`uintr_sys::emulation`]: the sender does `SENDUIPI`'s half in software (post to the
-//! receiver's UPID, notify only on [`PostOutcome::Notify`]), the emulation enters the trampoline
-//! on the receiver's thread as the CPU would and emulates `uiret`, and the handler does the CPU's
-//! notification processing (take the UPID, deliver the highest vector, keep the rest pending for
-//! the next entry). `clui`/`stui` are the emulation's. It exists to test this backend's path
+//! this backend's very calls — register the handler, vector fds, shared indices, `SENDUIPI`,
+//! `clui`/`stui` — on [`uintr_sys::emulation::kernel`], which behaves as unkindly as the kernel
+//! and the CPU: self-sends enter at once, the table is 256 unlocked slots, UPIDs are reused,
+//! `WAITING_RECEIVER` gives `EINTR`, and the CPU's notification processing (highest vector
+//! first) happens on arrival, before the trampoline. It exists to test this backend's path
 //! where there is no hardware; it costs two signals per interrupt, so never take its timings
 //! for UINTR's.
 
 use core::sync::atomic::Ordering::Relaxed;
 use std::os::fd::{AsFd, OwnedFd};
 
-use uintr_sys::emulation::{self, Tid};
+use uintr_sys::emulation;
 use uintr_sys::syscalls::{self, HandlerFlags};
+use uintr_sys::target_table::{SharedIndex, VectorFdRef};
 use uintr_sys::trampoline::Frame;
-use uintr_sys::{PostOutcome, Support, UittIndex, Vector};
+use uintr_sys::{Support, Vector};
 
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
@@ -74,49 +92,16 @@ mod entry {
 /// What the trampoline calls for each interrupt.
 extern "C" fn on_uintr(_frame: &mut Frame, vector: u64) {
     thread::with(|ts| match ts.uif.load(Relaxed) {
-        uif::CPU => {
+        uif::CPU | uif::EMULATED => {
             if let Ok(vector) = Vector::new(vector) {
-                // SAFETY: the CPU entered the trampoline on the receiver's thread.
+                // SAFETY: the CPU (or the emulation) entered the trampoline on the receiver's
+                // thread.
                 unsafe { deliver_one(ts, vector) };
             }
         }
-        uif::EMULATED => notification_processing(ts),
-        // No `uintr` receiver any more: an emulated delivery queued before it went away.
+        // No `uintr` receiver any more: a notification taken after it went away.
         _ => {}
     });
-}
-
-/// The CPU's part of an emulated delivery: move the posted vectors out of the UPID, deliver the
-/// highest, and keep the others pending (re-posted, with a fresh entry queued behind this one,
-/// which the blocked delivery signal holds until `uiret`), so every entry re-evaluates priority
-/// as the CPU's UIRR does.
-fn notification_processing(ts: &ThreadState) {
-    let local = ts.receiver.load(Relaxed);
-    if local.is_null() {
-        return;
-    }
-    // SAFETY: the thread's registered receiver is live while the pointer is set.
-    let shared = &unsafe { &*local }.shared;
-    let core = shared.core();
-    let pending = core.upid.take();
-    let Some(v) = Vector::highest(pending) else {
-        return;
-    };
-    let rest = pending & !v.bit();
-    if let Some(next) = Vector::highest(rest) {
-        let mut notify = false;
-        let mut bits = rest;
-        while let Some(r) = Vector::highest(bits) {
-            bits &= !r.bit();
-            notify |= core.upid.post(r) == PostOutcome::Notify;
-        }
-        if notify && let Some(Registration::Emulated { entry }) = &shared.uintr {
-            // SAFETY: the receiver's own entry, delivered to its own thread.
-            let _ = unsafe { emulation::deliver(*entry, next) };
-        }
-    }
-    // SAFETY: on the receiver's thread, inside its user-interrupt handler.
-    unsafe { deliver_one(ts, v) };
 }
 
 fn support() -> Result<Support> {
@@ -143,8 +128,10 @@ pub(crate) fn availability(opts: &Options) -> Result<()> {
 pub(crate) enum Registration {
     /// The kernel's UINTR: the receiver's vector fds, indexed by vector.
     Kernel { fds: Vec<Option<OwnedFd>> },
-    /// The emulation: senders post to the software UPID and deliver through this entry.
-    Emulated { entry: emulation::Entry },
+    /// The emulation's kernel: the receiver's emulated vector fds, indexed by vector.
+    Emulated {
+        fds: Vec<Option<emulation::kernel::VectorFd>>,
+    },
 }
 
 /// Registers the calling thread (with the kernel, or the emulation) and, on hardware, creates a
@@ -156,17 +143,44 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
     } else {
         entry::NEMO_UINTR_ENTRY
     };
-    if opts.emulated {
-        availability(opts)?;
-        emulation::clui();
-        return Ok(Registration::Emulated { entry });
-    }
-    let support = support()?;
     let flags = if opts.waiting {
         HandlerFlags::WAITING_RECEIVER
     } else {
         HandlerFlags::NONE
     };
+    if opts.emulated {
+        availability(opts)?;
+        // SAFETY: `entry` is a user-interrupt entry point built by uintr-sys's trampoline.
+        unsafe { emulation::kernel::register_handler(entry, flags) }.map_err(|e| match e {
+            uintr_sys::Error::AlreadyRegistered => Error::AlreadyRegistered,
+            e => Error::Uintr(e),
+        })?;
+        emulation::clui();
+        discard_stale_interrupts(|on| {
+            if on {
+                emulation::stui()
+            } else {
+                emulation::clui()
+            }
+        });
+        let mut fds = Vec::with_capacity(64);
+        for v in 0..64u64 {
+            fds.push(match Vector::new(v) {
+                Ok(vector) if vectors & vector.bit() != 0 => {
+                    match emulation::kernel::vector_fd(vector) {
+                        Ok(fd) => Some(fd),
+                        Err(e) => {
+                            let _ = emulation::kernel::unregister_handler();
+                            return Err(Error::Uintr(e));
+                        }
+                    }
+                }
+                _ => None,
+            });
+        }
+        return Ok(Registration::Emulated { fds });
+    }
+    let support = support()?;
     // SAFETY: `entry` is a user-interrupt entry point built by uintr-sys's trampoline.
     unsafe { syscalls::register_handler(support, entry, flags) }.map_err(|e| match e {
         uintr_sys::Error::AlreadyRegistered => Error::AlreadyRegistered,
@@ -174,6 +188,16 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
     })?;
     // SAFETY: UINTR is enabled (a support token exists).
     unsafe { uintr_sys::instructions::clui() };
+    discard_stale_interrupts(|on| {
+        // SAFETY: UINTR is enabled; the handler registered above takes what arrives.
+        unsafe {
+            if on {
+                uintr_sys::instructions::stui();
+            } else {
+                uintr_sys::instructions::clui();
+            }
+        }
+    });
     let mut fds = Vec::with_capacity(64);
     for v in 0..64u64 {
         let fd = match Vector::new(v) {
@@ -193,6 +217,19 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
     Ok(Registration::Kernel { fds })
 }
 
+/// A thread that registers again gets its old UPID back (UINTR-ABI.md §4b): vectors posted to an
+/// earlier receiver of this thread are still pending. Right after `register_handler`, before any
+/// vector fd of the new receiver exists and before the thread's receiver is published, nothing
+/// that is pending can be meant for it: let it arrive now, where the handler finds no receiver
+/// and drops it. (Senders of the earlier receiver that are still connected can post later; the
+/// handler sees those as spurious interrupts.)
+fn discard_stale_interrupts(set_uif: impl Fn(bool)) {
+    set_uif(true);
+    // Pending interrupts are taken at the instruction boundary after `stui`.
+    core::hint::spin_loop();
+    set_uif(false);
+}
+
 /// Makes guards on this thread drive the flag of `registration`, and enables delivery unless a
 /// guard is held.
 pub(crate) fn activate(ts: &ThreadState, registration: &Registration) {
@@ -207,11 +244,17 @@ pub(crate) fn activate(ts: &ThreadState, registration: &Registration) {
 /// Disables delivery and unregisters the calling thread (after which its guards touch no flag).
 pub(crate) fn deactivate(ts: &ThreadState) {
     set_uif(ts, false);
-    if ts.uif.swap(uif::NONE, Relaxed) == uif::CPU
-        && let Some(support) = uintr_sys::detect().support()
-    {
-        // Nothing useful to do if the kernel refuses: the thread is no receiver either way.
-        let _ = syscalls::unregister_handler(support);
+    // Nothing useful to do if the kernel refuses: the thread is no receiver either way.
+    match ts.uif.swap(uif::NONE, Relaxed) {
+        uif::CPU => {
+            if let Some(support) = uintr_sys::detect().support() {
+                let _ = syscalls::unregister_handler(support);
+            }
+        }
+        uif::EMULATED => {
+            let _ = emulation::kernel::unregister_handler();
+        }
+        _ => {}
     }
 }
 
@@ -238,53 +281,41 @@ pub(crate) fn set_uif(ts: &ThreadState, enabled: bool) {
     }
 }
 
-/// A sender's way to the receiver: an entry in the process's target table, or the emulation.
-pub(crate) enum Target {
-    Kernel {
-        support: Support,
-        index: UittIndex,
-        /// The process that registered the entry: a fork child shares the table but must not
-        /// free the parent's entry.
-        pid: libc::pid_t,
-    },
-    Emulated {
-        entry: emulation::Entry,
-        vector: Vector,
-    },
-}
+/// A sender's way to the receiver: an index in the process's target table (the kernel's or the
+/// emulation's).
+pub(crate) struct Target(SharedIndex);
 
 impl Target {
     pub fn connect(shared: &Shared, vector: Vector) -> Result<Target> {
-        match &shared.uintr {
+        // The receiver's name in the table: `shared` outlives every sender connected to it.
+        let receiver = shared as *const Shared as usize;
+        let fd = match &shared.uintr {
             Some(Registration::Kernel { fds }) => {
-                let support = support()?;
                 let fd = fds
                     .get(vector.get() as usize)
                     .and_then(Option::as_ref)
                     .ok_or(Error::VectorNotEnabled(vector))?;
-                let index =
-                    syscalls::register_sender(support, fd.as_fd()).map_err(|e| match e {
-                        uintr_sys::Error::ReceiverGone => Error::ReceiverGone,
-                        e => Error::Uintr(e),
-                    })?;
-                Ok(Target::Kernel {
-                    support,
-                    index,
-                    pid: thread::current_pid(),
-                })
+                VectorFdRef::Kernel(support()?, fd.as_fd())
             }
-            Some(Registration::Emulated { entry }) => {
+            Some(Registration::Emulated { fds }) => {
                 if shared.core().pid != thread::current_pid() {
                     // The emulation delivers within one process only.
                     return Err(Error::ForeignProcess);
                 }
-                Ok(Target::Emulated {
-                    entry: *entry,
-                    vector,
-                })
+                let fd = fds
+                    .get(vector.get() as usize)
+                    .and_then(Option::as_ref)
+                    .ok_or(Error::VectorNotEnabled(vector))?;
+                VectorFdRef::Emulated(fd)
             }
-            None => Err(Error::ReceiverGone),
-        }
+            None => return Err(Error::ReceiverGone),
+        };
+        SharedIndex::connect(receiver, vector, fd)
+            .map(Target)
+            .map_err(|e| match e {
+                uintr_sys::Error::ReceiverGone => Error::ReceiverGone,
+                e => Error::Uintr(e),
+            })
     }
 
     /// Sends; returns whether the receiver is the calling thread and must be notified after the
@@ -293,56 +324,19 @@ impl Target {
     /// Called between [`Core::enter`] and [`Core::leave`].
     #[inline]
     pub fn send(&self, core: &Core) -> Result<bool> {
-        match self {
-            Target::Kernel { index, .. } => {
-                // SAFETY: `index` was returned by register_sender in this process (so the
-                // target table exists and the entry is valid) and stays registered until this
-                // `Target` is dropped.
-                unsafe { uintr_sys::instructions::senduipi(*index) };
-                Ok(false)
-            }
-            Target::Emulated { entry, vector } => {
-                if core.upid.post(*vector) != PostOutcome::Notify {
-                    return Ok(false);
-                }
-                if core.tid == thread::with(|t| t.tid()) {
-                    return Ok(true);
-                }
-                loop {
-                    // SAFETY: the receiver's entry, to its thread, which cannot have exited
-                    // (the send bracket holds it).
-                    match unsafe { emulation::deliver_to(Tid::from_raw(core.tid), *entry, *vector) }
-                    {
-                        Ok(()) => return Ok(false),
-                        Err(uintr_sys::Error::SignalQueueFull) => std::thread::yield_now(),
-                        Err(uintr_sys::Error::NoSuchThread) => return Err(Error::ReceiverGone),
-                        Err(e) => return Err(Error::Uintr(e)),
-                    }
-                }
-            }
+        // To its own thread the CPU enters the handler a few instructions after `senduipi`,
+        // inside this bracket: a handler that drops the receiver would wait in `Core::kill`
+        // for the very send it interrupted. So that `senduipi` waits for `leave`.
+        if core.pid == thread::current_pid() && core.tid == thread::with(|t| t.tid()) {
+            return Ok(true);
         }
+        self.0.send().map_err(Error::Uintr)?;
+        Ok(false)
     }
 
     /// The notification of a send to the calling thread's own receiver, outside the bracket
     /// (a handler that drops that receiver must not wait for this very send).
     pub fn notify_self(&self) {
-        if let Target::Emulated { entry, vector } = self {
-            // SAFETY: the receiver's entry, to its own thread.
-            let _ = unsafe { emulation::deliver(*entry, *vector) };
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let Target::Kernel {
-            support,
-            index,
-            pid,
-        } = self
-            && *pid == thread::current_pid()
-        {
-            let _ = syscalls::unregister_sender(*support, *index);
-        }
+        let _ = self.0.send();
     }
 }

@@ -117,8 +117,11 @@ impl ReceiverBuilder {
     }
 
     /// On `uintr`, asks the kernel to interrupt blocking system calls of the receiver
-    /// (`UINTR_HANDLER_FLAG_WAITING_RECEIVER`: they return `EINTR`). Needs a kernel built with
-    /// blocking support; registration fails otherwise. Ignored by the other backends, whose
+    /// (`UINTR_HANDLER_FLAG_WAITING_RECEIVER`), which [`UintrPark`](crate::park::UintrPark)'s
+    /// `uintr_wait` needs. *Every* interruptible call of the receiver's thread then fails with
+    /// `EINTR` when an interrupt arrives (`read`, `futex`, `nanosleep`, `epoll_wait`, …, with no
+    /// `SA_RESTART`-style restart): code on that thread must retry on `EINTR`. Needs a kernel
+    /// built with blocking support; registration fails otherwise. Ignored by the other backends, whose
     /// receivers are always reached (`signal`: the syscall restarts after the handler) or never
     /// (`poll`).
     pub fn uintr_waiting(mut self, waiting: bool) -> Self {

@@ -11,8 +11,9 @@
 //! fails with [`Error::ReceiverGone`]. The same bracket orders posts before the receiver's final
 //! drain: each send that returned `Ok` posted before `kill` returned.
 //!
-//! A send to a receiver on the sender's own thread notifies without a syscall, after `leave`, so
-//! a handler that drops its receiver never waits for its own send.
+//! A send to a receiver on the sender's own thread notifies after `leave` (without a syscall, or
+//! with its `SENDUIPI`, which the CPU answers at once), so a handler that drops its receiver
+//! never waits for its own send.
 //!
 //! # Process-shared endpoints
 //!

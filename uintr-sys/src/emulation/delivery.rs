@@ -23,7 +23,18 @@ pub(super) static DELIVERIES: AtomicU64 = AtomicU64::new(0);
 /// Queues a delivery of `vector`, entering `entry`, to thread `tid` of this process.
 pub(super) fn queue(tid: libc::pid_t, entry: u64, vector: Vector) -> Result<()> {
     let value = encode(entry, vector).ok_or(Error::InvalidArgument)?;
-    let sig = super::delivery_signal();
+    queue_value(tid, super::delivery_signal(), value)
+}
+
+/// Queues a notification of the emulated kernel ([`super::kernel`]) to thread `tid`, on signal
+/// `sig`: the handler entered is `entry`, the vector is chosen on arrival by the thread's
+/// notification processing (the highest pending one), as the CPU does.
+pub(super) fn queue_notification(tid: libc::pid_t, sig: c_int, entry: u64) -> Result<()> {
+    let value = encode(entry, Vector::MAX).ok_or(Error::InvalidArgument)? | FROM_UPID;
+    queue_value(tid, sig, value)
+}
+
+fn queue_value(tid: libc::pid_t, sig: c_int, value: u64) -> Result<()> {
     // SAFETY: getpid/getuid have no preconditions.
     let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
     let info = QueuedInfo {
@@ -61,9 +72,11 @@ pub(super) fn queue(tid: libc::pid_t, entry: u64, vector: Vector) -> Result<()> 
 
 // ---------------------------------------------------------------------------------------------
 // The signal value: entry address in bits 55:0 (user addresses are below 2^56 even with 5-level
-// paging), vector in bits 61:56.
+// paging), vector in bits 61:56, and bit 63 set when the vector is to be taken from the
+// receiving thread's emulated UPID on arrival ([`super::kernel`]).
 
 const VECTOR_SHIFT: u32 = 56;
+const FROM_UPID: u64 = 1 << 63;
 
 fn encode(entry: u64, vector: Vector) -> Option<u64> {
     (entry != 0 && entry >> VECTOR_SHIFT == 0).then(|| entry | (u64::from(vector) << VECTOR_SHIFT))
@@ -71,7 +84,7 @@ fn encode(entry: u64, vector: Vector) -> Option<u64> {
 
 fn decode(value: u64) -> Option<(u64, Vector)> {
     let entry = value & ((1 << VECTOR_SHIFT) - 1);
-    let vector = Vector::new(value >> VECTOR_SHIFT).ok()?;
+    let vector = Vector::new((value & !FROM_UPID) >> VECTOR_SHIFT).ok()?;
     (entry != 0).then_some((entry, vector))
 }
 
@@ -210,6 +223,16 @@ pub(super) extern "C" fn on_delivery(sig: c_int, info: *mut libc::siginfo_t, ctx
     let Some((entry, vector)) = decode(q.value) else {
         return;
     };
+    let vector = if q.value & FROM_UPID != 0 {
+        // The CPU's notification processing; nothing pending (a notification whose vectors an
+        // earlier entry already took) means no entry, as on the CPU.
+        match super::kernel::notification_processing() {
+            Some(v) => v,
+            None => return,
+        }
+    } else {
+        vector
+    };
     let g = &mut uc.uc_mcontext.gregs;
     let old_rsp = g[libc::REG_RSP as usize] as u64;
     let top = old_rsp.wrapping_sub(STACK_ADJUST) & !0xF;
@@ -227,9 +250,12 @@ pub(super) extern "C" fn on_delivery(sig: c_int, info: *mut libc::siginfo_t, ctx
     g[libc::REG_RSP as usize] = top as i64;
     g[libc::REG_RIP as usize] = delivery_stub as *const () as i64;
     g[libc::REG_EFL as usize] &= !(RFLAGS_TF | RFLAGS_RF);
-    // UIF = 0 until uiret: the mask rt_sigreturn installs keeps this signal blocked.
-    // SAFETY: uc_sigmask is a valid sigset_t.
-    unsafe { libc::sigaddset(&mut uc.uc_sigmask, sig) };
+    // UIF = 0 until uiret: the mask rt_sigreturn installs keeps both delivery signals blocked.
+    let _ = sig;
+    for s in super::delivery_signals() {
+        // SAFETY: uc_sigmask is a valid sigset_t.
+        unsafe { libc::sigaddset(&mut uc.uc_sigmask, s) };
+    }
     DELIVERIES.fetch_add(1, Ordering::Relaxed);
 }
 

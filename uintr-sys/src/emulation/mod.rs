@@ -11,8 +11,8 @@
 //!   `STACKADJUST`); `RSP &= !0xF`; push `tmp`, RFLAGS, RIP and the vector; clear TF and RF;
 //!   `RIP = entry`; clear UIF. When the signal handler returns, the thread takes the interrupt
 //!   wherever it was — at an arbitrary instruction, as with the hardware.
-//! * **UIF** is the delivery signal's bit in the thread's signal mask: delivery blocks it (the
-//!   CPU clears UIF), `uiret` unblocks it, and [`clui`], [`stui`], [`testui`] are the emulated
+//! * **UIF** is the delivery signals' bits in the thread's signal mask: delivery blocks them (the
+//!   CPU clears UIF), `uiret` unblocks them, and [`clui`], [`stui`], [`testui`] are the emulated
 //!   instructions. Deliveries sent while it is blocked stay pending and are taken right after
 //!   the `uiret`/`stui` that unblocks it, as the hardware does.
 //! * **`uiret`** raises #UD (SIGILL) on a CPU whose kernel has not enabled user interrupts. The
@@ -21,7 +21,13 @@
 //!   effect, as with the real `uiret`) and unblocks delivery. Any other SIGILL goes to the
 //!   handler that was installed before (or, with none, kills the process as it would have).
 //!
-//! Deliveries are *not* coalesced: every successful `deliver*` enters the handler once (real-time
+//! * **The kernel's calls and `SENDUIPI`** ([`kernel`]): handler registration, vector fds, the
+//!   256-slot target table, `uintr_wait` and `SENDUIPI`, as unkind as Intel's kernel and the CPU
+//!   (self-sends enter at once, unlocked slot allocation, UPIDs reused on re-registration,
+//!   `EINTR` for `WAITING_RECEIVER` threads); the CPU's notification processing picks the vector
+//!   on arrival. A library runs its hardware path on it unchanged.
+//!
+//! Direct deliveries are *not* coalesced: every successful `deliver*` enters the handler once (real-time
 //! signals queue). A backend that wants the CPU's coalescing posts into a
 //! [`Upid`](crate::Upid) and delivers only when [`Upid::post`](crate::Upid::post) returns
 //! [`PostOutcome::Notify`](crate::PostOutcome::Notify); its handler then
@@ -29,9 +35,11 @@
 //!
 //! # Signals used
 //!
-//! * [`delivery_signal()`]: `SIGRTMAX() -` [`DELIVERY_SIGNAL_BELOW_RTMAX`] (62 with glibc). A
-//!   signal-based backend elsewhere in the library should count up from `SIGRTMIN()` instead;
-//!   [`install`] refuses to take a signal that already has a handler.
+//! * [`delivery_signal()`]: `SIGRTMAX() -` [`DELIVERY_SIGNAL_BELOW_RTMAX`] (62 with glibc), and
+//!   [`interrupting_delivery_signal()`]: `SIGRTMAX() -` [`INTERRUPTING_SIGNAL_BELOW_RTMAX`] (61),
+//!   both in [`delivery_signals()`]. A signal-based backend elsewhere in the library should count
+//!   up from `SIGRTMIN()` instead; [`install`] refuses to take a signal that already has a
+//!   handler.
 //! * [`UIRET_SIGNAL`] = `SIGILL`, chained as described above.
 //!
 //! # Differences from the hardware
@@ -40,7 +48,9 @@
 //!   mistake it for UINTR.
 //! * A thread blocked in a system call is interrupted: the call is restarted when possible
 //!   (`SA_RESTART`), otherwise it fails with `EINTR` (the hardware leaves a blocked receiver
-//!   alone unless it registered with a `WAITING_*` flag).
+//!   alone unless it registered with a `WAITING_*` flag). Receivers of [`kernel`] registered with
+//!   `WAITING_RECEIVER` get [`interrupting_delivery_signal()`], without `SA_RESTART`: their
+//!   interruptible calls fail with `EINTR`, as with the kernel.
 //! * `uintr_alt_stack` is not emulated: the frame always goes below the red zone of the
 //!   interrupted stack.
 //! * On a machine whose kernel *has* enabled user interrupts `uiret` does not trap, so the
@@ -72,6 +82,7 @@
 //! ```
 
 mod delivery;
+pub mod kernel;
 mod uiret;
 
 use core::ffi::c_void;
@@ -94,6 +105,22 @@ pub const DELIVERY_SIGNAL_BELOW_RTMAX: c_int = 2;
 /// `SIGRTMIN`/`SIGRTMAX` depend on the C library).
 pub fn delivery_signal() -> c_int {
     libc::SIGRTMAX() - DELIVERY_SIGNAL_BELOW_RTMAX
+}
+
+/// The interrupting delivery signal is `SIGRTMAX() - INTERRUPTING_SIGNAL_BELOW_RTMAX`.
+pub const INTERRUPTING_SIGNAL_BELOW_RTMAX: c_int = 3;
+
+/// The real-time signal that carries emulated deliveries to a receiver registered with
+/// [`HandlerFlags::WAITING_RECEIVER`](crate::syscalls::HandlerFlags::WAITING_RECEIVER) through
+/// [`kernel`]. Its handler is installed without `SA_RESTART`, so an interruptible system call
+/// of that thread fails with `EINTR`, as the kernel makes it (UINTR-ABI.md §4b).
+pub fn interrupting_delivery_signal() -> c_int {
+    libc::SIGRTMAX() - INTERRUPTING_SIGNAL_BELOW_RTMAX
+}
+
+/// Both delivery signals: a signal-based mechanism elsewhere must take neither.
+pub fn delivery_signals() -> [c_int; 2] {
+    [delivery_signal(), interrupting_delivery_signal()]
 }
 
 /// The signal through which `uiret` is emulated (#UD).
@@ -211,7 +238,9 @@ fn set_delivery_mask(how: c_int) {
     unsafe {
         let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
         libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), delivery_signal());
+        for sig in delivery_signals() {
+            libc::sigaddset(set.as_mut_ptr(), sig);
+        }
         // Cannot fail: `how` is valid and the set is readable.
         libc::pthread_sigmask(how, set.as_ptr(), core::ptr::null_mut());
     }
@@ -251,12 +280,13 @@ fn last_errno() -> i32 {
 }
 
 fn install_once() -> Result<()> {
-    let sig = delivery_signal();
-    let current = query(sig)?;
-    if current.sa_sigaction != libc::SIG_DFL
-        && current.sa_sigaction != delivery::on_delivery as *const () as usize
-    {
-        return Err(Error::SignalInUse(sig));
+    for sig in delivery_signals() {
+        let current = query(sig)?;
+        if current.sa_sigaction != libc::SIG_DFL
+            && current.sa_sigaction != delivery::on_delivery as *const () as usize
+        {
+            return Err(Error::SignalInUse(sig));
+        }
     }
     let previous = query(UIRET_SIGNAL)?;
     if previous.sa_sigaction != uiret::on_sigill as *const () as usize {
@@ -264,7 +294,8 @@ fn install_once() -> Result<()> {
         let _ = uiret::PREVIOUS_SIGILL.set(previous);
     }
     set_handler(UIRET_SIGNAL, uiret::on_sigill, 0)?;
-    set_handler(sig, delivery::on_delivery, libc::SA_RESTART)?;
+    set_handler(delivery_signal(), delivery::on_delivery, libc::SA_RESTART)?;
+    set_handler(interrupting_delivery_signal(), delivery::on_delivery, 0)?;
     // Spare the first xsave entry its CPUID.
     crate::trampoline::xsave_area_size();
 

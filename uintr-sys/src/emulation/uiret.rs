@@ -51,8 +51,10 @@ pub(super) extern "C" fn on_sigill(sig: c_int, info: *mut libc::siginfo_t, ctx: 
         g[libc::REG_EFL as usize] = new_rflags as i64;
         g[libc::REG_RSP as usize] = new_rsp as i64;
         // UIF = 1.
-        // SAFETY: uc_sigmask is a valid sigset_t.
-        unsafe { libc::sigdelset(&mut uc.uc_sigmask, super::delivery_signal()) };
+        for s in super::delivery_signals() {
+            // SAFETY: uc_sigmask is a valid sigset_t.
+            unsafe { libc::sigdelset(&mut uc.uc_sigmask, s) };
+        }
         UIRETS.fetch_add(1, Ordering::Relaxed);
         return;
     }
