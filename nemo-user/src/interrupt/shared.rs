@@ -21,6 +21,18 @@
 //! process-shared receiver puts its [`Core`] in a `MAP_SHARED` anonymous mapping instead, so fork
 //! children post into the very UPID the receiver drains and notify it across the process
 //! boundary.
+//!
+//! A sender in another process may be stopped or killed inside its bracket, so a process-shared
+//! receiver waits for such senders [`CROSS_PROCESS_DRAIN`] at most when it goes away. That must
+//! not let a late sender signal a recycled thread id, so on the `signal` backend senders of other
+//! processes do not name the receiver by its id: the receiver opens a pidfd of its own thread
+//! (`pidfd_open(tid, PIDFD_THREAD)`, Linux 6.9) when it registers, fork children inherit that
+//! descriptor, and they signal through it (`pidfd_send_signal`). A pidfd names one thread for
+//! as long as it is open, so once that thread has exited the send fails with `ESRCH`
+//! ([`Error::ReceiverGone`]), whatever thread got its id since. Where the kernel has no thread
+//! pidfds, cross-process senders fall back to `tgkill`, and the bound is the drain: a sender
+//! that stalls inside its bracket for more than [`CROSS_PROCESS_DRAIN`], in a window of a few
+//! instructions, and then finds the id reused by the time it signals, signals the wrong thread.
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -35,7 +47,7 @@ use super::thread::current_pid;
 const DEAD: u64 = 1 << 63;
 
 /// How long a process-shared receiver waits for senders of other processes when it goes away.
-const CROSS_PROCESS_DRAIN: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const CROSS_PROCESS_DRAIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The receiver's software UPID and identity. `repr(C)` with only atomics and integers written
 /// before it is shared, so it may live in memory mapped into several processes.
@@ -53,6 +65,19 @@ pub(crate) struct Core {
     pub process_shared: bool,
     /// Vectors that senders may connect to.
     pub vectors: u64,
+    /// A pidfd of the receiving thread (inherited by fork children, who signal through it), or
+    /// -1: process-shared `signal` receivers only, where the kernel has thread pidfds.
+    pub thread_pidfd: libc::c_int,
+}
+
+/// `PIDFD_THREAD` (`O_EXCL`): a pidfd of one thread rather than of a thread group.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// A pidfd of thread `tid` of this process, or -1 if the kernel cannot make one.
+fn open_thread_pidfd(tid: libc::pid_t) -> libc::c_int {
+    // SAFETY: pidfd_open takes an id and flags; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
+    if fd < 0 { -1 } else { fd as libc::c_int }
 }
 
 impl Core {
@@ -79,6 +104,12 @@ impl Core {
             kind: kind.to_u8(),
             process_shared,
             vectors,
+            thread_pidfd: if process_shared && kind == BackendKind::Signal {
+                // Called on the receiving thread (`tid` is the caller's).
+                open_thread_pidfd(tid)
+            } else {
+                -1
+            },
         }
     }
 
@@ -194,6 +225,12 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        let pidfd = self.core().thread_pidfd;
+        if pidfd >= 0 {
+            // SAFETY: opened in `Core::new` (this process's descriptor, or a fork child's
+            // inherited copy of it), closed once, here.
+            unsafe { libc::close(pidfd) };
+        }
         if self.mapped {
             // SAFETY: the mapping was made in `new` with this size, and `Core` needs no drop.
             unsafe {
