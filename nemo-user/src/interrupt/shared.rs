@@ -242,3 +242,46 @@ impl Drop for Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window the pidfd closes: a sender of another process that reaches the receiver
+    /// after its thread has exited (the drain stopped waiting for it). Through the thread's
+    /// pidfd the send fails with `ReceiverGone`, whatever thread now has that id; a `tgkill`
+    /// would have signalled it.
+    #[test]
+    fn a_fork_child_sending_after_the_receiving_thread_exited_gets_receiver_gone() {
+        // The fork handler that refreshes the cached pid in the child.
+        super::super::thread::init_process();
+        let signo = crate::backend::signal::signal_number().unwrap();
+        let shared = std::thread::spawn(move || {
+            let tid = super::super::thread::with(|t| t.tid());
+            let core = Core::new(BackendKind::Signal, current_pid(), tid, signo, !0, true);
+            Shared::new(core, true).unwrap()
+        })
+        .join()
+        .unwrap();
+        let core = shared.core();
+        assert!(core.thread_pidfd >= 0, "Linux 6.9+ makes thread pidfds");
+        // SAFETY: the child only calls async-signal-safe code (the send, a raw syscall) and
+        // `_exit`.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            // Another process: the send goes through the pidfd, not `tgkill`.
+            let ok = core.pid != current_pid()
+                && crate::backend::signal::notify(core) == Err(Error::ReceiverGone);
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status:#x}"
+        );
+    }
+}
