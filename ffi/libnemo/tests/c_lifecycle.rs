@@ -3,7 +3,8 @@
 //! nothing left behind by threads that exit registered.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `<profile>/deps`, where cargo built `libnemo.so` before the integration tests.
 fn deps() -> PathBuf {
@@ -79,15 +80,43 @@ fn program(cc: &Path) -> PathBuf {
         .clone()
 }
 
+/// Runs the program with `args`: it must succeed within two minutes (a hang is a failure).
 fn run(test: &str, args: &[&str]) -> Option<String> {
     let cc = cc(test)?;
     let prog = program(&cc);
-    Some(run_ok(
-        Command::new(prog)
-            .env_remove("NEMO_BACKEND")
-            .env_remove("NEMO_SIGNAL")
-            .args(args),
-    ))
+    let mut child = Command::new(prog)
+        .env_remove("NEMO_BACKEND")
+        .env_remove("NEMO_SIGNAL")
+        // The `libnemo.so` just built, not a stale copy that cargo put on the library path
+        // (`target/<profile>/libnemo.so` is refreshed by `cargo build`, not by `cargo test`).
+        .env("LD_LIBRARY_PATH", deps())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the test program");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("reap");
+            panic!(
+                "{test}: hung for 120 s:\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().expect("collect output");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{test} failed ({}):\n{out}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(out)
 }
 
 #[test]
