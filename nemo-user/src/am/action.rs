@@ -145,9 +145,9 @@ fn abort_naming(id: ActionId) -> ! {
     use std::io::Write;
     let mut msg = [0u8; 128];
     let mut w = &mut msg[..];
-    let _ = write!(
+    let _ = writeln!(
         w,
-        "nemo: active-message action {id} panicked inside an interrupt handler; aborting\n"
+        "nemo: active-message action {id} panicked inside an interrupt handler; aborting"
     );
     let len = 128 - w.len();
     // SAFETY: writes `len` initialised bytes of `msg` to stderr; write(2) is async-signal-safe.

@@ -326,20 +326,31 @@ impl Domain {
     /// Targets whose threads have exited are not registered any more and are skipped.
     ///
     /// Errors: [`Error::UnknownAction`]; [`Error::ForeignProcess`] from a fork child;
-    /// [`Error::BroadcastIncomplete`] if some targets' mailboxes were full — the others got
-    /// the message, and a retry can reach the rest once they have drained.
+    /// another error of [`notify`](Domain::notify) that a target's send met (the first; the
+    /// other targets got the message); [`Error::BroadcastIncomplete`] if some targets'
+    /// mailboxes were full — the others got the message, and a retry can reach the rest once
+    /// they have drained.
     pub fn broadcast(&self, action: ActionId, payload: u64) -> Result<usize> {
         if !self.inner.actions.contains(action) {
             return Err(Error::UnknownAction(action));
         }
-        let (mut notified, mut failed) = (0, 0);
+        let (mut notified, mut failed, mut other) = (0, 0, None);
         for access in self.inner.targets.live() {
             match Self::post(access.entry(), access.id(), action, payload) {
                 Ok(()) => notified += 1,
                 Err(Error::MailboxFull { .. }) => failed += 1,
                 Err(Error::UnknownTarget(_)) => {}
-                Err(e) => return Err(e),
+                // Every target of a domain lives in the process that registered it.
+                Err(Error::ForeignProcess) => return Err(Error::ForeignProcess),
+                // Queued, not interrupted (see `notify`): the others still get theirs.
+                Err(e) => {
+                    notified += usize::from(e == Error::Os(libc::ENOBUFS));
+                    other.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = other {
+            return Err(e);
         }
         if failed == 0 {
             Ok(notified)
