@@ -7,9 +7,24 @@
  * interrupts (Intel UINTR where the machine has it, a real-time signal or polling elsewhere).
  *
  * Conventions:
- *   - every function returns 0 or an errno value (EINVAL for a null pointer or a bad argument;
- *     ETIMEDOUT, EBUSY, EAGAIN, EPERM, ENOSPC, ENOTSUP as documented below); errno itself is
- *     never set;
+ *   - every function returns 0 or an errno value, as documented at each function; errno
+ *     itself is never set. The values, in all:
+ *       EINVAL     a null pointer where one is required, a pointer not aligned for its type
+ *                  (8 bytes for condvars, events, keys, mutexes and timespecs), a domain or
+ *                  target handle that is not live, an id of another domain, or a bad value;
+ *       ETIMEDOUT  a timed wait's deadline passed;
+ *       EBUSY      destroy with a waiter not yet woken; a thread that already receives user
+ *                  interrupts; no free real-time signal for the signal backend;
+ *       EAGAIN     only "full now, try again later": a mailbox that is full (nothing queued);
+ *       EPERM      unregistering another thread's target; unlocking a mutex not held;
+ *       ENOSPC     an action or target table that is full;
+ *       ENOTSUP    a backend this machine cannot run;
+ *       EXDEV      active messages sent from a fork child to the parent's targets;
+ *       ENOBUFS    a message queued whose interrupt the kernel could not queue (see
+ *                  nemo_am_notify);
+ *       the mutex's own errors from the condvar waits (EOWNERDEAD, ...), and the kernel's
+ *       from nemo_am_register_target on uintr (e.g. ENOMEM);
+ *       ENOTRECOVERABLE  a bug in the library (it never unwinds into the caller);
  *   - condition variables and events live in caller memory (48 bytes, 8-byte aligned; all
  *     zeros is a valid object with the default attributes, so static ones need no init);
  *     active-message domains and targets are opaque handles owned by the library;
@@ -88,27 +103,30 @@ typedef union nemo_condvar {
 
 #define NEMO_CONDVAR_INITIALIZER { { 0 } }
 
-/* Initialises *cv with *attr (null: defaults). EINVAL: null cv or a bad attribute. */
+/* Initialises *cv with *attr (null: defaults). EINVAL: null or misaligned cv or attr, or a
+ * bad attribute. */
 int nemo_condvar_init(nemo_condvar_t *cv, const nemo_attr_t *attr);
 
 /* EBUSY (nothing changed) while a waiter has not been signalled; otherwise waits until woken
- * waiters have left the object, then 0: the memory may be reused. */
+ * waiters have left the object, then 0: the memory may be reused. EINVAL: null or misaligned. */
 int nemo_condvar_destroy(nemo_condvar_t *cv);
 
-/* Wakes exactly one waiter, if any (no system call unless it is parked). */
+/* Wakes exactly one waiter, if any (no system call unless it is parked). EINVAL: null or
+ * misaligned cv. */
 int nemo_condvar_signal(nemo_condvar_t *cv);
 
-/* Wakes every waiter. */
+/* Wakes every waiter. EINVAL: null or misaligned cv. */
 int nemo_condvar_broadcast(nemo_condvar_t *cv);
 
-/* Releases *mutex (held by the caller), waits for a signal, re-acquires *mutex. Returns 0; the
- * unlock's error (EPERM: an error-checking mutex not held; nothing waited); or the relock's
- * (EOWNERDEAD: a robust mutex whose owner died, now held). */
+/* Releases *mutex (held by the caller), waits for a signal, re-acquires *mutex. Returns 0;
+ * EINVAL (nothing waited): null or misaligned cv or mutex; the unlock's error (EPERM: an
+ * error-checking mutex not held; nothing waited); or the relock's (EOWNERDEAD: a robust mutex
+ * whose owner died, now held). */
 int nemo_condvar_wait(nemo_condvar_t *cv, pthread_mutex_t *mutex);
 
 /* nemo_condvar_wait until *abstime on the condvar's clock: ETIMEDOUT (mutex re-acquired) once
- * it has passed, never earlier; EINVAL (mutex still held) for a null abstime or tv_nsec outside
- * [0, 1e9). */
+ * it has passed, never earlier; EINVAL (mutex still held) for a null or misaligned abstime or
+ * tv_nsec outside [0, 1e9); otherwise as nemo_condvar_wait. */
 int nemo_condvar_timedwait(nemo_condvar_t *cv, pthread_mutex_t *mutex,
                            const struct timespec *abstime);
 
@@ -151,23 +169,26 @@ typedef struct nemo_event_key {
     uint64_t opaque[4];
 } nemo_event_key_t;
 
-/* Initialises *ev with *attr (null: defaults). */
+/* Initialises *ev with *attr (null: defaults). EINVAL: null or misaligned ev or attr, or a bad
+ * attribute. */
 int nemo_event_init(nemo_event_t *ev, const nemo_attr_t *attr);
 
 /* EBUSY while a worker's announced wait has not been notified; otherwise 0 once woken workers
- * have left it. */
+ * have left it. EINVAL: null or misaligned ev. */
 int nemo_event_destroy(nemo_event_t *ev);
 
-/* Wakes one announced worker, if any. Call after publishing the work. */
+/* Wakes one announced worker, if any. Call after publishing the work. EINVAL: null or
+ * misaligned ev. */
 int nemo_event_notify_one(nemo_event_t *ev);
 
-/* Wakes every announced worker. */
+/* Wakes every announced worker. EINVAL: null or misaligned ev. */
 int nemo_event_notify_all(nemo_event_t *ev);
 
-/* Announces a wait, arming *key. */
+/* Announces a wait, arming *key. EINVAL: null or misaligned ev or key. */
 int nemo_event_prepare_wait(nemo_event_t *ev, nemo_event_key_t *key);
 
-/* Waits for a notification sent after the announcement. */
+/* Waits for a notification sent after the announcement. EINVAL: null or misaligned ev or key,
+ * or a key not armed for ev. */
 int nemo_event_wait(nemo_event_t *ev, nemo_event_key_t *key);
 
 /* nemo_event_wait until *abstime on the event's clock: ETIMEDOUT once it has passed (key
@@ -175,12 +196,14 @@ int nemo_event_wait(nemo_event_t *ev, nemo_event_key_t *key);
 int nemo_event_timedwait(nemo_event_t *ev, nemo_event_key_t *key,
                          const struct timespec *abstime);
 
-/* nemo_event_timedwait on `clock` (NEMO_CLOCK_REALTIME or NEMO_CLOCK_MONOTONIC). */
+/* nemo_event_timedwait on `clock` (NEMO_CLOCK_REALTIME or NEMO_CLOCK_MONOTONIC; EINVAL
+ * otherwise). */
 int nemo_event_clockwait(nemo_event_t *ev, nemo_event_key_t *key, int clock,
                          const struct timespec *abstime);
 
 /* Withdraws the announcement. *was_notified (if not null): 1 if a notification had already
- * been directed at this worker (it is consumed), else 0. */
+ * been directed at this worker (it is consumed), else 0. EINVAL (key still armed if it was):
+ * null or misaligned ev or key, a misaligned was_notified, or a key not armed for ev. */
 int nemo_event_cancel_wait(nemo_event_t *ev, nemo_event_key_t *key, int *was_notified);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -212,43 +235,61 @@ typedef struct nemo_am_target nemo_am_target_t;
  * not unwind (no C++ exception, no longjmp out of it). */
 typedef void (*nemo_am_action_fn)(void *ctx, uint64_t payload);
 
-/* Fills *cfg with the defaults. */
+/* Fills *cfg with the defaults. EINVAL: null or misaligned cfg. */
 int nemo_am_config_default(nemo_am_config_t *cfg);
 
-/* Creates a domain (cfg null: defaults) into *out. EINVAL: a bad size, vector or backend value;
- * ENOTSUP: a backend this machine cannot run. */
+/* Creates a domain (cfg null: defaults) into *out. EINVAL: null or misaligned out, misaligned
+ * cfg, a bad size (actions and targets 1..65536), vector or backend value, or a bad NEMO_SIGNAL
+ * for the signal backend; ENOTSUP: a backend this machine cannot run; EBUSY: no free real-time
+ * signal for the signal backend. */
 int nemo_am_domain_create(nemo_am_domain_t **out, const nemo_am_config_t *cfg);
 
 /* Destroys the handle (no other thread may use it any more). Registered targets stay
- * registered until their threads unregister them. */
+ * registered until their threads unregister them or exit. EINVAL: not a live domain handle
+ * (null, misaligned, or memory that does not hold one). */
 int nemo_am_domain_destroy(nemo_am_domain_t *domain);
 
-/* Adds an action; its id goes to *action. ENOSPC: the table is full. `fn` must be safe to call
- * with `ctx` from any target thread, concurrently, while the domain or a target lives. */
+/* Adds an action; its id goes to *action (an id of this domain only: other domains refuse it
+ * with EINVAL). ENOSPC: the table is full; EINVAL: a bad domain handle, a null fn, or a null or
+ * misaligned action. `fn` must be safe to call with `ctx` from any target thread, concurrently,
+ * while the domain or a target lives. */
 int nemo_am_register_action(nemo_am_domain_t *domain, nemo_am_action_fn fn, void *ctx,
                             uint32_t *action);
 
 /* Registers the calling thread as a target: its handle goes to *out, its id to *target. EBUSY:
- * the thread already receives user interrupts; ENOSPC: the target table is full. */
+ * the thread already receives user interrupts (or no real-time signal is free); ENOSPC: the
+ * target table is full (targets of exited threads do not count: they are reclaimed); EINVAL:
+ * a bad domain handle, null or misaligned out or target, or a bad NEMO_BACKEND/NEMO_SIGNAL;
+ * ENOTSUP: the backend cannot run; on uintr, the kernel's errors (ENOMEM, ...). A thread that
+ * exits with its target registered has it unregistered at exit: the handle is then no longer
+ * valid. */
 int nemo_am_register_target(nemo_am_domain_t *domain, nemo_am_target_t **out,
                             uint32_t *target);
 
 /* Unregisters a target after handling what is queued. Only its own thread may (EPERM
- * otherwise). Later notifies to its id are EINVAL. */
+ * otherwise). EINVAL: not a live target handle (never one, already unregistered, or its thread
+ * exited). Later notifies to its id are EINVAL. */
 int nemo_am_unregister_target(nemo_am_target_t *target);
 
-/* Queues `payload` for `action` on `target` and interrupts it. EINVAL: unknown target or
- * action; EAGAIN: the target's mailbox is full (nothing queued). Async-signal-safe. */
+/* Queues `payload` for `action` on `target` and interrupts it. EINVAL: a bad domain handle, or
+ * a target or action that is not this domain's (never registered, another domain's id,
+ * unregistered, or its thread exited); EAGAIN: the target's mailbox is full (nothing queued; a
+ * retry succeeds once the target drains it); EXDEV: called in a fork child; ENOBUFS (signal
+ * backend): queued, but the kernel's real-time signal queue stayed full for a second, so the
+ * target handles it at its next delivery (do not resend). Async-signal-safe. */
 int nemo_am_notify(nemo_am_domain_t *domain, uint32_t target, uint32_t action,
                    uint64_t payload);
 
 /* nemo_am_notify to every registered target; *notified (if not null) gets how many were
- * reached. EAGAIN if some mailboxes were full; EINVAL: unknown action. */
+ * reached. EAGAIN if some mailboxes were full (the others got it); EINVAL: a bad domain handle,
+ * a misaligned notified, or an action not of this domain; EXDEV: in a fork child; ENOBUFS: as
+ * nemo_am_notify. */
 int nemo_am_broadcast(nemo_am_domain_t *domain, uint32_t action, uint64_t payload,
                       size_t *notified);
 
 /* A safepoint of the calling thread: runs the handlers of its pending messages (all of them on
- * NEMO_BACKEND_POLL). *handled (if not null) gets how many interrupt vectors were delivered. */
+ * NEMO_BACKEND_POLL). *handled (if not null) gets how many interrupt vectors were delivered.
+ * EINVAL: a misaligned handled. */
 int nemo_am_poll(size_t *handled);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -263,7 +304,7 @@ typedef struct nemo_backend_info {
 } nemo_backend_info_t;
 
 /* Fills *out. Returns 0, or the error of a misconfigured NEMO_BACKEND (EINVAL: no such backend;
- * ENOTSUP: it cannot run here) with *out describing it. */
+ * ENOTSUP: it cannot run here) with *out describing it. EINVAL: a null or misaligned out. */
 int nemo_backend_info(nemo_backend_info_t *out);
 
 /* The library's version, e.g. "0.1.0" (static); compare NEMO_VERSION_STRING, the header's. */

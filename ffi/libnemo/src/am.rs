@@ -9,15 +9,32 @@
 //! no `longjmp` out of it).
 //!
 //! Domains and targets are opaque handles owned by the library. A target belongs to the thread
-//! that registered it: only that thread may unregister it (`EPERM` otherwise).
+//! that registered it: only that thread may unregister it (`EPERM` otherwise). A thread that
+//! exits with its target registered has it unregistered at its exit, by the library.
+//!
+//! # Invariants
+//!
+//! - A domain handle is a `Box<NemoAmDomain>` whose `magic` is [`DOMAIN_MAGIC`] from
+//!   `nemo_am_domain_create` until `nemo_am_domain_destroy` clears it: a null, misaligned or
+//!   foreign pointer (readable memory without the magic) is `EINVAL`.
+//! - A target handle is live exactly while its address is in [`TARGETS`]; the handle is also
+//!   held by its thread's [`ThreadTarget`], which frees it at thread exit if nobody
+//!   unregistered it. Only the set decides, so a stale or foreign target handle is `EINVAL`
+//!   without being read.
+//! - Action and target ids carry their domain (see [`nemo_user::am::ActionId`],
+//!   [`nemo_user::am::TargetId`]): another domain refuses them with `EINVAL`.
 
+use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::ffi::{c_int, c_void};
+use std::sync::Mutex;
 
 use libc::{EINVAL, EPERM};
 use nemo_user::BackendKind;
 use nemo_user::am::{ActionId, CActionFn, Domain, Target, TargetId};
 use nemo_user::interrupt::Vector;
 
+use crate::condvar::usable;
 use crate::guard;
 
 /// `nemo_backend_t`.
@@ -73,8 +90,10 @@ impl NemoAmConfig {
 
     fn build(&self) -> Result<Domain, c_int> {
         let vector = Vector::new(u64::from(self.vector)).map_err(|_| EINVAL)?;
-        let targets = self.targets as usize;
-        if self.actions == 0 || self.mailbox == 0 || targets == 0 || targets > TargetId::MAX_TARGETS
+        let (actions, targets) = (self.actions as usize, self.targets as usize);
+        if !(1..=ActionId::MAX_ACTIONS).contains(&actions)
+            || !(1..=TargetId::MAX_TARGETS).contains(&targets)
+            || self.mailbox == 0
         {
             return Err(EINVAL);
         }
@@ -99,9 +118,16 @@ impl NemoAmConfig {
     }
 }
 
+/// What a live domain handle starts with.
+const DOMAIN_MAGIC: u64 = 0x6e65_6d6f_646f_6d21;
+
 /// `nemo_am_domain_t`.
 #[derive(Debug)]
-pub struct NemoAmDomain(Domain);
+#[repr(C)]
+pub struct NemoAmDomain {
+    magic: u64,
+    domain: Domain,
+}
 
 /// `nemo_am_target_t`: a registered thread.
 #[derive(Debug)]
@@ -110,6 +136,32 @@ pub struct NemoAmTarget {
     _registration: Target,
     /// The registering thread, the only one that may drop it.
     tid: libc::pid_t,
+}
+
+/// The live target handles (their addresses).
+static TARGETS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn live_targets() -> std::sync::MutexGuard<'static, BTreeSet<usize>> {
+    TARGETS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The calling thread's target handle (a thread has one at most); freed at thread exit if it
+/// is still registered then.
+struct ThreadTarget(Cell<*mut NemoAmTarget>);
+
+impl Drop for ThreadTarget {
+    fn drop(&mut self) {
+        let handle = self.0.replace(std::ptr::null_mut());
+        if !handle.is_null() && live_targets().remove(&(handle as usize)) {
+            // SAFETY: from `Box::into_raw` in `nemo_am_register_target` on this thread, and
+            // still in the set, so nobody freed it; removed from the set, so nobody will.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_TARGET: ThreadTarget = const { ThreadTarget(Cell::new(std::ptr::null_mut())) };
 }
 
 /// `nemo_am_action_fn`: `void (*)(void *ctx, uint64_t payload)`.
@@ -121,7 +173,7 @@ pub type NemoAmActionFn = Option<CActionFn>;
 /// `cfg` is null or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_am_config_default(cfg: *mut NemoAmConfig) -> c_int {
-    if cfg.is_null() {
+    if !usable::<NemoAmConfig, NemoAmConfig>(cfg) {
         return EINVAL;
     }
     // SAFETY: non-null and writable per the caller.
@@ -143,15 +195,21 @@ pub unsafe extern "C" fn nemo_am_domain_create(
         if out.is_null() {
             return EINVAL;
         }
+        if !out.is_aligned() || !(cfg.is_null() || cfg.is_aligned()) {
+            return EINVAL;
+        }
         let cfg = if cfg.is_null() {
             NemoAmConfig::DEFAULT
         } else {
-            // SAFETY: non-null and readable per the caller.
+            // SAFETY: non-null, aligned (checked) and readable per the caller.
             unsafe { cfg.read() }
         };
         match cfg.build() {
-            Ok(d) => {
-                let handle = Box::into_raw(Box::new(NemoAmDomain(d)));
+            Ok(domain) => {
+                let handle = Box::into_raw(Box::new(NemoAmDomain {
+                    magic: DOMAIN_MAGIC,
+                    domain,
+                }));
                 // SAFETY: non-null and writable per the caller.
                 unsafe { out.write(handle) };
                 0
@@ -170,22 +228,32 @@ pub unsafe extern "C" fn nemo_am_domain_create(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_am_domain_destroy(domain: *mut NemoAmDomain) -> c_int {
     guard(|| {
-        if domain.is_null() {
+        // SAFETY: per the caller.
+        if unsafe { domain_ref(domain) }.is_none() {
             return EINVAL;
         }
-        // SAFETY: created by `Box::into_raw` in `nemo_am_domain_create`, destroyed once.
-        drop(unsafe { Box::from_raw(domain) });
+        // SAFETY: a live handle (checked): made by `Box::into_raw` in `nemo_am_domain_create`.
+        let mut handle = unsafe { Box::from_raw(domain) };
+        handle.magic = 0;
+        drop(handle);
         0
     })
 }
 
-/// The domain behind a handle.
+/// The domain behind a handle; `None` for a null or misaligned pointer, or one to memory that
+/// does not hold a live handle.
 ///
 /// # Safety
-/// `domain` is null or a live handle.
+/// `domain` is null, misaligned, or points to at least 8 readable bytes.
 unsafe fn domain_ref<'a>(domain: *const NemoAmDomain) -> Option<&'a Domain> {
-    // SAFETY: per the caller.
-    (!domain.is_null()).then(|| unsafe { &(*domain).0 })
+    if !usable::<NemoAmDomain, NemoAmDomain>(domain) {
+        return None;
+    }
+    // SAFETY: non-null, aligned and readable per the caller; a foreign object is only read as
+    // an integer here.
+    let magic = unsafe { std::ptr::addr_of!((*domain).magic).read_volatile() };
+    // SAFETY: the magic says it is a live handle.
+    (magic == DOMAIN_MAGIC).then(|| unsafe { &(*domain).domain })
 }
 
 /// Adds an action `fn(ctx, payload)`; its id goes to `*action`. `ENOSPC` when the table is
@@ -207,7 +275,7 @@ pub unsafe extern "C" fn nemo_am_register_action(
         let (Some(d), Some(f)) = (unsafe { domain_ref(domain) }, r#fn) else {
             return EINVAL;
         };
-        if action.is_null() {
+        if !usable::<u32, u32>(action) {
             return EINVAL;
         }
         // SAFETY: the caller vouches for `f` and `ctx` as `register_c_action` requires.
@@ -239,7 +307,7 @@ pub unsafe extern "C" fn nemo_am_register_target(
         let Some(d) = (unsafe { domain_ref(domain) }) else {
             return EINVAL;
         };
-        if out.is_null() || target.is_null() {
+        if !usable::<*mut NemoAmTarget, *mut NemoAmTarget>(out) || !usable::<u32, u32>(target) {
             return EINVAL;
         }
         match d.register_target() {
@@ -251,7 +319,10 @@ pub unsafe extern "C" fn nemo_am_register_target(
                     _registration: t,
                     tid,
                 }));
-                // SAFETY: both non-null and writable per the caller.
+                live_targets().insert(handle as usize);
+                // The thread has no other target: registering one gave it its receiver.
+                let _ = THREAD_TARGET.try_with(|t| t.0.set(handle));
+                // SAFETY: both non-null, aligned (checked) and writable per the caller.
                 unsafe {
                     out.write(handle);
                     target.write(id);
@@ -265,29 +336,43 @@ pub unsafe extern "C" fn nemo_am_register_target(
 
 /// Unregisters a target: messages queued before are handled first, later notifies fail with
 /// `EINVAL`. Only the thread that registered it may call this (`EPERM` otherwise, and the
-/// target stays registered).
+/// target stays registered); a handle that is not a live target (never one, already
+/// unregistered, or its thread exited) is `EINVAL`.
 ///
 /// # Safety
-/// `target` is null or a live handle from `nemo_am_register_target`.
+/// None: the handle is looked up, never read unless live.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_am_unregister_target(target: *mut NemoAmTarget) -> c_int {
     guard(|| {
-        if target.is_null() {
+        let mut live = live_targets();
+        if !live.contains(&(target as usize)) {
             return EINVAL;
         }
-        // SAFETY: a live handle per the caller; gettid has no preconditions.
+        // SAFETY: in the set, so a live handle; gettid has no preconditions.
         if unsafe { (*target).tid != libc::gettid() } {
             return EPERM;
         }
-        // SAFETY: created by `Box::into_raw` in `nemo_am_register_target`, on this thread.
+        live.remove(&(target as usize));
+        drop(live);
+        let _ = THREAD_TARGET.try_with(|t| {
+            if t.0.get() == target {
+                t.0.set(std::ptr::null_mut());
+            }
+        });
+        // SAFETY: made by `Box::into_raw` in `nemo_am_register_target` on this thread, and
+        // removed from the set above, so freed only here.
         drop(unsafe { Box::from_raw(target) });
         0
     })
 }
 
-/// Sends `payload` to `target`, to be handled by `action` on the target's thread. `EINVAL`:
-/// unknown target or action; `EAGAIN`: the target's mailbox is full (nothing was queued).
-/// Async-signal-safe.
+/// Sends `payload` to `target`, to be handled by `action` on the target's thread. `EINVAL`: a
+/// bad domain handle, or a target or action that is not one of this domain's (never registered,
+/// another domain's, unregistered, or its thread exited); `EAGAIN`: the target's mailbox is
+/// full (nothing was queued; a retry succeeds once the target has drained it); `EXDEV`: called
+/// in a fork child (the targets live in the parent); `ENOBUFS` (signal backend): queued, but the
+/// kernel's real-time signal queue stayed full for a second, so the target handles it at its
+/// next delivery — do not resend. Async-signal-safe.
 ///
 /// # Safety
 /// `domain` is null or a live handle.
@@ -312,9 +397,11 @@ pub unsafe extern "C" fn nemo_am_notify(
     })
 }
 
-/// Sends `payload` to every registered target. `*notified` (if not null) gets how many were
-/// reached; `EAGAIN` if some were not (their mailboxes were full), `EINVAL` for an unknown
-/// action.
+/// Sends `payload` to every registered target (targets whose threads exited are not
+/// registered any more). `*notified` (if not null) gets how many were reached; `EAGAIN` if
+/// some were not because their mailboxes were full (a retry can reach them once drained);
+/// `EINVAL` for a bad handle or pointer or an action not of this domain; `EXDEV` in a fork
+/// child; `ENOBUFS` as for `nemo_am_notify`.
 ///
 /// # Safety
 /// `domain` is null or a live handle; `notified` null or writable.
@@ -330,13 +417,16 @@ pub unsafe extern "C" fn nemo_am_broadcast(
         let Some(d) = (unsafe { domain_ref(domain) }) else {
             return EINVAL;
         };
+        if !(notified.is_null() || notified.is_aligned()) {
+            return EINVAL;
+        }
         let (n, rc) = match d.broadcast(ActionId::from_u32(action), payload) {
             Ok(n) => (n, 0),
             Err(nemo_user::Error::BroadcastIncomplete { notified, .. }) => (notified, libc::EAGAIN),
             Err(e) => (0, e.errno()),
         };
         if !notified.is_null() {
-            // SAFETY: non-null and writable per the caller.
+            // SAFETY: non-null and aligned (checked above), writable per the caller.
             unsafe { notified.write(n) };
         }
         rc
@@ -352,6 +442,9 @@ pub unsafe extern "C" fn nemo_am_broadcast(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_am_poll(handled: *mut usize) -> c_int {
     guard(|| {
+        if !(handled.is_null() || handled.is_aligned()) {
+            return EINVAL;
+        }
         let n = nemo_user::poll();
         if !handled.is_null() {
             // SAFETY: non-null and writable per the caller.

@@ -6,6 +6,13 @@
 //! wakeups, `signal` wakes exactly one waiter, `destroy` returns `EBUSY` while a waiter has not
 //! been signalled, and the waits are not cancellation points (a pending cancellation is acted on
 //! at the caller's next one; use the preload shim where `pthread_cancel` must interrupt a wait).
+//!
+//! # Input checks
+//!
+//! Every pointer argument is checked for null and for its type's alignment (8 bytes for the
+//! condvar, the mutex and the deadline, 4 for the attributes) before it is used: a misaligned
+//! object is `EINVAL`, never an atomic access to misaligned memory (which the futex calls
+//! refuse, turning a park into a busy loop).
 
 use std::ffi::c_int;
 
@@ -31,16 +38,22 @@ impl NemoCondvar {
 const _: () = assert!(size_of::<NemoCondvar>() == size_of::<RawCondvar>());
 const _: () = assert!(align_of::<NemoCondvar>() >= align_of::<RawCondvar>());
 
-/// The condvar in a caller's object; `None` for a null pointer.
+/// Whether `p` is non-null and aligned for a `U`.
+#[inline(always)]
+pub(crate) fn usable<T, U>(p: *const T) -> bool {
+    !p.is_null() && p.cast::<U>().is_aligned()
+}
+
+/// The condvar in a caller's object; `None` for a null or misaligned pointer.
 ///
 /// # Safety
 /// A non-null `p` points to a live object initialised by `init`, by the initializer, or to
 /// zeros, that is accessed only through this API while the reference is used.
 #[inline(always)]
 pub(crate) unsafe fn raw<'a, T>(p: *const T) -> Option<&'a RawCondvar> {
-    // SAFETY: non-null (checked), and a valid 48-byte, 8-aligned condvar per the caller; a
+    // SAFETY: non-null and aligned (checked), and a valid 48-byte condvar per the caller; a
     // `RawCondvar` is all atomics, so concurrent users through shared references are fine.
-    (!p.is_null()).then(|| unsafe { &*p.cast::<RawCondvar>() })
+    usable::<T, RawCondvar>(p).then(|| unsafe { &*p.cast::<RawCondvar>() })
 }
 
 /// Writes a fresh condvar with `attr`'s settings to `p`.
@@ -48,7 +61,7 @@ pub(crate) unsafe fn raw<'a, T>(p: *const T) -> Option<&'a RawCondvar> {
 /// # Safety
 /// `p` is null or writable for 48 bytes and not in use; `attr` is null or readable.
 pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
-    if p.is_null() {
+    if !usable::<T, RawCondvar>(p) || !(attr.is_null() || attr.is_aligned()) {
         return EINVAL;
     }
     // SAFETY: per the caller.
@@ -60,7 +73,7 @@ pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
     cv.set_clock(clock);
     cv.set_process_shared(shared);
     cv.set_policy_class(policy);
-    // SAFETY: non-null, writable and unused per the caller; `T` is a 48-byte, 8-aligned type.
+    // SAFETY: non-null, aligned (checked), writable for 48 bytes and unused per the caller.
     unsafe { p.cast::<RawCondvar>().write(cv) };
     0
 }
@@ -70,16 +83,16 @@ pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
 /// # Safety
 /// `abstime` is null or readable.
 pub(crate) unsafe fn deadline(clock: Clock, abstime: *const timespec) -> Result<Deadline, c_int> {
-    if abstime.is_null() {
+    if !usable::<timespec, timespec>(abstime) {
         return Err(EINVAL);
     }
-    // SAFETY: non-null and readable per the caller.
+    // SAFETY: non-null, aligned (checked) and readable per the caller.
     let at = Timespec::from_libc(unsafe { &*abstime }).map_err(|e| e.errno())?;
     Ok(Deadline::new(clock, at))
 }
 
 /// Initialises a condvar: `attr` null for the defaults (realtime clock, process-private,
-/// default policy). `EINVAL` for a null `cv` or a bad attribute.
+/// default policy). `EINVAL` for a null or misaligned `cv` or `attr`, or a bad attribute.
 ///
 /// # Safety
 /// `cv` is null or writable for 48 bytes and not in use; `attr` is null or readable.
@@ -155,7 +168,7 @@ unsafe fn wait(
     let Some(c) = (unsafe { raw(cv) }) else {
         return EINVAL;
     };
-    if mutex.is_null() {
+    if !usable::<pthread_mutex_t, pthread_mutex_t>(mutex) {
         return EINVAL;
     }
     let deadline = match deadline(c) {

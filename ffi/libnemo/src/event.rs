@@ -23,7 +23,7 @@ use nemo_user::condvar::{RawCondvar, WaitTicket};
 use nemo_user::park::FutexPark;
 use nemo_user::wait::{Clock, Deadline, WaitOutcome};
 
-use crate::condvar::{deadline, init_raw, raw};
+use crate::condvar::{deadline, init_raw, raw, usable};
 use crate::{NemoAttr, guard};
 
 /// `nemo_event_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_EVENT_INITIALIZER`) is a valid
@@ -70,11 +70,11 @@ const _: () = assert!(align_of::<Armed>() <= align_of::<NemoEventKey>());
 /// # Safety
 /// `key` is null or points to a readable, writable key.
 unsafe fn disarm(ev: &RawCondvar, key: *mut NemoEventKey) -> Result<WaitTicket, c_int> {
-    if key.is_null() {
+    if !usable::<NemoEventKey, Armed>(key) {
         return Err(EINVAL);
     }
     let k = key.cast::<Armed>();
-    // SAFETY: non-null, readable, and large and aligned enough for `Armed` (checked above);
+    // SAFETY: non-null, aligned (checked), readable, and large enough for `Armed`;
     // the fields are read through raw pointers so a never-armed key is only read as integers.
     unsafe {
         let magic = std::ptr::addr_of!((*k).magic).read();
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn nemo_event_prepare_wait(
         let Some(e) = (unsafe { raw(ev) }) else {
             return EINVAL;
         };
-        if key.is_null() {
+        if !usable::<NemoEventKey, Armed>(key) {
             return EINVAL;
         }
         let armed = Armed {
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn nemo_event_prepare_wait(
         // Pairs with the fence that starts every notify: either the producer's notify sees
         // this waiter, or the caller's re-check sees the producer's work.
         fence(Ordering::SeqCst);
-        // SAFETY: non-null and writable per the caller; size and alignment checked above.
+        // SAFETY: non-null and aligned (checked), writable per the caller; `Armed` fits.
         unsafe { key.cast::<Armed>().write(armed) };
         0
     })
@@ -281,6 +281,10 @@ pub unsafe extern "C" fn nemo_event_cancel_wait(
         let Some(e) = (unsafe { raw(ev) }) else {
             return EINVAL;
         };
+        if !(was_notified.is_null() || was_notified.is_aligned()) {
+            // Refused before the key is disarmed: the wait is still announced.
+            return EINVAL;
+        }
         // SAFETY: per the caller.
         let mut t = match unsafe { disarm(e, key) } {
             Ok(t) => t,

@@ -68,7 +68,7 @@ fn decided() -> &'static Decided {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_backend_info(out: *mut NemoBackendInfo) -> c_int {
     guard(|| {
-        if out.is_null() {
+        if out.is_null() || !out.is_aligned() {
             return EINVAL;
         }
         let d = decided();

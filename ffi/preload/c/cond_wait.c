@@ -18,7 +18,12 @@
  *     already pending, so a waiter cancelled before it blocks is cancelled here too);
  *   - the handler (nemo_preload_rs_wait_cancel) withdraws the waiter, passes on a signal it may
  *     have consumed, and re-acquires the mutex, so the caller's own cleanup handlers run with
- *     the mutex held, as POSIX requires.
+ *     the mutex held, as POSIX requires;
+ *   - a cancellation already pending when a wait starts is acted on there, with the mutex
+ *     still held (act_on_pending_cancel). Otherwise a waiter that is woken during every spin
+ *     never parks, so never reaches the asynchronous window, and a signaller that keeps
+ *     signalling delays its cancellation for as long as it keeps on (with a long spin bound,
+ *     forever: see ffi/README.md).
  *
  * The symbol versions of these entry points are set here, next to their definitions (.symver
  * must sit in the object that defines the symbol); the others are in src/exports.rs.
@@ -87,9 +92,17 @@ HIDDEN void nemo_preload_rs_wait_cancel(void *st);
 HIDDEN const struct nemo_forward *nemo_preload_rs_forward(void);
 HIDDEN const struct nemo_forward *nemo_preload_rs_compat(void);
 
+/* A cancellation point at the entry of a wait: the caller holds the mutex, so its cleanup
+ * handlers run with it held, as they must. */
+static void act_on_pending_cancel(void)
+{
+    pthread_testcancel();
+}
+
 static int wait_common(pthread_cond_t *cond, pthread_mutex_t *mutex, int kind, clockid_t clock,
                        const struct timespec *abstime)
 {
+    act_on_pending_cancel();
     struct nemo_wait_state st;
     int r = nemo_preload_rs_wait_begin(&st, cond, mutex, kind, clock, abstime);
     if (r == STEP_PARK) {

@@ -42,10 +42,13 @@
 //!   (the setjmp-based variant, found by stack address wherever the cancellation stopped the
 //!   thread) withdraws the waiter, passes on a signal it had consumed, and re-acquires the
 //!   mutex.
+//! - A request already pending when a wait starts is acted on at its entry, where the caller
+//!   still holds the mutex (`pthread_testcancel`).
 //! - While a waiter spins (in Rust, with deferred cancellation) a cancellation request stays
 //!   pending; it is acted on when the waiter parks (`pthread_setcanceltype` acts on a pending
-//!   request at once) or at the caller's next cancellation point, if a signal came first — as
-//!   with glibc, whose waits also act on cancellation only when they block.
+//!   request at once) or at the entry of its next wait, if a signal came first. Without the
+//!   entry check, a waiter woken during every spin would never be cancelled while signals keep
+//!   coming (see `ffi/README.md`).
 //!
 //! # Destroy
 //!

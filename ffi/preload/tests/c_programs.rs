@@ -65,6 +65,28 @@ fn cancelled_waiters_run_cleanup_with_the_mutex_held_and_lose_no_signal() {
 }
 
 #[test]
+fn waiters_cancelled_amid_signals_on_a_pi_mutex_all_end_cancelled_with_the_mutex_held() {
+    // The scenario of glibc's tst-cond25, as many rounds; the time is printed, not checked.
+    in_every_mode("cancel_storm", &["plain", "100"], &[]);
+    in_every_mode("cancel_storm", &["timed", "100"], &[]);
+}
+
+#[test]
+fn a_waiter_woken_during_every_spin_is_still_cancelled() {
+    // Waiters that spin for up to 100 ms are woken by the endless signaller before they ever
+    // park: a cancellation must be acted on anyway, at the next wait's entry.
+    let Some(prog) = c_program("cancel_storm") else {
+        return;
+    };
+    for how in ["plain", "timed"] {
+        let mut cmd = command(&prog, Shim::On);
+        cmd.env("NEMO_PRELOAD_SPIN_US", "100000").args([how, "20"]);
+        let out = run_ok(cmd, LIMIT);
+        assert!(out.starts_with("cancel_storm"), "{how}: {out}");
+    }
+}
+
+#[test]
 fn errorcheck_recursive_and_robust_mutexes_behave_as_with_glibc() {
     in_every_mode("mutexes", &[], &[]);
 }

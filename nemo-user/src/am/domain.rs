@@ -3,7 +3,7 @@
 use core::ffi::c_void;
 use std::sync::Arc;
 
-use super::action::{ActionTable, CActionFn};
+use super::action::{ActionPanic, ActionTable, CActionFn, HandlerContext};
 use super::mailbox::{MAX_CAPACITY, Mailbox};
 use super::target::{Entry, Target, TargetTable};
 use super::{ActionId, TargetId};
@@ -44,9 +44,9 @@ impl Default for DomainBuilder {
 }
 
 impl DomainBuilder {
-    /// Capacity of the action table (default 256).
+    /// Capacity of the action table (default 256, at most [`ActionId::MAX_ACTIONS`]).
     pub fn actions(mut self, n: usize) -> Self {
-        self.actions = n;
+        self.actions = n.min(ActionId::MAX_ACTIONS);
         self
     }
 
@@ -167,7 +167,17 @@ impl Domain {
     }
 
     /// Adds an action; it lives as long as the domain. The handler runs on target threads,
-    /// inside their interrupt handler.
+    /// inside their interrupt handler. Its id belongs to this domain: other domains refuse it
+    /// with [`Error::UnknownAction`].
+    ///
+    /// # Panics in actions
+    ///
+    /// On the `poll` backend, where actions run at the target's safepoints
+    /// ([`crate::poll`]), a panicking action is caught: the rest of the mailbox is still
+    /// handled, the process goes on, and the panic is kept for
+    /// [`Domain::take_action_panic`]. On `signal` and `uintr` the action runs inside a signal
+    /// or user-interrupt handler, which cannot be unwound: the process aborts, after a line on
+    /// stderr that names the action.
     ///
     /// Errors: [`Error::ActionTableFull`].
     pub fn register_action<F>(&self, handler: F) -> Result<ActionId>
@@ -223,8 +233,13 @@ impl Domain {
             if v != am {
                 other(v);
             } else if let Some(entry) = c.get() {
+                let context = if entry.sender.core().kind() == BackendKind::Poll {
+                    HandlerContext::Safepoint
+                } else {
+                    HandlerContext::Interrupt
+                };
                 entry.mailbox.drain(entry.line(), |action, payload| {
-                    d.actions.run(ActionId::from_u32(action), payload)
+                    d.actions.run(ActionId::from_u32(action), payload, context)
                 });
             }
         })?;
@@ -232,6 +247,7 @@ impl Domain {
         let entry = Arc::new(Entry { mailbox, sender });
         let _ = cell.set(entry.clone());
         let id = inner.targets.insert(entry.clone())?;
+        exit_hook::record(inner, id);
         Ok(Target {
             id,
             domain: inner.clone(),
@@ -243,9 +259,14 @@ impl Domain {
     /// Queues `(action, payload)` for `target` and interrupts it. Async-signal-safe (callable
     /// from handlers), no allocation.
     ///
-    /// Errors: [`Error::UnknownAction`], [`Error::UnknownTarget`] (never registered, or gone),
-    /// [`Error::MailboxFull`] with the payload handed back ([`Error::returned_payload`]),
-    /// [`Error::ReceiverGone`] if the target's thread exited without unregistering.
+    /// Errors: [`Error::UnknownAction`] (not an action of this domain),
+    /// [`Error::UnknownTarget`] (not a target of this domain: never registered, unregistered,
+    /// or its thread exited), [`Error::MailboxFull`] with the payload handed back
+    /// ([`Error::returned_payload`]) — the only error that a later retry can cure —,
+    /// [`Error::ForeignProcess`] from a fork child, and, on `signal`, `Error::Os(ENOBUFS)` when
+    /// the kernel's real-time signal queue stayed full for
+    /// [`SIGNAL_QUEUE_FULL_BOUND`](crate::backend::signal::SIGNAL_QUEUE_FULL_BOUND): the message
+    /// *is* queued (do not resend it) and runs at the target's next delivery.
     #[inline]
     pub fn notify(&self, target: TargetId, action: ActionId, payload: u64) -> Result<()> {
         if !self.inner.actions.contains(action) {
@@ -267,7 +288,9 @@ impl Domain {
             return Err(Error::ForeignProcess);
         }
         if !core.is_alive() {
-            return Err(Error::ReceiverGone);
+            // The thread exited with the target registered: it is gone like an unregistered
+            // one, and its slot is reclaimed by its exit hook or the next registration.
+            return Err(Error::UnknownTarget(target));
         }
         entry
             .mailbox
@@ -287,30 +310,59 @@ impl Domain {
             core.upid.post(entry.sender.vector());
             return Ok(());
         }
-        entry.sender.send()
+        entry.sender.send().map_err(|e| match e {
+            // The thread exited after the liveness check above.
+            Error::ReceiverGone => Error::UnknownTarget(target),
+            // The real-time signal queue stayed full: the message is queued, the interrupt
+            // was not sent; a resend would queue it twice, so this is not `EAGAIN`.
+            Error::Os(libc::EAGAIN) => Error::Os(libc::ENOBUFS),
+            e => e,
+        })
     }
 
     /// Sends `(action, payload)` to every registered target (the caller's own included, if it
     /// is one). Returns how many were notified.
     ///
-    /// Errors: [`Error::UnknownAction`]; [`Error::BroadcastIncomplete`] if some targets could
-    /// not take the message (full mailbox, or gone) — the others got it.
+    /// Targets whose threads have exited are not registered any more and are skipped.
+    ///
+    /// Errors: [`Error::UnknownAction`]; [`Error::ForeignProcess`] from a fork child;
+    /// another error of [`notify`](Domain::notify) that a target's send met (the first; the
+    /// other targets got the message); [`Error::BroadcastIncomplete`] if some targets'
+    /// mailboxes were full — the others got the message, and a retry can reach the rest once
+    /// they have drained.
     pub fn broadcast(&self, action: ActionId, payload: u64) -> Result<usize> {
         if !self.inner.actions.contains(action) {
             return Err(Error::UnknownAction(action));
         }
-        let (mut notified, mut failed) = (0, 0);
+        let (mut notified, mut failed, mut other) = (0, 0, None);
         for access in self.inner.targets.live() {
             match Self::post(access.entry(), access.id(), action, payload) {
                 Ok(()) => notified += 1,
-                Err(_) => failed += 1,
+                Err(Error::MailboxFull { .. }) => failed += 1,
+                Err(Error::UnknownTarget(_)) => {}
+                // Every target of a domain lives in the process that registered it.
+                Err(Error::ForeignProcess) => return Err(Error::ForeignProcess),
+                // Queued, not interrupted (see `notify`): the others still get theirs.
+                Err(e) => {
+                    notified += usize::from(e == Error::Os(libc::ENOBUFS));
+                    other.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = other {
+            return Err(e);
         }
         if failed == 0 {
             Ok(notified)
         } else {
             Err(Error::BroadcastIncomplete { notified, failed })
         }
+    }
+
+    /// The oldest panic of an action run at a safepoint (`poll` backend) that has not been
+    /// taken yet; see [`Domain::register_action`]. The domain keeps up to 64.
+    pub fn take_action_panic(&self) -> Option<ActionPanic> {
+        self.inner.actions.take_panic()
     }
 
     /// The vector this domain's interrupts use.
@@ -323,3 +375,46 @@ impl Domain {
         self.inner.mailbox_capacity
     }
 }
+
+/// Unregisters the thread's target when the thread exits with it still registered (its
+/// [`Target`] leaked), so the slot, the mailbox and the table's reference to the receiver are
+/// reclaimed. A thread has one receiver, so one target at most.
+mod exit_hook {
+    use std::cell::RefCell;
+    use std::sync::{Arc, Weak};
+
+    use super::{Inner, TargetId};
+
+    struct Registered(RefCell<Option<(Weak<Inner>, TargetId)>>);
+
+    impl Drop for Registered {
+        fn drop(&mut self) {
+            if let Some((domain, id)) = self.0.get_mut().take()
+                && let Some(domain) = domain.upgrade()
+            {
+                domain.targets.remove(id);
+            }
+        }
+    }
+
+    thread_local! {
+        static REGISTERED: Registered = const { Registered(RefCell::new(None)) };
+    }
+
+    /// Remembers the calling thread's new target.
+    pub(super) fn record(domain: &Arc<Inner>, id: TargetId) {
+        let _ = REGISTERED.try_with(|r| *r.0.borrow_mut() = Some((Arc::downgrade(domain), id)));
+    }
+
+    /// Forgets it: the target was unregistered.
+    pub(crate) fn clear(id: TargetId) {
+        let _ = REGISTERED.try_with(|r| {
+            let mut r = r.0.borrow_mut();
+            if r.as_ref().is_some_and(|(_, i)| *i == id) {
+                *r = None;
+            }
+        });
+    }
+}
+
+pub(crate) use exit_hook::clear as forget_exit_hook;

@@ -19,6 +19,11 @@
 //! at once on [`Error::MailboxFull`](crate::Error::MailboxFull) keeps the storm going, so back off
 //! (sleep, or do other work) before retrying.
 //!
+//! Ids carry their domain: an [`ActionId`] or [`TargetId`] of one domain is refused by every
+//! other. A target whose thread exits while it is registered is unregistered at the exit.
+//! A panicking action is caught on the `poll` backend ([`Domain::take_action_panic`]) and aborts
+//! the process, naming the action, on the others (see [`Domain::register_action`]).
+//!
 //! On the `signal` backend actions run in a signal handler:
 //!
 //! ```
@@ -49,6 +54,6 @@ mod mailbox;
 mod mailbox_loom;
 mod target;
 
-pub use action::{ActionId, CActionFn};
+pub use action::{ActionId, ActionPanic, CActionFn};
 pub use domain::{Domain, DomainBuilder};
 pub use target::{Target, TargetId};

@@ -3,13 +3,27 @@
 //!
 //! # Slot protocol
 //!
-//! A slot's `state` word packs `generation (32) | ACTIVE (1) | notifiers in flight (31)`. A
+//! A slot's `state` word packs `stamp (32) | ACTIVE (1) | notifiers in flight (31)`. A
 //! notifier adds one to the count and, in the same atomic step, reads whether the slot is active
-//! with the generation of its [`TargetId`]; if not, it takes its one back and reports the target
-//! unknown. Unregistering clears `ACTIVE` and bumps the generation (stale ids stop matching),
-//! then waits for the count to drain before it releases the mailbox. So a notifier that got in
-//! can use the entry without a lock (notify is async-signal-safe), and every message it queued is
+//! with the stamp of its [`TargetId`]; if not, it takes its one back and reports the target
+//! unknown. Registering sets `ACTIVE` and a fresh stamp; unregistering clears `ACTIVE`, then
+//! waits for the count to drain before it releases the mailbox. So a notifier that got in can
+//! use the entry without a lock (notify is async-signal-safe), and every message it queued is
 //! in the mailbox before the receiver's final drain.
+//!
+//! # Stamps: ids carry their domain
+//!
+//! A stamp is the low 16 bits of a process-wide count of registrations, so a [`TargetId`] —
+//! slot index and stamp — names one registration of one domain: an id of a target that went
+//! away, or of another domain's target, matches a live slot only if a multiple of 65 536
+//! registrations (in all domains together) separate the two.
+//!
+//! # Exited threads
+//!
+//! A target whose thread exits while registered (its [`Target`] leaked) is unregistered by the
+//! thread-exit hook of `domain.rs`; should that hook not run (the thread-local was already
+//! destroyed), a registration that finds the table full reclaims the slots of targets whose
+//! receiver is gone (see [`TargetTable::insert`]).
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::SeqCst};
@@ -17,10 +31,12 @@ use std::sync::Arc;
 
 use super::mailbox::{Line, Mailbox};
 use crate::error::{Error, Result};
+use crate::interrupt::thread::current_pid;
 use crate::interrupt::{Receiver, Sender};
 
-/// Names a target of a [`Domain`](super::Domain): a slot index and a generation, so the id of
-/// a target that went away never reaches a later target in the same slot.
+/// Names a target of a [`Domain`](super::Domain): a slot index and a registration stamp, so the
+/// id of a target that went away, or of another domain's target, is refused with
+/// [`Error::UnknownTarget`] (up to the bound in the module docs: 65 536 registrations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TargetId(u32);
 
@@ -83,6 +99,9 @@ const ACTIVE: u64 = 1 << 31;
 const COUNT: u64 = ACTIVE - 1;
 const GEN_SHIFT: u32 = 32;
 
+/// Registrations so far, in every domain; its low 16 bits stamp the next one.
+static REGISTRATIONS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
 pub(crate) struct Slot {
     state: AtomicU64,
     claimed: AtomicBool,
@@ -140,8 +159,21 @@ impl TargetTable {
         self.slots.len()
     }
 
-    /// Claims a free slot and publishes `entry` in it.
+    /// Claims a free slot and publishes `entry` in it. A full table first reclaims the slots of
+    /// targets whose thread exited with them registered.
     pub fn insert(&self, entry: Arc<Entry>) -> Result<TargetId> {
+        let entry = match self.try_insert(entry) {
+            Ok(id) => return Ok(id),
+            Err(entry) => entry,
+        };
+        if self.reclaim_exited() == 0 {
+            return Err(Error::TargetTableFull(self.slots.len()));
+        }
+        self.try_insert(entry)
+            .map_err(|_| Error::TargetTableFull(self.slots.len()))
+    }
+
+    fn try_insert(&self, entry: Arc<Entry>) -> core::result::Result<TargetId, Arc<Entry>> {
         for (i, slot) in self.slots.iter().enumerate() {
             if slot
                 .claimed
@@ -151,10 +183,36 @@ impl TargetTable {
                 continue;
             }
             slot.entry.store(Arc::into_raw(entry).cast_mut(), SeqCst);
-            let prev = slot.state.fetch_or(ACTIVE, SeqCst);
-            return Ok(TargetId::new(i, (prev >> GEN_SHIFT) as u32));
+            let stamp = REGISTRATIONS.fetch_add(1, SeqCst) & 0xffff;
+            let mut cur = slot.state.load(SeqCst);
+            loop {
+                // Notifiers may be counting themselves in (and out again) meanwhile.
+                let next = (u64::from(stamp) << GEN_SHIFT) | ACTIVE | (cur & COUNT);
+                match slot.state.compare_exchange(cur, next, SeqCst, SeqCst) {
+                    Ok(_) => break,
+                    Err(now) => cur = now,
+                }
+            }
+            return Ok(TargetId::new(i, stamp));
         }
-        Err(Error::TargetTableFull(self.slots.len()))
+        Err(entry)
+    }
+
+    /// Unregisters the targets whose receiver is gone though the slot is still active: their
+    /// thread exited with the target registered. Returns how many.
+    pub fn reclaim_exited(&self) -> usize {
+        let exited: Vec<TargetId> = self
+            .live()
+            .filter(|a| {
+                let core = a.entry().sender.core();
+                core.pid == current_pid() && !core.is_alive()
+            })
+            .map(|a| a.id())
+            .collect();
+        for id in &exited {
+            self.remove(*id);
+        }
+        exited.len()
     }
 
     fn enter(slot: &Slot, index: usize, generation: Option<u32>) -> Option<Access<'_>> {
@@ -189,7 +247,8 @@ impl TargetTable {
             .filter_map(|(i, s)| Self::enter(s, i, None))
     }
 
-    /// Deactivates `id`, waits for notifiers in flight, and frees the slot.
+    /// Deactivates `id`, waits for notifiers in flight, and frees the slot. Of several
+    /// concurrent removals of one id, one does it and the others return at once.
     pub fn remove(&self, id: TargetId) {
         let Some(slot) = self.slots.get(id.index()) else {
             return;
@@ -199,8 +258,7 @@ impl TargetTable {
             if cur & ACTIVE == 0 || (cur >> GEN_SHIFT) as u32 != id.generation() {
                 return;
             }
-            let next_gen = ((cur >> GEN_SHIFT) as u32).wrapping_add(1) & 0xffff;
-            let next = ((next_gen as u64) << GEN_SHIFT) | (cur & COUNT);
+            let next = cur & !ACTIVE;
             match slot.state.compare_exchange(cur, next, SeqCst, SeqCst) {
                 Ok(_) => break,
                 Err(now) => cur = now,
@@ -273,6 +331,7 @@ impl fmt::Debug for Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
+        super::domain::forget_exit_hook(self.id);
         // First no new messages, then (when the `receiver` field drops) the final drain.
         self.domain.targets.remove(self.id);
     }

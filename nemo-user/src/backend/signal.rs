@@ -154,30 +154,72 @@ pub fn signal_number() -> Result<c_int> {
         .clone()
 }
 
+/// How long a sender keeps trying while the kernel's queue of pending real-time signals is
+/// full (`tgkill` fails with `EAGAIN`) before it gives up: yields first, then sleeps that double
+/// from 10 µs to 10 ms each.
+pub const SIGNAL_QUEUE_FULL_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Sends the notification signal to the receiver of `core`. Async-signal-safe.
 ///
 /// Called between [`Core::enter`] and [`Core::leave`], so the receiver's thread cannot have
 /// exited (and its id cannot have been reused) while the signal is sent.
+///
+/// Errors: [`Error::ReceiverGone`]; `Error::Os(EAGAIN)` if the queue of pending real-time
+/// signals (`RLIMIT_SIGPENDING`) stayed full for [`SIGNAL_QUEUE_FULL_BOUND`]: the vector stays
+/// posted, and is delivered at the receiver's next delivery (another notification, a safepoint,
+/// or its unregistration), not by this send.
 pub(crate) fn notify(core: &Core) -> Result<()> {
+    let mut waited = std::time::Duration::ZERO;
+    let mut pause = std::time::Duration::from_micros(10);
+    let mut yields = 0;
+    // From another process, through the receiver's thread pidfd where it has one: the
+    // receiver's drain waits for such senders a bounded time only (see `interrupt::shared`).
+    let by_pidfd = core.thread_pidfd >= 0 && core.pid != thread::current_pid();
     loop {
-        // SAFETY: tgkill takes plain integers; the target is alive per the bracket above.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_tgkill,
-                core.pid as libc::c_long,
-                core.tid as libc::c_long,
-                core.signo as libc::c_long,
-            )
+        let r = if by_pidfd {
+            // SAFETY: a descriptor number and plain integers; a pidfd names the receiver's
+            // thread only (ESRCH once it has exited).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    core.thread_pidfd as libc::c_long,
+                    core.signo as libc::c_long,
+                    core::ptr::null::<libc::siginfo_t>(),
+                    0 as libc::c_long,
+                )
+            }
+        } else {
+            // SAFETY: tgkill takes plain integers; the target is alive per the bracket above.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    core.pid as libc::c_long,
+                    core.tid as libc::c_long,
+                    core.signo as libc::c_long,
+                )
+            }
         };
         if r == 0 {
             return Ok(());
         }
         match std::io::Error::last_os_error().raw_os_error() {
             // The queue of pending real-time signals is full. ON is set, so no other sender
-            // will notify: this one must get through.
-            Some(libc::EAGAIN) => {
+            // will notify: this one keeps trying, within a bound.
+            Some(libc::EAGAIN) if yields < 16 => {
+                yields += 1;
                 // SAFETY: sched_yield has no preconditions.
                 unsafe { libc::sched_yield() };
+            }
+            Some(libc::EAGAIN) if waited < SIGNAL_QUEUE_FULL_BOUND => {
+                let ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: pause.as_nanos() as libc::c_long,
+                };
+                // SAFETY: a valid timespec; nanosleep is async-signal-safe. An early return
+                // (EINTR) only makes this try sooner.
+                unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+                waited += pause;
+                pause = (pause * 2).min(std::time::Duration::from_millis(10));
             }
             Some(libc::ESRCH) => return Err(crate::Error::ReceiverGone),
             Some(e) => return Err(Error::Os(e)),

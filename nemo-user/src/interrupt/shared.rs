@@ -22,6 +22,18 @@
 //! process-shared receiver puts its [`Core`] in a `MAP_SHARED` anonymous mapping instead, so fork
 //! children post into the very UPID the receiver drains and notify it across the process
 //! boundary.
+//!
+//! A sender in another process may be stopped or killed inside its bracket, so a process-shared
+//! receiver waits for such senders [`CROSS_PROCESS_DRAIN`] at most when it goes away. That must
+//! not let a late sender signal a recycled thread id, so on the `signal` backend senders of other
+//! processes do not name the receiver by its id: the receiver opens a pidfd of its own thread
+//! (`pidfd_open(tid, PIDFD_THREAD)`, Linux 6.9) when it registers, fork children inherit that
+//! descriptor, and they signal through it (`pidfd_send_signal`). A pidfd names one thread for
+//! as long as it is open, so once that thread has exited the send fails with `ESRCH`
+//! ([`Error::ReceiverGone`]), whatever thread got its id since. Where the kernel has no thread
+//! pidfds, cross-process senders fall back to `tgkill`, and the bound is the drain: a sender
+//! that stalls inside its bracket for more than [`CROSS_PROCESS_DRAIN`], in a window of a few
+//! instructions, and then finds the id reused by the time it signals, signals the wrong thread.
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -36,7 +48,7 @@ use super::thread::current_pid;
 const DEAD: u64 = 1 << 63;
 
 /// How long a process-shared receiver waits for senders of other processes when it goes away.
-const CROSS_PROCESS_DRAIN: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const CROSS_PROCESS_DRAIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The receiver's software UPID and identity. `repr(C)` with only atomics and integers written
 /// before it is shared, so it may live in memory mapped into several processes.
@@ -54,6 +66,19 @@ pub(crate) struct Core {
     pub process_shared: bool,
     /// Vectors that senders may connect to.
     pub vectors: u64,
+    /// A pidfd of the receiving thread (inherited by fork children, who signal through it), or
+    /// -1: process-shared `signal` receivers only, where the kernel has thread pidfds.
+    pub thread_pidfd: libc::c_int,
+}
+
+/// `PIDFD_THREAD` (`O_EXCL`): a pidfd of one thread rather than of a thread group.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// A pidfd of thread `tid` of this process, or -1 if the kernel cannot make one.
+fn open_thread_pidfd(tid: libc::pid_t) -> libc::c_int {
+    // SAFETY: pidfd_open takes an id and flags; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
+    if fd < 0 { -1 } else { fd as libc::c_int }
 }
 
 impl Core {
@@ -80,6 +105,12 @@ impl Core {
             kind: kind.to_u8(),
             process_shared,
             vectors,
+            thread_pidfd: if process_shared && kind == BackendKind::Signal {
+                // Called on the receiving thread (`tid` is the caller's).
+                open_thread_pidfd(tid)
+            } else {
+                -1
+            },
         }
     }
 
@@ -195,6 +226,12 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        let pidfd = self.core().thread_pidfd;
+        if pidfd >= 0 {
+            // SAFETY: opened in `Core::new` (this process's descriptor, or a fork child's
+            // inherited copy of it), closed once, here.
+            unsafe { libc::close(pidfd) };
+        }
         if self.mapped {
             // SAFETY: the mapping was made in `new` with this size, and `Core` needs no drop.
             unsafe {
@@ -204,5 +241,48 @@ impl Drop for Shared {
             // SAFETY: made by `Box::into_raw` in `new`, freed only here.
             drop(unsafe { Box::from_raw(self.core.as_ptr()) });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window the pidfd closes: a sender of another process that reaches the receiver
+    /// after its thread has exited (the drain stopped waiting for it). Through the thread's
+    /// pidfd the send fails with `ReceiverGone`, whatever thread now has that id; a `tgkill`
+    /// would have signalled it.
+    #[test]
+    fn a_fork_child_sending_after_the_receiving_thread_exited_gets_receiver_gone() {
+        // The fork handler that refreshes the cached pid in the child.
+        super::super::thread::init_process();
+        let signo = crate::backend::signal::signal_number().unwrap();
+        let shared = std::thread::spawn(move || {
+            let tid = super::super::thread::with(|t| t.tid());
+            let core = Core::new(BackendKind::Signal, current_pid(), tid, signo, !0, true);
+            Shared::new(core, true).unwrap()
+        })
+        .join()
+        .unwrap();
+        let core = shared.core();
+        assert!(core.thread_pidfd >= 0, "Linux 6.9+ makes thread pidfds");
+        // SAFETY: the child only calls async-signal-safe code (the send, a raw syscall) and
+        // `_exit`.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            // Another process: the send goes through the pidfd, not `tgkill`.
+            let ok = core.pid != current_pid()
+                && crate::backend::signal::notify(core) == Err(Error::ReceiverGone);
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status:#x}"
+        );
     }
 }
