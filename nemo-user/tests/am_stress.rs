@@ -141,14 +141,23 @@ fn targets_come_and_go_under_fire() {
         let accepted = Arc::new(AtomicU64::new(0));
         let lifetimes = Arc::new(AtomicUsize::new(0));
         let churn = {
-            let (d, cur, stop, lives) = (
+            let (d, cur, stop, lives, acc) = (
                 domain.clone(),
                 current.clone(),
                 stop.clone(),
                 lifetimes.clone(),
+                accepted.clone(),
             );
             std::thread::spawn(move || {
-                for _ in 0..300 {
+                // 300 lifetimes, and more (for at most 30 s) until some notify got through: on a
+                // loaded machine the senders may not run at all during the first 300.
+                let start = std::time::Instant::now();
+                let mut lives_done = 0;
+                while lives_done < 300
+                    || (acc.load(SeqCst) == 0
+                        && start.elapsed() < std::time::Duration::from_secs(30))
+                {
+                    lives_done += 1;
                     let t = d.register_target_with(flavor.builder(), |_| {}).unwrap();
                     cur.store(t.id().as_u32() as u64, SeqCst);
                     for _ in 0..20 {
@@ -198,7 +207,7 @@ fn targets_come_and_go_under_fire() {
         for s in senders {
             s.join().unwrap();
         }
-        assert_eq!(lifetimes.load(SeqCst), 300);
+        assert!(lifetimes.load(SeqCst) >= 300);
         assert!(accepted.load(SeqCst) > 0, "{flavor}: no notify got through");
         assert_eq!(
             handled.load(SeqCst),

@@ -48,6 +48,27 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A directory where `libnemo.so.<ABI>` (the SONAME the program records and looks for at run
+/// time) and `libnemo.so` both name the library just built in `deps()`.
+fn soname_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libnemo-lifecycle-soname");
+        std::fs::create_dir_all(&dir).expect("soname dir");
+        let lib = deps().join("libnemo.so");
+        for name in [
+            "libnemo.so",
+            concat!("libnemo.so.", env!("NEMO_ABI_VERSION")),
+        ] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&lib, &link).expect("library link");
+        }
+        dir
+    })
+    .clone()
+}
+
 /// `tests/c/lifecycle.c`, compiled strictly against `libnemo.so` (once per test binary run).
 fn program(cc: &Path) -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -56,7 +77,7 @@ fn program(cc: &Path) -> PathBuf {
             let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libnemo-lifecycle");
             std::fs::create_dir_all(&dir).expect("scratch dir");
             let out = dir.join("lifecycle");
-            let d = deps();
+            let d = soname_dir();
             run_ok(
                 Command::new(cc)
                     .args([
@@ -89,7 +110,7 @@ fn run(test: &str, args: &[&str]) -> Option<String> {
         .env_remove("NEMO_SIGNAL")
         // The `libnemo.so` just built, not a stale copy that cargo put on the library path
         // (`target/<profile>/libnemo.so` is refreshed by `cargo build`, not by `cargo test`).
-        .env("LD_LIBRARY_PATH", deps())
+        .env("LD_LIBRARY_PATH", soname_dir())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
