@@ -118,6 +118,7 @@ pub mod interrupt;
 pub mod park;
 pub mod timer;
 pub mod wait;
+pub mod wake;
 
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};

@@ -75,8 +75,9 @@
 //!   thread limit); generation numbers wrap after 2^32 notifications, harmlessly unless one waiter
 //!   sleeps through 2^31 of its own group's generations between two checks.
 
+mod interrupt_park;
 mod lockword;
-mod platform;
+pub(crate) mod platform;
 mod protocol;
 mod raw;
 mod waiting;
@@ -91,6 +92,7 @@ pub use raw::{RawCondvar, WaitTicket};
 
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
+use crate::wake::InterruptPark;
 
 /// Errors of condvar operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -133,6 +135,7 @@ impl WaitTimeoutResult {
 pub struct Condvar {
     raw: RawCondvar,
     policy: Option<WaitPolicy>,
+    interrupt: Option<InterruptPark>,
 }
 
 impl Condvar {
@@ -141,6 +144,7 @@ impl Condvar {
         Condvar {
             raw: RawCondvar::new(),
             policy: None,
+            interrupt: None,
         }
     }
 
@@ -157,7 +161,29 @@ impl Condvar {
         Condvar {
             raw: RawCondvar::new(),
             policy: Some(policy),
+            interrupt: None,
         }
+    }
+
+    /// A condvar whose parked waiters sleep as user-interrupt receivers and are woken by their
+    /// notifier's user interrupt ([`crate::wake`]); the process-wide default policy decides
+    /// when they park.
+    pub const fn with_interrupt_park(rung: InterruptPark) -> Self {
+        Condvar {
+            raw: RawCondvar::new(),
+            policy: None,
+            interrupt: Some(rung),
+        }
+    }
+
+    /// Sets (or, with `None`, clears) the interrupt rung of this condvar's waits.
+    pub fn set_interrupt_park(&mut self, rung: Option<InterruptPark>) {
+        self.interrupt = rung;
+    }
+
+    /// The interrupt rung its waits park on, if any.
+    pub fn interrupt_park(&self) -> Option<InterruptPark> {
+        self.interrupt
     }
 
     /// Sets (or, with `None`, clears) this condvar's own policy.
@@ -299,16 +325,18 @@ impl Condvar {
     ) -> (LockResult<MutexGuard<'a, T>>, WaitOutcome) {
         assert_guard_of(&guard, mutex);
         let policy = self.policy();
-        let r: Result<_, std::convert::Infallible> = self.raw.wait_raw_with(
-            &policy,
-            &FutexPark,
-            || {
-                drop(guard);
-                Ok(())
-            },
-            || mutex.lock(),
-            deadline,
-        );
+        let unlock = || {
+            drop(guard);
+            Ok(())
+        };
+        let r: Result<_, std::convert::Infallible> = match &self.interrupt {
+            Some(rung) => self
+                .raw
+                .wait_raw_with(&policy, rung, unlock, || mutex.lock(), deadline),
+            None => self
+                .raw
+                .wait_raw_with(&policy, &FutexPark, unlock, || mutex.lock(), deadline),
+        };
         match r {
             Ok((outcome, relocked)) => (relocked, outcome),
             Err(never) => match never {},
