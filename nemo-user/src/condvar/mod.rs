@@ -7,7 +7,9 @@
 //!
 //! Waiting climbs the wait ladder of [`crate::wait`] (spin on the cache line, `umwait` where the
 //! CPU has WAITPKG, then park on a futex); each condvar can have its own [`WaitPolicy`] and the
-//! process has a default one.
+//! process has a default one. A condvar built with [`Condvar::with_interrupt_park`] parks its
+//! waiters as user-interrupt receivers instead, woken by their notifier's interrupt
+//! ([`crate::wake`]).
 //!
 //! ```
 //! use nemo_user::condvar::Condvar;

@@ -30,6 +30,13 @@
 //! ([`Error::AlreadyRegistered`](crate::Error::AlreadyRegistered)). A thread that already has a
 //! receiver, a process-shared condvar, and the `poll` backend park on the futex as before.
 //!
+//! A wake may reach a thread after it has left the wait (it returned on its own poll while a
+//! notifier was claiming it). On `signal` that is a signal whose handler does nothing and whose
+//! system call restarts; on UINTR hardware, where the receiver is registered
+//! `WAITING_RECEIVER`, the kernel ends *any* interruptible system call the thread is blocked in
+//! with `EINTR` when an interrupt arrives — so on UINTR, code on a thread that parks this way
+//! must retry on `EINTR` (as code that uses signals must anyway).
+//!
 //! # The handshake (who may touch what when)
 //!
 //! The condvar protocol (`condvar/protocol.rs`) alone decides *which* waiter returns and when —
