@@ -44,6 +44,7 @@
 use crate::condvar::{RawCondvar, WaitTicket};
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
+use crate::wake::InterruptPark;
 
 /// A mutex-free event that workers wait on and producers notify. See the [module docs](self).
 ///
@@ -53,6 +54,7 @@ use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 pub struct Event {
     raw: RawCondvar,
     policy: Option<WaitPolicy>,
+    interrupt: Option<InterruptPark>,
 }
 
 /// A worker's announced intent to wait ([`Event::prepare_wait`]). Commit with
@@ -71,6 +73,7 @@ impl Event {
         Event {
             raw: RawCondvar::new(),
             policy: None,
+            interrupt: None,
         }
     }
 
@@ -79,6 +82,27 @@ impl Event {
         Event {
             raw: RawCondvar::new(),
             policy: Some(policy),
+            interrupt: None,
+        }
+    }
+
+    /// An event whose parked waiters sleep as user-interrupt receivers and are woken by their
+    /// notifier's user interrupt ([`crate::wake`]); the process-wide default policy decides
+    /// when they park.
+    pub const fn with_interrupt_park(rung: InterruptPark) -> Self {
+        Event {
+            raw: RawCondvar::new(),
+            policy: None,
+            interrupt: Some(rung),
+        }
+    }
+
+    /// [`with_interrupt_park`](Self::with_interrupt_park) with its own wait policy.
+    pub const fn with_policy_and_interrupt_park(policy: WaitPolicy, rung: InterruptPark) -> Self {
+        Event {
+            raw: RawCondvar::new(),
+            policy: Some(policy),
+            interrupt: Some(rung),
         }
     }
 
@@ -181,7 +205,10 @@ impl EventKey<'_> {
         let policy = event.policy();
         // The ticket stays in `self` while waiting, so `Drop` finishes it if the wait unwinds.
         let outcome = match self.ticket.as_mut() {
-            Some(t) => event.raw.wait_ticket(t, &policy, &FutexPark, deadline),
+            Some(t) => match &event.interrupt {
+                Some(rung) => event.raw.wait_ticket(t, &policy, rung, deadline),
+                None => event.raw.wait_ticket(t, &policy, &FutexPark, deadline),
+            },
             None => return WaitOutcome::Woken,
         };
         if let Some(t) = self.ticket.take() {

@@ -13,7 +13,7 @@
 //! parked; `notify_all` releases spinning waiters with one store per group of waiters (two words
 //! of one cache line) and parked ones through a fan-out tree. [`event::Event`] is the same machinery without a mutex, for idle workers waiting
 //! for "there is work". [`wait`] holds the ladder's policies and deadlines, [`park`] its last
-//! rung.
+//! rung, and [`wake`] the opt-in rung whose parked waiters are woken by a user interrupt.
 //!
 //! ```
 //! use nemo_user::condvar::Condvar;
@@ -119,6 +119,7 @@ pub mod interrupt;
 pub mod park;
 pub mod timer;
 pub mod wait;
+pub mod wake;
 
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};

@@ -23,6 +23,9 @@ pub struct Rounds {
     pub receiver_cpu_ns: Vec<Option<u64>>,
     /// Every thread was pinned.
     pub pinned: bool,
+    /// The notifier's own time inside each measured `notify_*` call, in clock ticks (blocking
+    /// mechanisms only; empty for interrupt links).
+    pub notify: Vec<u64>,
 }
 
 impl Rounds {
@@ -46,6 +49,17 @@ impl Rounds {
             })
             .collect();
         (lat, clamped)
+    }
+
+    /// The median of [`notify`](Self::notify) in the clock's unit, if there are samples: what
+    /// one notification costs the notifier, beside the waiter's latency.
+    pub fn notify_median(&self, clock: &Clock) -> Option<f64> {
+        let mut v = self.notify.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        Some(clock.to_unit(v[v.len() / 2]) as f64)
     }
 
     /// Mean over receivers of CPU ns per measured event.
@@ -248,6 +262,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
             let pin = pin_for_now(ctx.topology.signaller_core());
             let pinned = pin.pinned();
             let mut sent = Vec::with_capacity(total);
+            let mut notify = Vec::with_capacity(total);
             let mut budget = Budget::new(ctx, case);
             assert!(start.wait(), "only a failed spawn calls the start off");
             for i in 0..total {
@@ -269,20 +284,23 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                     Fanout::One => ev.notify_one(),
                     Fanout::All => ev.notify_all(),
                 }
+                notify.push(clock.now().saturating_sub(sent[i]));
             }
             if sent.len() < total {
                 stop.store(true, Ordering::Release);
                 release(ev, &exited, case.receivers);
             }
-            Ok((sent, pinned))
+            Ok((sent, pinned, notify))
         };
 
         let runs: Vec<ReceiverRun> = receivers
             .into_iter()
             .map(|h| h.join().expect("receiver thread panicked"))
             .collect();
-        let (sent, sender_pinned) = sender?;
-        Ok(assemble(case, sent, sender_pinned, runs))
+        let (sent, sender_pinned, notify) = sender?;
+        let mut r = assemble(case, sent, sender_pinned, runs);
+        r.notify = notify[case.warmup.min(notify.len())..].to_vec();
+        Ok(r)
     })
 }
 
@@ -410,6 +428,7 @@ fn assemble(case: &Case, sent: Vec<u64>, sender_pinned: bool, runs: Vec<Receiver
     let n = sent.len();
     let w = case.warmup.min(n);
     Rounds {
+        notify: Vec::new(),
         sent: sent[w..].to_vec(),
         pinned: sender_pinned && runs.iter().all(|r| r.pinned),
         receiver_cpu_ns: runs.iter().map(|r| r.cpu_ns).collect(),

@@ -67,6 +67,9 @@ fn unicast_rounds_keep_exactly_the_measured_events() {
     assert!(r.sent.windows(2).all(|w| w[0] < w[1]));
     let (lat, clamped) = r.latencies(&ctx.clock);
     assert_eq!((lat[0].len(), clamped), (50, 0));
+    // One notifier cost per measured event; a FUTEX_WAKE is a system call, never free.
+    assert_eq!(r.notify.len(), 50);
+    assert!(r.notify_median(&ctx.clock).is_some_and(|m| m > 0.0));
 }
 
 #[test]
@@ -179,6 +182,10 @@ fn interrupt_rounds_deliver_at_safepoints() {
     let r = rounds(&ctx, &c, &link).expect("completes");
     assert_eq!(r.sent.len(), 40);
     assert_eq!(r.woke[0].len(), 40);
+    assert!(
+        r.notify.is_empty(),
+        "interrupt links report no notifier cost"
+    );
     assert!(r.woke[0].iter().zip(&r.sent).all(|(w, s)| w >= s));
 }
 

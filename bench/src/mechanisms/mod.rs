@@ -20,6 +20,7 @@ use crate::arrival::Arrivals;
 mod am;
 mod futex;
 mod nemo_condvar;
+mod nemo_condvar_irq;
 mod nemo_condvar_park;
 mod nemo_event;
 mod nemo_interrupt;
@@ -40,6 +41,10 @@ pub static MECHANISMS: &[&dyn Mechanism] = &[
     &nemo_condvar::NemoCondvar,
     &nemo_condvar_park::NemoCondvarPark,
     &nemo_event::NemoEvent,
+    &nemo_condvar_irq::NEMO_CONDVAR_IRQ,
+    &nemo_condvar_irq::NEMO_EVENT_IRQ,
+    &nemo_condvar_irq::NEMO_CONDVAR_IRQ_UINTR,
+    &nemo_condvar_irq::NEMO_EVENT_IRQ_UINTR,
     &preload_cond::PreloadCond,
     &signal::Signal,
     &uintr::Uintr,

@@ -53,6 +53,14 @@ impl CondvarEvent {
         }
     }
 
+    /// Around a condvar built elsewhere (its own policy, its own park rung).
+    pub(super) fn from_condvar(cv: Condvar) -> CondvarEvent {
+        CondvarEvent {
+            count: Mutex::new(0),
+            cv,
+        }
+    }
+
     /// The policy the waits use.
     #[cfg(test)]
     pub(super) fn policy(&self) -> WaitPolicy {

@@ -34,12 +34,20 @@ impl Mechanism for NemoEvent {
 /// The count on its own line, so the notifier's increment does not disturb the line the
 /// event's waiters spin on (the event is cache-line aligned by itself).
 #[derive(Default)]
-struct EventCount {
+pub(super) struct EventCount {
     count: CachePadded<AtomicU64>,
     event: Event,
 }
 
 impl EventCount {
+    /// Around an event built elsewhere (its own policy, its own park rung).
+    pub(super) fn from_event(event: Event) -> EventCount {
+        EventCount {
+            count: CachePadded::new(AtomicU64::new(0)),
+            event,
+        }
+    }
+
     fn load(&self) -> u64 {
         self.count.load(Ordering::Acquire)
     }

@@ -76,7 +76,7 @@ impl Scenario for Broadcast {
             waiter_cpu_ns_per_event: r.cpu_ns_per_event(),
             pinned: r.pinned,
             clamped,
-            extra: Vec::new(),
+            extra: super::unicast::notify_extra(ctx, &r),
         })
     }
 }

@@ -72,6 +72,14 @@ impl Scenario for Unicast {
     }
 }
 
+/// The notifier's own cost per notify (median, in the clock's unit) as an extra column, for
+/// blocking mechanisms.
+pub(super) fn notify_extra(ctx: &Context, r: &crate::harness::Rounds) -> Vec<(&'static str, f64)> {
+    r.notify_median(&ctx.clock)
+        .map(|m| vec![("notify_p50", m)])
+        .unwrap_or_default()
+}
+
 /// Runs the rounds of a one-receiver case and keeps its latencies.
 pub(super) fn one_receiver(
     ctx: &Context,
@@ -86,6 +94,6 @@ pub(super) fn one_receiver(
         waiter_cpu_ns_per_event: r.cpu_ns_per_event(),
         pinned: r.pinned,
         clamped,
-        extra: Vec::new(),
+        extra: notify_extra(ctx, &r),
     })
 }

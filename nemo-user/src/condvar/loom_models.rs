@@ -13,11 +13,61 @@ use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 use loom::sync::{Arc, Mutex, MutexGuard};
 use loom::thread;
 
+use super::interrupt_park::park_registered;
 use super::platform::Platform;
 use super::protocol::Core;
 use crate::park::ParkResult;
 use crate::park::futex::{MATCH_ANY, WaitResult};
 use crate::wait::{Deadline, WaitOutcome};
+use crate::wake::ParkedWaker;
+use crate::wake::registry::{Registry, Slot, Waker};
+
+/// An interrupt-parked waiter on the model: its word, and the thread a wake unparks (the
+/// user interrupt).
+#[derive(Clone)]
+struct LoomWaker(Arc<(AtomicU32, thread::Thread)>);
+
+impl LoomWaker {
+    fn current() -> Self {
+        LoomWaker(Arc::new((AtomicU32::new(0), thread::current())))
+    }
+}
+
+impl Waker for LoomWaker {
+    fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    fn wake(&self) -> bool {
+        self.0.0.store(1, SeqCst);
+        self.0.1.unpark();
+        true
+    }
+}
+
+impl ParkedWaker for LoomWaker {
+    fn arm(&self, _: usize) {
+        self.0.0.store(0, Relaxed);
+    }
+
+    fn disarm(&self) {}
+
+    fn block(&self, deadline: Option<&Deadline>) -> ParkResult {
+        if self.0.0.load(SeqCst) != 0 {
+            return ParkResult::Changed;
+        }
+        if deadline.is_some() {
+            // The deadline passes as the waiter would sleep.
+            return ParkResult::TimedOut;
+        }
+        while self.0.0.load(SeqCst) == 0 {
+            thread::park();
+        }
+        ParkResult::Woken
+    }
+}
+
+type LoomRegistry = Registry<LoomWaker, Mutex<Vec<Slot<LoomWaker>>>, AtomicU32>;
 
 struct Sleeper {
     id: usize,
@@ -40,6 +90,7 @@ struct Queues {
 struct LoomPlatform {
     queues: Mutex<Queues>,
     lifo: bool,
+    registry: LoomRegistry,
 }
 
 fn addr(w: &AtomicU32) -> usize {
@@ -136,6 +187,14 @@ impl Platform for LoomPlatform {
         Some(moved)
     }
 
+    fn wake_registered(&self, cv: usize, generation: u32, n: u32) -> u32 {
+        if self.registry.any() {
+            self.registry.wake(cv, generation, n)
+        } else {
+            0
+        }
+    }
+
     fn relax(&self) {
         thread::yield_now();
     }
@@ -162,6 +221,7 @@ fn cv_waking(lifo: bool) -> Cv {
         LoomPlatform {
             queues: Mutex::new(Queues::default()),
             lifo,
+            registry: Registry::new(Box::new([Mutex::new(Vec::new())]), AtomicU32::new(0)),
         },
     )
 }
@@ -188,6 +248,22 @@ fn wait<'a, T>(
     (m.lock().unwrap(), o)
 }
 
+/// The same wait on the interrupt rung: the waiter sleeps as a registered receiver.
+fn wait_irq<'a, T>(
+    cv: &Cv,
+    m: &'a Mutex<T>,
+    g: MutexGuard<'a, T>,
+    timed: bool,
+) -> (MutexGuard<'a, T>, WaitOutcome) {
+    let me = LoomWaker::current();
+    let mut t = cv.join();
+    drop(g);
+    let deadline = timed.then(|| Deadline::after(Duration::from_secs(3600)));
+    let o = park_registered(cv, &mut t, &cv.plat.registry, &me, deadline.as_ref());
+    cv.leave(t);
+    (m.lock().unwrap(), o)
+}
+
 fn check(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     if b.preemption_bound.is_none() {
@@ -200,6 +276,8 @@ struct Permits {
     m: Mutex<u32>,
     cv: Cv,
     woken: AtomicUsize,
+    /// Waiters park on the interrupt rung.
+    irq: bool,
 }
 
 impl Permits {
@@ -212,14 +290,36 @@ impl Permits {
             m: Mutex::new(0),
             cv: cv_waking(lifo),
             woken: AtomicUsize::new(0),
+            irq: false,
         })
+    }
+
+    fn interrupt_parked() -> Arc<Self> {
+        Arc::new(Permits {
+            m: Mutex::new(0),
+            cv: new_cv(),
+            woken: AtomicUsize::new(0),
+            irq: true,
+        })
+    }
+
+    fn wait<'a>(
+        &'a self,
+        g: MutexGuard<'a, u32>,
+        timed: bool,
+    ) -> (MutexGuard<'a, u32>, WaitOutcome) {
+        if self.irq {
+            wait_irq(&self.cv, &self.m, g, timed)
+        } else {
+            wait(&self.cv, &self.m, g, timed)
+        }
     }
 
     /// Takes one permit, waiting (untimed) for it.
     fn take(&self) {
         let mut g = self.m.lock().unwrap();
         while *g == 0 {
-            let (g2, o) = wait(&self.cv, &self.m, g, false);
+            let (g2, o) = self.wait(g, false);
             g = g2;
             if o == WaitOutcome::Woken {
                 self.woken.fetch_add(1, SeqCst);
@@ -552,5 +652,208 @@ fn destroy_after_broadcast_waits_for_the_waiter_to_leave() {
         assert_eq!(cv.destroy(), Ok(()));
         assert_eq!(cv.unsignalled(), (0, 0));
         w.join().unwrap();
+    });
+}
+
+// ---------------------------------------------------------------- the interrupt rung
+
+#[test]
+fn interrupt_parked_notify_one_is_never_lost() {
+    check(|| {
+        let p = Permits::interrupt_parked();
+        let w = {
+            let p = p.clone();
+            thread::spawn(move || p.take())
+        };
+        let signalled = p.post();
+        w.join().unwrap();
+        assert_eq!(p.woken.load(SeqCst), usize::from(signalled));
+        assert!(!p.cv.plat.registry.any(), "a slot was left behind");
+    });
+}
+
+#[test]
+fn interrupt_parked_unfenced_notify_after_unlock_is_never_lost() {
+    check(|| {
+        let p = Permits::interrupt_parked();
+        let w = {
+            let p = p.clone();
+            thread::spawn(move || p.take())
+        };
+        let signalled = p.post_unlocked();
+        w.join().unwrap();
+        assert_eq!(p.woken.load(SeqCst), usize::from(signalled));
+    });
+}
+
+#[test]
+fn interrupt_parked_two_waiters_two_signals_wake_exactly_two() {
+    // Claims race the waiters' own polls: a waiter may return on a token while another claim
+    // names it, and must pass that claim on (or the other waiter sleeps forever: a deadlock).
+    check(|| {
+        let p = Permits::interrupt_parked();
+        let ws: Vec<_> = (0..2)
+            .map(|_| {
+                let p = p.clone();
+                thread::spawn(move || p.take())
+            })
+            .collect();
+        let signalled = usize::from(p.post_unlocked()) + usize::from(p.post_unlocked());
+        for w in ws {
+            w.join().unwrap();
+        }
+        assert_eq!(p.woken.load(SeqCst), signalled);
+        assert_eq!(*p.m.lock().unwrap(), 0);
+        assert!(!p.cv.plat.registry.any());
+    });
+}
+
+#[test]
+fn interrupt_parked_broadcast_wakes_every_waiter() {
+    check(|| {
+        let s = Arc::new((Mutex::new(false), new_cv()));
+        let ws: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    let (m, cv) = &*s;
+                    let mut g = m.lock().unwrap();
+                    while !*g {
+                        g = wait_irq(cv, m, g, false).0;
+                    }
+                })
+            })
+            .collect();
+        {
+            let (m, cv) = &*s;
+            *m.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        for w in ws {
+            w.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn interrupt_parked_timeout_never_strands_a_signal() {
+    // A timed interrupt-parked waiter and an untimed one; the signal races the timeout.
+    check(|| {
+        let p = Permits::interrupt_parked();
+        let took_timed = Arc::new(AtomicBool::new(false));
+        let timed = {
+            let (p, took) = (p.clone(), took_timed.clone());
+            thread::spawn(move || {
+                let mut g = p.m.lock().unwrap();
+                while *g == 0 {
+                    let (g2, o) = p.wait(g, true);
+                    g = g2;
+                    if o == WaitOutcome::TimedOut {
+                        break;
+                    }
+                }
+                if *g > 0 {
+                    *g -= 1;
+                    took.store(true, SeqCst);
+                }
+            })
+        };
+        let untimed = {
+            let p = p.clone();
+            thread::spawn(move || p.take())
+        };
+        p.post();
+        timed.join().unwrap();
+        if took_timed.load(SeqCst) {
+            p.post();
+        }
+        untimed.join().unwrap();
+        assert_eq!(*p.m.lock().unwrap(), 0);
+        assert!(!p.cv.plat.registry.any());
+    });
+}
+
+#[test]
+fn interrupt_and_futex_parked_waiters_share_a_condvar() {
+    // One waiter on each rung, two signals: each rung's wake must reach its own kind.
+    check(|| {
+        let p = Permits::new();
+        let irq = {
+            let p = p.clone();
+            thread::spawn(move || {
+                let mut g = p.m.lock().unwrap();
+                while *g == 0 {
+                    g = wait_irq(&p.cv, &p.m, g, false).0;
+                }
+                *g -= 1;
+            })
+        };
+        let futex = {
+            let p = p.clone();
+            thread::spawn(move || p.take())
+        };
+        p.post_unlocked();
+        p.post_unlocked();
+        irq.join().unwrap();
+        futex.join().unwrap();
+        assert_eq!(*p.m.lock().unwrap(), 0);
+    });
+}
+
+#[test]
+fn interrupt_parked_event_without_mutex_loses_no_wakeup() {
+    check(|| {
+        let s = Arc::new((AtomicBool::new(false), new_cv()));
+        let worker = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*s;
+                let me = LoomWaker::current();
+                while !flag.load(Relaxed) {
+                    let mut t = cv.join();
+                    cv.plat.fence(SeqCst);
+                    if flag.load(Relaxed) {
+                        cv.cancel(&mut t);
+                        cv.leave(t);
+                        break;
+                    }
+                    park_registered(cv, &mut t, &cv.plat.registry, &me, None);
+                    cv.leave(t);
+                }
+            })
+        };
+        let (flag, cv) = &*s;
+        flag.store(true, Relaxed);
+        cv.notify_one_fenced();
+        worker.join().unwrap();
+    });
+}
+
+#[test]
+fn a_claimed_waiter_that_returns_on_another_token_passes_the_claim_on() {
+    // Two waiters already in one group, two signals. A waiter that took the first token while
+    // registered (not yet asleep) can be the one the second signal claims; unless it passes the
+    // claim on, the other waiter sleeps forever on the second token (loom: deadlock).
+    check(|| {
+        let cv = Arc::new(new_cv());
+        let tickets = [cv.join(), cv.join()];
+        let ws: Vec<_> = tickets
+            .into_iter()
+            .map(|mut t| {
+                let cv = cv.clone();
+                thread::spawn(move || {
+                    let me = LoomWaker::current();
+                    let o = park_registered(&*cv, &mut t, &cv.plat.registry, &me, None);
+                    cv.leave(t);
+                    o
+                })
+            })
+            .collect();
+        assert!(cv.notify_one());
+        assert!(cv.notify_one());
+        for w in ws {
+            assert_eq!(w.join().unwrap(), WaitOutcome::Woken);
+        }
+        assert!(!cv.plat.registry.any());
     });
 }

@@ -9,7 +9,9 @@
 //!
 //! Waiting climbs the wait ladder of [`crate::wait`] (spin on the cache line, `umwait` where the
 //! CPU has WAITPKG, then park on a futex); each condvar can have its own [`WaitPolicy`] and the
-//! process has a default one.
+//! process has a default one. A condvar built with [`Condvar::with_interrupt_park`] parks its
+//! waiters as user-interrupt receivers instead, woken by their notifier's interrupt
+//! ([`crate::wake`]).
 //!
 //! ```
 //! use nemo_user::condvar::Condvar;
@@ -77,10 +79,11 @@
 //!   thread limit); generation numbers wrap after 2^32 notifications, harmlessly unless one waiter
 //!   sleeps through 2^31 of its own group's generations between two checks.
 
+mod interrupt_park;
 #[cfg(feature = "lock_api")]
 mod lock_api;
 mod lockword;
-mod platform;
+pub(crate) mod platform;
 mod protocol;
 mod raw;
 mod waiting;
@@ -97,6 +100,7 @@ pub use raw::{RawCondvar, WaitTicket};
 
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
+use crate::wake::InterruptPark;
 
 /// The crate's error type; condvar operations return its [`Error::Busy`].
 pub use crate::error::Error;
@@ -121,6 +125,7 @@ impl WaitTimeoutResult {
 pub struct Condvar {
     raw: RawCondvar,
     policy: Option<WaitPolicy>,
+    interrupt: Option<InterruptPark>,
 }
 
 impl Condvar {
@@ -129,6 +134,7 @@ impl Condvar {
         Condvar {
             raw: RawCondvar::new(),
             policy: None,
+            interrupt: None,
         }
     }
 
@@ -145,7 +151,29 @@ impl Condvar {
         Condvar {
             raw: RawCondvar::new(),
             policy: Some(policy),
+            interrupt: None,
         }
+    }
+
+    /// A condvar whose parked waiters sleep as user-interrupt receivers and are woken by their
+    /// notifier's user interrupt ([`crate::wake`]); the process-wide default policy decides
+    /// when they park.
+    pub const fn with_interrupt_park(rung: InterruptPark) -> Self {
+        Condvar {
+            raw: RawCondvar::new(),
+            policy: None,
+            interrupt: Some(rung),
+        }
+    }
+
+    /// Sets (or, with `None`, clears) the interrupt rung of this condvar's waits.
+    pub fn set_interrupt_park(&mut self, rung: Option<InterruptPark>) {
+        self.interrupt = rung;
+    }
+
+    /// The interrupt rung its waits park on, if any.
+    pub fn interrupt_park(&self) -> Option<InterruptPark> {
+        self.interrupt
     }
 
     /// Sets (or, with `None`, clears) this condvar's own policy.
@@ -287,16 +315,18 @@ impl Condvar {
     ) -> (LockResult<MutexGuard<'a, T>>, WaitOutcome) {
         assert_guard_of(&guard, mutex);
         let policy = self.policy();
-        let r: Result<_, std::convert::Infallible> = self.raw.wait_raw_with(
-            &policy,
-            &FutexPark,
-            || {
-                drop(guard);
-                Ok(())
-            },
-            || mutex.lock(),
-            deadline,
-        );
+        let unlock = || {
+            drop(guard);
+            Ok(())
+        };
+        let r: Result<_, std::convert::Infallible> = match &self.interrupt {
+            Some(rung) => self
+                .raw
+                .wait_raw_with(&policy, rung, unlock, || mutex.lock(), deadline),
+            None => self
+                .raw
+                .wait_raw_with(&policy, &FutexPark, unlock, || mutex.lock(), deadline),
+        };
         match r {
             Ok((outcome, relocked)) => (relocked, outcome),
             Err(never) => match never {},

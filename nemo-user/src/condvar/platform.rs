@@ -113,6 +113,10 @@ pub(crate) trait Platform: Send + Sync {
         shared: bool,
     ) -> Option<u32>;
 
+    /// Wakes up to `n` waiters of `generation` of the condvar at `cv` that sleep as
+    /// interrupt-parked receivers (`crate::wake`); returns how many it woke.
+    fn wake_registered(&self, cv: usize, generation: u32, n: u32) -> u32;
+
     /// Busy-wait hint.
     fn relax(&self);
 
@@ -161,6 +165,11 @@ impl Platform for Native {
         shared: bool,
     ) -> Option<u32> {
         futex::cmp_requeue(from, to, nwake, expected, shared)
+    }
+
+    #[inline]
+    fn wake_registered(&self, cv: usize, generation: u32, n: u32) -> u32 {
+        crate::wake::native::wake(cv, generation, n)
     }
 
     #[inline(always)]

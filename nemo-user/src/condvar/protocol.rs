@@ -194,6 +194,11 @@ impl Ticket {
     pub(crate) fn is_parked(&self) -> bool {
         self.parked
     }
+
+    /// The generation of the group the waiter joined (the registry's key with the address).
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
 }
 
 impl Core<Native> {
@@ -412,12 +417,14 @@ impl<P: Platform> Core<P> {
         let a = slot(s.wrapping_sub(1));
         let b = slot(s);
         let target;
+        let mut target_gen = s.wrapping_sub(1);
         let mut released = None;
         if a_unsig(c) > 0 {
             self.counts.store(c - A_ONE, Relaxed);
             self.sig[a].fetch_add(1, Release);
             target = a;
         } else if b_live(c) > 0 {
+            target_gen = s;
             // Switch: every waiter left in A holds a token, so release them all at once. The
             // grant goes first: spinners of B watch that word, and the retag of A's slot (whose
             // waiters hold tokens and are usually gone) would otherwise cost them one more
@@ -449,6 +456,14 @@ impl<P: Platform> Core<P> {
             self.plat
                 .futex_wake(&self.fut[target], 1, MATCH_ANY, self.shared());
         }
+        // Interrupt-parked waiters (`crate::wake`): one of the target group, and all of a
+        // released group. Also when a futex wake went out: a waiter counted in `parked` may be
+        // on its way out, and then that wake reaches only futex sleepers, never this rung.
+        let cv = self.address();
+        if released.is_some() {
+            self.plat.wake_registered(cv, s.wrapping_sub(1), u32::MAX);
+        }
+        self.plat.wake_registered(cv, target_gen, 1);
         true
     }
 
@@ -495,6 +510,10 @@ impl<P: Platform> Core<P> {
         if owed {
             self.chain_step();
         }
+        // Interrupt-parked waiters of both groups: the notifier's fan-out (`crate::wake`).
+        let cv = self.address();
+        self.plat.wake_registered(cv, s.wrapping_sub(1), u32::MAX);
+        self.plat.wake_registered(cv, s, u32::MAX);
         a_unsig(c) + b_live(c)
     }
 
@@ -544,6 +563,39 @@ impl<P: Platform> Core<P> {
                 }
                 Err(x) => c = x,
             }
+        }
+    }
+
+    /// The condvar's address: the key of its interrupt-parked waiters in the registry.
+    #[inline]
+    pub(crate) fn address(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Called by an interrupt-parked waiter of `generation` that a notifier claimed but that
+    /// returns on an outcome of its own: if a token of its group is still untaken, the claim may
+    /// have been meant for it, so wake another waiter of the group (an interrupt-parked one and
+    /// a futex-parked one). A wake too many only makes a waiter re-check.
+    pub(crate) fn pass_on(&self, generation: u32) {
+        let p = slot(generation);
+        let mine = generation >> 1;
+        let v = self.sig[p].load(Acquire);
+        if tag(v) != mine || tokens(v) == 0 {
+            return;
+        }
+        // Both rungs, as `notify_one` does: a futex wake reaches no interrupt-parked waiter,
+        // and an interrupt none on the futex.
+        self.plat.wake_registered(self.address(), generation, 1);
+        self.lock();
+        let v = self.sig[p].load(Relaxed);
+        let wake = tag(v) == mine && tokens(v) > 0 && self.parked[p].load(Relaxed) > 0;
+        if wake {
+            self.fut[p].fetch_add(1, Release);
+        }
+        self.unlock(0);
+        if wake {
+            self.plat
+                .futex_wake(&self.fut[p], 1, MATCH_ANY, self.shared());
         }
     }
 

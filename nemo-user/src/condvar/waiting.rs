@@ -137,6 +137,11 @@ fn park(
 ) -> WaitOutcome {
     let shared = core.shared();
     let _registered = ParkedHere::register();
+    if let Some(rung) = parker.interrupt_rung()
+        && let Some(o) = super::interrupt_park::park(core, t, rung, deadline)
+    {
+        return o;
+    }
     core.park_until(t, deadline, |word, expected| {
         parker.park(&ParkRequest {
             word,

@@ -16,13 +16,11 @@
 //!   API of [`RawCondvar`](crate::condvar::RawCondvar) (`begin_wait`, `prepare_park`, its own
 //!   blocking call, `end_park`, and `abandon` from its cleanup handler), so no Rust frame is live
 //!   while the thread can be cancelled.
-//! - **`uintr_wait`.** On a UINTR kernel a receiver thread can block in `uintr_wait` and be woken
-//!   by a `senduipi` instead of a `FUTEX_WAKE`: [`UintrPark`]. Waking it promptly needs the
-//!   notifier to know *which* receiver to interrupt, i.e. a registry of parked receivers outside
-//!   the 48-byte condvar (which, being process-shareable, holds no pointers), kept by the
-//!   interrupt layer; without one, `UintrPark` re-checks the word every slice, so nothing is lost.
-//!   It can only be built where `uintr_sys::detect()` hands out a `Support` token, so it is not
-//!   available (nor exercised) on machines without UINTR. The futex park stays the default because
+//! - **User interrupts.** [`InterruptPark`] (from [`crate::wake`]) makes the ladder's waits
+//!   sleep as user-interrupt receivers, registered beside the condvar, and their notifiers
+//!   interrupt them (`senduipi` on UINTR, the backend's signal elsewhere) instead of issuing a
+//!   `FUTEX_WAKE`. The ladder asks a park for that rung with [`Park::interrupt_rung`]; the
+//!   split-phase API below always parks on the word. The futex park stays the default because
 //!   it needs no registration and works across processes.
 //!
 //! ```
@@ -43,9 +41,8 @@
 //! ```
 
 pub(crate) mod futex;
-mod uintr;
 
-pub use uintr::UintrPark;
+pub use crate::wake::InterruptPark;
 
 use std::sync::atomic::AtomicU32;
 
@@ -82,6 +79,13 @@ pub enum ParkResult {
 pub trait Park {
     /// Blocks while `req.word` holds `req.expected`, until a wake or `req.deadline`.
     fn park(&self, req: &ParkRequest<'_>) -> ParkResult;
+
+    /// The interrupt rung this park stands for, if any: the wait ladder then parks the waiter
+    /// as a user-interrupt receiver ([`crate::wake`]) and uses [`park`](Park::park) only where
+    /// that rung does not apply. `None` by default.
+    fn interrupt_rung(&self) -> Option<&InterruptPark> {
+        None
+    }
 }
 
 /// The default park: `FUTEX_WAIT_BITSET` with an absolute deadline on the deadline's clock.

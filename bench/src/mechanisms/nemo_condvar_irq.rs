@@ -1,0 +1,190 @@
+//! `nemo_condvar_irq`, `nemo_event_irq` (and their `_uintr` rows): the project's condvar and
+//! event with the interrupt rung ([`nemo_user::wake::InterruptPark`]) — a parked waiter sleeps
+//! as a user-interrupt receiver and its notifier interrupts it instead of a `FUTEX_WAKE`; a
+//! broadcast is the notifier's fan-out of interrupts. Same predicate and usage as the
+//! `nemo_condvar` / `nemo_event` rows (default wait policy), so only the park rung differs.
+//!
+//! The plain rows run the rung on the `signal` backend (a real-time signal ends the waiter's
+//! futex sleep), which works everywhere but gem5's syscall emulation; the `_uintr` rows need
+//! UINTR hardware (`senduipi` → `uintr_wait`) and are skipped, saying so, elsewhere. Both apply
+//! to the long-gap `unicast` case (a parked waiter) and to `broadcast`.
+
+use nemo_user::backend::BackendKind;
+use nemo_user::condvar::Condvar;
+use nemo_user::event::Event;
+use nemo_user::wait::WaitPolicy;
+use nemo_user::wake::InterruptPark;
+
+use super::am::no_uintr;
+use super::nemo_condvar::CondvarEvent;
+use super::nemo_event::EventCount;
+use super::{Instance, Kind, Mechanism, Setup, Skipped};
+
+/// The condvar or the event, on one backend's interrupt rung.
+pub struct InterruptParked {
+    id: &'static str,
+    about: &'static str,
+    event: bool,
+    backend: BackendKind,
+}
+
+/// The condvar, interrupt rung on `signal`.
+pub static NEMO_CONDVAR_IRQ: InterruptParked = InterruptParked {
+    id: "nemo_condvar_irq",
+    about: "nemo Condvar, parked waiters woken by the notifier's user interrupt (signal backend: \
+            a real-time signal ends the waiter's futex sleep), mutex and predicate",
+    event: false,
+    backend: BackendKind::Signal,
+};
+
+/// The event, interrupt rung on `signal`.
+pub static NEMO_EVENT_IRQ: InterruptParked = InterruptParked {
+    id: "nemo_event_irq",
+    about: "nemo Event, parked waiters woken by the notifier's user interrupt (signal backend)",
+    event: true,
+    backend: BackendKind::Signal,
+};
+
+/// The condvar, interrupt rung on UINTR hardware.
+pub static NEMO_CONDVAR_IRQ_UINTR: InterruptParked = InterruptParked {
+    id: "nemo_condvar_irq_uintr",
+    about: "nemo Condvar, parked waiters in uintr_wait woken by senduipi (needs UINTR hardware)",
+    event: false,
+    backend: BackendKind::Uintr,
+};
+
+/// The event, interrupt rung on UINTR hardware.
+pub static NEMO_EVENT_IRQ_UINTR: InterruptParked = InterruptParked {
+    id: "nemo_event_irq_uintr",
+    about: "nemo Event, parked waiters in uintr_wait woken by senduipi (needs UINTR hardware)",
+    event: true,
+    backend: BackendKind::Uintr,
+};
+
+impl InterruptParked {
+    fn rung(&self) -> InterruptPark {
+        InterruptPark::with_backend(self.backend)
+    }
+}
+
+impl Mechanism for InterruptParked {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Blocking
+    }
+
+    fn supports(&self, scenario: &str, regime: &str) -> bool {
+        match scenario {
+            // The rung is about parked waiters: a short gap finds the waiter spinning.
+            "unicast" => regime == "long-gap",
+            "broadcast" => true,
+            _ => false,
+        }
+    }
+
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        match self.backend {
+            BackendKind::Uintr if !setup.uintr => Err(no_uintr()),
+            BackendKind::Signal if setup.sim => Err(Skipped::new(
+                "gem5 syscall-emulation mode does not deliver signals",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
+        self.check(setup)?;
+        let rung = self.rung();
+        let policy = WaitPolicy::default();
+        Ok(Instance::Blocking(if self.event {
+            Box::new(EventCount::from_event(
+                Event::with_policy_and_interrupt_park(policy, rung),
+            ))
+        } else {
+            let mut cv = Condvar::with_interrupt_park(rung);
+            cv.set_policy(Some(policy));
+            Box::new(CondvarEvent::from_condvar(cv))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanisms::tests_support::handshake_exact;
+    use crate::mechanisms::{BlockingEvent, find};
+
+    fn setup(uintr: bool) -> Setup<'static> {
+        Setup {
+            scenario: "broadcast",
+            regime: "long-gap",
+            receivers: 3,
+            cores: 2,
+            oversubscribed: true,
+            sim: false,
+            static_binary: false,
+            uintr,
+        }
+    }
+
+    fn instance(m: &InterruptParked) -> Box<dyn BlockingEvent> {
+        match m.instantiate(&setup(false)).unwrap() {
+            Instance::Blocking(ev) => ev,
+            Instance::Interrupt(_) => unreachable!("a blocking mechanism"),
+        }
+    }
+
+    #[test]
+    fn registered_for_unicast_long_gap_and_broadcast_only() {
+        for id in [
+            "nemo_condvar_irq",
+            "nemo_event_irq",
+            "nemo_condvar_irq_uintr",
+        ] {
+            let m = find(id).unwrap();
+            assert!(m.supports("unicast", "long-gap"));
+            assert!(!m.supports("unicast", "short-gap"));
+            assert!(m.supports("broadcast", "short-gap"));
+            assert!(!m.supports("coherence", "long-gap"));
+        }
+    }
+
+    #[test]
+    fn uintr_rows_say_they_need_the_hardware() {
+        let e = NEMO_CONDVAR_IRQ_UINTR.check(&setup(false)).unwrap_err();
+        assert!(e.0.contains("no user interrupts"), "{e}");
+        assert!(NEMO_EVENT_IRQ_UINTR.instantiate(&setup(false)).is_err());
+        let sim = Setup {
+            sim: true,
+            ..setup(false)
+        };
+        assert!(NEMO_CONDVAR_IRQ.check(&sim).is_err());
+    }
+
+    #[test]
+    fn condvar_unicast_events_are_each_seen_once() {
+        handshake_exact(&*instance(&NEMO_CONDVAR_IRQ), 1, 1000);
+    }
+
+    #[test]
+    fn condvar_broadcast_events_reach_every_waiter() {
+        handshake_exact(&*instance(&NEMO_CONDVAR_IRQ), 3, 300);
+    }
+
+    #[test]
+    fn event_unicast_events_are_each_seen_once() {
+        handshake_exact(&*instance(&NEMO_EVENT_IRQ), 1, 1000);
+    }
+
+    #[test]
+    fn event_broadcast_events_reach_every_waiter() {
+        handshake_exact(&*instance(&NEMO_EVENT_IRQ), 3, 300);
+    }
+}
