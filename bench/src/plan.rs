@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Gap, default_warmup};
+use crate::harness::{Case, Fanout, Gap, default_warmup};
 
 /// How thorough a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,8 @@ pub struct Plan {
     pub cores: usize,
     /// Scenarios named on the command line (empty: the default run of every scenario).
     pub named: Vec<String>,
+    /// `--repeat`: how many times each case runs, overriding the scenarios' defaults.
+    pub repeat: Option<usize>,
 }
 
 impl Plan {
@@ -85,6 +87,7 @@ impl Plan {
             long_gap: profile.default_long_gap(),
             cores,
             named: Vec::new(),
+            repeat: None,
         }
     }
 
@@ -101,6 +104,39 @@ impl Plan {
             Profile::Quick => counts.quick,
             Profile::Sim => counts.sim,
         })
+    }
+
+    /// A notify → wake case: the profile's events for `counts`, their warm-up and budget.
+    pub fn case(
+        &self,
+        regime: &str,
+        gap: Gap,
+        counts: Counts,
+        receivers: usize,
+        fanout: Fanout,
+    ) -> Case {
+        let events = self.events(counts);
+        Case {
+            regime: regime.to_string(),
+            gap,
+            events,
+            warmup: self.warmup(events),
+            budget: self.budget(),
+            receivers,
+            fanout,
+        }
+    }
+
+    /// How many times each case of a scenario with these default repetitions runs: `--repeat`,
+    /// else the profile's count.
+    pub fn repetitions(&self, default: Counts) -> usize {
+        self.repeat
+            .unwrap_or(match self.profile {
+                Profile::Full => default.full,
+                Profile::Quick => default.quick,
+                Profile::Sim => default.sim,
+            })
+            .max(1)
     }
 
     /// Warm-up events before `events` measured ones.
@@ -173,6 +209,17 @@ mod tests {
         let mut p = Plan::new(Profile::Full, 8);
         p.iters = Some(7);
         assert_eq!(p.events(C), 7);
+    }
+
+    #[test]
+    fn repeat_overrides_the_scenario_default() {
+        assert_eq!(Plan::new(Profile::Full, 2).repetitions(C), 1000);
+        assert_eq!(Plan::new(Profile::Quick, 2).repetitions(C), 100);
+        let mut p = Plan::new(Profile::Full, 2);
+        p.repeat = Some(3);
+        assert_eq!(p.repetitions(C), 3);
+        p.repeat = Some(0);
+        assert_eq!(p.repetitions(C), 1);
     }
 
     #[test]
