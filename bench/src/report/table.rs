@@ -237,9 +237,12 @@ fn layout(header: &[String], lines: &[Line]) -> String {
     out
 }
 
-/// The ratio of `stat` to the baseline, and its interval (empty with one repetition).
+/// The ratio of `stat` to the baseline, and its interval (empty with one repetition, and for
+/// the baseline's own row, which is 1 by construction, not by measurement).
 fn ratio_cells(m: &Measured, base: Option<&Measured>, stat: Stat) -> [String; 2] {
+    let own = base.is_some_and(|b| std::ptr::eq(m, b));
     match base.and_then(|b| Ratio::of(m, b, stat)) {
+        Some(r) if own => [times(r.median), String::new()],
         Some(r) => [
             format!(
                 "{}{}",
@@ -629,6 +632,76 @@ mod tests {
         assert!(out.contains("skipped: needs 3 cores"), "{out}");
         let am_uintr = out.lines().find(|l| l.contains("am_uintr")).expect("row");
         assert!(am_uintr.contains("skipped: as uintr above"), "{out}");
+    }
+
+    /// A unicast row measured in repetitions with these medians (three samples each).
+    fn repeated(mechanism: &'static str, p50s: &[u64]) -> Row {
+        let reps = p50s
+            .iter()
+            .map(|&p| Measurement {
+                unit: Unit::Ns,
+                samples: Samples::Latency(vec![p; 3]),
+                waiter_cpu_ns_per_event: None,
+                pinned: true,
+                clamped: 0,
+                extra: Vec::new(),
+            })
+            .collect();
+        Row {
+            scenario: "unicast",
+            kind: Kind::Blocking,
+            outcome: Outcome::Measured(Box::new(Measured::of_repetitions(reps).expect("reps"))),
+            ..row("long-gap", mechanism, Samples::Latency(vec![1]))
+        }
+    }
+
+    #[test]
+    fn repeated_ratios_show_their_interval_and_whether_it_holds_one() {
+        let report = Report {
+            machine: machine(),
+            profile: Profile::Full,
+            scenarios: vec![ScenarioInfo {
+                id: "unicast",
+                about: "about",
+                figures: "figures",
+                baseline: "pthread_cond",
+                pairs: vec![],
+                footer: "",
+                repetitions: 5,
+            }],
+            rows: vec![
+                repeated("pthread_cond", &[100, 100, 100, 100, 100]),
+                // Ratios 0.9 … 1.2: the interval [0.9, 1.2] holds 1.
+                repeated("futex", &[90, 120, 100, 95, 110]),
+                // Ratios 0.5 … 0.6: clearly below.
+                repeated("nemo_condvar_park", &[50, 60, 55, 52, 58]),
+            ],
+        };
+        let out = render(&report);
+        let line = |m: &str| {
+            out.lines()
+                .find(|l| l.split_whitespace().any(|w| w == m))
+                .unwrap_or_else(|| panic!("no {m} line in\n{out}"))
+        };
+        assert!(out.contains("5 interleaved repetitions"), "{out}");
+        assert!(line("futex").contains("1.00× ≈"), "{out}");
+        assert!(line("futex").contains("[0.90, 1.20]"), "{out}");
+        assert!(line("nemo_condvar_park").contains("0.55×"), "{out}");
+        assert!(line("nemo_condvar_park").contains("[0.50, 0.60]"), "{out}");
+        assert!(!line("nemo_condvar_park").contains('≈'), "{out}");
+        // The baseline against itself: 1 by construction, no interval, no mark.
+        assert!(!line("pthread_cond").contains('≈') && !line("pthread_cond").contains('['));
+        // The long-gap target is judged on the interval: 0.55× [0.50, 0.60] ≤ 1.05×.
+        // The long-gap target, judged on the paired ratios 0.50 … 0.56 (all below 1.05).
+        let target = out
+            .lines()
+            .find(|l| l.contains("nemo_condvar_park / futex"))
+            .expect("the long-gap target is judged");
+        assert!(
+            target.contains("nemo_condvar_park / futex p50 ≤ 1.05×: 0.55×"),
+            "{out}"
+        );
+        assert!(target.ends_with("over 5 repetitions: met"), "{out}");
     }
 
     #[test]
