@@ -31,18 +31,18 @@ pub struct Pool;
 
 /// Repetitions of each case in a default run (see `Plan::repetitions`).
 pub(super) const REPEAT: Counts = Counts {
-    full: 5,
+    full: 8,
     quick: 1,
     sim: 1,
 };
 
 const PING_PONG: Counts = Counts {
-    full: 20_000,
+    full: 10_000,
     quick: 1_000,
     sim: 50,
 };
 const BURSTS: Counts = Counts {
-    full: 400,
+    full: 300,
     quick: 30,
     sim: 3,
 };

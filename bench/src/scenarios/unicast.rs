@@ -11,11 +11,13 @@ use crate::samples::{Measurement, Samples};
 /// One waiter, one event at a time.
 pub struct Unicast;
 
-/// Repetitions in a default run: enough paired long-gap repetitions (each a tenth of the case's
-/// budget, about 130 events 1 ms apart) for a narrow interval on the `nemo_condvar_park` /
-/// `futex` ratio, whose single runs move by ±30 % on a shared machine.
+/// Repetitions in a default run: enough paired long-gap repetitions (each a twentieth of the
+/// case's budget, about 50 events 1 ms apart) for a narrow interval on the `nemo_condvar_park` /
+/// `futex` ratio, whose single runs move by ±30 % on a shared machine. Twenty short repetitions
+/// gave narrower intervals than ten longer ones on a loaded 2-core VM (0.10 and 0.10 against
+/// 0.12 and 0.34, for that pair alone).
 pub(super) const REPEAT: Counts = Counts {
-    full: 10,
+    full: 20,
     quick: 1,
     sim: 1,
 };
