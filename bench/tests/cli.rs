@@ -820,3 +820,32 @@ fn the_main_command_builds_and_measures_the_preload_shim() {
     }
     assert!(stdout(&o).contains("preload_cond: pthread_cond_* of "));
 }
+
+#[test]
+fn pool_runs_under_sim_without_its_watchdog() {
+    // gem5's syscall emulation has a core per thread and cannot sleep: the pool runs its client
+    // (or spawner) and workers only.
+    let dir = scratch("pool-sim");
+    let path = dir.join("pool.json");
+    let o = run(&[
+        "pool",
+        "--sim",
+        "--iters",
+        "5",
+        "--mechanisms",
+        "nemo_event",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    for regime in ["ping-pong", "spawn-burst"] {
+        for m in ["std_condvar", "nemo_event"] {
+            let r = row(rows(&doc), "pool", regime, m);
+            assert!(r.get("error").is_none(), "{r}");
+            if r.get("skipped").is_none() {
+                assert_eq!((&r["n"], &r["unit"]), (&5.into(), &"cycles".into()), "{r}");
+            }
+        }
+    }
+}

@@ -12,7 +12,8 @@
 //! queues a job before the notify that publishes the next count, so a job queued after a
 //! worker's drain always comes with a count that worker has not seen: no job is stranded.
 //! A watchdog calls the case off (a `Lost` failure) when no round trip or burst completes
-//! within the context's timeout, releasing every waiter with `notify_all`.
+//! within the context's timeout, releasing every waiter with `notify_all` (not under `--sim`,
+//! where it would need a simulated core and could not sleep).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -82,13 +83,19 @@ impl Driver for Pool {
         };
         let shared = Shared::new(case);
         let (samples, workers) = std::thread::scope(|s| {
-            let watchdog = spawn_in(s, "watchdog", || shared.watch(ctx, &**ev))?;
+            // Not under gem5's syscall emulation: the watchdog would need a simulated core of
+            // its own, and its sleep ends the simulation.
+            let watchdog = if ctx.sim {
+                None
+            } else {
+                Some(spawn_in(s, "watchdog", || shared.watch(ctx, &**ev))?)
+            };
             let out = match case.fanout {
                 Fanout::One => ping_pong(ctx, case, &**ev, &shared),
                 Fanout::All => burst(ctx, case, &**ev, &shared),
             };
             shared.finished.store(true, Ordering::Release);
-            let lost = watchdog.join().unwrap_or(true);
+            let lost = watchdog.is_some_and(|w| w.join().unwrap_or(true));
             match out {
                 _ if lost => Err(Failure::Lost {
                     event: shared.progress.load(Ordering::Acquire) as usize,
