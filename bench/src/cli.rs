@@ -45,6 +45,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub iters: Option<usize>,
 
+    /// Runs each case N times, the mechanisms interleaved (A B C A B C …), and reports every
+    /// ratio as the median of the N paired ratios with a 95 % bootstrap interval (default: the
+    /// scenario's own count, see --list; 1 with --quick and --sim).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub repeat: Option<usize>,
+
     /// Waiters in multi-waiter scenarios (default: every core but the signaller's, at least 2;
     /// at least 1 with --sim, where every thread needs a simulated core).
     #[arg(long, value_name = "N", value_parser = at_least_one)]
@@ -154,7 +160,7 @@ impl Cli {
             }
         }
         if let Some(ids) = &self.mechanisms {
-            let mut ms: Vec<&'static dyn mechanisms::Mechanism> = Vec::new();
+            let mut ms: Vec<&'static mechanisms::Mechanism> = Vec::new();
             for id in ids {
                 if let Some(m) = mechanisms::find(id)
                     && !ms.iter().any(|x| x.id() == m.id())
@@ -190,6 +196,7 @@ impl Cli {
         p.iters = self.iters;
         p.waiters = self.waiters;
         p.named = self.scenarios.clone();
+        p.repeat = self.repeat;
         p.long_gap = self
             .gap_us
             .map_or(p.long_gap, |us| Duration::from_micros(us as u64));
@@ -330,12 +337,13 @@ pub fn list(sim: bool) -> String {
         let regimes: Vec<String> = s.cases(&plan).into_iter().map(|c| c.regime).collect();
         let _ = writeln!(
             out,
-            "  {:<12} {} [{}]; baseline {}; regimes {}",
-            s.id(),
-            s.about(),
-            s.figures(),
-            s.baseline(),
-            regimes.join(", ")
+            "  {:<12} {} [{}]; baseline {}; regimes {}; repeat {}",
+            s.id,
+            s.about,
+            s.figures,
+            s.baseline,
+            regimes.join(", "),
+            s.repeat.full
         );
     }
     let _ = writeln!(
@@ -345,21 +353,22 @@ pub fn list(sim: bool) -> String {
         if sim { ", --sim" } else { "" }
     );
     for m in mechanisms::MECHANISMS {
+        let takes = |s: &&scenarios::Scenario| s.accepts(m.kind) && m.supports(s.id);
         let applies: Vec<&str> = scenarios::SCENARIOS
             .iter()
-            .filter(|s| s.accepts(m.kind()))
-            .map(|s| s.id())
+            .filter(takes)
+            .map(|s| s.id)
             .collect();
         // Availability for the simplest case (unicast, one receiver) of the first scenario
         // that takes the mechanism.
         let state = scenarios::SCENARIOS
             .iter()
-            .find(|s| s.accepts(m.kind()))
+            .find(takes)
             .and_then(|s| {
                 let cases = s.cases(&plan);
                 let case = cases.iter().min_by_key(|c| c.receivers)?.clone();
-                let setup = runner::setup(&ctx, s.id(), &case);
-                Some(match runner::availability(*m, &setup) {
+                let setup = runner::setup(&ctx, s.id, &case);
+                Some(match runner::availability(m, &setup) {
                     Ok(()) => "available".to_string(),
                     Err(why) => format!("skipped: {why}"),
                 })

@@ -13,8 +13,8 @@
 //!   `coherence`, `am`, ...), each a list of [`harness::Case`]s.
 //! - [`harness`]: the one measurement loop (pinned threads, [`clock`], handshake, gaps, warm-up,
 //!   receiver CPU time), producing raw [`samples`].
-//! - [`stats`] and [`report`]: statistics and outputs (table, JSON, CSV, SVG/PNG), which only
-//!   read kept samples.
+//! - [`stats`], [`interval`] and [`report`]: statistics (ratios over repetitions with bootstrap
+//!   intervals) and outputs (table, JSON, CSV, SVG/PNG), which only read kept samples.
 //!
 //! Measuring one mechanism in one case, as the binary does for every row:
 //!
@@ -49,6 +49,7 @@ pub mod arrival;
 pub mod cli;
 pub mod clock;
 pub mod harness;
+pub mod interval;
 pub mod machine;
 pub mod mechanisms;
 pub mod placement;

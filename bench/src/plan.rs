@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use crate::harness::{Gap, default_warmup};
+use crate::harness::{Case, Fanout, Gap, default_warmup};
 
 /// How thorough a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// The default: every scenario, enough events for stable tails, ~10–30 s.
+    /// The default: every scenario, enough events for stable tails, each case repeated as its
+    /// scenario says.
     Full,
     /// `--quick`: a few seconds, for CI and checks.
     Quick,
@@ -72,6 +73,8 @@ pub struct Plan {
     pub cores: usize,
     /// Scenarios named on the command line (empty: the default run of every scenario).
     pub named: Vec<String>,
+    /// `--repeat`: how many times each case runs, overriding the scenarios' defaults.
+    pub repeat: Option<usize>,
 }
 
 impl Plan {
@@ -85,6 +88,7 @@ impl Plan {
             long_gap: profile.default_long_gap(),
             cores,
             named: Vec::new(),
+            repeat: None,
         }
     }
 
@@ -101,6 +105,39 @@ impl Plan {
             Profile::Quick => counts.quick,
             Profile::Sim => counts.sim,
         })
+    }
+
+    /// A notify → wake case: the profile's events for `counts`, their warm-up and budget.
+    pub fn case(
+        &self,
+        regime: &str,
+        gap: Gap,
+        counts: Counts,
+        receivers: usize,
+        fanout: Fanout,
+    ) -> Case {
+        let events = self.events(counts);
+        Case {
+            regime: regime.to_string(),
+            gap,
+            events,
+            warmup: self.warmup(events),
+            budget: self.budget(),
+            receivers,
+            fanout,
+        }
+    }
+
+    /// How many times each case of a scenario with these default repetitions runs: `--repeat`,
+    /// else the profile's count.
+    pub fn repetitions(&self, default: Counts) -> usize {
+        self.repeat
+            .unwrap_or(match self.profile {
+                Profile::Full => default.full,
+                Profile::Quick => default.quick,
+                Profile::Sim => default.sim,
+            })
+            .max(1)
     }
 
     /// Warm-up events before `events` measured ones.
@@ -125,7 +162,9 @@ impl Plan {
             return None;
         }
         match self.profile {
-            Profile::Full => Some(Duration::from_millis(1500)),
+            // Split over the scenario's repetitions (`runner`); 1.2 s rather than 1.5 s since the
+            // Rust baselines and the `pool` scenario added rows.
+            Profile::Full => Some(Duration::from_millis(1200)),
             Profile::Quick => Some(Duration::from_millis(300)),
             Profile::Sim => None,
         }
@@ -173,6 +212,17 @@ mod tests {
         let mut p = Plan::new(Profile::Full, 8);
         p.iters = Some(7);
         assert_eq!(p.events(C), 7);
+    }
+
+    #[test]
+    fn repeat_overrides_the_scenario_default() {
+        assert_eq!(Plan::new(Profile::Full, 2).repetitions(C), 1000);
+        assert_eq!(Plan::new(Profile::Quick, 2).repetitions(C), 100);
+        let mut p = Plan::new(Profile::Full, 2);
+        p.repeat = Some(3);
+        assert_eq!(p.repetitions(C), 3);
+        p.repeat = Some(0);
+        assert_eq!(p.repetitions(C), 1);
     }
 
     #[test]

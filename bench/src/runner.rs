@@ -1,5 +1,8 @@
 //! Drives a run: every selected scenario, case and mechanism, deciding for each whether it
-//! applies, whether it can run here, and measuring it. Produces the [`Report`].
+//! applies, whether it can run here, and measuring it — each case `repetitions` times, the
+//! mechanisms interleaved (A B C A B C …) so that drift in the machine's load hits every row
+//! alike and repetition k of a row can be paired with repetition k of its baseline. Produces
+//! the [`Report`].
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -8,45 +11,82 @@ use crate::machine::{Machine, uintr_available};
 use crate::mechanisms::{self, Mechanism, Setup, Skipped};
 use crate::plan::Plan;
 use crate::report::{Measured, Outcome, Report, Row, ScenarioInfo};
+use crate::samples::Measurement;
 use crate::scenarios::Scenario;
 
 /// What to run.
 #[derive(Clone)]
 pub struct Selection {
     /// Scenarios, in order.
-    pub scenarios: Vec<&'static dyn Scenario>,
+    pub scenarios: Vec<&'static Scenario>,
     /// Mechanisms named with `--mechanisms`; `None`: all that apply.
-    pub mechanisms: Option<Vec<&'static dyn Mechanism>>,
+    pub mechanisms: Option<Vec<&'static Mechanism>>,
 }
 
 impl Selection {
     /// Every scenario and mechanism.
     pub fn all() -> Selection {
         Selection {
-            scenarios: crate::scenarios::SCENARIOS.to_vec(),
+            scenarios: crate::scenarios::SCENARIOS.iter().collect(),
             mechanisms: None,
         }
     }
 
-    fn mechanisms(&self) -> Vec<&'static dyn Mechanism> {
-        match &self.mechanisms {
-            Some(m) => m.clone(),
-            None => mechanisms::MECHANISMS.to_vec(),
+    /// The rows of `scenario`: every mechanism, or those named, after the baselines their
+    /// ratios need (measured even when not named).
+    fn mechanisms(&self, scenario: &Scenario) -> Vec<&'static Mechanism> {
+        let Some(named) = &self.mechanisms else {
+            return mechanisms::MECHANISMS.iter().collect();
+        };
+        let mut rows: Vec<&'static Mechanism> = Vec::new();
+        let bases = std::iter::once(scenario.baseline)
+            .chain(named.iter().map(|m| scenario.baseline_of(m.id)))
+            .filter_map(mechanisms::find);
+        for m in bases.chain(named.iter().copied()) {
+            if !rows.iter().any(|r| r.id == m.id) {
+                rows.push(m);
+            }
         }
+        rows
     }
 
-    fn named(&self, m: &dyn Mechanism) -> bool {
+    fn named(&self, m: &Mechanism) -> bool {
         self.mechanisms
             .as_ref()
-            .is_some_and(|ms| ms.iter().any(|x| x.id() == m.id()))
+            .is_some_and(|ms| ms.iter().any(|x| x.id == m.id))
     }
 }
 
 /// One planned row.
 struct Planned<'a> {
-    scenario: &'static dyn Scenario,
+    scenario: &'static Scenario,
     case: &'a Case,
-    mechanism: &'static dyn Mechanism,
+    mechanism: &'static Mechanism,
+}
+
+impl Planned<'_> {
+    fn applies(&self) -> bool {
+        self.scenario.accepts(self.mechanism.kind) && self.mechanism.supports(self.scenario.id)
+    }
+}
+
+/// A row while its repetitions run.
+enum Progress {
+    /// The mechanism does not apply to the scenario and was not named: no row.
+    NotARow,
+    Running(Vec<Measurement>),
+    Done(Outcome),
+}
+
+/// One repetition of `case`: its share of the case's time budget and warm-up, so a run with
+/// more repetitions takes about as long.
+fn repetition(case: &Case, repetitions: usize) -> Case {
+    let n = repetitions.max(1);
+    Case {
+        budget: case.budget.map(|b| b / n as u32),
+        warmup: (case.warmup / n).max(1).min(case.warmup),
+        ..case.clone()
+    }
 }
 
 /// Runs the selection and returns every row.
@@ -57,58 +97,73 @@ pub fn run(
     machine: Machine,
     show_progress: bool,
 ) -> Report {
-    let cases: Vec<(&'static dyn Scenario, Vec<Case>)> = selection
+    let cases: Vec<(&'static Scenario, Vec<Case>)> = selection
         .scenarios
         .iter()
         .map(|&s| (s, s.cases(plan)))
         .collect();
-    let mut planned = Vec::new();
+    let total: usize = cases
+        .iter()
+        .map(|(s, cs)| {
+            let applying = selection
+                .mechanisms(s)
+                .into_iter()
+                .filter(|&m| s.accepts(m.kind) && m.supports(s.id))
+                .count();
+            cs.len() * applying * plan.repetitions(s.repeat)
+        })
+        .sum();
+    let bar = progress_bar(show_progress, total as u64);
     let mut rows = Vec::new();
     for (scenario, cases) in &cases {
+        let repetitions = plan.repetitions(scenario.repeat);
         for case in cases {
-            for m in selection.mechanisms() {
-                planned.push(Planned {
-                    scenario: *scenario,
+            let planned: Vec<Planned<'_>> = selection
+                .mechanisms(scenario)
+                .into_iter()
+                .map(|mechanism| Planned {
+                    scenario,
                     case,
-                    mechanism: m,
-                });
+                    mechanism,
+                })
+                .collect();
+            let mut progress: Vec<Progress> = planned
+                .iter()
+                .map(|p| match admit(ctx, p, selection) {
+                    Ok(()) => Progress::Running(Vec::with_capacity(repetitions)),
+                    Err(Some(outcome)) => Progress::Done(outcome),
+                    Err(None) => Progress::NotARow,
+                })
+                .collect();
+            let rep_case = repetition(case, repetitions);
+            for _ in 0..repetitions {
+                for (p, state) in planned.iter().zip(progress.iter_mut()) {
+                    let Progress::Running(reps) = state else {
+                        continue;
+                    };
+                    bar.set_message(format!(
+                        "{} {} {}",
+                        p.scenario.id, p.case.regime, p.mechanism.id
+                    ));
+                    match measure(ctx, p, &rep_case) {
+                        Ok(m) => reps.push(m),
+                        Err(outcome) => *state = Progress::Done(outcome),
+                    }
+                    bar.inc(1);
+                }
+            }
+            for (p, state) in planned.iter().zip(progress) {
+                let outcome = match state {
+                    Progress::NotARow => continue,
+                    Progress::Done(outcome) => outcome,
+                    Progress::Running(reps) => match Measured::of_repetitions(reps) {
+                        Some(m) => Outcome::Measured(Box::new(m)),
+                        None => Outcome::Failed("no samples".to_string()),
+                    },
+                };
+                rows.push(row(ctx, p, outcome));
             }
         }
-    }
-    let applies = |p: &Planned<'_>| {
-        p.scenario.accepts(p.mechanism.kind())
-            && p.mechanism.supports(p.scenario.id(), &p.case.regime)
-    };
-    let bar = progress_bar(
-        show_progress,
-        planned.iter().filter(|p| applies(p)).count() as u64,
-    );
-    for p in &planned {
-        if !applies(p) {
-            // Not a question this scenario asks of this mechanism: a row only if it was named.
-            if selection.named(p.mechanism) {
-                rows.push(row(
-                    ctx,
-                    p,
-                    Outcome::Skipped(format!(
-                        "{} ({}) does not apply to {}",
-                        p.mechanism.id(),
-                        p.mechanism.kind().as_str(),
-                        p.scenario.id()
-                    )),
-                ));
-            }
-            continue;
-        }
-        bar.set_message(format!(
-            "{} {} {}",
-            p.scenario.id(),
-            p.case.regime,
-            p.mechanism.id()
-        ));
-        let outcome = measure(ctx, p);
-        rows.push(row(ctx, p, outcome));
-        bar.inc(1);
     }
     bar.finish_and_clear();
     Report {
@@ -118,20 +173,38 @@ pub fn run(
             .scenarios
             .iter()
             .map(|s| ScenarioInfo {
-                id: s.id(),
-                about: s.about(),
-                figures: s.figures(),
-                baseline: s.baseline(),
-                pairs: mechanisms::MECHANISMS
-                    .iter()
-                    .map(|m| (m.id(), s.baseline_of(m.id())))
-                    .filter(|&(m, b)| b != s.baseline() && m != b)
-                    .collect(),
-                footer: s.footer(),
+                id: s.id,
+                about: s.about,
+                figures: s.figures,
+                baseline: s.baseline,
+                pairs: s.pairs.to_vec(),
+                footer: s.footer,
+                repetitions: plan.repetitions(s.repeat),
             })
             .collect(),
         rows,
     }
+}
+
+/// Whether a row is measured: `Err` with its final outcome if not, `Err(None)` if it is not
+/// a row at all.
+fn admit(ctx: &Context, p: &Planned<'_>, selection: &Selection) -> Result<(), Option<Outcome>> {
+    if !p.applies() {
+        // Not a question this scenario asks of this mechanism: a row only if it was named.
+        return Err(selection.named(p.mechanism).then(|| {
+            Outcome::Skipped(format!(
+                "{} ({}) does not apply to {}",
+                p.mechanism.id,
+                p.mechanism.kind.as_str(),
+                p.scenario.id
+            ))
+        }));
+    }
+    let setup = setup(ctx, p.scenario.id, p.case);
+    p.scenario
+        .check(&setup)
+        .and_then(|()| availability(p.mechanism, &setup))
+        .map_err(|Skipped(reason)| Some(Outcome::Skipped(reason)))
 }
 
 /// The setup a mechanism is asked about.
@@ -149,7 +222,7 @@ pub fn setup<'a>(ctx: &Context, scenario: &'a str, case: &'a Case) -> Setup<'a> 
 }
 
 /// Whether a mechanism can run in a setup: the run-wide rules first, then its own.
-pub fn availability(m: &dyn Mechanism, setup: &Setup<'_>) -> Result<(), Skipped> {
+pub fn availability(m: &Mechanism, setup: &Setup<'_>) -> Result<(), Skipped> {
     if setup.sim && setup.oversubscribed {
         // gem5's syscall emulation runs each thread on a core of its own and fails the clone
         // that would need one more.
@@ -161,45 +234,41 @@ pub fn availability(m: &dyn Mechanism, setup: &Setup<'_>) -> Result<(), Skipped>
             setup.receivers + 1
         )));
     }
-    if m.kind().burns_core() && setup.oversubscribed {
+    if m.kind.burns_core() && setup.oversubscribed {
         return Err(Skipped::new(format!(
             "{} receivers and the signaller need {} cores, {} here: {} receivers would share a \
              core and measure the scheduler",
             setup.receivers,
             setup.receivers + 1,
             setup.cores,
-            m.kind().as_str()
+            m.kind.as_str()
         )));
     }
     m.check(setup)
 }
 
-fn measure(ctx: &Context, p: &Planned<'_>) -> Outcome {
-    let setup = setup(ctx, p.scenario.id(), p.case);
-    if let Err(Skipped(reason)) = p.scenario.check(&setup) {
-        return Outcome::Skipped(reason);
-    }
-    if let Err(Skipped(reason)) = availability(p.mechanism, &setup) {
-        return Outcome::Skipped(reason);
-    }
-    let instance = match p.mechanism.instantiate(&setup) {
-        Ok(i) => i,
-        Err(Skipped(reason)) => return Outcome::Skipped(reason),
-    };
-    match p.scenario.measure(ctx, p.case, &instance) {
-        Ok(m) => match Measured::new(m) {
-            Some(m) => Outcome::Measured(Box::new(m)),
-            None => Outcome::Failed("no samples".to_string()),
-        },
-        Err(f) => Outcome::Failed(f.to_string()),
-    }
+/// One repetition of one row.
+fn measure(ctx: &Context, p: &Planned<'_>, case: &Case) -> Result<Measurement, Outcome> {
+    let setup = setup(ctx, p.scenario.id, case);
+    let instance = p
+        .mechanism
+        .instantiate(&setup)
+        .map_err(|Skipped(reason)| Outcome::Skipped(reason))?;
+    p.scenario
+        .measure(ctx, case, &instance)
+        .map_err(|f| Outcome::Failed(f.to_string()))
 }
 
 fn row(ctx: &Context, p: &Planned<'_>, outcome: Outcome) -> Row {
+    let note = match outcome {
+        Outcome::Measured(_) => p.mechanism.note(),
+        _ => None,
+    };
     Row {
-        scenario: p.scenario.id(),
-        mechanism: p.mechanism.id(),
-        kind: p.mechanism.kind(),
+        note,
+        scenario: p.scenario.id,
+        mechanism: p.mechanism.id,
+        kind: p.mechanism.kind,
         regime: p.case.regime.clone(),
         unit: ctx.clock.unit(),
         receivers: p.case.receivers,
@@ -218,4 +287,35 @@ fn progress_bar(show: bool, len: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::{Fanout, Gap};
+    use std::time::Duration;
+
+    #[test]
+    fn a_repetition_takes_its_share_of_budget_and_warmup() {
+        let case = Case {
+            regime: "long-gap".into(),
+            gap: Gap::Sleep(Duration::from_millis(1)),
+            events: 1000,
+            budget: Some(Duration::from_millis(1500)),
+            warmup: 100,
+            receivers: 1,
+            fanout: Fanout::One,
+        };
+        let r = repetition(&case, 10);
+        assert_eq!(r.budget, Some(Duration::from_millis(150)));
+        assert_eq!((r.warmup, r.events), (10, 1000));
+        assert_eq!(repetition(&case, 1), case);
+        let tiny = Case {
+            warmup: 1,
+            budget: None,
+            ..case
+        };
+        assert_eq!(repetition(&tiny, 7).warmup, 1);
+        assert_eq!(repetition(&tiny, 7).budget, None);
+    }
 }

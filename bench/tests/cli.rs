@@ -273,6 +273,10 @@ fn list_names_every_scenario_and_mechanism() {
         "am_signal",
         "am_poll",
         "am_uintr",
+        "pool",
+        "std_condvar",
+        "parking_lot_condvar",
+        "thread_park",
     ] {
         assert!(out.contains(name), "--list lacks {name}");
     }
@@ -575,5 +579,273 @@ fn a_thread_that_cannot_be_started_is_an_error_row_not_a_hang() {
             .and_then(|(n, _)| n.parse().ok())
             .unwrap_or_else(|| panic!("not a refused receiver: {e}"));
         assert!((1..THREADS).contains(&receiver), "{e}");
+    }
+}
+
+/// The keys every row has about its ratio to its baseline (null where it has none).
+const RATIO_KEYS: [&str; 6] = [
+    "baseline",
+    "ratio_of",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "repetitions",
+];
+
+#[test]
+fn repeat_gives_every_ratio_an_interval_and_judges_the_targets() {
+    let dir = scratch("repeat");
+    let path = dir.join("repeat.json");
+    let o = run(&[
+        "unicast",
+        "--quick",
+        "--repeat",
+        "4",
+        "--iters",
+        "20",
+        "--gap-us",
+        "100",
+        "--mechanisms",
+        "futex,nemo_condvar_park,nemo_condvar",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    assert_eq!(doc["repetitions"]["unicast"], 4, "{doc}");
+    assert!(
+        doc["interval_method"]
+            .as_str()
+            .is_some_and(|m| m.contains("bootstrap"))
+    );
+    let rows = rows(&doc);
+    for regime in ["short-gap", "long-gap"] {
+        for m in ["pthread_cond", "futex", "nemo_condvar_park", "nemo_condvar"] {
+            let r = row(rows, "unicast", regime, m);
+            for k in RATIO_KEYS {
+                assert!(r.get(k).is_some(), "row {r} lacks {k}");
+            }
+            assert_eq!(r["repetitions"], 4, "{r}");
+            // Four repetitions of --iters 20 events each, pooled.
+            assert_eq!(r["n"], 80, "{r}");
+            assert_eq!(r["baseline"], "pthread_cond", "{r}");
+            assert_eq!(r["ratio_of"], "p50", "{r}");
+            let (low, mid, high) = (
+                r["ratio_ci_low"].as_f64().expect("low"),
+                r["ratio"].as_f64().expect("ratio"),
+                r["ratio_ci_high"].as_f64().expect("high"),
+            );
+            assert!(0.0 < low && low <= mid && mid <= high, "{r}");
+        }
+        // The baseline against itself: exactly 1.
+        let base = row(rows, "unicast", regime, "pthread_cond");
+        assert_eq!(
+            (
+                &base["ratio_ci_low"],
+                &base["ratio"],
+                &base["ratio_ci_high"]
+            ),
+            (&1.0.into(), &1.0.into(), &1.0.into())
+        );
+    }
+    let targets = doc["targets"].as_array().expect("targets");
+    let long = targets
+        .iter()
+        .find(|t| t["mechanism"] == "nemo_condvar_park" && t["versus"] == "futex")
+        .expect("the long-gap target is judged");
+    assert_eq!(long["regime"], "long-gap");
+    assert_eq!(long["bound"], 1.05);
+    assert!(
+        ["met", "missed", "not distinguishable"].contains(&long["verdict"].as_str().unwrap_or("")),
+        "{long}"
+    );
+    assert!(long["ratio_ci_low"].as_f64() <= long["ratio_ci_high"].as_f64());
+    // Targets whose rows did not run are not listed.
+    assert!(
+        targets.iter().all(|t| t["versus"] != "std_condvar"),
+        "{targets:?}"
+    );
+    let out = stdout(&o);
+    assert!(out.contains("4 interleaved repetitions"), "{out}");
+    assert!(out.contains("95% CI"), "{out}");
+    assert!(
+        out.contains("long-gap nemo_condvar_park / futex p50 ≤ 1.05×"),
+        "{out}"
+    );
+}
+
+#[test]
+fn one_repetition_has_ratios_without_intervals() {
+    let dir = scratch("once");
+    let path = dir.join("once.json");
+    let o = run(&[
+        "unicast",
+        "--quick",
+        "--iters",
+        "5",
+        "--mechanisms",
+        "futex",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    assert_eq!(doc["repetitions"]["unicast"], 1);
+    let r = row(rows(&doc), "unicast", "short-gap", "futex");
+    assert_eq!(r["repetitions"], 1);
+    assert!(r["ratio"].as_f64().is_some_and(|x| x > 0.0), "{r}");
+    assert!(
+        r["ratio_ci_low"].is_null() && r["ratio_ci_high"].is_null(),
+        "{r}"
+    );
+    let long = doc["targets"].as_array().expect("targets");
+    assert!(
+        long.is_empty(),
+        "no target pairs futex with pthread_cond: {long:?}"
+    );
+}
+
+#[test]
+fn repeat_must_be_a_positive_count() {
+    rejects(&["--repeat", "0"], &["--repeat", "at least 1"]);
+    rejects(&["--repeat", "many"], &["--repeat", "not a number"]);
+}
+
+#[test]
+fn skipped_rows_carry_null_ratio_keys() {
+    let dir = scratch("skipped-ratio");
+    let path = dir.join("s.json");
+    let o = run(&[
+        "unicast",
+        "--quick",
+        "--iters",
+        "3",
+        "--mechanisms",
+        "uintr",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    for r in rows(&doc) {
+        if r.get("skipped").is_some() {
+            for k in RATIO_KEYS {
+                assert!(r[k].is_null(), "skipped row {r}: {k} not null");
+            }
+        }
+    }
+}
+
+#[test]
+fn pool_compares_the_rust_baselines_with_nemo() {
+    let dir = scratch("pool");
+    let path = dir.join("pool.json");
+    let o = run(&[
+        "pool",
+        "--quick",
+        "--iters",
+        "20",
+        "--gap-us",
+        "100",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    let rows = rows(&doc);
+    for regime in ["ping-pong", "spawn-burst"] {
+        for m in [
+            "std_condvar",
+            "parking_lot_condvar",
+            "thread_park",
+            "pthread_cond",
+            "futex",
+            "nemo_condvar",
+            "nemo_event",
+        ] {
+            let r = row(rows, "pool", regime, m);
+            assert!(
+                r.get("error").is_none() && r.get("skipped").is_none(),
+                "{r}"
+            );
+            assert_eq!(r["n"], 20, "{r}");
+            assert_eq!(r["baseline"], "std_condvar", "{r}");
+        }
+        // Spinning waiters do not take part: a pool's idle workers must give their core back.
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r["scenario"] == "pool" && r["mechanism"] == "spin"),
+            "spin in pool"
+        );
+    }
+    assert_eq!(
+        row(rows, "pool", "spawn-burst", "futex")["jobs_per_burst"],
+        64.0
+    );
+    assert!(stdout(&o).contains("ping-pong nemo_event / std_condvar p50 ≤ 0.5×"));
+}
+
+#[test]
+fn the_main_command_builds_and_measures_the_preload_shim() {
+    // `cargo test` builds this binary the way `cargo run -p nemo-bench` does, and with it the
+    // shim's cdylib (nemo-bench depends on its crate): the row must find it without help.
+    let dir = scratch("preload");
+    let path = dir.join("preload.json");
+    let o = Command::new(BIN)
+        .args([
+            "unicast",
+            "--quick",
+            "--iters",
+            "20",
+            "--mechanisms",
+            "preload_cond",
+            "--json",
+            path.to_str().expect("utf-8 path"),
+        ])
+        .env_remove("NEMO_PRELOAD_LIB")
+        .output()
+        .expect("the binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    for regime in ["short-gap", "long-gap"] {
+        let r = row(rows(&doc), "unicast", regime, "preload_cond");
+        assert!(
+            r.get("skipped").is_none() && r.get("error").is_none(),
+            "{r}"
+        );
+        assert_eq!(r["n"], 20, "{r}");
+        let note = r["note"].as_str().expect("the row says what it loaded");
+        assert!(note.contains("libnemo_preload.so"), "{note}");
+    }
+    assert!(stdout(&o).contains("preload_cond: pthread_cond_* of "));
+}
+
+#[test]
+fn pool_runs_under_sim_without_its_watchdog() {
+    // gem5's syscall emulation has a core per thread and cannot sleep: the pool runs its client
+    // (or spawner) and workers only.
+    let dir = scratch("pool-sim");
+    let path = dir.join("pool.json");
+    let o = run(&[
+        "pool",
+        "--sim",
+        "--iters",
+        "5",
+        "--mechanisms",
+        "nemo_event",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json_of(&path);
+    for regime in ["ping-pong", "spawn-burst"] {
+        for m in ["std_condvar", "nemo_event"] {
+            let r = row(rows(&doc), "pool", regime, m);
+            assert!(r.get("error").is_none(), "{r}");
+            if r.get("skipped").is_none() {
+                assert_eq!((&r["n"], &r["unit"]), (&5.into(), &"cycles".into()), "{r}");
+            }
+        }
     }
 }

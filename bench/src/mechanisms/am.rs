@@ -17,7 +17,7 @@ use nemo_user::am::{ActionId, Domain, TargetId};
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::ReceiverBuilder;
 
-use super::{Instance, InterruptLink, Kind, Mechanism, Setup, Skipped, thread_receiver};
+use super::{Driver, Instance, InterruptLink, Setup, Skipped, thread_receiver};
 use crate::arrival::Arrivals;
 
 /// Active messages over one backend.
@@ -42,57 +42,8 @@ pub static AM_UINTR: ActiveMessages = ActiveMessages {
 /// beyond this.
 pub const MAILBOX: usize = 1024;
 
-/// The reason `uintr` rows are skipped here, from detection.
-pub(super) fn no_uintr() -> Skipped {
-    Skipped::new(format!(
-        "no user interrupts here: {}",
-        uintr_sys::detect().reason()
-    ))
-}
-
-impl Mechanism for ActiveMessages {
-    fn id(&self) -> &'static str {
-        match self.backend {
-            BackendKind::Signal => "am_signal",
-            BackendKind::Poll => "am_poll",
-            BackendKind::Uintr => "am_uintr",
-            // BackendKind is non-exhaustive; the three mechanisms above are all this bench builds.
-            _ => "am_other",
-        }
-    }
-
-    fn about(&self) -> &'static str {
-        match self.backend {
-            BackendKind::Signal => {
-                "nemo active message on the signal backend: mailbox + tgkill, action stamps"
-            }
-            BackendKind::Poll => {
-                "nemo active message on the poll backend: mailbox, action runs at the receiver's \
-                 nemo_user::poll() safepoint"
-            }
-            BackendKind::Uintr => {
-                "nemo active message on the uintr backend: mailbox + senduipi, action stamps"
-            }
-            _ => "nemo active message on a backend this benchmark does not describe",
-        }
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Interrupt
-    }
-
-    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        match self.backend {
-            BackendKind::Signal if setup.sim => Err(Skipped::new(
-                "gem5 syscall-emulation mode does not deliver signals",
-            )),
-            BackendKind::Uintr if !setup.uintr => Err(no_uintr()),
-            _ => Ok(()),
-        }
-    }
-
+impl Driver for ActiveMessages {
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        self.check(setup)?;
         let targets = ReceiverBuilder::new().backend(self.backend).vectors(0);
         Ok(Instance::Interrupt(Box::new(AmLink::new(
             targets,
@@ -251,18 +202,17 @@ mod tests {
 
     #[test]
     fn ids_and_availability() {
-        assert_eq!(AM_SIGNAL.id(), "am_signal");
-        assert_eq!(AM_POLL.id(), "am_poll");
-        assert_eq!(AM_UINTR.id(), "am_uintr");
+        let m = |id| crate::mechanisms::find(id).expect("registered");
+        let (am_signal, am_poll, am_uintr) = (m("am_signal"), m("am_poll"), m("am_uintr"));
         // Simulation: no signals, but polling works.
-        assert!(AM_SIGNAL.check(&setup(true, false)).is_err());
-        assert!(AM_POLL.check(&setup(true, false)).is_ok());
-        assert!(AM_SIGNAL.check(&setup(false, false)).is_ok());
-        let why = AM_UINTR
+        assert!(am_signal.check(&setup(true, false)).is_err());
+        assert!(am_poll.check(&setup(true, false)).is_ok());
+        assert!(am_signal.check(&setup(false, false)).is_ok());
+        let why = am_uintr
             .check(&setup(false, false))
             .expect_err("needs UINTR");
         assert!(why.0.contains(uintr_sys::detect().reason()), "{why}");
-        assert!(AM_UINTR.check(&setup(false, true)).is_ok());
+        assert!(am_uintr.check(&setup(false, true)).is_ok());
     }
 
     #[test]

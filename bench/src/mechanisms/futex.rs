@@ -5,24 +5,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+use super::{BlockingEvent, Driver, Instance, Setup, Skipped};
 
 /// Raw futex wait/wake.
 pub struct Futex;
 
-impl Mechanism for Futex {
-    fn id(&self) -> &'static str {
-        "futex"
-    }
-
-    fn about(&self) -> &'static str {
-        "raw FUTEX_WAKE / FUTEX_WAIT on a private word (the kernel floor for a parked waiter)"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Blocking
-    }
-
+impl Driver for Futex {
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(FutexEvent {
             word: CachePadded::new(AtomicU32::new(0)),

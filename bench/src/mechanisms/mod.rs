@@ -1,7 +1,8 @@
 //! The mechanisms compared: the rows of every table.
 //!
-//! A mechanism is a [`Mechanism`] (what it is, which scenarios it applies to, whether it can run
-//! here) that hands the measurement loops an [`Instance`] of one of two kinds:
+//! A mechanism is a [`Mechanism`]: data (what it is, which scenarios it applies to, what it needs
+//! to run here) and a [`Driver`] that hands the measurement loops an [`Instance`] of one of two
+//! kinds:
 //!
 //! - [`BlockingEvent`]: waiters call [`wait`](BlockingEvent::wait) and are released by
 //!   [`notify_one`](BlockingEvent::notify_one) / [`notify_all`](BlockingEvent::notify_all), with a
@@ -10,7 +11,8 @@
 //! - [`InterruptLink`]: the receiver thread is *running*; a handler on it stamps the arrival time.
 //!   `signal`, `uintr`, and active messages (`am_signal`, `am_poll`, `am_uintr`).
 //!
-//! Adding one is one file here and one line in [`MECHANISMS`]: see `README.md` in this folder.
+//! Adding one is one file here (its [`Driver`]) and one entry in [`MECHANISMS`]: see `README.md`
+//! in this folder.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,45 +28,305 @@ mod nemo_event;
 mod nemo_interrupt;
 mod preload_cond;
 mod pthread_cond;
+mod rust_sync;
 mod signal;
 mod spin;
 #[cfg(test)]
 mod tests_support;
+mod thread_park;
 mod thread_receiver;
 mod uintr;
 
-/// Every mechanism, in table order. The first rows are the baselines.
-pub static MECHANISMS: &[&dyn Mechanism] = &[
-    &pthread_cond::PthreadCond,
-    &futex::Futex,
-    &spin::Spin,
-    &nemo_condvar::NemoCondvar,
-    &nemo_condvar_park::NemoCondvarPark,
-    &nemo_event::NemoEvent,
-    &nemo_condvar_irq::NEMO_CONDVAR_IRQ,
-    &nemo_condvar_irq::NEMO_EVENT_IRQ,
-    &nemo_condvar_irq::NEMO_CONDVAR_IRQ_UINTR,
-    &nemo_condvar_irq::NEMO_EVENT_IRQ_UINTR,
-    &preload_cond::PreloadCond,
-    &signal::Signal,
-    &uintr::Uintr,
-    &am::AM_SIGNAL,
-    &am::AM_POLL,
-    &am::AM_UINTR,
-    &nemo_interrupt::NEMO_SIGNAL,
-    &nemo_interrupt::NEMO_POSIX,
-    &nemo_interrupt::NEMO_POLL,
-    &nemo_interrupt::NEMO_UINTR,
+/// Every mechanism, in table order: what each is, as data. The first rows are the baselines.
+pub static MECHANISMS: &[Mechanism] = &[
+    Mechanism {
+        id: "pthread_cond",
+        about: "glibc pthread_cond_signal/_broadcast + pthread_cond_wait, with a mutex and a \
+                predicate",
+        ..Mechanism::blocking(&pthread_cond::PthreadCond)
+    },
+    Mechanism {
+        id: "futex",
+        about: "raw FUTEX_WAKE / FUTEX_WAIT on a private word (the kernel floor for a parked \
+                waiter)",
+        ..Mechanism::blocking(&futex::Futex)
+    },
+    Mechanism {
+        id: "spin",
+        about: "waiter spins on a cache line (the coherence limit; burns the waiter's core)",
+        kind: Kind::Polling,
+        ..Mechanism::blocking(&spin::Spin)
+    },
+    Mechanism {
+        id: "std_condvar",
+        about: "std::sync::Condvar + std::sync::Mutex and a predicate (what Rust code uses by \
+                default)",
+        ..Mechanism::blocking(&rust_sync::STD_CONDVAR)
+    },
+    Mechanism {
+        id: "parking_lot_condvar",
+        about: "parking_lot::Condvar + parking_lot::Mutex and a predicate",
+        ..Mechanism::blocking(&rust_sync::PARKING_LOT_CONDVAR)
+    },
+    Mechanism {
+        id: "thread_park",
+        about: "std::thread::park / Thread::unpark on an atomic count (waiters register their \
+                Thread once)",
+        ..Mechanism::blocking(&thread_park::ThreadPark)
+    },
+    Mechanism {
+        id: "nemo_condvar",
+        about: "nemo Condvar (default wait policy: spin, then park), with a mutex and a predicate",
+        // The spin is bounded: a waiter nobody notifies parks and gives its core back.
+        ..Mechanism::blocking(&nemo_condvar::NemoCondvar)
+    },
+    Mechanism {
+        id: "nemo_condvar_park",
+        about: "nemo Condvar with spinning disabled (parks at once), with a mutex and a predicate",
+        ..Mechanism::blocking(&nemo_condvar_park::NemoCondvarPark)
+    },
+    Mechanism {
+        id: "nemo_event",
+        about: "nemo Event (mutex-free eventcount, default wait policy: spin, then park)",
+        ..Mechanism::blocking(&nemo_event::NemoEvent)
+    },
+    Mechanism {
+        id: "nemo_condvar_irq",
+        about: "nemo Condvar, parked waiters woken by the notifier's user interrupt (signal \
+                backend: a real-time signal ends the waiter's futex sleep), mutex and predicate",
+        needs: &[Need::Signals],
+        only_in: nemo_condvar_irq::IRQ_SCENARIOS,
+        ..Mechanism::blocking(&nemo_condvar_irq::NEMO_CONDVAR_IRQ)
+    },
+    Mechanism {
+        id: "nemo_event_irq",
+        about: "nemo Event, parked waiters woken by the notifier's user interrupt (signal backend)",
+        needs: &[Need::Signals],
+        only_in: nemo_condvar_irq::IRQ_SCENARIOS,
+        ..Mechanism::blocking(&nemo_condvar_irq::NEMO_EVENT_IRQ)
+    },
+    Mechanism {
+        id: "nemo_condvar_irq_uintr",
+        about: "nemo Condvar, parked waiters in uintr_wait woken by senduipi (needs UINTR \
+                hardware)",
+        needs: &[Need::Uintr],
+        only_in: nemo_condvar_irq::IRQ_SCENARIOS,
+        ..Mechanism::blocking(&nemo_condvar_irq::NEMO_CONDVAR_IRQ_UINTR)
+    },
+    Mechanism {
+        id: "nemo_event_irq_uintr",
+        about: "nemo Event, parked waiters in uintr_wait woken by senduipi (needs UINTR hardware)",
+        needs: &[Need::Uintr],
+        only_in: nemo_condvar_irq::IRQ_SCENARIOS,
+        ..Mechanism::blocking(&nemo_condvar_irq::NEMO_EVENT_IRQ_UINTR)
+    },
+    Mechanism {
+        id: "preload_cond",
+        about: "the pthread_cond benchmark with pthread_cond_* from libnemo_preload.so (the \
+                LD_PRELOAD shim, built with nemo-bench)",
+        needs: &[Need::SharedObjects],
+        ..Mechanism::blocking(&preload_cond::PreloadCond)
+    },
+    Mechanism {
+        id: "signal",
+        about: "raw tgkill + SA_SIGINFO handler on a running thread (the xUI paper's baseline)",
+        needs: &[Need::Signals],
+        ..Mechanism::interrupt(&signal::Signal)
+    },
+    Mechanism {
+        id: "uintr",
+        about: "raw senduipi → user-interrupt handler on a running thread (nemo-user's uintr \
+                backend, no active messages)",
+        needs: &[Need::Uintr],
+        ..Mechanism::interrupt(&uintr::Uintr)
+    },
+    Mechanism {
+        id: "am_signal",
+        about: "nemo active message on the signal backend: mailbox + tgkill, action stamps",
+        needs: &[Need::Signals],
+        ..Mechanism::interrupt(&am::AM_SIGNAL)
+    },
+    Mechanism {
+        id: "am_poll",
+        about: "nemo active message on the poll backend: mailbox, action runs at the receiver's \
+                nemo_user::poll() safepoint",
+        ..Mechanism::interrupt(&am::AM_POLL)
+    },
+    Mechanism {
+        id: "am_uintr",
+        about: "nemo active message on the uintr backend: mailbox + senduipi, action stamps",
+        needs: &[Need::Uintr],
+        ..Mechanism::interrupt(&am::AM_UINTR)
+    },
+    Mechanism {
+        id: "nemo_signal",
+        about: "nemo user interrupt, signal backend (software UPID + tgkill of a real-time signal)",
+        needs: &[Need::Signals],
+        only_in: nemo_interrupt::TICK_SCENARIOS,
+        ..Mechanism::interrupt(&nemo_interrupt::NEMO_SIGNAL)
+    },
+    Mechanism {
+        id: "nemo_posix",
+        about: "nemo timer ticks from a per-thread POSIX timer (kernel timer → signal backend), \
+                no timer thread",
+        needs: &[Need::Signals],
+        // A per-thread timer has no timer thread whose cost `timer` could measure.
+        only_in: &["overhead"],
+        ..Mechanism::interrupt(&nemo_interrupt::NEMO_POSIX)
+    },
+    Mechanism {
+        id: "nemo_poll",
+        about: "nemo user interrupt, poll backend (software UPID checked at safepoints)",
+        only_in: nemo_interrupt::TICK_SCENARIOS,
+        ..Mechanism::interrupt(&nemo_interrupt::NEMO_POLL)
+    },
+    Mechanism {
+        id: "nemo_uintr",
+        about: "nemo user interrupt, uintr backend (SENDUIPI → handler)",
+        needs: &[Need::Uintr],
+        only_in: nemo_interrupt::TICK_SCENARIOS,
+        ..Mechanism::interrupt(&nemo_interrupt::NEMO_UINTR)
+    },
 ];
 
 /// Looks a mechanism up by id.
-pub fn find(id: &str) -> Option<&'static dyn Mechanism> {
-    MECHANISMS.iter().copied().find(|m| m.id() == id)
+pub fn find(id: &str) -> Option<&'static Mechanism> {
+    MECHANISMS.iter().find(|m| m.id == id)
 }
 
 /// The ids of all mechanisms, for error messages and `--list`.
 pub fn ids() -> Vec<&'static str> {
-    MECHANISMS.iter().map(|m| m.id()).collect()
+    MECHANISMS.iter().map(|m| m.id).collect()
+}
+
+/// One comparable notification mechanism: a row of the tables. What it is, where it applies and
+/// what it needs are data; only making an [`Instance`] is code (its [`Driver`]).
+pub struct Mechanism {
+    /// The id used on the command line and in JSON (`pthread_cond`, `nemo_condvar`, ...).
+    pub id: &'static str,
+    /// One line for `--list`: what it is.
+    pub about: &'static str,
+    /// How its receivers wait.
+    pub kind: Kind,
+    /// What the machine must offer; a row is skipped with the reason otherwise.
+    pub needs: &'static [Need],
+    /// The scenarios it takes part in by design (empty: every scenario that accepts its
+    /// [`Kind`]). Elsewhere it is not a row at all.
+    pub only_in: &'static [&'static str],
+    /// Makes its per-measurement state.
+    pub driver: &'static dyn Driver,
+}
+
+impl Mechanism {
+    /// A blocking mechanism that needs nothing and applies everywhere (fill the rest in with
+    /// `..Mechanism::blocking(driver)`).
+    pub const fn blocking(driver: &'static dyn Driver) -> Mechanism {
+        Mechanism {
+            id: "",
+            about: "",
+            kind: Kind::Blocking,
+            needs: &[],
+            only_in: &[],
+            driver,
+        }
+    }
+
+    /// An interrupt mechanism that needs nothing and applies everywhere.
+    pub const fn interrupt(driver: &'static dyn Driver) -> Mechanism {
+        Mechanism {
+            kind: Kind::Interrupt,
+            ..Mechanism::blocking(driver)
+        }
+    }
+
+    /// The id.
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+
+    /// What it is.
+    pub fn about(&self) -> &'static str {
+        self.about
+    }
+
+    /// How its receivers wait.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether the mechanism applies to a scenario at all, by design (a scenario already
+    /// filters by [`Kind`]). Cases where it does not apply are not rows; cases where it applies
+    /// but cannot run here are [`Skipped`] rows.
+    pub fn supports(&self, scenario: &str) -> bool {
+        self.only_in.is_empty() || self.only_in.contains(&scenario)
+    }
+
+    /// Whether it can run in `setup` on this machine; the reason if not.
+    pub fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        for need in self.needs {
+            need.check(setup)?;
+        }
+        self.driver.check(setup)
+    }
+
+    /// What exactly its measured rows ran, beyond [`about`](Mechanism::about).
+    pub fn note(&self) -> Option<String> {
+        self.driver.note()
+    }
+
+    /// Fresh state for one measurement (one scenario case), or why it cannot run here.
+    pub fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
+        self.check(setup)?;
+        self.driver.instantiate(setup)
+    }
+}
+
+/// The code half of a [`Mechanism`]: all per-run state lives in the [`Instance`] it returns.
+pub trait Driver: Sync {
+    /// Whether it can run in `setup`, beyond the mechanism's [`Need`]s.
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        let _ = setup;
+        Ok(())
+    }
+
+    /// Fresh state for one measurement; called only after [`check`](Driver::check) passed.
+    fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped>;
+
+    /// What exactly a measured row of it ran, where that is more than its `about` says (the
+    /// shared object `preload_cond` loaded); printed under its table and in the JSON.
+    fn note(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Something a mechanism needs from the machine or the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Signal delivery (absent under gem5 syscall emulation).
+    Signals,
+    /// User interrupts (UINTR) on this CPU and kernel.
+    Uintr,
+    /// Loading shared objects with `dlopen` (absent in a statically linked binary).
+    SharedObjects,
+}
+
+impl Need {
+    /// Whether `setup` offers it; the reason a reader understands if not.
+    pub fn check(self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        match self {
+            Need::Signals if setup.sim => Err(Skipped::new(
+                "gem5 syscall-emulation mode does not deliver signals",
+            )),
+            Need::Uintr if !setup.uintr => Err(Skipped::new(format!(
+                "no user interrupts here: {}",
+                uintr_sys::detect().reason()
+            ))),
+            Need::SharedObjects if setup.static_binary => Err(Skipped::new(
+                "a statically linked binary cannot load shared objects (dlopen)",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// How a mechanism's receivers wait, which decides the scenarios it fits.
@@ -132,38 +394,6 @@ pub struct Setup<'a> {
     pub static_binary: bool,
     /// User interrupts are usable here ([`uintr_sys::detect()`]).
     pub uintr: bool,
-}
-
-/// One comparable notification mechanism.
-///
-/// Implementations are unit structs placed in [`MECHANISMS`]; all per-run state lives in the
-/// [`Instance`] that [`instantiate`](Mechanism::instantiate) returns.
-pub trait Mechanism: Sync {
-    /// The id used on the command line and in JSON (`pthread_cond`, `nemo_condvar`, ...).
-    fn id(&self) -> &'static str;
-
-    /// One line for `--list`: what it is.
-    fn about(&self) -> &'static str;
-
-    /// How its receivers wait.
-    fn kind(&self) -> Kind;
-
-    /// Whether the mechanism applies to a scenario and regime at all, by design (a scenario
-    /// already filters by [`Kind`]; override to opt out further). Cases where it does not apply
-    /// are not rows; cases where it applies but cannot run here are [`Skipped`] rows.
-    fn supports(&self, scenario: &str, regime: &str) -> bool {
-        let _ = (scenario, regime);
-        true
-    }
-
-    /// Whether it can run in `setup` on this machine; the reason if not.
-    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        let _ = setup;
-        Ok(())
-    }
-
-    /// Fresh state for one measurement (one scenario case).
-    fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped>;
 }
 
 /// The state one measurement drives.
@@ -284,7 +514,15 @@ mod tests {
 
     #[test]
     fn baselines_are_registered() {
-        for id in ["pthread_cond", "futex", "spin", "signal"] {
+        for id in [
+            "pthread_cond",
+            "futex",
+            "spin",
+            "signal",
+            "std_condvar",
+            "parking_lot_condvar",
+            "thread_park",
+        ] {
             assert!(find(id).is_some(), "{id} missing");
         }
     }

@@ -9,25 +9,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use nemo_user::condvar::Condvar;
 use nemo_user::wait::WaitPolicy;
 
-use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+use super::{BlockingEvent, Driver, Instance, Setup, Skipped};
 
 /// `nemo_user::condvar::Condvar::new()`: spin, then (`umwait` where available, then) park.
 pub struct NemoCondvar;
 
-impl Mechanism for NemoCondvar {
-    fn id(&self) -> &'static str {
-        "nemo_condvar"
-    }
-
-    fn about(&self) -> &'static str {
-        "nemo Condvar (default wait policy: spin, then park), with a mutex and a predicate"
-    }
-
-    fn kind(&self) -> Kind {
-        // The spin is bounded: a waiter nobody notifies parks and gives its core back.
-        Kind::Blocking
-    }
-
+impl Driver for NemoCondvar {
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(CondvarEvent::new(None))))
     }

@@ -5,24 +5,12 @@
 use nemo_user::wait::WaitPolicy;
 
 use super::nemo_condvar::CondvarEvent;
-use super::{Instance, Kind, Mechanism, Setup, Skipped};
+use super::{Driver, Instance, Setup, Skipped};
 
 /// `nemo_user::condvar::Condvar::with_policy(WaitPolicy::park_only())`.
 pub struct NemoCondvarPark;
 
-impl Mechanism for NemoCondvarPark {
-    fn id(&self) -> &'static str {
-        "nemo_condvar_park"
-    }
-
-    fn about(&self) -> &'static str {
-        "nemo Condvar with spinning disabled (parks at once), with a mutex and a predicate"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Blocking
-    }
-
+impl Driver for NemoCondvarPark {
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(CondvarEvent::new(Some(
             WaitPolicy::park_only(),

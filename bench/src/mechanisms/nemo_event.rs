@@ -7,25 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use nemo_user::event::Event;
 
-use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+use super::{BlockingEvent, Driver, Instance, Setup, Skipped};
 
 /// `nemo_user::event::Event::new()`.
 pub struct NemoEvent;
 
-impl Mechanism for NemoEvent {
-    fn id(&self) -> &'static str {
-        "nemo_event"
-    }
-
-    fn about(&self) -> &'static str {
-        "nemo Event (mutex-free eventcount, default wait policy: spin, then park)"
-    }
-
-    fn kind(&self) -> Kind {
-        // The spin is bounded: a waiter nobody notifies parks and gives its core back.
-        Kind::Blocking
-    }
-
+impl Driver for NemoEvent {
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(EventCount::default())))
     }

@@ -14,19 +14,17 @@ use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Receiver, Sender};
 use nemo_user::timer::{Arm, Timer};
 
-use super::{Instance, InterruptLink, Kind, Mechanism, OwnTicks, Setup, Skipped};
+use super::{Driver, Instance, InterruptLink, OwnTicks, Setup, Skipped};
 use crate::arrival::Arrivals;
 
 /// The vector the benchmark's ticks use.
 const VECTOR: u64 = 1;
 
 /// Scenarios these mechanisms take part in.
-const TICK_SCENARIOS: [&str; 2] = ["overhead", "timer"];
+pub(super) const TICK_SCENARIOS: &[&str] = &["overhead", "timer"];
 
 /// A `nemo_user` interrupt mechanism.
 pub struct NemoInterrupt {
-    id: &'static str,
-    about: &'static str,
     backend: BackendKind,
     /// Ticks come from a per-thread POSIX timer.
     posix: bool,
@@ -34,70 +32,30 @@ pub struct NemoInterrupt {
 
 /// `nemo_user` interrupts on the `signal` backend.
 pub static NEMO_SIGNAL: NemoInterrupt = NemoInterrupt {
-    id: "nemo_signal",
-    about: "nemo user interrupt, signal backend (software UPID + tgkill of a real-time signal)",
     backend: BackendKind::Signal,
     posix: false,
 };
 
 /// `nemo_user` interrupts on the `signal` backend, ticked by per-thread POSIX timers.
 pub static NEMO_POSIX: NemoInterrupt = NemoInterrupt {
-    id: "nemo_posix",
-    about: "nemo timer ticks from a per-thread POSIX timer (kernel timer → signal backend), no \
-            timer thread",
     backend: BackendKind::Signal,
     posix: true,
 };
 
 /// `nemo_user` interrupts on the `poll` backend.
 pub static NEMO_POLL: NemoInterrupt = NemoInterrupt {
-    id: "nemo_poll",
-    about: "nemo user interrupt, poll backend (software UPID checked at safepoints)",
     backend: BackendKind::Poll,
     posix: false,
 };
 
 /// `nemo_user` interrupts on the `uintr` backend.
 pub static NEMO_UINTR: NemoInterrupt = NemoInterrupt {
-    id: "nemo_uintr",
-    about: "nemo user interrupt, uintr backend (SENDUIPI → handler)",
     backend: BackendKind::Uintr,
     posix: false,
 };
 
-impl Mechanism for NemoInterrupt {
-    fn id(&self) -> &'static str {
-        self.id
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Interrupt
-    }
-
-    fn supports(&self, scenario: &str, _regime: &str) -> bool {
-        // A per-thread timer has no timer thread whose cost `timer` could measure.
-        TICK_SCENARIOS.contains(&scenario) && !(self.posix && scenario == "timer")
-    }
-
-    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        match self.backend {
-            BackendKind::Signal if setup.sim => Err(Skipped::new(
-                "gem5 syscall-emulation mode does not deliver signals",
-            )),
-            BackendKind::Uintr if !setup.uintr => Err(Skipped::new(format!(
-                "no user interrupts here: {}",
-                uintr_sys::detect().reason()
-            ))),
-            _ => Ok(()),
-        }
-    }
-
+impl Driver for NemoInterrupt {
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        self.check(setup)?;
         Ok(Instance::Interrupt(Box::new(NemoLink {
             backend: self.backend,
             posix: self.posix,
@@ -226,14 +184,15 @@ mod tests {
 
     #[test]
     fn applies_to_the_tick_scenarios_and_skips_what_cannot_run() {
-        assert!(NEMO_SIGNAL.supports("overhead", "fib 5us"));
-        assert!(NEMO_SIGNAL.supports("timer", "spin 5us ×1"));
-        assert!(!NEMO_SIGNAL.supports("unicast", "short-gap"));
-        assert!(NEMO_POSIX.supports("overhead", "fib 5us"));
-        assert!(!NEMO_POSIX.supports("timer", "spin 5us ×1"));
-        assert!(NEMO_SIGNAL.check(&setup("overhead", true)).is_err());
-        assert!(NEMO_POLL.check(&setup("overhead", true)).is_ok());
-        assert!(NEMO_UINTR.check(&setup("overhead", false)).is_err());
+        let m = |id| crate::mechanisms::find(id).expect("registered");
+        assert!(m("nemo_signal").supports("overhead"));
+        assert!(m("nemo_signal").supports("timer"));
+        assert!(!m("nemo_signal").supports("unicast"));
+        assert!(m("nemo_posix").supports("overhead"));
+        assert!(!m("nemo_posix").supports("timer"));
+        assert!(m("nemo_signal").check(&setup("overhead", true)).is_err());
+        assert!(m("nemo_poll").check(&setup("overhead", true)).is_ok());
+        assert!(m("nemo_uintr").check(&setup("overhead", false)).is_err());
     }
 
     /// Exactly the links on the `poll` backend say they deliver only at safepoints: the
@@ -257,7 +216,8 @@ mod tests {
     /// receiver's safepoint.
     #[test]
     fn each_send_arrives_once() {
-        for m in [&NEMO_SIGNAL, &NEMO_POLL] {
+        for id in ["nemo_signal", "nemo_poll"] {
+            let m = crate::mechanisms::find(id).expect("registered");
             let Ok(Instance::Interrupt(link)) = m.instantiate(&setup("overhead", false)) else {
                 panic!("{} instantiates", m.id());
             };

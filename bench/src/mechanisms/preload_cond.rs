@@ -4,15 +4,18 @@
 //! `LD_PRELOAD=libnemo_preload.so`.
 //!
 //! The shared object is loaded with `dlopen` (libloading) from, in order: `NEMO_PRELOAD_LIB`;
-//! the directory of the running binary (and its `deps/`); the `release` and `debug` directories
-//! of the `target/` the binary lives in. Without it — or in a statically linked binary, which
-//! cannot `dlopen` — the rows are skipped with the reason and the command that builds it.
+//! the `deps/` directory beside the running binary, where cargo puts the cdylib it builds
+//! because nemo-bench depends on the shim's crate (so `cargo run --release -p nemo-bench` builds
+//! it, fresh, with the binary); the binary's directory; the `release` and `debug` directories of
+//! the `target/` the binary lives in. Without it — or in a statically linked binary, which
+//! cannot `dlopen` — the rows are skipped with the reason and the command that builds it. A
+//! measured row names the file it loaded.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::pthread_cond::{CondApi, CondEvent};
-use super::{Instance, Kind, Mechanism, Setup, Skipped};
+use super::{Driver, Instance, Setup, Skipped};
 
 /// The environment variable naming the shared object to load.
 pub const LIB_ENV: &str = "NEMO_PRELOAD_LIB";
@@ -21,33 +24,28 @@ const LIB_NAME: &str = "libnemo_preload.so";
 /// glibc's condvar API, implemented by `libnemo_preload.so`.
 pub struct PreloadCond;
 
-impl Mechanism for PreloadCond {
-    fn id(&self) -> &'static str {
-        "preload_cond"
-    }
-
-    fn about(&self) -> &'static str {
-        "the pthread_cond benchmark with pthread_cond_* from libnemo_preload.so (LD_PRELOAD shim)"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Blocking
-    }
-
-    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        if setup.static_binary {
-            return Err(Skipped::new(
-                "a statically linked binary cannot load libnemo_preload.so",
-            ));
-        }
+impl Driver for PreloadCond {
+    fn check(&self, _: &Setup<'_>) -> Result<(), Skipped> {
         shim().map(|_| ())
     }
 
-    fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        self.check(setup)?;
+    fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(CondEvent::new(shim()?)?)))
     }
+
+    fn note(&self) -> Option<String> {
+        LOADED_FROM.get().map(|path| {
+            format!(
+                "pthread_cond_* of {} (loaded in-process with dlopen: the functions \
+                 LD_PRELOAD would interpose), called by the pthread_cond benchmark",
+                path.display()
+            )
+        })
+    }
 }
+
+/// Where the shim was loaded from, once it was.
+static LOADED_FROM: OnceLock<PathBuf> = OnceLock::new();
 
 /// The shim's functions. The library stays loaded for the life of the process (unloading a
 /// Rust shared object that other threads may still be inside is not worth the risk).
@@ -72,8 +70,8 @@ fn candidates() -> Vec<PathBuf> {
         .as_deref()
         .and_then(Path::parent)
     {
-        c.push(dir.join(LIB_NAME));
         c.push(dir.join("deps").join(LIB_NAME));
+        c.push(dir.join(LIB_NAME));
         if let Some(target) = dir.ancestors().find(|a| a.ends_with("target")) {
             for profile in ["release", "debug"] {
                 c.push(target.join(profile).join(LIB_NAME));
@@ -103,6 +101,7 @@ fn load_from(places: &[PathBuf]) -> Result<Shim, String> {
     let lib = unsafe { libloading::Library::new(path) }
         .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
     let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+    let _ = LOADED_FROM.set(path.clone());
     /// The default version of `name` in the shim, as a function pointer of type `F`.
     ///
     /// # Safety
@@ -183,7 +182,8 @@ mod tests {
             static_binary: true,
             uintr: false,
         };
-        let e = PreloadCond.check(&setup).expect_err("cannot dlopen");
+        let preload = crate::mechanisms::find("preload_cond").expect("registered");
+        let e = preload.check(&setup).expect_err("cannot dlopen");
         assert!(e.0.contains("statically linked"), "{e}");
     }
 }

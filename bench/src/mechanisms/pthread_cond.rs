@@ -6,24 +6,12 @@ use std::ffi::c_int;
 
 use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t};
 
-use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+use super::{BlockingEvent, Driver, Instance, Setup, Skipped};
 
 /// glibc `pthread_cond_signal`/`_broadcast` + `pthread_cond_wait`.
 pub struct PthreadCond;
 
-impl Mechanism for PthreadCond {
-    fn id(&self) -> &'static str {
-        "pthread_cond"
-    }
-
-    fn about(&self) -> &'static str {
-        "glibc pthread_cond_signal/_broadcast + pthread_cond_wait, with a mutex and a predicate"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Blocking
-    }
-
+impl Driver for PthreadCond {
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(CondEvent::new(&GLIBC)?)))
     }

@@ -5,36 +5,14 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{Instance, InterruptLink, Kind, Mechanism, Setup, Skipped};
+use super::{Driver, Instance, InterruptLink, Setup, Skipped};
 use crate::arrival::Arrivals;
 
 /// `tgkill` + signal handler.
 pub struct Signal;
 
-impl Mechanism for Signal {
-    fn id(&self) -> &'static str {
-        "signal"
-    }
-
-    fn about(&self) -> &'static str {
-        "raw tgkill + SA_SIGINFO handler on a running thread (the xUI paper's baseline)"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Interrupt
-    }
-
-    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        if setup.sim {
-            return Err(Skipped::new(
-                "gem5 syscall-emulation mode does not deliver signals",
-            ));
-        }
-        Ok(())
-    }
-
+impl Driver for Signal {
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        self.check(setup)?;
         Ok(Instance::Interrupt(Box::new(SignalLink::new(
             setup.receivers,
         )?)))
@@ -179,8 +157,9 @@ mod tests {
 
     #[test]
     fn skipped_under_simulation() {
-        assert!(Signal.check(&setup(true)).is_err());
-        assert!(Signal.check(&setup(false)).is_ok());
+        let signal = crate::mechanisms::find("signal").expect("registered");
+        assert!(signal.check(&setup(true)).is_err());
+        assert!(signal.check(&setup(false)).is_ok());
     }
 
     #[test]

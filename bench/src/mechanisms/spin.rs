@@ -5,24 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-use super::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
+use super::{BlockingEvent, Driver, Instance, Setup, Skipped};
 
 /// Busy-waiting on a shared line.
 pub struct Spin;
 
-impl Mechanism for Spin {
-    fn id(&self) -> &'static str {
-        "spin"
-    }
-
-    fn about(&self) -> &'static str {
-        "waiter spins on a cache line (the coherence limit; burns the waiter's core)"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Polling
-    }
-
+impl Driver for Spin {
     fn instantiate(&self, _: &Setup<'_>) -> Result<Instance, Skipped> {
         Ok(Instance::Blocking(Box::new(SpinEvent::default())))
     }

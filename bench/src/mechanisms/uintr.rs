@@ -8,33 +8,14 @@ use std::sync::{Arc, Mutex};
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Receiver, ReceiverBuilder, Sender};
 
-use super::am::no_uintr;
-use super::{Instance, InterruptLink, Kind, Mechanism, Setup, Skipped, thread_receiver};
+use super::{Driver, Instance, InterruptLink, Setup, Skipped, thread_receiver};
 use crate::arrival::Arrivals;
 
 /// Raw user interrupts.
 pub struct Uintr;
 
-impl Mechanism for Uintr {
-    fn id(&self) -> &'static str {
-        "uintr"
-    }
-
-    fn about(&self) -> &'static str {
-        "raw senduipi → user-interrupt handler on a running thread (nemo-user's uintr backend, \
-         no active messages)"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Interrupt
-    }
-
-    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        if setup.uintr { Ok(()) } else { Err(no_uintr()) }
-    }
-
+impl Driver for Uintr {
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        self.check(setup)?;
         let receivers = ReceiverBuilder::new().backend(BackendKind::Uintr);
         Ok(Instance::Interrupt(Box::new(UintrLink::new(
             receivers,
@@ -136,10 +117,11 @@ mod tests {
 
     #[test]
     fn runs_only_where_detected() {
-        let why = Uintr.check(&setup(false)).expect_err("needs UINTR");
+        let uintr = crate::mechanisms::find("uintr").expect("registered");
+        let why = uintr.check(&setup(false)).expect_err("needs UINTR");
         assert!(why.0.contains(uintr_sys::detect().reason()), "{why}");
-        assert!(Uintr.check(&setup(true)).is_ok());
-        assert!(Uintr.instantiate(&setup(false)).is_err());
+        assert!(uintr.check(&setup(true)).is_ok());
+        assert!(uintr.instantiate(&setup(false)).is_err());
     }
 
     #[test]

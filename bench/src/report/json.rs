@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::targets::{self, Judged};
 use super::{Outcome, Report, Row};
 
 /// The report as a JSON value.
@@ -24,7 +25,57 @@ pub fn to_value(report: &Report) -> Value {
         },
         "profile": report.profile.as_str(),
         "waiter_cpu_unavailable": report.waiter_cpu_unavailable(),
-        "results": report.rows.iter().map(row).collect::<Vec<_>>(),
+        "repetitions": report
+            .scenarios
+            .iter()
+            .map(|s| (s.id.to_string(), json!(s.repetitions)))
+            .collect::<Map<_, _>>(),
+        "interval_method": crate::interval::METHOD,
+        "results": report.rows.iter().map(|r| row(report, r)).collect::<Vec<_>>(),
+        "targets": targets::judge(report).iter().map(target).collect::<Vec<_>>(),
+    })
+}
+
+/// The keys every row carries about its ratio to its baseline.
+pub const RATIO_KEYS: [&str; 6] = [
+    "baseline",
+    "ratio_of",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "repetitions",
+];
+
+fn target(j: &Judged) -> Value {
+    let t = &j.target;
+    let (ratio, low, high, reps, verdict) = match &j.outcome {
+        Some((r, v)) => (
+            json!(round3(r.median)),
+            json!(r.interval.map(|i| round3(i.low))),
+            json!(r.interval.map(|i| round3(i.high))),
+            json!(r.repetitions),
+            json!(v.as_str()),
+        ),
+        None => (
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            json!("not measured"),
+        ),
+    };
+    json!({
+        "scenario": t.scenario,
+        "regime": t.regime,
+        "mechanism": t.mechanism,
+        "versus": t.versus,
+        "statistic": t.stat.as_str(),
+        "bound": t.bound,
+        "ratio": ratio,
+        "ratio_ci_low": low,
+        "ratio_ci_high": high,
+        "repetitions": reps,
+        "verdict": verdict,
     })
 }
 
@@ -55,7 +106,7 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn row(r: &Row) -> Value {
+fn row(report: &Report, r: &Row) -> Value {
     let mut o = Map::new();
     o.insert("scenario".into(), r.scenario.into());
     o.insert("mechanism".into(), r.mechanism.into());
@@ -64,6 +115,9 @@ fn row(r: &Row) -> Value {
     o.insert("regime".into(), r.regime.clone().into());
     o.insert("gap_us".into(), json!(r.gap_us));
     o.insert("oversubscribed".into(), r.oversubscribed.into());
+    if let Some(n) = &r.note {
+        o.insert("note".into(), n.clone().into());
+    }
     // `am` has a `broadcast` regime, which may have a single target on a small machine.
     let broadcast_case = r.scenario == "broadcast" || r.regime == "broadcast" || r.receivers > 1;
     match &r.outcome {
@@ -92,6 +146,24 @@ fn row(r: &Row) -> Value {
                 o.insert("last_p99".into(), b.last.p99.into());
                 o.insert("sigma_p99".into(), b.sigma.p99.into());
             }
+            o.insert("repetitions".into(), m.repetitions.len().into());
+            let base = report.baseline_for(r);
+            let ratio = report.ratio(r, m.headline());
+            o.insert(
+                "baseline".into(),
+                json!(base.map(|_| report_baseline(report, r))),
+            );
+            o.insert("ratio_of".into(), m.headline().as_str().into());
+            o.insert("ratio".into(), json!(ratio.map(|x| round3(x.median))));
+            let interval = ratio.and_then(|x| x.interval);
+            o.insert(
+                "ratio_ci_low".into(),
+                json!(interval.map(|i| round3(i.low))),
+            );
+            o.insert(
+                "ratio_ci_high".into(),
+                json!(interval.map(|i| round3(i.high))),
+            );
             if m.measurement.clamped > 0 {
                 o.insert("clamped".into(), m.measurement.clamped.into());
             }
@@ -100,8 +172,8 @@ fn row(r: &Row) -> Value {
             }
         }
         Outcome::Skipped(why) | Outcome::Failed(why) => {
-            for k in STAT_KEYS {
-                o.insert(k.into(), Value::Null);
+            for k in STAT_KEYS.iter().chain(&RATIO_KEYS) {
+                o.insert((*k).into(), Value::Null);
             }
             if broadcast_case {
                 o.insert("waiters".into(), r.receivers.into());
@@ -118,4 +190,12 @@ fn row(r: &Row) -> Value {
         }
     }
     Value::Object(o)
+}
+
+fn report_baseline(report: &Report, r: &Row) -> &'static str {
+    report
+        .scenarios
+        .iter()
+        .find(|s| s.id == r.scenario)
+        .map_or("", |s| s.baseline_of(r.mechanism))
 }

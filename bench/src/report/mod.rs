@@ -5,8 +5,10 @@ pub mod csv;
 pub mod json;
 pub mod plot;
 pub mod table;
+pub mod targets;
 
 use crate::clock::Unit;
+use crate::interval::{self, Interval};
 use crate::machine::Machine;
 use crate::mechanisms::Kind;
 use crate::plan::Profile;
@@ -42,6 +44,8 @@ pub struct ScenarioInfo {
     pub pairs: Vec<(&'static str, &'static str)>,
     /// Lines printed under the table.
     pub footer: &'static str,
+    /// How many times each of its cases ran (ratios are medians over these).
+    pub repetitions: usize,
 }
 
 impl ScenarioInfo {
@@ -73,6 +77,8 @@ pub struct Row {
     pub gap_us: f64,
     /// More threads than cores.
     pub oversubscribed: bool,
+    /// What exactly a measured row ran, where its mechanism says more than its id.
+    pub note: Option<String>,
     /// Measured, skipped or failed.
     pub outcome: Outcome,
 }
@@ -91,27 +97,152 @@ pub enum Outcome {
 /// A measured row's data.
 #[derive(Debug, Clone)]
 pub struct Measured {
-    /// Raw samples and per-event CPU.
+    /// Raw samples and per-event CPU, every repetition pooled.
     pub measurement: Measurement,
     /// Summary of every latency sample.
     pub summary: Summary,
     /// First/last/σ, for broadcast samples.
     pub broadcast: Option<BroadcastSummary>,
+    /// The statistics ratios are taken of, one entry per repetition, in run order.
+    pub repetitions: Vec<RepStats>,
+}
+
+/// A statistic a ratio is taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    /// Median latency.
+    P50,
+    /// 99th percentile latency.
+    P99,
+    /// Median latency of the last waiter of each broadcast.
+    LastP50,
+    /// Median σ of the waiters' wake times per broadcast.
+    SigmaP50,
+}
+
+impl Stat {
+    /// Its name in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stat::P50 => "p50",
+            Stat::P99 => "p99",
+            Stat::LastP50 => "last_p50",
+            Stat::SigmaP50 => "sigma_p50",
+        }
+    }
+}
+
+/// One repetition's statistics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RepStats {
+    /// Median latency.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Broadcasts: the last waiter's median latency.
+    pub last_p50: Option<u64>,
+    /// Broadcasts: the median σ of wake times.
+    pub sigma_p50: Option<u64>,
+}
+
+impl RepStats {
+    fn of(summary: &Summary, broadcast: Option<&BroadcastSummary>) -> RepStats {
+        RepStats {
+            p50: summary.p50,
+            p99: summary.p99,
+            last_p50: broadcast.map(|b| b.last.p50),
+            sigma_p50: broadcast.map(|b| b.sigma.p50),
+        }
+    }
+
+    /// The value of `stat`, if this repetition has it.
+    pub fn get(&self, stat: Stat) -> Option<u64> {
+        match stat {
+            Stat::P50 => Some(self.p50),
+            Stat::P99 => Some(self.p99),
+            Stat::LastP50 => self.last_p50,
+            Stat::SigmaP50 => self.sigma_p50,
+        }
+    }
+}
+
+fn summaries(m: &Measurement) -> Option<(Summary, Option<BroadcastSummary>)> {
+    let summary = Summary::of(&m.samples.all())?;
+    let broadcast = match &m.samples {
+        Samples::Broadcast(w) => BroadcastSummary::of(w),
+        Samples::Latency(_) => None,
+    };
+    Some((summary, broadcast))
 }
 
 impl Measured {
-    /// Summarises a measurement; `None` if it has no samples.
+    /// Summarises one measurement (one repetition); `None` if it has no samples.
     pub fn new(measurement: Measurement) -> Option<Measured> {
-        let summary = Summary::of(&measurement.samples.all())?;
-        let broadcast = match &measurement.samples {
-            Samples::Broadcast(w) => BroadcastSummary::of(w),
-            Samples::Latency(_) => None,
-        };
+        Measured::of_repetitions(vec![measurement])
+    }
+
+    /// Summarises the repetitions of a row: each one's statistics for the ratios, and every
+    /// sample pooled for the rest. `None` if a repetition has no samples.
+    pub fn of_repetitions(reps: Vec<Measurement>) -> Option<Measured> {
+        let repetitions = reps
+            .iter()
+            .map(|m| summaries(m).map(|(s, b)| RepStats::of(&s, b.as_ref())))
+            .collect::<Option<Vec<_>>>()?;
+        let measurement = Measurement::pool(&reps)?;
+        let (summary, broadcast) = summaries(&measurement)?;
         Some(Measured {
             measurement,
             summary,
             broadcast,
+            repetitions,
         })
+    }
+
+    /// The statistic a row's headline ratio is taken of: the last waiter's median for
+    /// broadcasts, the median otherwise.
+    pub fn headline(&self) -> Stat {
+        if self.broadcast.is_some() {
+            Stat::LastP50
+        } else {
+            Stat::P50
+        }
+    }
+}
+
+/// A ratio over paired repetitions: repetition k of a row over repetition k of its baseline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    /// The median of the paired ratios.
+    pub median: f64,
+    /// Its 95 % bootstrap interval ([`crate::interval`]); `None` with one repetition.
+    pub interval: Option<Interval>,
+    /// Pairs the ratio was taken over.
+    pub repetitions: usize,
+}
+
+impl Ratio {
+    /// `value`'s repetitions over `base`'s, paired in run order; `None` when no pair has both
+    /// values and a non-zero baseline.
+    pub fn of(value: &Measured, base: &Measured, stat: Stat) -> Option<Ratio> {
+        let ratios: Vec<f64> = value
+            .repetitions
+            .iter()
+            .zip(&base.repetitions)
+            .filter_map(|(v, b)| match (v.get(stat), b.get(stat)) {
+                (Some(v), Some(b)) if b > 0 => Some(v as f64 / b as f64),
+                _ => None,
+            })
+            .collect();
+        Some(Ratio {
+            median: interval::median(&ratios)?,
+            interval: interval::median_interval(&ratios),
+            repetitions: ratios.len(),
+        })
+    }
+
+    /// Whether the interval contains `x`: the repetitions cannot tell the ratio from `x`.
+    pub fn indistinguishable_from(&self, x: f64) -> bool {
+        self.interval.is_some_and(|i| i.contains(x))
     }
 }
 
@@ -137,6 +268,19 @@ impl Report {
             .iter()
             .find(|r| r.scenario == row.scenario && r.regime == row.regime && r.mechanism == base)
             .and_then(Row::measured)
+    }
+
+    /// The measured row of a scenario case for `mechanism`.
+    pub fn find(&self, scenario: &str, regime: &str, mechanism: &str) -> Option<&Measured> {
+        self.rows
+            .iter()
+            .find(|r| r.scenario == scenario && r.regime == regime && r.mechanism == mechanism)
+            .and_then(Row::measured)
+    }
+
+    /// A row's ratio of `stat` to its baseline's.
+    pub fn ratio(&self, row: &Row, stat: Stat) -> Option<Ratio> {
+        Ratio::of(row.measured()?, self.baseline_for(row)?, stat)
     }
 
     /// Why no row has waiter CPU time, when the run cannot measure it at all (`--sim`).

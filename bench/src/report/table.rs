@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::{Measured, Outcome, Report, Row};
+use super::targets::{self, Verdict};
+use super::{Measured, Outcome, Ratio, Report, Row, Stat};
 use crate::clock::Unit;
 
 /// Renders the whole report.
@@ -43,12 +44,24 @@ pub fn render(report: &Report) -> String {
              of each receiver thread per event",
             s.baseline
         );
+        if s.repetitions > 1 {
+            let _ = writeln!(
+                out,
+                "   {} interleaved repetitions: × is the median of the paired per-repetition \
+                 ratios, [low, high] its 95 % percentile-bootstrap interval; ≈: not \
+                 distinguishable from 1× (the interval contains 1)",
+                s.repetitions
+            );
+        }
         // Broadcast regimes have their own columns: a scenario with both gets two tables.
+        // A regime is a broadcast one if its measured rows have broadcast samples (not every
+        // many-receiver regime does: `pool`'s bursts); without any, if it has many receivers.
         let broadcast_regime = |regime: &str| {
-            rows.iter().any(|r| {
-                r.regime == regime
-                    && (r.receivers > 1 || r.measured().is_some_and(|m| m.broadcast.is_some()))
-            })
+            let mut regime_rows = rows.iter().filter(|r| r.regime == regime);
+            match regime_rows.clone().find_map(|r| r.measured()) {
+                Some(m) => m.broadcast.is_some(),
+                None => regime_rows.any(|r| r.receivers > 1),
+            }
         };
         let (broadcast, single): (Vec<&Row>, Vec<&Row>) = rows
             .iter()
@@ -67,6 +80,7 @@ pub fn render(report: &Report) -> String {
         for line in s.footer.lines() {
             let _ = writeln!(out, "   {line}");
         }
+        out.push_str(&verdicts(report, s.id));
     }
     out
 }
@@ -80,6 +94,7 @@ fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
             "first p50",
             "last p50",
             "×last",
+            "95% CI",
             "σ p50",
             "×σ",
             "all p50",
@@ -95,6 +110,7 @@ fn scenario_table(report: &Report, rows: &[&Row], broadcast: bool) -> String {
             "mechanism",
             "p50",
             "×p50",
+            "95% CI",
             "p90",
             "p99",
             "×p99",
@@ -221,15 +237,41 @@ fn layout(header: &[String], lines: &[Line]) -> String {
     out
 }
 
+/// The ratio of `stat` to the baseline, and its interval (empty with one repetition, and for
+/// the baseline's own row, which is 1 by construction, not by measurement).
+fn ratio_cells(m: &Measured, base: Option<&Measured>, stat: Stat) -> [String; 2] {
+    let own = base.is_some_and(|b| std::ptr::eq(m, b));
+    match base.and_then(|b| Ratio::of(m, b, stat)) {
+        Some(r) if own => [times(r.median), String::new()],
+        Some(r) => [
+            format!(
+                "{}{}",
+                times(r.median),
+                if r.indistinguishable_from(1.0) {
+                    " ≈"
+                } else {
+                    ""
+                }
+            ),
+            r.interval
+                .map_or(String::new(), |i| format!("[{:.2}, {:.2}]", i.low, i.high)),
+        ],
+        None => ["—".to_string(), String::new()],
+    }
+}
+
 fn latency_cells(r: &Row, m: &Measured, base: Option<&Measured>) -> Vec<String> {
     let s = &m.summary;
     let u = r.unit;
+    let [p50, ci] = ratio_cells(m, base, Stat::P50);
+    let [p99, _] = ratio_cells(m, base, Stat::P99);
     vec![
         fmt(s.p50 as f64, u),
-        ratio(s.p50, base.map(|b| b.summary.p50)),
+        p50,
+        ci,
         fmt(s.p90 as f64, u),
         fmt(s.p99 as f64, u),
-        ratio(s.p99, base.map(|b| b.summary.p99)),
+        p99,
         fmt(s.min as f64, u),
         fmt(s.max as f64, u),
         format!("{} ± {}", fmt(s.mean, u), fmt(s.stddev, u)),
@@ -243,14 +285,16 @@ fn broadcast_cells(r: &Row, m: &Measured, base: Option<&Measured>) -> Vec<String
     let Some(b) = &m.broadcast else {
         return latency_cells(r, m, base);
     };
-    let bb = base.and_then(|x| x.broadcast.as_ref());
+    let [last, ci] = ratio_cells(m, base, Stat::LastP50);
+    let [sigma, _] = ratio_cells(m, base, Stat::SigmaP50);
     vec![
         b.waiters.to_string(),
         fmt(b.first.p50 as f64, u),
         fmt(b.last.p50 as f64, u),
-        ratio(b.last.p50, bb.map(|x| x.last.p50)),
+        last,
+        ci,
         fmt(b.sigma.p50 as f64, u),
-        ratio(b.sigma.p50, bb.map(|x| x.sigma.p50)),
+        sigma,
         fmt(m.summary.p50 as f64, u),
         fmt(m.summary.p99 as f64, u),
         cpu(m),
@@ -304,6 +348,15 @@ fn footnotes(rows: &[&Row]) -> String {
             "   polling and interrupt receivers run between events: their CPU per event includes \
              the gap"
         );
+    }
+    let mut notes: Vec<(&str, &str)> = Vec::new();
+    for r in rows {
+        if let Some(n) = &r.note
+            && !notes.contains(&(r.mechanism, n.as_str()))
+        {
+            notes.push((r.mechanism, n));
+            let _ = writeln!(out, "   {}: {n}", r.mechanism);
+        }
     }
     let clamped: usize = rows
         .iter()
@@ -359,19 +412,69 @@ pub fn extra(v: f64) -> String {
     }
 }
 
+/// A ratio as `0.42×`.
+pub fn times(r: f64) -> String {
+    if r < 0.01 {
+        format!("{r:.4}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
 /// `value / base` as `0.42×`; a dash without a usable baseline.
 pub fn ratio(value: u64, base: Option<u64>) -> String {
     match base {
-        Some(b) if b > 0 => {
-            let r = value as f64 / b as f64;
-            if r < 0.01 {
-                format!("{r:.4}×")
-            } else {
-                format!("{r:.2}×")
-            }
-        }
+        Some(b) if b > 0 => times(value as f64 / b as f64),
         _ => "—".to_string(),
     }
+}
+
+/// The scenario's targets and how each fared.
+fn verdicts(report: &Report, scenario: &str) -> String {
+    let judged: Vec<_> = targets::judge(report)
+        .into_iter()
+        .filter(|j| j.target.scenario == scenario)
+        .collect();
+    if judged.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("   targets:\n");
+    for j in judged {
+        let t = j.target;
+        let what = format!(
+            "{} {} / {} {} ≤ {}×",
+            t.regime,
+            t.mechanism,
+            t.versus,
+            t.stat.as_str(),
+            t.bound
+        );
+        let _ = match j.outcome {
+            Some((r, v)) => {
+                let interval = r.interval.map_or(String::new(), |i| {
+                    format!(" [{:.2}, {:.2}] width {:.2}", i.low, i.high, i.width())
+                });
+                let shown = match v {
+                    Verdict::NotDistinguishable => {
+                        format!("not distinguishable from {}×", t.bound)
+                    }
+                    v => v.as_str().to_string(),
+                };
+                let over = if r.repetitions > 1 {
+                    format!(" over {} repetitions", r.repetitions)
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    out,
+                    "     {what}: {}{interval}{over}: {shown}",
+                    times(r.median)
+                )
+            }
+            None => writeln!(out, "     {what}: not measured in this run"),
+        };
+    }
+    out
 }
 
 #[cfg(test)]
@@ -436,6 +539,7 @@ mod tests {
             receivers,
             gap_us: 2.0,
             oversubscribed: false,
+            note: None,
             outcome: Outcome::Measured(Box::new(m)),
         }
     }
@@ -452,6 +556,7 @@ mod tests {
                 baseline: "signal",
                 pairs: vec![("am_poll", "spin")],
                 footer: "",
+                repetitions: 1,
             }],
             rows: vec![
                 row("unicast", "spin", Samples::Latency(vec![100; 3])),
@@ -513,6 +618,7 @@ mod tests {
                 baseline: "signal",
                 pairs: vec![],
                 footer: "",
+                repetitions: 1,
             }],
             rows: vec![
                 row("unicast", "signal", Samples::Latency(vec![1000; 3])),
@@ -526,6 +632,76 @@ mod tests {
         assert!(out.contains("skipped: needs 3 cores"), "{out}");
         let am_uintr = out.lines().find(|l| l.contains("am_uintr")).expect("row");
         assert!(am_uintr.contains("skipped: as uintr above"), "{out}");
+    }
+
+    /// A unicast row measured in repetitions with these medians (three samples each).
+    fn repeated(mechanism: &'static str, p50s: &[u64]) -> Row {
+        let reps = p50s
+            .iter()
+            .map(|&p| Measurement {
+                unit: Unit::Ns,
+                samples: Samples::Latency(vec![p; 3]),
+                waiter_cpu_ns_per_event: None,
+                pinned: true,
+                clamped: 0,
+                extra: Vec::new(),
+            })
+            .collect();
+        Row {
+            scenario: "unicast",
+            kind: Kind::Blocking,
+            outcome: Outcome::Measured(Box::new(Measured::of_repetitions(reps).expect("reps"))),
+            ..row("long-gap", mechanism, Samples::Latency(vec![1]))
+        }
+    }
+
+    #[test]
+    fn repeated_ratios_show_their_interval_and_whether_it_holds_one() {
+        let report = Report {
+            machine: machine(),
+            profile: Profile::Full,
+            scenarios: vec![ScenarioInfo {
+                id: "unicast",
+                about: "about",
+                figures: "figures",
+                baseline: "pthread_cond",
+                pairs: vec![],
+                footer: "",
+                repetitions: 5,
+            }],
+            rows: vec![
+                repeated("pthread_cond", &[100, 100, 100, 100, 100]),
+                // Ratios 0.9 … 1.2: the interval [0.9, 1.2] holds 1.
+                repeated("futex", &[90, 120, 100, 95, 110]),
+                // Ratios 0.5 … 0.6: clearly below.
+                repeated("nemo_condvar_park", &[50, 60, 55, 52, 58]),
+            ],
+        };
+        let out = render(&report);
+        let line = |m: &str| {
+            out.lines()
+                .find(|l| l.split_whitespace().any(|w| w == m))
+                .unwrap_or_else(|| panic!("no {m} line in\n{out}"))
+        };
+        assert!(out.contains("5 interleaved repetitions"), "{out}");
+        assert!(line("futex").contains("1.00× ≈"), "{out}");
+        assert!(line("futex").contains("[0.90, 1.20]"), "{out}");
+        assert!(line("nemo_condvar_park").contains("0.55×"), "{out}");
+        assert!(line("nemo_condvar_park").contains("[0.50, 0.60]"), "{out}");
+        assert!(!line("nemo_condvar_park").contains('≈'), "{out}");
+        // The baseline against itself: 1 by construction, no interval, no mark.
+        assert!(!line("pthread_cond").contains('≈') && !line("pthread_cond").contains('['));
+        // The long-gap target is judged on the interval: 0.55× [0.50, 0.60] ≤ 1.05×.
+        // The long-gap target, judged on the paired ratios 0.50 … 0.56 (all below 1.05).
+        let target = out
+            .lines()
+            .find(|l| l.contains("nemo_condvar_park / futex"))
+            .expect("the long-gap target is judged");
+        assert!(
+            target.contains("nemo_condvar_park / futex p50 ≤ 1.05×: 0.55×"),
+            "{out}"
+        );
+        assert!(target.ends_with("over 5 repetitions: met"), "{out}");
     }
 
     #[test]

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use super::Scenario;
+use super::Driver;
 use crate::arrival::Arrivals;
 use crate::harness::{Case, Context, Failure, Fanout, rounds, spawn_in};
-use crate::mechanisms::{Instance, InterruptLink, Kind};
+use crate::mechanisms::{Instance, InterruptLink};
 use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Counts, Plan};
 use crate::samples::{Measurement, Samples};
@@ -40,38 +40,7 @@ const BROADCAST: Counts = Counts {
 /// only its event count): 50 000 in a default run, 5 000 with `--quick`.
 pub const STREAM_PER_EVENT: usize = 5;
 
-impl Scenario for Am {
-    fn id(&self) -> &'static str {
-        "am"
-    }
-
-    fn about(&self) -> &'static str {
-        "active-message notify → action latency (one target, all targets) and throughput to one \
-         target"
-    }
-
-    fn figures(&self) -> &'static str {
-        "Nemo Fig. 15–19"
-    }
-
-    fn baseline(&self) -> &'static str {
-        "signal"
-    }
-
-    fn baseline_of(&self, mechanism: &str) -> &'static str {
-        match mechanism {
-            "am_poll" => "spin",
-            "am_uintr" => "uintr",
-            _ => self.baseline(),
-        }
-    }
-
-    /// Running receivers (interrupted, or polling a mailbox) and the polled cache line that
-    /// `am_poll` is compared with.
-    fn accepts(&self, kind: Kind) -> bool {
-        matches!(kind, Kind::Polling | Kind::Interrupt)
-    }
-
+impl Driver for Am {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
         // Running receivers each need a core: by default as many targets as there are cores
         // besides the sender's.
@@ -79,21 +48,10 @@ impl Scenario for Am {
             .waiters
             .unwrap_or_else(|| plan.cores.saturating_sub(1))
             .max(1);
-        let case = |regime: &str, counts, receivers, fanout| {
-            let events = plan.events(counts);
-            Case {
-                regime: regime.to_string(),
-                gap: plan.short_gap(),
-                events,
-                warmup: plan.warmup(events),
-                budget: plan.budget(),
-                receivers,
-                fanout,
-            }
-        };
+        let gap = plan.short_gap();
         vec![
-            case("unicast", UNICAST, 1, Fanout::One),
-            case("broadcast", BROADCAST, targets, Fanout::All),
+            plan.case("unicast", gap, UNICAST, 1, Fanout::One),
+            plan.case("broadcast", gap, BROADCAST, targets, Fanout::All),
         ]
     }
 
@@ -282,10 +240,11 @@ mod tests {
 
     #[test]
     fn each_am_row_has_its_own_raw_baseline() {
-        assert_eq!(Am.baseline_of("am_signal"), "signal");
-        assert_eq!(Am.baseline_of("am_poll"), "spin");
-        assert_eq!(Am.baseline_of("am_uintr"), "uintr");
-        assert_eq!(Am.baseline_of("spin"), "signal");
+        let am = super::super::find("am").expect("registered");
+        assert_eq!(am.baseline_of("am_signal"), "signal");
+        assert_eq!(am.baseline_of("am_poll"), "spin");
+        assert_eq!(am.baseline_of("am_uintr"), "uintr");
+        assert_eq!(am.baseline_of("spin"), "signal");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `broadcast`: one signaller, N waiters. Latency to the first and the last waiter, and σ of the
 //! wake times per broadcast, as a distribution (Nemo Fig. 4–6, 10–13, 17–19).
 
-use super::Scenario;
+use super::Driver;
 use crate::harness::{Case, Context, Failure, Fanout, rounds};
-use crate::mechanisms::{Instance, Kind};
+use crate::mechanisms::Instance;
 use crate::plan::{Counts, Plan};
 use crate::samples::{Measurement, Samples};
 
@@ -21,44 +21,12 @@ const LONG: Counts = Counts {
     sim: 3,
 };
 
-impl Scenario for Broadcast {
-    fn id(&self) -> &'static str {
-        "broadcast"
-    }
-
-    fn about(&self) -> &'static str {
-        "one signaller, N waiters: first/last waiter latency and σ of wake times per broadcast"
-    }
-
-    fn figures(&self) -> &'static str {
-        "Nemo Fig. 4–6, 10–13, 17–19"
-    }
-
-    fn baseline(&self) -> &'static str {
-        "pthread_cond"
-    }
-
-    fn accepts(&self, _: Kind) -> bool {
-        true
-    }
-
+impl Driver for Broadcast {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
         let waiters = plan.waiters();
-        let case = |regime: &str, gap, counts| {
-            let events = plan.events(counts);
-            Case {
-                regime: regime.to_string(),
-                gap,
-                events,
-                warmup: plan.warmup(events),
-                budget: plan.budget(),
-                receivers: waiters,
-                fanout: Fanout::All,
-            }
-        };
         vec![
-            case("short-gap", plan.short_gap(), SHORT),
-            case("long-gap", plan.long_gap(), LONG),
+            plan.case("short-gap", plan.short_gap(), SHORT, waiters, Fanout::All),
+            plan.case("long-gap", plan.long_gap(), LONG, waiters, Fanout::All),
         ]
     }
 

@@ -2,10 +2,10 @@
 //! against the cheapest asynchronous notifications to a running receiver (Nemo Fig. 20: what the
 //! coherence network delivers compared with an interrupt).
 
-use super::Scenario;
+use super::Driver;
 use super::unicast::one_receiver;
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
-use crate::mechanisms::{Instance, Kind};
+use crate::mechanisms::Instance;
 use crate::plan::{Counts, Plan};
 use crate::samples::Measurement;
 
@@ -18,40 +18,9 @@ const PING_PONG: Counts = Counts {
     sim: 100,
 };
 
-impl Scenario for Coherence {
-    fn id(&self) -> &'static str {
-        "coherence"
-    }
-
-    fn about(&self) -> &'static str {
-        "cache-line ping-pong vs the cheapest asynchronous notification to a running receiver"
-    }
-
-    fn figures(&self) -> &'static str {
-        "Nemo Fig. 20"
-    }
-
-    fn baseline(&self) -> &'static str {
-        "spin"
-    }
-
-    /// Polling (the coherence network) against interrupts; sleeping waiters are another
-    /// question (unicast's).
-    fn accepts(&self, kind: Kind) -> bool {
-        matches!(kind, Kind::Polling | Kind::Interrupt)
-    }
-
+impl Driver for Coherence {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
-        let events = plan.events(PING_PONG);
-        vec![Case {
-            regime: "ping-pong".to_string(),
-            gap: Gap::None,
-            events,
-            warmup: plan.warmup(events),
-            budget: plan.budget(),
-            receivers: 1,
-            fanout: Fanout::One,
-        }]
+        vec![plan.case("ping-pong", Gap::None, PING_PONG, 1, Fanout::One)]
     }
 
     fn measure(

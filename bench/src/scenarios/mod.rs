@@ -2,66 +2,214 @@
 //!
 //! A scenario says which mechanism kinds it compares, against which baseline, in which regimes
 //! ([`Case`]s built from the run's [`Plan`]), and turns one measurement into samples. The timing
-//! loop itself is [`crate::harness`]'s. Adding one is one file here and one line in
-//! [`SCENARIOS`]: see `src/mechanisms/README.md`.
+//! loop itself is [`crate::harness`]'s. Adding one is one file here (its [`Driver`]) and one
+//! entry in [`SCENARIOS`]: see `src/mechanisms/README.md`.
 
 use crate::harness::{Case, Context, Failure};
 use crate::mechanisms::{Instance, Kind, Setup, Skipped};
-use crate::plan::Plan;
+use crate::plan::{Counts, Plan};
 use crate::samples::Measurement;
 
 mod am;
 mod broadcast;
 mod coherence;
 mod overhead;
+mod pool;
 mod timer;
 mod unicast;
 
-/// Every scenario, in run order.
-pub static SCENARIOS: &[&dyn Scenario] = &[
-    &unicast::Unicast,
-    &broadcast::Broadcast,
-    &coherence::Coherence,
-    &am::Am,
-    &overhead::Overhead,
-    &timer::Timer,
+/// Every scenario, in run order: what each is, as data. Adding one is one entry here and its
+/// [`Driver`] in a file of this folder.
+pub static SCENARIOS: &[Scenario] = &[
+    Scenario {
+        id: "unicast",
+        about: "signal → waiter running, one waiter on another core",
+        figures: "Nemo Fig. 3, 8, 9, 15",
+        repeat: unicast::REPEAT,
+        ..Scenario::new(&unicast::Unicast)
+    },
+    Scenario {
+        id: "broadcast",
+        about: "one signaller, N waiters: first/last waiter latency and σ of wake times per \
+                broadcast",
+        figures: "Nemo Fig. 4–6, 10–13, 17–19",
+        ..Scenario::new(&broadcast::Broadcast)
+    },
+    Scenario {
+        id: "coherence",
+        about: "cache-line ping-pong vs the cheapest asynchronous notification to a running \
+                receiver",
+        figures: "Nemo Fig. 20",
+        baseline: "spin",
+        // Polling (the coherence network) against interrupts; sleeping waiters are another
+        // question (unicast's).
+        accepts: &[Kind::Polling, Kind::Interrupt],
+        ..Scenario::new(&coherence::Coherence)
+    },
+    Scenario {
+        id: "pool",
+        about: "idle pool workers woken for tiny jobs: a ping-pong and a burst of spawns (the \
+                shape of Tokio's multi-threaded runtime benchmarks)",
+        figures: "Tokio rt_multi_threaded",
+        baseline: "std_condvar",
+        // Idle workers give their core back: spinning and interrupted receivers are another
+        // question (coherence's, am's).
+        accepts: &[Kind::Blocking],
+        repeat: pool::REPEAT,
+        footer: pool::FOOTER,
+        ..Scenario::new(&pool::Pool)
+    },
+    Scenario {
+        id: "am",
+        about: "active-message notify → action latency (one target, all targets) and throughput \
+                to one target",
+        figures: "Nemo Fig. 15–19",
+        baseline: "signal",
+        pairs: &[("am_poll", "spin"), ("am_uintr", "uintr")],
+        // Running receivers (interrupted, or polling a mailbox) and the polled cache line that
+        // `am_poll` is compared with.
+        accepts: &[Kind::Polling, Kind::Interrupt],
+        ..Scenario::new(&am::Am)
+    },
+    Scenario {
+        id: "overhead",
+        about: "slowdown of fib / linpack / memops under a tick every 1–100 µs, and cost per tick",
+        figures: "xUI Fig. 4",
+        baseline: "signal",
+        accepts: &[Kind::Interrupt],
+        footer: overhead::FOOTER,
+        ..Scenario::new(&overhead::Overhead)
+    },
+    Scenario {
+        id: "timer",
+        about: "CPU of the timer core (setitimer, nanosleep, spinning TSC) as receivers grow",
+        figures: "xUI Fig. 6",
+        baseline: "signal",
+        accepts: &[Kind::Interrupt],
+        footer: timer::FOOTER,
+        ..Scenario::new(&timer::Timer)
+    },
 ];
 
 /// Looks a scenario up by id.
-pub fn find(id: &str) -> Option<&'static dyn Scenario> {
-    SCENARIOS.iter().copied().find(|s| s.id() == id)
+pub fn find(id: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.id == id)
 }
 
 /// The ids of all scenarios.
 pub fn ids() -> Vec<&'static str> {
-    SCENARIOS.iter().map(|s| s.id()).collect()
+    SCENARIOS.iter().map(|s| s.id).collect()
 }
 
-/// One comparison from the papers.
-pub trait Scenario: Sync {
+/// One comparison from the papers: a table. What it is, its baseline and the kinds of
+/// mechanism it compares are data; its regimes and its measurement are its [`Driver`].
+pub struct Scenario {
     /// The id on the command line and in JSON.
-    fn id(&self) -> &'static str;
-
+    pub id: &'static str,
     /// One line: what is measured.
-    fn about(&self) -> &'static str;
-
-    /// Which paper figures it reproduces.
-    fn figures(&self) -> &'static str;
-
+    pub about: &'static str,
+    /// Which paper figures (or benchmarks) it reproduces.
+    pub figures: &'static str,
     /// The mechanism every ratio in its table is taken against.
-    fn baseline(&self) -> &'static str;
+    pub baseline: &'static str,
+    /// Mechanisms compared with the raw path they are built on rather than with `baseline`:
+    /// `(mechanism, its baseline)` (`am`: `am_poll` against `spin`).
+    pub pairs: &'static [(&'static str, &'static str)],
+    /// The mechanism kinds that take part.
+    pub accepts: &'static [Kind],
+    /// Lines printed under the scenario's table (the paper's numbers to compare with).
+    pub footer: &'static str,
+    /// How many times each case runs by default ([`Plan::repetitions`]), per profile.
+    pub repeat: Counts,
+    /// Its regimes and measurement.
+    pub driver: &'static dyn Driver,
+}
 
-    /// The mechanism `mechanism`'s ratios are taken against: [`baseline`](Scenario::baseline)
-    /// unless the scenario pairs a mechanism with the raw path it is built on (`am`: `am_poll`
-    /// against `spin`).
-    fn baseline_of(&self, mechanism: &str) -> &'static str {
-        let _ = mechanism;
-        self.baseline()
+/// One repetition in every profile.
+pub const ONCE: Counts = Counts {
+    full: 1,
+    quick: 1,
+    sim: 1,
+};
+
+impl Scenario {
+    /// A scenario against `pthread_cond` that takes every kind, runs once, and has no footer
+    /// (fill the rest in with `..Scenario::new(driver)`).
+    pub const fn new(driver: &'static dyn Driver) -> Scenario {
+        Scenario {
+            id: "",
+            about: "",
+            figures: "",
+            baseline: "pthread_cond",
+            pairs: &[],
+            accepts: &[Kind::Blocking, Kind::Polling, Kind::Interrupt],
+            footer: "",
+            repeat: ONCE,
+            driver,
+        }
+    }
+
+    /// The id.
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+
+    /// What is measured.
+    pub fn about(&self) -> &'static str {
+        self.about
+    }
+
+    /// Which figures it reproduces.
+    pub fn figures(&self) -> &'static str {
+        self.figures
+    }
+
+    /// The table's baseline.
+    pub fn baseline(&self) -> &'static str {
+        self.baseline
+    }
+
+    /// The mechanism `mechanism`'s ratios are taken against.
+    pub fn baseline_of(&self, mechanism: &str) -> &'static str {
+        self.pairs
+            .iter()
+            .find(|(m, _)| *m == mechanism)
+            .map_or(self.baseline, |(_, b)| *b)
     }
 
     /// Whether mechanisms of this kind take part.
-    fn accepts(&self, kind: Kind) -> bool;
+    pub fn accepts(&self, kind: Kind) -> bool {
+        self.accepts.contains(&kind)
+    }
 
+    /// The footer.
+    pub fn footer(&self) -> &'static str {
+        self.footer
+    }
+
+    /// The regimes to run, with their event counts and receivers.
+    pub fn cases(&self, plan: &Plan) -> Vec<Case> {
+        self.driver.cases(plan)
+    }
+
+    /// Whether a case can run here at all, whatever the mechanism.
+    pub fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        self.driver.check(setup)
+    }
+
+    /// Measures one mechanism instance in one case.
+    pub fn measure(
+        &self,
+        ctx: &Context,
+        case: &Case,
+        instance: &Instance,
+    ) -> Result<Measurement, Failure> {
+        self.driver.measure(ctx, case, instance)
+    }
+}
+
+/// The code half of a [`Scenario`].
+pub trait Driver: Sync {
     /// The regimes to run, with their event counts and receivers.
     fn cases(&self, plan: &Plan) -> Vec<Case>;
 
@@ -70,11 +218,6 @@ pub trait Scenario: Sync {
     fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
         let _ = setup;
         Ok(())
-    }
-
-    /// Lines printed under the scenario's table (the paper's numbers to compare with).
-    fn footer(&self) -> &'static str {
-        ""
     }
 
     /// Measures one mechanism instance in one case.

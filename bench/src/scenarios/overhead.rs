@@ -32,11 +32,11 @@ use std::time::{Duration, Instant};
 
 use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
 
-use super::Scenario;
+use super::Driver;
 use crate::arrival::Arrivals;
 use crate::clock::{Source, Unit, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap, spawn_in};
-use crate::mechanisms::{Instance, InterruptLink, Kind, OwnTicks};
+use crate::mechanisms::{Instance, InterruptLink, OwnTicks};
 use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Plan, Profile};
 use crate::samples::{Measurement, Samples};
@@ -88,7 +88,7 @@ fn form(plan: &Plan) -> Form {
     }
 }
 
-const FOOTER: &str = "\
+pub(super) const FOOTER: &str = "\
 paper (xUI Fig. 4, Sapphire Rapids at 2 GHz, fib/linpack/memops): 645 cycles per event for UIPI \
 from a timer core, 231 with tracked interrupts, 105 with the KB timer; at 5 µs the slowdown falls \
 from 6.86 % (UIPI) to 1.06 % (KB timer + tracking)
@@ -98,27 +98,7 @@ slowdown_pct: ticked run vs the same kernel without ticks (medians of interleave
 checks_pct: safepoint checks without ticks vs no checks; delivered_pct: ticks that became \
 deliveries (the rest coalesced with a pending one)";
 
-impl Scenario for Overhead {
-    fn id(&self) -> &'static str {
-        "overhead"
-    }
-
-    fn about(&self) -> &'static str {
-        "slowdown of fib / linpack / memops under a tick every 1–100 µs, and cost per tick"
-    }
-
-    fn figures(&self) -> &'static str {
-        "xUI Fig. 4"
-    }
-
-    fn baseline(&self) -> &'static str {
-        "signal"
-    }
-
-    fn accepts(&self, kind: Kind) -> bool {
-        kind == Kind::Interrupt
-    }
-
+impl Driver for Overhead {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
         let f = form(plan);
         let reps = plan.iters.unwrap_or(f.reps);
@@ -143,10 +123,6 @@ impl Scenario for Overhead {
             }
         }
         cases
-    }
-
-    fn footer(&self) -> &'static str {
-        FOOTER
     }
 
     fn measure(

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
 
-use super::Scenario;
+use super::Driver;
 use crate::arrival::Arrivals;
 use crate::clock::{Clock, Source, Unit, monotonic_ns, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap, StartGate, spawn_gated};
-use crate::mechanisms::{Instance, InterruptLink, Kind, Setup, Skipped};
+use crate::mechanisms::{Instance, InterruptLink, Setup, Skipped};
 use crate::placement::pin_current;
 use crate::plan::{Plan, Profile};
 use crate::samples::{Measurement, Samples};
@@ -97,7 +97,7 @@ fn receiver_counts(cores: usize, all: bool) -> Vec<usize> {
     v
 }
 
-const FOOTER: &str = "\
+pub(super) const FOOTER: &str = "\
 paper (xUI Fig. 6): a timer core that gets its time from setitimer() or nanosleep() spends a \
 growing share of its CPU in the OS as the tick rate rises, and each receiver adds the cost of a \
 send; spinning on the TSC costs the whole core (it served up to 22 receivers at 5 µs); KB timers \
@@ -107,27 +107,7 @@ timer_cpu_pct: the timer thread's CPU time over its wall time; rate_pct: expirat
 the nominal rate; delivered_per_s: ticks each receiver got (the rest coalesced); nanosleep and \
 nemo-sleep run with 1 ns timer slack";
 
-impl Scenario for Timer {
-    fn id(&self) -> &'static str {
-        "timer"
-    }
-
-    fn about(&self) -> &'static str {
-        "CPU of the timer core (setitimer, nanosleep, spinning TSC) as receivers grow"
-    }
-
-    fn figures(&self) -> &'static str {
-        "xUI Fig. 6"
-    }
-
-    fn baseline(&self) -> &'static str {
-        "signal"
-    }
-
-    fn accepts(&self, kind: Kind) -> bool {
-        kind == Kind::Interrupt
-    }
-
+impl Driver for Timer {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
         let f = form(plan);
         let reps = plan.iters.unwrap_or(f.reps);
@@ -178,10 +158,6 @@ impl Scenario for Timer {
                 setup.regime
             ))),
         }
-    }
-
-    fn footer(&self) -> &'static str {
-        FOOTER
     }
 
     fn measure(
