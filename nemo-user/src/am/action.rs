@@ -4,33 +4,11 @@
 //! lock: an action, once registered, lives as long as the domain.
 
 use core::ffi::c_void;
-use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use super::ids::ActionId;
 use crate::error::{Error, Result};
-
-/// Names an action of a [`Domain`](super::Domain).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActionId(u32);
-
-impl ActionId {
-    /// The id as a plain number (for a C caller).
-    pub const fn as_u32(self) -> u32 {
-        self.0
-    }
-
-    /// An id from a plain number; an id that names no action is refused by `notify`.
-    pub const fn from_u32(id: u32) -> ActionId {
-        ActionId(id)
-    }
-}
-
-impl fmt::Display for ActionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// A C action handler: called with the context given at registration and the message payload.
 pub type CActionFn = unsafe extern "C" fn(ctx: *mut c_void, payload: u64);
@@ -67,7 +45,7 @@ impl ActionTable {
         };
         // Each index is handed out once, so the slot is empty.
         let _ = slot.set(action);
-        Ok(ActionId(i as u32))
+        Ok(ActionId::from_u32(i as u32))
     }
 
     pub fn register_rust(&self, f: Box<dyn Fn(u64) + Send + Sync>) -> Result<ActionId> {
@@ -83,7 +61,7 @@ impl ActionTable {
 
     pub fn contains(&self, id: ActionId) -> bool {
         self.slots
-            .get(id.0 as usize)
+            .get(id.as_u32() as usize)
             .is_some_and(|s| s.get().is_some())
     }
 
@@ -91,7 +69,7 @@ impl ActionTable {
     /// queued, so this does not happen) runs nothing.
     #[inline]
     pub fn run(&self, id: ActionId, payload: u64) {
-        match self.slots.get(id.0 as usize).and_then(OnceLock::get) {
+        match self.slots.get(id.as_u32() as usize).and_then(OnceLock::get) {
             Some(Action::Rust(f)) => f(payload),
             // SAFETY: the registration contract of `register_c`.
             Some(Action::C { f, ctx }) => unsafe { f(*ctx, payload) },

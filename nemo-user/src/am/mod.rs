@@ -44,11 +44,12 @@
 
 mod action;
 mod domain;
+pub(crate) mod ids;
 mod mailbox;
 #[cfg(test)]
 mod mailbox_loom;
 mod target;
 
-pub use action::{ActionId, CActionFn};
-pub use domain::{Domain, DomainBuilder};
-pub use target::{Target, TargetId};
+pub use action::CActionFn;
+pub use domain::{Domain, DomainBuilder, Target};
+pub use ids::{ActionId, TargetId};

@@ -1,7 +1,7 @@
 //! The `signal` backend: a software UPID, notified by a real-time signal.
 //!
 //! A sender posts its vector with [`uintr_sys::Upid::post`], exactly the sender's half of
-//! `SENDUIPI`; only when that says [`PostOutcome::Notify`](uintr_sys::PostOutcome::Notify) (no
+//! `SENDUIPI`; only when that says [`PostOutcome::Notify`] (no
 //! notification outstanding) does it `tgkill` the receiver's thread. The signal handler is the
 //! receiver's half: [`uintr_sys::Upid::take`] and the handler for each vector, highest first. So
 //! at most one signal is in flight per receiver however many vectors are sent, and the
@@ -20,15 +20,64 @@
 //! use. [`signal_number()`] tells which. The handler is never uninstalled: a late signal after a
 //! receiver is dropped finds nothing to do.
 
+use core::any::Any;
 use core::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 
 use libc::c_int;
+use uintr_sys::{PostOutcome, Vector};
 
 use crate::error::{Error, Result};
 use crate::interrupt::delivery::drain;
-use crate::interrupt::shared::Core;
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::process::current_pid;
+use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread;
+
+/// The receiver-side half: the doorbell says whom to signal, with which signal.
+pub(crate) struct Signalled;
+
+impl Backend for Signalled {
+    fn connect(&self, _: &Doorbell, _: Vector) -> Result<Box<dyn Route>> {
+        Ok(Box::new(Signal))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A sender's half: post, and signal the receiver's thread when the UPID asks for a
+/// notification.
+struct Signal;
+
+impl Route for Signal {
+    #[inline]
+    fn send(&self, doorbell: &Doorbell, vector: Vector) -> Result<Sent> {
+        if doorbell.upid.post(vector) != PostOutcome::Notify {
+            return Ok(Sent::Done);
+        }
+        if doorbell.pid == current_pid() && doorbell.tid == thread::with(|t| t.tid()) {
+            return Ok(Sent::NotifySelf);
+        }
+        notify(doorbell).map(|()| Sent::Done)
+    }
+
+    fn notify_self(&self, _: Vector) {
+        notify_self();
+    }
+}
+
+/// What the handler does with a signal from a per-thread POSIX timer (`si_code == SI_TIMER`)
+/// before it delivers: set once by whoever creates such timers (the timer module), so that
+/// this backend knows nothing about timers.
+static TIMER_HOOK: OnceLock<fn(&libc::siginfo_t)> = OnceLock::new();
+
+/// Registers the hook for `SI_TIMER` signals (the first registration wins; later ones must
+/// pass the same function). Call before creating a timer that sends this backend's signal.
+pub(crate) fn on_timer_signal(hook: fn(&libc::siginfo_t)) {
+    let _ = TIMER_HOOK.set(hook);
+}
 
 /// The environment variable that overrides the signal.
 pub const SIGNAL_ENV: &str = "NEMO_SIGNAL";
@@ -154,19 +203,19 @@ pub fn signal_number() -> Result<c_int> {
         .clone()
 }
 
-/// Sends the notification signal to the receiver of `core`. Async-signal-safe.
+/// Sends the notification signal to the receiver of `doorbell`. Async-signal-safe.
 ///
-/// Called between [`Core::enter`] and [`Core::leave`], so the receiver's thread cannot have
-/// exited (and its id cannot have been reused) while the signal is sent.
-pub(crate) fn notify(core: &Core) -> Result<()> {
+/// Called between [`Doorbell::enter`] and [`Doorbell::leave`], so the receiver's thread cannot
+/// have exited (and its id cannot have been reused) while the signal is sent.
+fn notify(doorbell: &Doorbell) -> Result<()> {
     loop {
         // SAFETY: tgkill takes plain integers; the target is alive per the bracket above.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_tgkill,
-                core.pid as libc::c_long,
-                core.tid as libc::c_long,
-                core.signo as libc::c_long,
+                doorbell.pid as libc::c_long,
+                doorbell.tid as libc::c_long,
+                doorbell.signo as libc::c_long,
             )
         };
         if r == 0 {
@@ -179,7 +228,7 @@ pub(crate) fn notify(core: &Core) -> Result<()> {
                 // SAFETY: sched_yield has no preconditions.
                 unsafe { libc::sched_yield() };
             }
-            Some(libc::ESRCH) => return Err(crate::Error::ReceiverGone),
+            Some(libc::ESRCH) => return Err(Error::ReceiverGone),
             Some(e) => return Err(Error::Os(e)),
             None => return Err(Error::Os(libc::EIO)),
         }
@@ -187,7 +236,7 @@ pub(crate) fn notify(core: &Core) -> Result<()> {
 }
 
 /// What the signal handler does, for a notification a thread sends itself (no syscall).
-pub(crate) fn notify_self() {
+fn notify_self() {
     thread::with(|ts| {
         let local = ts.receiver.load(Relaxed);
         if local.is_null() {
@@ -210,9 +259,11 @@ extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, _: *mut libc::c_vo
     // SAFETY: the kernel passes an SA_SIGINFO handler a valid siginfo (or null).
     if let Some(info) = unsafe { info.as_ref() }
         && info.si_code == libc::SI_TIMER
+        && let Some(hook) = TIMER_HOOK.get()
     {
-        // A per-thread POSIX timer's tick: post its vector, delivered by the drain below.
-        crate::timer::posix_expired(info);
+        // A per-thread POSIX timer's tick: the hook posts its vector, delivered by the drain
+        // below.
+        hook(info);
     }
     notify_self();
     // SAFETY: as above.

@@ -23,6 +23,7 @@
 //! where there is no hardware; it costs two signals per interrupt, so never take its timings
 //! for UINTR's.
 
+use core::any::Any;
 use core::sync::atomic::Ordering::Relaxed;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -31,21 +32,14 @@ use uintr_sys::syscalls::{self, HandlerFlags};
 use uintr_sys::trampoline::Frame;
 use uintr_sys::{PostOutcome, Support, UittIndex, Vector};
 
-use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::interrupt::delivery::deliver_one;
-use crate::interrupt::shared::{Core, Shared};
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::flag::{set_uif, uif};
+use crate::interrupt::kind::BackendKind;
+use crate::interrupt::process::current_pid;
+use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread::{self, ThreadState};
-
-/// Values of [`ThreadState::uif`]: who implements the thread's user-interrupt flag.
-pub(crate) mod uif {
-    /// The thread has no `uintr` receiver: guards touch no flag.
-    pub const NONE: u8 = 0;
-    /// The CPU's UIF (`clui`/`stui`).
-    pub const CPU: u8 = 1;
-    /// The emulation's (a blocked signal).
-    pub const EMULATED: u8 = 2;
-}
 
 /// Registration options of a `uintr` receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +91,8 @@ fn notification_processing(ts: &ThreadState) {
     }
     // SAFETY: the thread's registered receiver is live while the pointer is set.
     let shared = &unsafe { &*local }.shared;
-    let core = shared.core();
-    let pending = core.upid.take();
+    let doorbell = shared.doorbell();
+    let pending = doorbell.upid.take();
     let Some(v) = Vector::highest(pending) else {
         return;
     };
@@ -108,9 +102,12 @@ fn notification_processing(ts: &ThreadState) {
         let mut bits = rest;
         while let Some(r) = Vector::highest(bits) {
             bits &= !r.bit();
-            notify |= core.upid.post(r) == PostOutcome::Notify;
+            notify |= doorbell.upid.post(r) == PostOutcome::Notify;
         }
-        if notify && let Some(Registration::Emulated { entry }) = &shared.uintr {
+        if notify
+            && let Some(Registration::Emulated { entry }) =
+                shared.backend().as_any().downcast_ref::<Registration>()
+        {
             // SAFETY: the receiver's own entry, delivered to its own thread.
             let _ = unsafe { emulation::deliver(*entry, next) };
         }
@@ -193,53 +190,46 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
     Ok(Registration::Kernel { fds })
 }
 
-/// Makes guards on this thread drive the flag of `registration`, and enables delivery unless a
-/// guard is held.
-pub(crate) fn activate(ts: &ThreadState, registration: &Registration) {
-    let mode = match registration {
-        Registration::Kernel { .. } => uif::CPU,
-        Registration::Emulated { .. } => uif::EMULATED,
-    };
-    ts.uif.store(mode, Relaxed);
-    set_uif(ts, ts.depth.load(Relaxed) == 0);
-}
-
-/// Disables delivery and unregisters the calling thread (after which its guards touch no flag).
-pub(crate) fn deactivate(ts: &ThreadState) {
-    set_uif(ts, false);
-    if ts.uif.swap(uif::NONE, Relaxed) == uif::CPU
-        && let Some(support) = uintr_sys::detect().support()
-    {
-        // Nothing useful to do if the kernel refuses: the thread is no receiver either way.
-        let _ = syscalls::unregister_handler(support);
+impl Backend for Registration {
+    fn connect(&self, doorbell: &Doorbell, vector: Vector) -> Result<Box<dyn Route>> {
+        Ok(Box::new(UintrRoute::connect(self, doorbell, vector)?))
     }
-}
 
-/// `stui` / `clui` for the calling thread's `uintr` receiver; nothing without one.
-#[inline]
-pub(crate) fn set_uif(ts: &ThreadState, enabled: bool) {
-    match ts.uif.load(Relaxed) {
-        // SAFETY: a CPU-mode receiver exists only where UINTR is enabled for this process.
-        uif::CPU => unsafe {
-            if enabled {
-                uintr_sys::instructions::stui();
-            } else {
-                uintr_sys::instructions::clui();
+    /// Makes guards on this thread drive this registration's flag, and enables delivery unless
+    /// a guard is held.
+    fn activate(&self) {
+        let mode = match self {
+            Registration::Kernel { .. } => uif::CPU,
+            Registration::Emulated { .. } => uif::EMULATED,
+        };
+        thread::with(|ts| {
+            ts.uif.store(mode, Relaxed);
+            set_uif(ts, ts.depth.load(Relaxed) == 0);
+        });
+    }
+
+    /// Disables delivery and unregisters the calling thread (after which its guards touch no
+    /// flag).
+    fn deactivate(&self) {
+        thread::with(|ts| {
+            set_uif(ts, false);
+            if ts.uif.swap(uif::NONE, Relaxed) == uif::CPU
+                && let Some(support) = uintr_sys::detect().support()
+            {
+                // Nothing useful to do if the kernel refuses: the thread is no receiver either
+                // way.
+                let _ = syscalls::unregister_handler(support);
             }
-        },
-        uif::EMULATED => {
-            if enabled {
-                emulation::stui();
-            } else {
-                emulation::clui();
-            }
-        }
-        _ => {}
+        });
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
 /// A sender's way to the receiver: an entry in the process's target table, or the emulation.
-pub(crate) enum Target {
+enum UintrRoute {
     Kernel {
         support: Support,
         index: UittIndex,
@@ -253,10 +243,14 @@ pub(crate) enum Target {
     },
 }
 
-impl Target {
-    pub fn connect(shared: &Shared, vector: Vector) -> Result<Target> {
-        match &shared.uintr {
-            Some(Registration::Kernel { fds }) => {
+impl UintrRoute {
+    fn connect(
+        registration: &Registration,
+        doorbell: &Doorbell,
+        vector: Vector,
+    ) -> Result<UintrRoute> {
+        match registration {
+            Registration::Kernel { fds } => {
                 let support = support()?;
                 let fd = fds
                     .get(vector.get() as usize)
@@ -267,53 +261,51 @@ impl Target {
                         uintr_sys::Error::ReceiverGone => Error::ReceiverGone,
                         e => Error::Uintr(e),
                     })?;
-                Ok(Target::Kernel {
+                Ok(UintrRoute::Kernel {
                     support,
                     index,
-                    pid: thread::current_pid(),
+                    pid: current_pid(),
                 })
             }
-            Some(Registration::Emulated { entry }) => {
-                if shared.core().pid != thread::current_pid() {
+            Registration::Emulated { entry } => {
+                if doorbell.pid != current_pid() {
                     // The emulation delivers within one process only.
                     return Err(Error::ForeignProcess);
                 }
-                Ok(Target::Emulated {
+                Ok(UintrRoute::Emulated {
                     entry: *entry,
                     vector,
                 })
             }
-            None => Err(Error::ReceiverGone),
         }
     }
+}
 
-    /// Sends; returns whether the receiver is the calling thread and must be notified after the
-    /// send bracket ends (see [`Target::notify_self`]).
-    ///
-    /// Called between [`Core::enter`] and [`Core::leave`].
+impl Route for UintrRoute {
     #[inline]
-    pub fn send(&self, core: &Core) -> Result<bool> {
+    fn send(&self, doorbell: &Doorbell, _: Vector) -> Result<Sent> {
         match self {
-            Target::Kernel { index, .. } => {
+            UintrRoute::Kernel { index, .. } => {
                 // SAFETY: `index` was returned by register_sender in this process (so the
                 // target table exists and the entry is valid) and stays registered until this
-                // `Target` is dropped.
+                // route is dropped.
                 unsafe { uintr_sys::instructions::senduipi(*index) };
-                Ok(false)
+                Ok(Sent::Done)
             }
-            Target::Emulated { entry, vector } => {
-                if core.upid.post(*vector) != PostOutcome::Notify {
-                    return Ok(false);
+            UintrRoute::Emulated { entry, vector } => {
+                if doorbell.upid.post(*vector) != PostOutcome::Notify {
+                    return Ok(Sent::Done);
                 }
-                if core.tid == thread::with(|t| t.tid()) {
-                    return Ok(true);
+                if doorbell.tid == thread::with(|t| t.tid()) {
+                    return Ok(Sent::NotifySelf);
                 }
                 loop {
                     // SAFETY: the receiver's entry, to its thread, which cannot have exited
                     // (the send bracket holds it).
-                    match unsafe { emulation::deliver_to(Tid::from_raw(core.tid), *entry, *vector) }
-                    {
-                        Ok(()) => return Ok(false),
+                    match unsafe {
+                        emulation::deliver_to(Tid::from_raw(doorbell.tid), *entry, *vector)
+                    } {
+                        Ok(()) => return Ok(Sent::Done),
                         Err(uintr_sys::Error::SignalQueueFull) => std::thread::yield_now(),
                         Err(uintr_sys::Error::NoSuchThread) => return Err(Error::ReceiverGone),
                         Err(e) => return Err(Error::Uintr(e)),
@@ -323,24 +315,27 @@ impl Target {
         }
     }
 
-    /// The notification of a send to the calling thread's own receiver, outside the bracket
-    /// (a handler that drops that receiver must not wait for this very send).
-    pub fn notify_self(&self) {
-        if let Target::Emulated { entry, vector } = self {
+    fn notify_self(&self, _: Vector) {
+        if let UintrRoute::Emulated { entry, vector } = self {
             // SAFETY: the receiver's entry, to its own thread.
             let _ = unsafe { emulation::deliver(*entry, *vector) };
         }
     }
+
+    /// The CPU keeps the pending vectors; the doorbell holds only those a guard deferred.
+    fn sees_pending(&self) -> bool {
+        false
+    }
 }
 
-impl Drop for Target {
+impl Drop for UintrRoute {
     fn drop(&mut self) {
-        if let Target::Kernel {
+        if let UintrRoute::Kernel {
             support,
             index,
             pid,
         } = self
-            && *pid == thread::current_pid()
+            && *pid == current_pid()
         {
             let _ = syscalls::unregister_sender(*support, *index);
         }

@@ -118,7 +118,6 @@
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use super::lockword::REF_ONE;
 use super::platform::{Atom32, Atom64, Native, Platform};
 use crate::park::ParkResult;
 use crate::park::futex::MATCH_ANY;
@@ -253,7 +252,7 @@ impl<P: Platform> Core<P> {
         let c = self.counts.load(Relaxed);
         debug_assert!(b_live(c) < u32::MAX);
         self.counts.store(c + 1, Relaxed);
-        self.unlock(REF_ONE);
+        self.unlock_with_ref();
         Ticket {
             generation,
             parked: false,

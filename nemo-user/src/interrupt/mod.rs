@@ -56,9 +56,15 @@
 //! ```
 
 pub(crate) mod delivery;
+pub(crate) mod doorbell;
 mod endpoint;
+pub(crate) mod flag;
 mod guard;
+pub(crate) mod kind;
+pub(crate) mod local;
+pub(crate) mod process;
 mod receiver;
+pub(crate) mod seam;
 mod sender;
 pub(crate) mod shared;
 pub(crate) mod thread;
@@ -94,10 +100,10 @@ pub fn timestamp() -> u64 {
 }
 
 /// The backend of the calling thread's receiver, if it has one.
-pub fn current_backend() -> Option<crate::backend::BackendKind> {
+pub fn current_backend() -> Option<kind::BackendKind> {
     thread::with(|ts| {
         let local = ts.receiver.load(core::sync::atomic::Ordering::Relaxed);
         // SAFETY: the thread's registered receiver is live while the pointer is set.
-        (!local.is_null()).then(|| unsafe { &*local }.shared.core().kind())
+        (!local.is_null()).then(|| unsafe { &*local }.shared.doorbell().kind())
     })
 }

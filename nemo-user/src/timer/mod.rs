@@ -66,8 +66,8 @@
 //! ```
 
 mod clock;
+mod destination;
 mod posix;
-mod target;
 mod thread;
 mod timer_core;
 
@@ -80,8 +80,6 @@ pub use self::clock::tsc_ghz;
 pub use self::posix::MAX_POSIX_TIMERS;
 pub use self::thread::{TimerThread, TimerThreadBuilder};
 pub use self::timer_core::{TimerCore, TimerCoreBuilder, Wait};
-
-pub(crate) use self::posix::expired as posix_expired;
 
 /// When a timer expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::{Endpoint, Sender, thread};
 
 use super::clock::{DeadlineClock, MinimalSlack, Ticks, futex_wait, futex_wake};
-use super::target::{Fired, Firing, Slot, Target, state};
+use super::destination::{Destination, Fired, Firing, Slot, state};
 use super::{Arm, Expiry, Timer};
 
 /// How a timer core waits between deadlines: the trade between precision and CPU.
@@ -96,7 +96,7 @@ fn waitpkg() -> bool {
 /// One timer as the core sees it.
 struct Entry<'a> {
     slot: Arc<Slot>,
-    target: Target<'a>,
+    target: Destination<'a>,
     /// Ticks between expirations; 0 for a one-shot timer.
     period: Ticks,
     /// The next deadline.
@@ -245,7 +245,7 @@ impl<'a> TimerCore<'a> {
         let schedule = self.schedule(arm)?;
         let sender = Sender::connect(endpoint, vector)?;
         let alive = Some(sender.endpoint());
-        self.insert(Target::vector(sender), schedule, alive)
+        self.insert(Destination::vector(sender), schedule, alive)
     }
 
     /// Arms a timer that calls `f` on the core's thread at every expiration. `f` must not arm,
@@ -257,12 +257,12 @@ impl<'a> TimerCore<'a> {
         F: FnMut(Expiry) + Send + 'a,
     {
         let schedule = self.schedule(arm)?;
-        self.insert(Target::Call(Box::new(f)), schedule, None)
+        self.insert(Destination::Call(Box::new(f)), schedule, None)
     }
 
     fn insert(
         self: &Arc<Self>,
-        target: Target<'a>,
+        target: Destination<'a>,
         (period, delay): (Ticks, Ticks),
         alive: Option<Endpoint>,
     ) -> Result<Timer<'a>> {
