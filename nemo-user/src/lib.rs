@@ -111,9 +111,12 @@
 
 pub mod am;
 pub mod backend;
+mod clock;
 pub mod condvar;
+pub mod embed;
 pub mod error;
 pub mod event;
+mod futex;
 pub mod interrupt;
 pub mod park;
 pub mod timer;

@@ -11,7 +11,8 @@ use std::ffi::c_int;
 
 use libc::{EINVAL, clockid_t, pthread_mutex_t, timespec};
 use nemo_user::condvar::RawCondvar;
-use nemo_user::wait::{Clock, Deadline, Timespec};
+pub(crate) use nemo_user::embed::c::deadline;
+use nemo_user::wait::{Clock, Deadline};
 
 use crate::{NemoAttr, guard};
 
@@ -62,19 +63,6 @@ pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
     // SAFETY: non-null, writable and unused per the caller; `T` is a 48-byte, 8-aligned type.
     unsafe { p.cast::<RawCondvar>().write(cv) };
     0
-}
-
-/// The deadline `abstime` on `clock`, or `EINVAL` (null, or `tv_nsec` outside `[0, 1e9)`).
-///
-/// # Safety
-/// `abstime` is null or readable.
-pub(crate) unsafe fn deadline(clock: Clock, abstime: *const timespec) -> Result<Deadline, c_int> {
-    if abstime.is_null() {
-        return Err(EINVAL);
-    }
-    // SAFETY: non-null and readable per the caller.
-    let at = Timespec::from_libc(unsafe { &*abstime }).map_err(|e| e.errno())?;
-    Ok(Deadline::new(clock, at))
 }
 
 /// Initialises a condvar: `attr` null for the defaults (realtime clock, process-private,

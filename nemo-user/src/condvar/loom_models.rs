@@ -15,8 +15,8 @@ use loom::thread;
 
 use super::platform::Platform;
 use super::protocol::Core;
+use crate::futex::{MATCH_ANY, WaitResult};
 use crate::park::ParkResult;
-use crate::park::futex::{MATCH_ANY, WaitResult};
 use crate::wait::{Deadline, WaitOutcome};
 
 struct Sleeper {

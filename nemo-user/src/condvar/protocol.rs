@@ -119,8 +119,8 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use super::platform::{Atom32, Atom64, Native, Platform};
+use crate::futex::MATCH_ANY;
 use crate::park::ParkResult;
-use crate::park::futex::MATCH_ANY;
 use crate::wait::{Deadline, WaitOutcome};
 
 const A_ONE: u64 = 1 << 32;

@@ -42,13 +42,13 @@
 //! assert!(d.has_passed());
 //! ```
 
-pub(crate) mod futex;
 mod uintr;
 
 pub use uintr::UintrPark;
 
 use std::sync::atomic::AtomicU32;
 
+use crate::futex;
 use crate::wait::Deadline;
 
 /// One request to block: sleep while `word` holds `expected`, until woken or `deadline`.

@@ -76,10 +76,10 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::interrupt::Endpoint;
 
-pub use self::clock::tsc_ghz;
 pub use self::posix::MAX_POSIX_TIMERS;
 pub use self::thread::{TimerThread, TimerThreadBuilder};
 pub use self::timer_core::{TimerCore, TimerCoreBuilder, Wait};
+pub use crate::clock::tsc_ghz;
 
 /// When a timer expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -22,12 +22,12 @@ use std::time::Duration;
 use uintr_sys::Vector;
 
 use crate::backend::{self, BackendKind};
+use crate::clock::monotonic_ns;
 use crate::error::{Error, Result};
 use crate::interrupt::doorbell::Doorbell;
 use crate::interrupt::process::current_pid;
 use crate::interrupt::{Endpoint, Sender};
 
-use super::clock::monotonic_ns;
 use super::destination::Counts;
 use super::{Arm, TickStats};
 
