@@ -7,6 +7,12 @@
 //! cancellation point, a runtime that parks its workers its own way — uses the pieces here, and
 //! nothing else should need them:
 //!
+//! - The park step: [`Park`], with [`FutexPark`] (the default) and [`UintrPark`], for a runtime
+//!   that blocks its waiters its own way; [`RawCondvar`](crate::condvar::RawCondvar)'s
+//!   split-phase wait (`begin_wait`, `prepare_park`, `end_park`, `abandon`, `finish_wait`) for one
+//!   that must make the blocking call itself.
+//! - The spinner census: [`ParkedHere`] (a thread blocked outside the wait ladder says so, so
+//!   spinners do not count on its CPU), [`spin_census`], [`refresh_spin_capacity`].
 //! - [`futex`]: the parameters of the one blocking call, for code that makes it itself.
 //! - [`clock`]: `CLOCK_MONOTONIC` nanoseconds, the TSC and its calibrated rate.
 //! - [`c`]: the two things every C entry point of nemo does the same way: keep a panic out of C
@@ -14,6 +20,9 @@
 //!
 //! They are re-exports: the crate itself uses the same functions, so there is no second copy
 //! to drift.
+
+pub use crate::park::{FutexPark, Park, ParkRequest, ParkResult, UintrPark};
+pub use crate::wait::admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 
 /// The futex, for an embedding that makes the blocking call itself (the preload shim's C wait,
 /// which must block with asynchronous cancellation enabled and no Rust frame on the stack).

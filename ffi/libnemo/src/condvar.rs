@@ -43,6 +43,27 @@ pub(crate) unsafe fn raw<'a, T>(p: *const T) -> Option<&'a RawCondvar> {
     (!p.is_null()).then(|| unsafe { &*p.cast::<RawCondvar>() })
 }
 
+/// Runs `f` on the condvar in a caller's object under [`guard`]; `EINVAL` for a null pointer.
+/// What the destroy and notify entry points of condvars and events share.
+///
+/// # Safety
+/// As [`raw`].
+#[inline(always)]
+pub(crate) unsafe fn with_raw<T>(p: *const T, f: impl FnOnce(&RawCondvar) -> c_int) -> c_int {
+    guard(|| {
+        // SAFETY: per the caller.
+        match unsafe { raw(p) } {
+            None => EINVAL,
+            Some(c) => f(c),
+        }
+    })
+}
+
+/// The `destroy` of a condvar or an event: the error's errno, or 0.
+pub(crate) fn destroy(c: &RawCondvar) -> c_int {
+    c.destroy().map_or_else(|e| e.errno(), |()| 0)
+}
+
 /// Writes a fresh condvar with `attr`'s settings to `p`.
 ///
 /// # Safety
@@ -84,13 +105,8 @@ pub unsafe extern "C" fn nemo_condvar_init(cv: *mut NemoCondvar, attr: *const Ne
 /// `cv` is null or a live condvar.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_condvar_destroy(cv: *mut NemoCondvar) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(cv) } {
-            None => EINVAL,
-            Some(c) => c.destroy().map_or_else(|e| e.errno(), |()| 0),
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe { with_raw(cv, destroy) }
 }
 
 /// Wakes exactly one waiter, if any; no system call unless that waiter is parked.
@@ -99,16 +115,13 @@ pub unsafe extern "C" fn nemo_condvar_destroy(cv: *mut NemoCondvar) -> c_int {
 /// `cv` is null or a live condvar.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_condvar_signal(cv: *mut NemoCondvar) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(cv) } {
-            None => EINVAL,
-            Some(c) => {
-                c.notify_one();
-                0
-            }
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe {
+        with_raw(cv, |c| {
+            c.notify_one();
+            0
+        })
+    }
 }
 
 /// Wakes every waiter.
@@ -117,16 +130,13 @@ pub unsafe extern "C" fn nemo_condvar_signal(cv: *mut NemoCondvar) -> c_int {
 /// `cv` is null or a live condvar.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_condvar_broadcast(cv: *mut NemoCondvar) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(cv) } {
-            None => EINVAL,
-            Some(c) => {
-                c.notify_all();
-                0
-            }
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe {
+        with_raw(cv, |c| {
+            c.notify_all();
+            0
+        })
+    }
 }
 
 /// The wait behind the three `nemo_condvar_*wait` functions.

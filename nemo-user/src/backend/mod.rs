@@ -2,9 +2,9 @@
 //!
 //! | backend | notification | delivery point | handler may |
 //! |---|---|---|---|
-//! | [`uintr`] | `SENDUIPI` → the CPU | any instruction while UIF = 1 | async-signal-safe work only, no indefinitely blocking syscalls (the kernel does not interrupt them without a `WAITING` flag) |
+//! | `uintr` | `SENDUIPI` → the CPU | any instruction while UIF = 1 | async-signal-safe work only, no indefinitely blocking syscalls (the kernel does not interrupt them without a `WAITING` flag) |
 //! | [`signal`] | software UPID + `tgkill` of a real-time signal | any instruction, also inside blocking syscalls (they restart) | async-signal-safe work only: no allocation, no locks the interrupted code may hold |
-//! | [`poll`] | software UPID, no notification | [`poll()`](crate::poll) safepoints (and a guard's drop) | anything |
+//! | `poll` | software UPID, no notification | [`poll()`](crate::poll) safepoints (and a guard's drop) | anything |
 //!
 //! Whatever the backend: 64 vectors per receiver, a pending vector coalesces (sending it again
 //! adds nothing until it is delivered), the highest pending vector is delivered first, delivery
@@ -34,9 +34,9 @@
 //! # Ok::<(), nemo_user::Error>(())
 //! ```
 
-pub mod poll;
+pub(crate) mod poll;
 pub mod signal;
-pub mod uintr;
+pub(crate) mod uintr;
 
 use core::fmt;
 use core::str::FromStr;

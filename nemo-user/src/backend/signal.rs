@@ -83,18 +83,18 @@ pub(crate) fn on_timer_signal(hook: fn(&libc::siginfo_t)) {
 pub const SIGNAL_ENV: &str = "NEMO_SIGNAL";
 
 /// The default signal is `SIGRTMIN() + DEFAULT_OFFSET` (the first free one from there).
-pub const DEFAULT_OFFSET: c_int = 4;
+pub(crate) const DEFAULT_OFFSET: c_int = 4;
 
 /// Signals this backend must not take: the delivery signal of `uintr-sys`'s UINTR emulation
 /// ([`uintr_sys::emulation::delivery_signal`], counted down from `SIGRTMAX()`; its other signal
 /// is `SIGILL`, not a real-time one).
-pub fn reserved_signals() -> [c_int; 1] {
+pub(crate) fn reserved_signals() -> [c_int; 1] {
     [uintr_sys::emulation::delivery_signal()]
 }
 
 /// Parses a `NEMO_SIGNAL` value: `RTMIN+k`, `SIGRTMIN+k`, `RTMIN`, or a signal number, which
 /// must lie in `rtmin..=rtmax`.
-pub fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
+pub(crate) fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
     let invalid = |reason: String| Error::InvalidSignal {
         value: value.to_string(),
         reason,
@@ -129,7 +129,7 @@ pub fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
 /// first of `rtmin + DEFAULT_OFFSET ..= rtmax`, then `rtmin .. rtmin + DEFAULT_OFFSET`, that is
 /// not `reserved` and for which `is_free` holds. Pure, for testing; [`signal_number()`] feeds it
 /// the process's real state.
-pub fn choose_signal(
+pub(crate) fn choose_signal(
     env: Option<&str>,
     rtmin: c_int,
     rtmax: c_int,

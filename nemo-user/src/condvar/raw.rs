@@ -86,13 +86,6 @@ fn now_us() -> u32 {
         .wrapping_add(u64::from(t.nsec() / 1_000)) as u32
 }
 
-impl WaitTicket {
-    /// The outcome, once known.
-    pub fn outcome(&self) -> Option<WaitOutcome> {
-        self.0.outcome()
-    }
-}
-
 const _: () = assert!(std::mem::size_of::<RawCondvar>() == 48);
 const _: () = assert!(std::mem::align_of::<RawCondvar>() <= 8);
 
@@ -285,7 +278,7 @@ impl RawCondvar {
     ///
     /// ```
     /// use nemo_user::condvar::RawCondvar;
-    /// use nemo_user::park::{FutexPark, Park};
+    /// use nemo_user::embed::{FutexPark, Park};
     /// use nemo_user::wait::{Deadline, WaitOutcome};
     /// use std::time::Duration;
     ///
@@ -337,7 +330,7 @@ impl RawCondvar {
     /// spinners, none next to a registered parked waiter of a condvar with parked waiters; see
     /// the [`wait`](crate::wait) module docs). Refused, it returns `None` at once. When it
     /// returns `None`, [`finish_wait`](Self::finish_wait) teaches the hint how the wait ended;
-    /// hold a [`ParkedHere`](crate::wait::ParkedHere) across the blocking call, as the ladder
+    /// hold a [`ParkedHere`](crate::embed::ParkedHere) across the blocking call, as the ladder
     /// does, so that other waiters do not spin on the CPU this one will need once woken.
     ///
     /// ```

@@ -78,8 +78,6 @@ pub use uintr_sys::Vector;
 /// The mask with all 64 vectors set.
 pub const ALL_VECTORS: u64 = u64::MAX;
 
-pub use crate::clock::timestamp;
-
 /// The backend of the calling thread's receiver, if it has one.
 pub fn current_backend() -> Option<kind::BackendKind> {
     thread::with(|ts| {

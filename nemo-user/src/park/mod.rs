@@ -26,7 +26,7 @@
 //!   it needs no registration and works across processes.
 //!
 //! ```
-//! use nemo_user::park::{FutexPark, Park, ParkRequest, ParkResult};
+//! use nemo_user::embed::{FutexPark, Park, ParkRequest, ParkResult};
 //! use nemo_user::wait::Deadline;
 //! use std::sync::atomic::AtomicU32;
 //! use std::time::Duration;

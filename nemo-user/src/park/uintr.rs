@@ -12,7 +12,7 @@
 //! receiver, or the kernel lacks blocking support, it falls back to the futex park.
 //!
 //! ```
-//! use nemo_user::park::UintrPark;
+//! use nemo_user::embed::UintrPark;
 //! use std::time::Duration;
 //!
 //! match uintr_sys::detect().support() {

@@ -87,7 +87,7 @@ thread_local! {
 /// [`wait`](super) module docs).
 ///
 /// ```
-/// let n = nemo_user::wait::refresh_spin_capacity();
+/// let n = nemo_user::embed::refresh_spin_capacity();
 /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
 /// assert!(n < cpus.max(2));
 /// ```
@@ -111,7 +111,7 @@ pub struct SpinCensus {
 /// Counts the spinning and parked waiters of this process now. Racy by nature: a snapshot.
 ///
 /// ```
-/// use nemo_user::wait::spin_census;
+/// use nemo_user::embed::spin_census;
 ///
 /// let census = spin_census();
 /// assert!(census.spinning <= census.capacity.max(1));
@@ -258,8 +258,8 @@ impl Drop for SpinPermit {
 ///
 /// ```
 /// use nemo_user::condvar::RawCondvar;
-/// use nemo_user::park::{FutexPark, Park};
-/// use nemo_user::wait::{Deadline, ParkedHere, WaitOutcome};
+/// use nemo_user::embed::{FutexPark, Park, ParkedHere};
+/// use nemo_user::wait::{Deadline, WaitOutcome};
 /// use std::time::Duration;
 ///
 /// let cv = RawCondvar::new();
