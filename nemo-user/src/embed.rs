@@ -8,9 +8,9 @@
 //! nothing else should need them:
 //!
 //! - The park step: [`Park`], with [`FutexPark`] (the default) and [`UintrPark`], for a runtime
-//!   that blocks its waiters its own way; [`RawCondvar`](crate::condvar::RawCondvar)'s
-//!   split-phase wait (`begin_wait`, `prepare_park`, `end_park`, `abandon`, `finish_wait`) for one
-//!   that must make the blocking call itself.
+//!   that blocks its waiters its own way; [`SplitWait`], the split-phase wait of a
+//!   [`RawCondvar`](crate::condvar::RawCondvar) (`begin_wait`, `prepare_park`, `end_park`,
+//!   `abandon`, `finish_wait`), for one that must make the blocking call itself.
 //! - The spinner census: [`ParkedHere`] (a thread blocked outside the wait ladder says so, so
 //!   spinners do not count on its CPU), [`spin_census`], [`refresh_spin_capacity`].
 //! - [`futex`]: the parameters of the one blocking call, for code that makes it itself.
@@ -21,6 +21,7 @@
 //! They are re-exports: the crate itself uses the same functions, so there is no second copy
 //! to drift.
 
+pub use crate::condvar::raw::SplitWait;
 pub use crate::park::{FutexPark, Park, ParkRequest, ParkResult, UintrPark};
 pub use crate::wait::admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 

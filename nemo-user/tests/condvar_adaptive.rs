@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nemo_user::condvar::{Condvar, RawCondvar};
-use nemo_user::embed::{FutexPark, Park, ParkedHere, spin_census};
+use nemo_user::embed::{FutexPark, Park, ParkedHere, SplitWait, spin_census};
 use nemo_user::event::Event;
 use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
 

@@ -20,7 +20,7 @@ use std::sync::atomic::{Ordering, fence};
 
 use libc::{EINVAL, clockid_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
-use nemo_user::embed::FutexPark;
+use nemo_user::embed::{FutexPark, SplitWait};
 use nemo_user::wait::{Clock, Deadline, WaitOutcome};
 
 use crate::condvar::{deadline, destroy, init_raw, raw, with_raw};

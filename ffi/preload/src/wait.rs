@@ -25,9 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libc::{EINVAL, clockid_t, pthread_cond_t, pthread_mutex_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
-use nemo_user::embed::ParkedHere;
 use nemo_user::embed::c::{deadline, guard};
 use nemo_user::embed::futex;
+use nemo_user::embed::{ParkedHere, SplitWait};
 use nemo_user::wait::{Clock, Deadline, WaitOutcome};
 
 use crate::pthread::condvar;

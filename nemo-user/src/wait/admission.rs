@@ -39,11 +39,11 @@
 //! The state is per process: waiters of a process-shared condvar in another process are not
 //! counted (each process keeps its own spinners within its own share). Waiters are registered as
 //! parked by the ladder ([`RawCondvar::wait_raw`](crate::condvar::RawCondvar::wait_raw),
-//! [`RawCondvar::wait_ticket`](crate::condvar::RawCondvar::wait_ticket), `Condvar`, `Event`).
+//! [`RawCondvar::wait_ticket`](crate::embed::SplitWait::wait_ticket), `Condvar`, `Event`).
 //! A split-phase waiter that makes the blocking call itself (after
-//! [`RawCondvar::prepare_park`](crate::condvar::RawCondvar::prepare_park)) holds a
+//! [`RawCondvar::prepare_park`](crate::embed::SplitWait::prepare_park)) holds a
 //! [`ParkedHere`] across that call, and its spinning phase
-//! ([`RawCondvar::spin_wait`](crate::condvar::RawCondvar::spin_wait)) is admitted by the same
+//! ([`RawCondvar::spin_wait`](crate::embed::SplitWait::spin_wait)) is admitted by the same
 //! rules.
 
 use std::cell::Cell;
@@ -252,13 +252,13 @@ impl Drop for SpinPermit {
 ///
 /// The ladder registers its own parks. Hold one across a blocking call you make yourself in
 /// the split-phase API: register right after
-/// [`RawCondvar::prepare_park`](crate::condvar::RawCondvar::prepare_park) returned the call to
+/// [`RawCondvar::prepare_park`](crate::embed::SplitWait::prepare_park) returned the call to
 /// make, and drop it when the call returns — and on every other way out of it (a cancelled
 /// thread's cleanup handler included), or that CPU stays closed to spinners for good.
 ///
 /// ```
 /// use nemo_user::condvar::RawCondvar;
-/// use nemo_user::embed::{FutexPark, Park, ParkedHere};
+/// use nemo_user::embed::{FutexPark, Park, ParkedHere, SplitWait};
 /// use nemo_user::wait::{Deadline, WaitOutcome};
 /// use std::time::Duration;
 ///
