@@ -7,9 +7,14 @@
 //! profile uses the raw TSC and reports cycles, as the papers do for gem5 and the cycle counter.
 //!
 //! [`Clock::now`] is async-signal-safe (an instruction or a vDSO read), so signal and
-//! user-interrupt handlers stamp arrival times with it.
+//! user-interrupt handlers stamp arrival times with it. The counters themselves (the TSC, its
+//! invariance and calibration, `CLOCK_MONOTONIC`) are `nemo_user::embed::clock`'s, the same the
+//! timer core reads.
 
 use std::time::Duration;
+
+pub use nemo_user::embed::clock::monotonic_ns;
+use nemo_user::embed::clock::{calibrate_tsc, clock_ns, rdtsc_ordered, tsc_is_invariant};
 
 /// Which counter a [`Clock`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,49 +166,6 @@ impl Clock {
     }
 }
 
-/// `CPUID.80000007H:EDX[8]`: the TSC is invariant.
-pub fn tsc_is_invariant() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::__cpuid;
-        let max_ext = __cpuid(0x8000_0000).eax;
-        max_ext >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// `LFENCE; RDTSC; LFENCE`: the first fence keeps the read from passing earlier instructions, the
-/// second keeps later ones from starting before it.
-#[inline(always)]
-fn rdtsc_ordered() -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_mm_lfence, _rdtsc};
-        // SAFETY: LFENCE is SSE2, part of the x86_64 baseline; RDTSC is available in user mode
-        // on every x86_64 Linux system (the kernel leaves CR4.TSD clear).
-        unsafe {
-            _mm_lfence();
-            let t = _rdtsc();
-            _mm_lfence();
-            t
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        monotonic_ns()
-    }
-}
-
-/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds (0 if the call fails, which it cannot for
-/// this clock on Linux).
-#[inline(always)]
-pub fn monotonic_ns() -> u64 {
-    clock_ns(libc::CLOCK_MONOTONIC).unwrap_or(0)
-}
-
 /// Why `--sim` reports no waiter CPU time.
 pub const SIM_NO_THREAD_CPU: &str = "gem5's syscall emulation answers every clock, \
     CLOCK_THREAD_CPUTIME_ID included, with simulated wall time: there is no per-thread CPU time";
@@ -213,60 +175,6 @@ pub const SIM_NO_THREAD_CPU: &str = "gem5's syscall emulation answers every cloc
 /// ([`SIM_NO_THREAD_CPU`]), so `--sim` runs never call it.
 pub fn thread_cpu_ns() -> Option<u64> {
     clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
-}
-
-fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
-/// Measures the TSC rate against `CLOCK_MONOTONIC` over about `span`: each end reads the TSC
-/// between two clock reads and keeps the tightest of a few tries, so the error is the width of
-/// one clock read over `span`. `None` if the clock does not advance or the result is absurd.
-fn calibrate_tsc(span: Duration) -> Option<f64> {
-    fn paired() -> Option<(u64, u64)> {
-        let mut best: Option<(u64, u64, u64)> = None; // (window, ns, tsc)
-        for _ in 0..5 {
-            let a = clock_ns(libc::CLOCK_MONOTONIC)?;
-            let t = rdtsc_ordered();
-            let b = clock_ns(libc::CLOCK_MONOTONIC)?;
-            let window = b.saturating_sub(a);
-            if best.is_none_or(|(w, _, _)| window < w) {
-                best = Some((window, a + window / 2, t));
-            }
-        }
-        best.map(|(_, ns, tsc)| (ns, tsc))
-    }
-    let (ns0, tsc0) = paired()?;
-    let want = span.as_nanos() as u64;
-    // Bounded: a clock that never advances (a simulator without time) must not hang us.
-    let mut spins: u64 = 0;
-    let first = clock_ns(libc::CLOCK_MONOTONIC)?;
-    loop {
-        let now = clock_ns(libc::CLOCK_MONOTONIC)?;
-        if now.saturating_sub(ns0) >= want {
-            break;
-        }
-        spins += 1;
-        // A clock that does not move at all is no reference; give up early rather than spin.
-        if (spins > 100_000 && now == first) || spins > 50_000_000 {
-            return None;
-        }
-        std::hint::spin_loop();
-    }
-    let (ns1, tsc1) = paired()?;
-    let dns = ns1.checked_sub(ns0)?;
-    let dtsc = tsc1.checked_sub(tsc0)?;
-    if dns == 0 {
-        return None;
-    }
-    let ghz = dtsc as f64 / dns as f64;
-    (0.05..100.0).contains(&ghz).then_some(ghz)
 }
 
 #[cfg(test)]

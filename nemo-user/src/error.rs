@@ -6,10 +6,10 @@
 //! [`Error::errno`] gives the value a C caller sees for it.
 
 use thiserror::Error;
+use uintr_sys::Vector;
 
-use crate::am::{ActionId, TargetId};
-use crate::backend::BackendKind;
-use crate::interrupt::Vector;
+use crate::am::ids::{ActionId, TargetId};
+use crate::interrupt::kind::BackendKind;
 
 /// Result alias for this crate's API.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

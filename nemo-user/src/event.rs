@@ -41,6 +41,7 @@
 //! assert_eq!(worker.join().unwrap(), 6);
 //! ```
 
+use crate::condvar::raw::SplitWait;
 use crate::condvar::{RawCondvar, WaitTicket};
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};

@@ -11,9 +11,10 @@
 //! a waiter that is still spinning at cache-coherence speed instead of through the scheduler.
 //! `notify_one` wakes exactly one waiter and never makes a system call unless that waiter is
 //! parked; `notify_all` releases spinning waiters with one store per group of waiters (two words
-//! of one cache line) and parked ones through a fan-out tree. [`event::Event`] is the same machinery without a mutex, for idle workers waiting
-//! for "there is work". [`wait`] holds the ladder's policies and deadlines, [`park`] its last
-//! rung, and [`wake`] the opt-in rung whose parked waiters are woken by a user interrupt.
+//! of one cache line) and parked ones through a fan-out tree. [`event::Event`] is the same
+//! machinery without a mutex, for idle workers waiting for "there is work". [`wait`] holds the
+//! ladder's policies and deadlines, and [`wake`] the opt-in rung whose parked waiters are woken by
+//! a user interrupt.
 //!
 //! ```
 //! use nemo_user::condvar::Condvar;
@@ -106,17 +107,27 @@
 //! sender.join().unwrap()?;
 //! # Ok::<(), nemo_user::Error>(())
 //! ```
+//!
+//! ## Embedding
+//!
+//! A runtime or a C library that drives waits itself (its own park step, a wait that must
+//! block in a cancellation point, its own timestamps) finds what it needs in [`embed`]; nothing
+//! else should need it. How the modules depend on each other, and where each invariant lives, is
+//! in the repository's `ARCHITECTURE.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
 pub mod am;
 pub mod backend;
+mod clock;
 pub mod condvar;
-pub mod error;
+pub mod embed;
+mod error;
 pub mod event;
+mod futex;
 pub mod interrupt;
-pub mod park;
+pub(crate) mod park;
 pub mod timer;
 pub mod wait;
 pub mod wake;

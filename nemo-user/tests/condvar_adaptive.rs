@@ -14,9 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nemo_user::condvar::{Condvar, RawCondvar};
+use nemo_user::embed::{FutexPark, Park, ParkedHere, SplitWait, spin_census};
 use nemo_user::event::Event;
-use nemo_user::park::{FutexPark, Park};
-use nemo_user::wait::{Deadline, ParkedHere, WaitOutcome, WaitPolicy, spin_census};
+use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
 
 /// The gap before event `i`: runs of immediate events, of events far outside the 20 µs window
 /// (long enough for the hint to reach "skip" and probe), and of events a few µs apart.

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nemo_user::condvar::{Condvar, Error, RawCondvar};
-use nemo_user::park::FutexPark;
+use nemo_user::embed::{FutexPark, SplitWait};
 use nemo_user::wait::{Clock, Deadline, WaitOutcome, WaitPolicy};
 
 fn policies() -> [WaitPolicy; 4] {

@@ -275,7 +275,7 @@ fn broadcast_releases_every_parked_waiter() {
                         let (o, relocked) = cv
                             .wait_raw_with(
                                 &WaitPolicy::park_only(),
-                                &nemo_user::park::FutexPark,
+                                &nemo_user::embed::FutexPark,
                                 || {
                                     drop(guard);
                                     Ok::<(), ()>(())

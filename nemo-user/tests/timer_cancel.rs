@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use nemo_user::backend::BackendKind;
-use nemo_user::timer::{Arm, Timer, TimerCore, TimerThread, Wait};
+use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
 use timer_support::{HANG, Source, Ticked};
 
 #[test]
@@ -56,7 +56,7 @@ fn dropping_a_timer_cancels_it() {
 /// returns, the function has returned for the last time.
 #[test]
 fn cancel_stops_a_timer_function_exactly() {
-    for wait in [Wait::Spin, Wait::Sleep, Wait::Pause] {
+    for wait in [Idle::Spin, Idle::Sleep, Idle::Pause] {
         let calls = AtomicU64::new(0);
         let core = Arc::new(TimerCore::new(wait));
         std::thread::scope(|s| {
@@ -86,7 +86,7 @@ fn cancel_stops_a_timer_function_exactly() {
 /// core, which would wait for itself.
 #[test]
 fn a_timer_function_may_cancel_but_not_arm_on_its_core() {
-    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
     let me: Arc<OnceLock<Timer<'static>>> = Arc::new(OnceLock::new());
     let calls = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
@@ -135,7 +135,7 @@ fn a_timer_function_may_cancel_but_not_arm_on_its_core() {
 fn timers_of_a_stopped_thread_stay_disarmed() {
     let mut t = Ticked::new(BackendKind::Poll);
     let timer = t.arm(
-        Source::Thread(Wait::Sleep),
+        Source::Thread(Idle::Sleep),
         Arm::Periodic(Duration::from_micros(300)),
     );
     t.wait_until("ticks", || t.count() >= 2);
@@ -156,7 +156,7 @@ fn timers_of_a_stopped_thread_stay_disarmed() {
 /// is a few instructions wide: this catches a regression only now and then.)
 #[test]
 fn stop_is_never_slept_through() {
-    for wait in [Wait::Spin, Wait::Sleep] {
+    for wait in [Idle::Spin, Idle::Sleep] {
         for _ in 0..150 {
             let fired = Arc::new(AtomicU64::new(0));
             let f = fired.clone();

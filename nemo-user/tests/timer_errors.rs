@@ -8,14 +8,14 @@ use std::time::Duration;
 use nemo_user::Error;
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Endpoint, Receiver};
-use nemo_user::timer::{Arm, Timer, TimerCore, TimerThread, Wait};
+use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
 use timer_support::{Source, TICK, Ticked};
 
 const ZERO: Duration = Duration::ZERO;
 
 #[test]
 fn a_zero_period_is_refused_everywhere() {
-    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
     let rx = Receiver::builder()
         .backend(BackendKind::Signal)
         .register(|_| {})
@@ -57,7 +57,7 @@ fn a_zero_period_is_refused_everywhere() {
 
 #[test]
 fn vectors_must_be_in_range_and_enabled() {
-    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
     let rx = Receiver::builder()
         .backend(BackendKind::Signal)
         .vectors(1 << 3)
@@ -99,7 +99,7 @@ fn dead_endpoint(backend: BackendKind) -> Endpoint {
 
 #[test]
 fn a_dead_receiver_is_refused() {
-    let tt = TimerThread::spawn(Wait::Sleep).unwrap();
+    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
     let arm = Arm::Periodic(Duration::from_millis(1));
     for backend in [BackendKind::Signal, BackendKind::Poll] {
         let ep = dead_endpoint(backend);
@@ -163,10 +163,10 @@ fn posix_timers_need_the_signal_backend() {
 fn a_core_runs_on_one_thread_at_a_time() {
     // A timer function borrows this: it lives longer than the core.
     let ran = std::sync::atomic::AtomicBool::new(false);
-    let core = Arc::new(TimerCore::new(Wait::Sleep));
+    let core = Arc::new(TimerCore::new(Idle::Sleep));
     std::thread::scope(|s| {
         s.spawn(|| core.run().unwrap());
-        // Wait until it runs: a timer function proves it.
+        // Idle until it runs: a timer function proves it.
         let t = core
             .arm_fn(Arm::OneShot(ZERO), |_| {
                 ran.store(true, std::sync::atomic::Ordering::SeqCst)

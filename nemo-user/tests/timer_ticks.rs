@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Guard, Receiver};
-use nemo_user::timer::{Arm, TimerThread, Wait};
+use nemo_user::timer::{Arm, Idle, TimerThread};
 use timer_support::{Source, TICK, Ticked};
 
 const BACKENDS: [BackendKind; 2] = [BackendKind::Signal, BackendKind::Poll];
@@ -162,7 +162,7 @@ fn set_period_changes_the_rate_keeping_the_phase() {
 /// One timer thread serves several receivers, each on its own thread and vector.
 #[test]
 fn one_timer_thread_serves_many_receivers() {
-    for wait in [Wait::Sleep, Wait::Spin] {
+    for wait in [Idle::Sleep, Idle::Spin] {
         let tt = TimerThread::spawn(wait).unwrap();
         std::thread::scope(|s| {
             for r in 0..3u64 {

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
+use nemo_user::timer::{Arm, Expiry, Idle, TimerCore};
 
 use super::Driver;
 use crate::arrival::Arrivals;
@@ -231,7 +231,7 @@ impl Ticks<'_> {
 
 /// The timer core the ticks come from: spinning on TSC deadlines, the run's TSC rate reused.
 fn tick_core<'a>(ctx: &Context) -> TimerCore<'a> {
-    let b = TimerCore::builder().wait(Wait::Spin);
+    let b = TimerCore::builder().wait(Idle::Spin);
     match (ctx.clock.source(), ctx.clock.tsc_ghz()) {
         (Source::Tsc | Source::Cycles, Some(g)) => b.tsc_ghz(g).build(),
         _ => b.build(),

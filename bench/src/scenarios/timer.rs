@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nemo_user::timer::{Arm, Expiry, TimerCore, Wait};
+use nemo_user::timer::{Arm, Expiry, Idle, TimerCore};
 
 use super::Driver;
 use crate::arrival::Arrivals;
@@ -269,7 +269,7 @@ fn pause(ctx: &Context, d: Duration) {
     }
 }
 
-fn timer_core<'a>(clock: &Clock, wait: Wait) -> TimerCore<'a> {
+fn timer_core<'a>(clock: &Clock, wait: Idle) -> TimerCore<'a> {
     let b = TimerCore::builder().wait(wait);
     match (clock.source(), clock.tsc_ghz()) {
         (Source::Tsc | Source::Cycles, Some(g)) => b.tsc_ghz(g).build(),
@@ -302,9 +302,9 @@ fn one_rep(
     let (cpu_ns, wall_ns, pinned) = match source {
         TimerSource::Spin | TimerSource::Sleep => {
             let wait = if source == TimerSource::Spin {
-                Wait::Spin
+                Idle::Spin
             } else {
-                Wait::Sleep
+                Idle::Sleep
             };
             let core = Arc::new(timer_core(&ctx.clock, wait));
             std::thread::scope(|s| {

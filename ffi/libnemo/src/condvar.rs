@@ -18,7 +18,8 @@ use std::ffi::c_int;
 
 use libc::{EINVAL, clockid_t, pthread_mutex_t, timespec};
 use nemo_user::condvar::RawCondvar;
-use nemo_user::wait::{Clock, Deadline, Timespec};
+pub(crate) use nemo_user::embed::c::deadline;
+use nemo_user::wait::{Clock, Deadline};
 
 use crate::{NemoAttr, guard};
 
@@ -56,6 +57,27 @@ pub(crate) unsafe fn raw<'a, T>(p: *const T) -> Option<&'a RawCondvar> {
     usable::<T, RawCondvar>(p).then(|| unsafe { &*p.cast::<RawCondvar>() })
 }
 
+/// Runs `f` on the condvar in a caller's object under [`guard`]; `EINVAL` for a null pointer.
+/// What the destroy and notify entry points of condvars and events share.
+///
+/// # Safety
+/// As [`raw`].
+#[inline(always)]
+pub(crate) unsafe fn with_raw<T>(p: *const T, f: impl FnOnce(&RawCondvar) -> c_int) -> c_int {
+    guard(|| {
+        // SAFETY: per the caller.
+        match unsafe { raw(p) } {
+            None => EINVAL,
+            Some(c) => f(c),
+        }
+    })
+}
+
+/// The `destroy` of a condvar or an event: the error's errno, or 0.
+pub(crate) fn destroy(c: &RawCondvar) -> c_int {
+    c.destroy().map_or_else(|e| e.errno(), |()| 0)
+}
+
 /// Writes a fresh condvar with `attr`'s settings to `p`.
 ///
 /// # Safety
@@ -78,19 +100,6 @@ pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
     0
 }
 
-/// The deadline `abstime` on `clock`, or `EINVAL` (null, or `tv_nsec` outside `[0, 1e9)`).
-///
-/// # Safety
-/// `abstime` is null or readable.
-pub(crate) unsafe fn deadline(clock: Clock, abstime: *const timespec) -> Result<Deadline, c_int> {
-    if !usable::<timespec, timespec>(abstime) {
-        return Err(EINVAL);
-    }
-    // SAFETY: non-null, aligned (checked) and readable per the caller.
-    let at = Timespec::from_libc(unsafe { &*abstime }).map_err(|e| e.errno())?;
-    Ok(Deadline::new(clock, at))
-}
-
 /// Initialises a condvar: `attr` null for the defaults (realtime clock, process-private,
 /// default policy). `EINVAL` for a null or misaligned `cv` or `attr`, or a bad attribute.
 ///
@@ -110,13 +119,8 @@ pub unsafe extern "C" fn nemo_condvar_init(cv: *mut NemoCondvar, attr: *const Ne
 /// `cv` is null or a live condvar.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_condvar_destroy(cv: *mut NemoCondvar) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(cv) } {
-            None => EINVAL,
-            Some(c) => c.destroy().map_or_else(|e| e.errno(), |()| 0),
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe { with_raw(cv, destroy) }
 }
 
 /// Wakes exactly one waiter, if any; no system call unless that waiter is parked.
@@ -125,16 +129,13 @@ pub unsafe extern "C" fn nemo_condvar_destroy(cv: *mut NemoCondvar) -> c_int {
 /// `cv` is null or a live condvar.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_condvar_signal(cv: *mut NemoCondvar) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(cv) } {
-            None => EINVAL,
-            Some(c) => {
-                c.notify_one();
-                0
-            }
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe {
+        with_raw(cv, |c| {
+            c.notify_one();
+            0
+        })
+    }
 }
 
 /// Wakes every waiter.
@@ -143,16 +144,13 @@ pub unsafe extern "C" fn nemo_condvar_signal(cv: *mut NemoCondvar) -> c_int {
 /// `cv` is null or a live condvar.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_condvar_broadcast(cv: *mut NemoCondvar) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(cv) } {
-            None => EINVAL,
-            Some(c) => {
-                c.notify_all();
-                0
-            }
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe {
+        with_raw(cv, |c| {
+            c.notify_all();
+            0
+        })
+    }
 }
 
 /// The wait behind the three `nemo_condvar_*wait` functions.

@@ -20,10 +20,10 @@ use std::sync::atomic::{Ordering, fence};
 
 use libc::{EINVAL, clockid_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
-use nemo_user::park::FutexPark;
+use nemo_user::embed::{FutexPark, SplitWait};
 use nemo_user::wait::{Clock, Deadline, WaitOutcome};
 
-use crate::condvar::{deadline, init_raw, raw, usable};
+use crate::condvar::{deadline, destroy, init_raw, raw, usable, with_raw};
 use crate::{NemoAttr, guard};
 
 /// `nemo_event_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_EVENT_INITIALIZER`) is a valid
@@ -106,13 +106,8 @@ pub unsafe extern "C" fn nemo_event_init(ev: *mut NemoEvent, attr: *const NemoAt
 /// `ev` is null or a live event.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_event_destroy(ev: *mut NemoEvent) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(ev) } {
-            None => EINVAL,
-            Some(e) => e.destroy().map_or_else(|e| e.errno(), |()| 0),
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe { with_raw(ev, destroy) }
 }
 
 /// Wakes one announced worker, if any. Call after publishing the work.
@@ -121,16 +116,13 @@ pub unsafe extern "C" fn nemo_event_destroy(ev: *mut NemoEvent) -> c_int {
 /// `ev` is null or a live event.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_event_notify_one(ev: *mut NemoEvent) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(ev) } {
-            None => EINVAL,
-            Some(e) => {
-                e.notify_one();
-                0
-            }
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe {
+        with_raw(ev, |e| {
+            e.notify_one();
+            0
+        })
+    }
 }
 
 /// Wakes every announced worker.
@@ -139,16 +131,13 @@ pub unsafe extern "C" fn nemo_event_notify_one(ev: *mut NemoEvent) -> c_int {
 /// `ev` is null or a live event.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_event_notify_all(ev: *mut NemoEvent) -> c_int {
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { raw(ev) } {
-            None => EINVAL,
-            Some(e) => {
-                e.notify_all();
-                0
-            }
-        }
-    })
+    // SAFETY: per the caller.
+    unsafe {
+        with_raw(ev, |e| {
+            e.notify_all();
+            0
+        })
+    }
 }
 
 /// Announces that the caller is about to wait, arming `key`. Re-check the condition after

@@ -42,16 +42,9 @@ pub mod event;
 pub mod info;
 
 use std::ffi::c_int;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub(crate) use nemo_user::embed::c::guard;
 use nemo_user::wait::{Clock, PolicyClass};
-
-/// Runs the body of an exported function: a panic (a bug) becomes `ENOTRECOVERABLE` instead of
-/// unwinding into C.
-#[inline(always)]
-pub(crate) fn guard(f: impl FnOnce() -> c_int) -> c_int {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(libc::ENOTRECOVERABLE)
-}
 
 /// The wait policy of a condvar or event (`nemo_policy_t`).
 pub type NemoPolicy = c_int;

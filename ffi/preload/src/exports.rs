@@ -7,36 +7,14 @@
 //! compatibility code. `remove` drops the internal name from the symbol table.
 
 use std::ffi::c_int;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use libc::{EINVAL, ENOSYS, ENOTRECOVERABLE, pthread_cond_t, pthread_condattr_t};
+use libc::{EINVAL, ENOSYS, pthread_cond_t, pthread_condattr_t};
 use nemo_user::condvar::RawCondvar;
+use nemo_user::embed::c::guard;
 use nemo_user::wait::Clock;
 
 use crate::mode;
-
-/// Runs `f`, turning a panic (a bug) into an error code instead of letting it reach C.
-#[inline(always)]
-pub(crate) fn guard(f: impl FnOnce() -> c_int) -> c_int {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(ENOTRECOVERABLE)
-}
-
-/// The condvar inside a caller's `pthread_cond_t`; `None` for a null or misaligned pointer.
-///
-/// # Safety
-/// A non-null, aligned `cond` must point to a `pthread_cond_t` that stays valid for `'a` and is
-/// used only through this shim (its 48 bytes are a [`RawCondvar`]).
-#[inline(always)]
-pub(crate) unsafe fn condvar<'a>(cond: *const pthread_cond_t) -> Option<&'a RawCondvar> {
-    const { assert!(size_of::<RawCondvar>() == size_of::<pthread_cond_t>()) };
-    const { assert!(align_of::<RawCondvar>() <= align_of::<pthread_cond_t>()) };
-    if cond.is_null() || !cond.cast::<RawCondvar>().is_aligned() {
-        return None;
-    }
-    // SAFETY: non-null and aligned; valid and exclusively this shim's per the caller. A
-    // `RawCondvar` is all atomics, so a shared reference tolerates concurrent users.
-    Some(unsafe { &*cond.cast::<RawCondvar>() })
-}
+use crate::pthread::condvar;
 
 /// `pthread_cond_init`: a fresh condvar with the attributes' clock and process-shared flag.
 ///

@@ -66,6 +66,7 @@
 
 pub mod exports;
 pub mod mode;
+mod pthread;
 pub mod wait;
 
 /// Runs when the shared object is loaded: fixes the mode and prints the verbose line.

@@ -25,9 +25,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libc::{EINVAL, clockid_t, pthread_cond_t, pthread_mutex_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
-use nemo_user::wait::{Clock, Deadline, ParkedHere, Timespec, WaitOutcome};
+use nemo_user::embed::c::{deadline, guard};
+use nemo_user::embed::futex;
+use nemo_user::embed::{ParkedHere, SplitWait};
+use nemo_user::wait::{Clock, Deadline, WaitOutcome};
 
-use crate::exports::condvar;
+use crate::pthread::condvar;
 
 /// Size and alignment of the buffer `c/cond_wait.c` reserves (`NEMO_WAIT_STATE_SIZE`).
 const STATE_SIZE: usize = 96;
@@ -104,12 +107,8 @@ fn deadline_of(
         WAIT_CLOCK => Clock::from_id(clock).ok_or(EINVAL)?,
         _ => return Err(EINVAL),
     };
-    if abstime.is_null() {
-        return Err(EINVAL);
-    }
-    // SAFETY: non-null; the caller passes a readable timespec.
-    let at = Timespec::from_libc(unsafe { &*abstime }).map_err(|e| e.errno())?;
-    Ok(Some(Deadline::new(clock, at)))
+    // SAFETY: the caller passes a null or readable timespec.
+    unsafe { deadline(clock, abstime) }.map(Some)
 }
 
 /// Starts a wait: checks the arguments, joins the condvar, releases the mutex and climbs the
@@ -130,7 +129,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_begin(
     clock: clockid_t,
     abstime: *const timespec,
 ) -> c_int {
-    crate::exports::guard(|| {
+    guard(|| {
         // SAFETY: per the caller.
         let Some(cv) = (unsafe { condvar(cond) }) else {
             return EINVAL;
@@ -189,7 +188,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_prepare(
     st: *mut WaitState,
     args: *mut ParkArgs,
 ) -> c_int {
-    crate::exports::guard(|| {
+    guard(|| {
         // SAFETY: initialised by `begin` and used by this thread only.
         let st = unsafe { &mut *st };
         // SAFETY: as in `WaitState::cv`; the reference does not borrow `st`.
@@ -203,16 +202,11 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_prepare(
                 0
             }
             Ok(req) => {
-                let mut op = libc::FUTEX_WAIT_BITSET;
-                if !req.shared {
-                    op |= libc::FUTEX_PRIVATE_FLAG;
-                }
-                let deadline = req.deadline.map(|d| {
-                    if d.clock() == Clock::Realtime {
-                        op |= libc::FUTEX_CLOCK_REALTIME;
-                    }
-                    d.at().to_libc()
-                });
+                let op = futex::wait_op(
+                    req.shared,
+                    req.deadline.map_or(Clock::Monotonic, Deadline::clock),
+                );
+                let deadline = req.deadline.map(|d| d.at().to_libc());
                 let a = ParkArgs {
                     word: req.word.as_ptr(),
                     expected: req.expected,
@@ -246,7 +240,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_parked(
     st: *mut WaitState,
     err: c_int,
 ) -> c_int {
-    crate::exports::guard(|| {
+    guard(|| {
         // SAFETY: initialised by `begin` and used by this thread only.
         let st = unsafe { &mut *st };
         st.on_cpu = None;
@@ -277,7 +271,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_parked(
 /// `st` was initialised by `begin`; not used again afterwards.
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_finish(st: *mut WaitState) -> c_int {
-    crate::exports::guard(|| {
+    guard(|| {
         // SAFETY: initialised by `begin` and used by this thread only.
         let st = unsafe { &mut *st };
         st.on_cpu = None;
@@ -355,25 +349,10 @@ mod tests {
                 let mut a = MaybeUninit::<ParkArgs>::uninit();
                 while nemo_preload_rs_wait_prepare(st, a.as_mut_ptr()) == 1 {
                     let a = a.assume_init_ref();
-                    let ts = if a.has_deadline != 0 {
-                        &a.deadline as *const timespec
-                    } else {
-                        ptr::null()
-                    };
-                    let rc = libc::syscall(
-                        libc::SYS_futex,
-                        a.word,
-                        a.op,
-                        a.expected,
-                        ts,
-                        ptr::null::<u32>(),
-                        u32::MAX,
-                    );
-                    let err = if rc == -1 {
-                        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-                    } else {
-                        0
-                    };
+                    let at = (a.has_deadline != 0).then_some(&a.deadline);
+                    let err = futex::wait_with_op(a.word, a.op, a.expected, at, futex::MATCH_ANY)
+                        .err()
+                        .unwrap_or(0);
                     if nemo_preload_rs_wait_parked(st, err) == 1 {
                         break;
                     }

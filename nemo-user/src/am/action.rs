@@ -20,48 +20,8 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, OnceLock};
 
+use super::ids::ActionId;
 use crate::error::{Error, Result};
-
-/// Names an action of one [`Domain`](super::Domain): the domain's tag and the action's index.
-/// Another domain refuses it with [`Error::UnknownAction`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActionId(u32);
-
-impl ActionId {
-    const INDEX_BITS: u32 = 16;
-    /// The most actions a domain can have.
-    pub const MAX_ACTIONS: usize = 1 << Self::INDEX_BITS;
-
-    fn new(tag: u16, index: usize) -> ActionId {
-        ActionId((u32::from(tag) << Self::INDEX_BITS) | index as u32)
-    }
-
-    /// The index in its domain's table, `0..capacity`.
-    pub const fn index(self) -> usize {
-        (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
-    }
-
-    fn tag(self) -> u16 {
-        (self.0 >> Self::INDEX_BITS) as u16
-    }
-
-    /// The id as a plain number (for a C caller).
-    pub const fn as_u32(self) -> u32 {
-        self.0
-    }
-
-    /// An id from a plain number; an id that names no action of the domain it is used with is
-    /// refused by `notify`.
-    pub const fn from_u32(id: u32) -> ActionId {
-        ActionId(id)
-    }
-}
-
-impl fmt::Display for ActionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{} of domain {:#06x}", self.index(), self.tag())
-    }
-}
 
 /// An action that panicked while the `poll` backend ran it: taken from the domain with
 /// [`Domain::take_action_panic`](super::Domain::take_action_panic).

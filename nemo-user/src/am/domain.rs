@@ -1,16 +1,17 @@
 //! [`Domain`]: an action table and the targets it can reach.
 
 use core::ffi::c_void;
+use core::fmt;
 use std::sync::Arc;
 
 use super::action::{ActionPanic, ActionTable, CActionFn, HandlerContext};
+use super::ids::{ActionId, TargetId};
 use super::mailbox::{MAX_CAPACITY, Mailbox};
-use super::target::{Entry, Target, TargetTable};
-use super::{ActionId, TargetId};
+use super::target::{Entry, TargetTable};
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::interrupt::thread::current_pid;
-use crate::interrupt::{ReceiverBuilder, Sender, Vector};
+use crate::interrupt::process::current_pid;
+use crate::interrupt::{Receiver, ReceiverBuilder, Sender, Vector};
 
 pub(crate) struct Inner {
     actions: ActionTable,
@@ -138,8 +139,8 @@ impl Default for Domain {
     }
 }
 
-impl core::fmt::Debug for Domain {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Debug for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Domain")
             .field("vector", &self.inner.vector.get())
             .field("targets", &self.inner.targets.capacity())
@@ -233,7 +234,7 @@ impl Domain {
             if v != am {
                 other(v);
             } else if let Some(entry) = c.get() {
-                let context = if entry.sender.core().kind() == BackendKind::Poll {
+                let context = if entry.sender.doorbell().kind() == BackendKind::Poll {
                     HandlerContext::Safepoint
                 } else {
                     HandlerContext::Interrupt
@@ -282,12 +283,12 @@ impl Domain {
 
     #[inline]
     fn post(entry: &Entry, target: TargetId, action: ActionId, payload: u64) -> Result<()> {
-        let core = entry.sender.core();
+        let doorbell = entry.sender.doorbell();
         // The mailbox is this process's memory (even when the doorbell is process-shared).
-        if core.pid != current_pid() {
+        if doorbell.pid != current_pid() {
             return Err(Error::ForeignProcess);
         }
-        if !core.is_alive() {
+        if !doorbell.is_alive() {
             // The thread exited with the target registered: it is gone like an unregistered
             // one, and its slot is reclaimed by its exit hook or the next registration.
             return Err(Error::UnknownTarget(target));
@@ -300,17 +301,11 @@ impl Domain {
                 action,
                 payload,
             })?;
-        if core.kind() == BackendKind::Poll {
-            // Posting is all a polled target needs, and the bracket `Sender::send` puts around
-            // it (for signals to a thread that may exit, and to order sends before the
-            // receiver's final drain) is the target slot's job here: `Target`'s drop waits for
-            // notifiers in flight before its receiver drains for the last time. (A target
-            // whose thread exited without dropping it is caught by the liveness check above,
-            // or its message is discarded with everything else that was pending at the exit.)
-            core.upid.post(entry.sender.vector());
-            return Ok(());
-        }
-        entry.sender.send().map_err(|e| match e {
+        // The target slot keeps the receiver from its final drain: `Target`'s drop waits for
+        // notifiers in flight before its receiver drains for the last time. (A target whose
+        // thread exited without dropping it is caught by the liveness check above, or its
+        // message is discarded with everything else that was pending at the exit.)
+        entry.sender.post_held().map_err(|e| match e {
             // The thread exited after the liveness check above.
             Error::ReceiverGone => Error::UnknownTarget(target),
             // The real-time signal queue stayed full: the message is queued, the interrupt
@@ -418,3 +413,51 @@ mod exit_hook {
 }
 
 pub(crate) use exit_hook::clear as forget_exit_hook;
+
+/// A thread registered to receive a domain's active messages.
+///
+/// Dropping it unregisters the thread: messages queued before are delivered by the drop (on the
+/// `signal` and `poll` backends), later notifies fail with [`Error::UnknownTarget`]. Not `Send`:
+/// it belongs to its thread.
+#[must_use = "dropping a target unregisters the thread: keep it for as long as it receives"]
+pub struct Target {
+    pub(crate) id: TargetId,
+    pub(crate) domain: Arc<Inner>,
+    pub(crate) entry: Arc<Entry>,
+    pub(crate) receiver: Receiver,
+}
+
+impl Target {
+    /// This target's id, for [`Domain::notify`](super::Domain::notify).
+    pub fn id(&self) -> TargetId {
+        self.id
+    }
+
+    /// The receiver that delivers this target's messages (for its endpoint or backend).
+    pub fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
+    /// Messages queued and not yet handled.
+    pub fn queued(&self) -> usize {
+        self.entry.mailbox.queued(self.entry.line())
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("id", &self.id)
+            .field("backend", &self.receiver.backend())
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        forget_exit_hook(self.id);
+        // First no new messages, then (when the `receiver` field drops) the final drain.
+        self.domain.targets.remove(self.id);
+    }
+}

@@ -49,11 +49,12 @@
 
 mod action;
 mod domain;
+pub(crate) mod ids;
 mod mailbox;
 #[cfg(test)]
 mod mailbox_loom;
 mod target;
 
-pub use action::{ActionId, ActionPanic, CActionFn};
-pub use domain::{Domain, DomainBuilder};
-pub use target::{Target, TargetId};
+pub use action::{ActionPanic, CActionFn};
+pub use domain::{Domain, DomainBuilder, Target};
+pub use ids::{ActionId, TargetId};

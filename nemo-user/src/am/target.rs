@@ -25,55 +25,14 @@
 //! destroyed), a registration that finds the table full reclaims the slots of targets whose
 //! receiver is gone (see [`TargetTable::insert`]).
 
-use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
+use super::ids::TargetId;
 use super::mailbox::{Line, Mailbox};
 use crate::error::{Error, Result};
-use crate::interrupt::thread::current_pid;
-use crate::interrupt::{Receiver, Sender};
-
-/// Names a target of a [`Domain`](super::Domain): a slot index and a registration stamp, so the
-/// id of a target that went away, or of another domain's target, is refused with
-/// [`Error::UnknownTarget`] (up to the bound in the module docs: 65 536 registrations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TargetId(u32);
-
-impl TargetId {
-    const INDEX_BITS: u32 = 16;
-    /// The most targets a domain can have.
-    pub const MAX_TARGETS: usize = 1 << Self::INDEX_BITS;
-
-    fn new(index: usize, generation: u32) -> TargetId {
-        TargetId((generation << Self::INDEX_BITS) | index as u32)
-    }
-
-    /// The slot index, `0..capacity` (dense: usable to index per-target arrays).
-    pub const fn index(self) -> usize {
-        (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
-    }
-
-    fn generation(self) -> u32 {
-        self.0 >> Self::INDEX_BITS
-    }
-
-    /// The id as a plain number (for a C caller).
-    pub const fn as_u32(self) -> u32 {
-        self.0
-    }
-
-    /// An id from a plain number; one that names no live target is refused by `notify`.
-    pub const fn from_u32(id: u32) -> TargetId {
-        TargetId(id)
-    }
-}
-
-impl fmt::Display for TargetId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index(), self.generation())
-    }
-}
+use crate::interrupt::Sender;
+use crate::interrupt::process::current_pid;
 
 /// What notifiers reach: the mailbox and the interrupt that says "look".
 pub(crate) struct Entry {
@@ -86,7 +45,7 @@ impl Entry {
     /// receiver and so is the target of one domain at most: these words are this entry's.
     #[inline(always)]
     pub fn line(&self) -> Line<'_, AtomicU64> {
-        let [state, inline_head, inline_payload, ..] = self.sender.core().upid.software_words();
+        let [state, inline_head, inline_payload, ..] = self.sender.doorbell().upid.software_words();
         Line {
             state,
             inline_head,
@@ -204,8 +163,8 @@ impl TargetTable {
         let exited: Vec<TargetId> = self
             .live()
             .filter(|a| {
-                let core = a.entry().sender.core();
-                core.pid == current_pid() && !core.is_alive()
+                let doorbell = a.entry().sender.doorbell();
+                doorbell.pid == current_pid() && !doorbell.is_alive()
             })
             .map(|a| a.id())
             .collect();
@@ -286,53 +245,5 @@ impl Drop for TargetTable {
                 drop(unsafe { Arc::from_raw(entry) });
             }
         }
-    }
-}
-
-/// A thread registered to receive a domain's active messages.
-///
-/// Dropping it unregisters the thread: messages queued before are delivered by the drop (on the
-/// `signal` and `poll` backends), later notifies fail with [`Error::UnknownTarget`]. Not `Send`:
-/// it belongs to its thread.
-#[must_use = "dropping a target unregisters the thread: keep it for as long as it receives"]
-pub struct Target {
-    pub(crate) id: TargetId,
-    pub(crate) domain: Arc<super::domain::Inner>,
-    pub(crate) entry: Arc<Entry>,
-    pub(crate) receiver: Receiver,
-}
-
-impl Target {
-    /// This target's id, for [`Domain::notify`](super::Domain::notify).
-    pub fn id(&self) -> TargetId {
-        self.id
-    }
-
-    /// The receiver that delivers this target's messages (for its endpoint or backend).
-    pub fn receiver(&self) -> &Receiver {
-        &self.receiver
-    }
-
-    /// Messages queued and not yet handled.
-    pub fn queued(&self) -> usize {
-        self.entry.mailbox.queued(self.entry.line())
-    }
-}
-
-impl fmt::Debug for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Target")
-            .field("id", &self.id)
-            .field("backend", &self.receiver.backend())
-            .field("queued", &self.queued())
-            .finish()
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        super::domain::forget_exit_hook(self.id);
-        // First no new messages, then (when the `receiver` field drops) the final drain.
-        self.domain.targets.remove(self.id);
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! | backend | notification | delivery point | handler may |
 //! |---|---|---|---|
-//! | [`uintr`] | `SENDUIPI` → the CPU | any instruction while UIF = 1 | async-signal-safe work only, no indefinitely blocking syscalls (the kernel does not interrupt them without a `WAITING` flag) |
+//! | `uintr` | `SENDUIPI` → the CPU | any instruction while UIF = 1 | async-signal-safe work only, no indefinitely blocking syscalls (the kernel does not interrupt them without a `WAITING` flag) |
 //! | [`signal`] | software UPID + `tgkill` of a real-time signal | any instruction, also inside blocking syscalls (they restart) | async-signal-safe work only: no allocation, no locks the interrupted code may hold |
-//! | [`poll`] | software UPID, no notification | [`poll()`](crate::poll) safepoints (and a guard's drop) | anything |
+//! | `poll` | software UPID, no notification | [`poll()`](crate::poll) safepoints (and a guard's drop) | anything |
 //!
 //! Whatever the backend: 64 vectors per receiver, a pending vector coalesces (sending it again
 //! adds nothing until it is delivered), the highest pending vector is delivered first, delivery
@@ -34,9 +34,9 @@
 //! # Ok::<(), nemo_user::Error>(())
 //! ```
 
-pub mod poll;
+pub(crate) mod poll;
 pub mod signal;
-pub mod uintr;
+pub(crate) mod uintr;
 
 use core::fmt;
 use core::str::FromStr;
@@ -45,61 +45,19 @@ use std::sync::OnceLock;
 use uintr_sys::Detection;
 
 use crate::error::{Error, Result};
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::seam::Backend;
+
+pub use crate::interrupt::kind::BackendKind;
 
 /// The environment variable that forces a backend.
 pub const BACKEND_ENV: &str = "NEMO_BACKEND";
 
-/// One of the three backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BackendKind {
-    /// Intel user interrupts: `SENDUIPI` and a hardware-delivered handler.
-    Uintr,
-    /// A software UPID notified by a real-time signal (`tgkill`).
-    Signal,
-    /// A software UPID drained at explicit [`poll()`](crate::poll) safepoints.
-    Poll,
-}
-
 impl BackendKind {
-    /// All backends, in order of preference.
-    pub const ALL: [BackendKind; 3] = [BackendKind::Uintr, BackendKind::Signal, BackendKind::Poll];
-
-    /// The lowercase name used by `NEMO_BACKEND`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            BackendKind::Uintr => "uintr",
-            BackendKind::Signal => "signal",
-            BackendKind::Poll => "poll",
-        }
-    }
-
     /// Whether this backend can run here; `Err` carries the reason it cannot.
     pub fn availability(self) -> Result<()> {
         let d = uintr_sys::detect();
         availability(self, d.is_available(), d.reason())
-    }
-
-    pub(crate) const fn to_u8(self) -> u8 {
-        match self {
-            BackendKind::Uintr => 0,
-            BackendKind::Signal => 1,
-            BackendKind::Poll => 2,
-        }
-    }
-
-    pub(crate) const fn from_u8(v: u8) -> BackendKind {
-        match v {
-            0 => BackendKind::Uintr,
-            1 => BackendKind::Signal,
-            _ => BackendKind::Poll,
-        }
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -187,6 +145,52 @@ impl fmt::Display for BackendInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.kind, self.reason)
     }
+}
+
+/// The backend a receiver registers on: `requested`, or the process default; an error if it
+/// cannot run here.
+pub(crate) fn choose(
+    requested: Option<BackendKind>,
+    uintr: &uintr::Options,
+) -> Result<BackendKind> {
+    match requested {
+        Some(BackendKind::Uintr) => {
+            uintr::availability(uintr)?;
+            Ok(BackendKind::Uintr)
+        }
+        Some(kind) => {
+            kind.availability()?;
+            Ok(kind)
+        }
+        None => Ok(backend_info()?.kind),
+    }
+}
+
+/// The signal a receiver on `kind` is notified with (0: none).
+pub(crate) fn notification_signal(kind: BackendKind) -> Result<libc::c_int> {
+    match kind {
+        BackendKind::Signal => signal::signal_number(),
+        BackendKind::Uintr | BackendKind::Poll => Ok(0),
+    }
+}
+
+/// Sets up `kind`'s receiver-side half for the calling thread, with these `vectors` enabled,
+/// around its freshly placed `doorbell`.
+pub(crate) fn open(
+    kind: BackendKind,
+    uintr: &uintr::Options,
+    vectors: u64,
+    doorbell: &Doorbell,
+) -> Result<Box<dyn Backend>> {
+    Ok(match kind {
+        BackendKind::Uintr => Box::new(uintr::register(uintr, vectors)?),
+        BackendKind::Signal => Box::new(signal::Signalled),
+        BackendKind::Poll => {
+            // Nobody is ever notified.
+            doorbell.suppress_notifications();
+            Box::new(poll::Polled)
+        }
+    })
 }
 
 fn availability(kind: BackendKind, uintr_available: bool, uintr_reason: &str) -> Result<()> {

@@ -9,8 +9,39 @@
 
 use core::sync::atomic::Ordering::Relaxed;
 
+use uintr_sys::Vector;
+
+use crate::error::Result;
 use crate::interrupt::delivery::drain;
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread;
+
+/// The receiver-side half: nothing beyond the doorbell.
+pub(crate) struct Polled;
+
+impl Backend for Polled {
+    fn connect(&self, _: &Doorbell, _: Vector) -> Result<Box<dyn Route>> {
+        Ok(Box::new(Post))
+    }
+}
+
+/// A sender's half: post, notify nobody.
+struct Post;
+
+impl Route for Post {
+    #[inline]
+    fn send(&self, doorbell: &Doorbell, vector: Vector) -> Result<Sent> {
+        doorbell.post_without_notifying(vector);
+        Ok(Sent::Done)
+    }
+
+    fn notify_self(&self, _: Vector) {}
+
+    fn notifies(&self) -> bool {
+        false
+    }
+}
 
 /// A safepoint: runs the handler of this thread's receiver for every pending vector, highest
 /// first, and returns how many handler calls ran.
@@ -40,7 +71,7 @@ pub fn poll() -> usize {
             return 0;
         }
         // SAFETY: the thread's registered receiver is live while the pointer is set.
-        if unsafe { &*local }.shared.core().upid.pir() == 0 {
+        if unsafe { &*local }.shared.doorbell().pending() == 0 {
             return 0;
         }
         if ts.depth.load(Relaxed) != 0 {

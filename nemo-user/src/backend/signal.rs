@@ -1,7 +1,7 @@
 //! The `signal` backend: a software UPID, notified by a real-time signal.
 //!
 //! A sender posts its vector with [`uintr_sys::Upid::post`], exactly the sender's half of
-//! `SENDUIPI`; only when that says [`PostOutcome::Notify`](uintr_sys::PostOutcome::Notify) (no
+//! `SENDUIPI`; only when that says [`PostOutcome::Notify`] (no
 //! notification outstanding) does it `tgkill` the receiver's thread. The signal handler is the
 //! receiver's half: [`uintr_sys::Upid::take`] and the handler for each vector, highest first. So
 //! at most one signal is in flight per receiver however many vectors are sent, and the
@@ -24,28 +24,72 @@ use core::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 
 use libc::c_int;
+use uintr_sys::{PostOutcome, Vector};
 
 use crate::error::{Error, Result};
 use crate::interrupt::delivery::drain;
-use crate::interrupt::shared::Core;
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::process::current_pid;
+use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread;
+
+/// The receiver-side half: the doorbell says whom to signal, with which signal.
+pub(crate) struct Signalled;
+
+impl Backend for Signalled {
+    fn connect(&self, _: &Doorbell, _: Vector) -> Result<Box<dyn Route>> {
+        Ok(Box::new(Signal))
+    }
+}
+
+/// A sender's half: post, and signal the receiver's thread when the UPID asks for a
+/// notification.
+struct Signal;
+
+impl Route for Signal {
+    #[inline]
+    fn send(&self, doorbell: &Doorbell, vector: Vector) -> Result<Sent> {
+        if doorbell.upid.post(vector) != PostOutcome::Notify {
+            return Ok(Sent::Done);
+        }
+        if doorbell.pid == current_pid() && doorbell.tid == thread::with(|t| t.tid()) {
+            return Ok(Sent::NotifySelf);
+        }
+        notify(doorbell).map(|()| Sent::Done)
+    }
+
+    fn notify_self(&self, _: Vector) {
+        notify_self();
+    }
+}
+
+/// What the handler does with a signal from a per-thread POSIX timer (`si_code == SI_TIMER`)
+/// before it delivers: set once by whoever creates such timers (the timer module), so that
+/// this backend knows nothing about timers.
+static TIMER_HOOK: OnceLock<fn(&libc::siginfo_t)> = OnceLock::new();
+
+/// Registers the hook for `SI_TIMER` signals (the first registration wins; later ones must
+/// pass the same function). Call before creating a timer that sends this backend's signal.
+pub(crate) fn on_timer_signal(hook: fn(&libc::siginfo_t)) {
+    let _ = TIMER_HOOK.set(hook);
+}
 
 /// The environment variable that overrides the signal.
 pub const SIGNAL_ENV: &str = "NEMO_SIGNAL";
 
 /// The default signal is `SIGRTMIN() + DEFAULT_OFFSET` (the first free one from there).
-pub const DEFAULT_OFFSET: c_int = 4;
+pub(crate) const DEFAULT_OFFSET: c_int = 4;
 
 /// Signals this backend must not take: the delivery signals of `uintr-sys`'s UINTR emulation
 /// ([`uintr_sys::emulation::delivery_signals`], counted down from `SIGRTMAX()`; its other signal
 /// is `SIGILL`, not a real-time one).
-pub fn reserved_signals() -> [c_int; 2] {
+pub(crate) fn reserved_signals() -> [c_int; 2] {
     uintr_sys::emulation::delivery_signals()
 }
 
 /// Parses a `NEMO_SIGNAL` value: `RTMIN+k`, `SIGRTMIN+k`, `RTMIN`, or a signal number, which
 /// must lie in `rtmin..=rtmax`.
-pub fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
+pub(crate) fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
     let invalid = |reason: String| Error::InvalidSignal {
         value: value.to_string(),
         reason,
@@ -80,7 +124,7 @@ pub fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
 /// first of `rtmin + DEFAULT_OFFSET ..= rtmax`, then `rtmin .. rtmin + DEFAULT_OFFSET`, that is
 /// not `reserved` and for which `is_free` holds. Pure, for testing; [`signal_number()`] feeds it
 /// the process's real state.
-pub fn choose_signal(
+pub(crate) fn choose_signal(
     env: Option<&str>,
     rtmin: c_int,
     rtmax: c_int,
@@ -159,22 +203,22 @@ pub fn signal_number() -> Result<c_int> {
 /// from 10 µs to 10 ms each.
 pub const SIGNAL_QUEUE_FULL_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Sends the notification signal to the receiver of `core`. Async-signal-safe.
+/// Sends the notification signal to the receiver of `doorbell`. Async-signal-safe.
 ///
-/// Called between [`Core::enter`] and [`Core::leave`], so the receiver's thread cannot have
-/// exited (and its id cannot have been reused) while the signal is sent.
+/// Called between [`Doorbell::enter`] and [`Doorbell::leave`], so the receiver's thread cannot
+/// have exited (and its id cannot have been reused) while the signal is sent.
 ///
 /// Errors: [`Error::ReceiverGone`]; `Error::Os(EAGAIN)` if the queue of pending real-time
 /// signals (`RLIMIT_SIGPENDING`) stayed full for [`SIGNAL_QUEUE_FULL_BOUND`]: the vector stays
 /// posted, and is delivered at the receiver's next delivery (another notification, a safepoint,
 /// or its unregistration), not by this send.
-pub(crate) fn notify(core: &Core) -> Result<()> {
+pub(crate) fn notify(doorbell: &Doorbell) -> Result<()> {
     let mut waited = std::time::Duration::ZERO;
     let mut pause = std::time::Duration::from_micros(10);
     let mut yields = 0;
     // From another process, through the receiver's thread pidfd where it has one: the
-    // receiver's drain waits for such senders a bounded time only (see `interrupt::shared`).
-    let by_pidfd = core.thread_pidfd >= 0 && core.pid != thread::current_pid();
+    // receiver's drain waits for such senders a bounded time only (see `interrupt::doorbell`).
+    let by_pidfd = doorbell.thread_pidfd >= 0 && doorbell.pid != current_pid();
     loop {
         let r = if by_pidfd {
             // SAFETY: a descriptor number and plain integers; a pidfd names the receiver's
@@ -182,8 +226,8 @@ pub(crate) fn notify(core: &Core) -> Result<()> {
             unsafe {
                 libc::syscall(
                     libc::SYS_pidfd_send_signal,
-                    core.thread_pidfd as libc::c_long,
-                    core.signo as libc::c_long,
+                    doorbell.thread_pidfd as libc::c_long,
+                    doorbell.signo as libc::c_long,
                     core::ptr::null::<libc::siginfo_t>(),
                     0 as libc::c_long,
                 )
@@ -193,9 +237,9 @@ pub(crate) fn notify(core: &Core) -> Result<()> {
             unsafe {
                 libc::syscall(
                     libc::SYS_tgkill,
-                    core.pid as libc::c_long,
-                    core.tid as libc::c_long,
-                    core.signo as libc::c_long,
+                    doorbell.pid as libc::c_long,
+                    doorbell.tid as libc::c_long,
+                    doorbell.signo as libc::c_long,
                 )
             }
         };
@@ -221,7 +265,7 @@ pub(crate) fn notify(core: &Core) -> Result<()> {
                 waited += pause;
                 pause = (pause * 2).min(std::time::Duration::from_millis(10));
             }
-            Some(libc::ESRCH) => return Err(crate::Error::ReceiverGone),
+            Some(libc::ESRCH) => return Err(Error::ReceiverGone),
             Some(e) => return Err(Error::Os(e)),
             None => return Err(Error::Os(libc::EIO)),
         }
@@ -229,7 +273,7 @@ pub(crate) fn notify(core: &Core) -> Result<()> {
 }
 
 /// What the signal handler does, for a notification a thread sends itself (no syscall).
-pub(crate) fn notify_self() {
+fn notify_self() {
     thread::with(|ts| {
         let local = ts.receiver.load(Relaxed);
         if local.is_null() {
@@ -252,9 +296,11 @@ extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, _: *mut libc::c_vo
     // SAFETY: the kernel passes an SA_SIGINFO handler a valid siginfo (or null).
     if let Some(info) = unsafe { info.as_ref() }
         && info.si_code == libc::SI_TIMER
+        && let Some(hook) = TIMER_HOOK.get()
     {
-        // A per-thread POSIX timer's tick: post its vector, delivered by the drain below.
-        crate::timer::posix_expired(info);
+        // A per-thread POSIX timer's tick: the hook posts its vector, delivered by the drain
+        // below.
+        hook(info);
     }
     notify_self();
     // SAFETY: as above.
@@ -342,6 +388,50 @@ mod tests {
         assert_eq!(
             choose_signal(Some("  "), RTMIN, RTMAX, &[], |_| true),
             Ok(RTMIN + DEFAULT_OFFSET)
+        );
+    }
+
+    /// The window the pidfd closes: a sender of another process that reaches the receiver
+    /// after its thread has exited (the drain stopped waiting for it). Through the thread's
+    /// pidfd the send fails with `ReceiverGone`, whatever thread now has that id; a `tgkill`
+    /// would have signalled it.
+    #[test]
+    fn a_fork_child_sending_after_the_receiving_thread_exited_gets_receiver_gone() {
+        // The fork handler that refreshes the cached pid in the child.
+        crate::interrupt::thread::init_process();
+        let signo = signal_number().unwrap();
+        let doorbell = std::thread::spawn(move || {
+            let tid = crate::interrupt::thread::with(|t| t.tid());
+            Doorbell::new(
+                crate::backend::BackendKind::Signal,
+                current_pid(),
+                tid,
+                signo,
+                !0,
+                true,
+            )
+        })
+        .join()
+        .unwrap();
+        assert!(doorbell.thread_pidfd >= 0, "Linux 6.9+ makes thread pidfds");
+        // SAFETY: the child only calls async-signal-safe code (the send, a raw syscall) and
+        // `_exit`.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            // Another process: the send goes through the pidfd, not `tgkill`.
+            let ok = doorbell.pid != current_pid() && notify(&doorbell) == Err(Error::ReceiverGone);
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        // SAFETY: opened by `Doorbell::new` above; nobody else closes this bare doorbell's fd.
+        unsafe { libc::close(doorbell.thread_pidfd) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status:#x}"
         );
     }
 }

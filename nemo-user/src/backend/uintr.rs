@@ -18,7 +18,7 @@
 //!   (the kernel's allocation is unlocked and the table has 256 entries).
 //! * **Self-sends**: to its own thread the CPU enters the handler a few instructions after
 //!   `SENDUIPI`. A send to the calling thread's receiver issues it after the send bracket
-//!   (`Target::send` / `Target::notify_self`), so a handler that drops the receiver does not
+//!   (`Route::send` returns `Sent::NotifySelf`, and `Route::notify_self` sends), so a handler that drops the receiver does not
 //!   wait for the send it interrupted.
 //! * **Re-registration** reuses the thread's UPID: what was pending for an earlier receiver of
 //!   the thread is let in and dropped before the new one is reachable. Senders of the earlier
@@ -26,8 +26,8 @@
 //! * **`WAITING_RECEIVER`** is set only on request
 //!   ([`ReceiverBuilder::uintr_waiting`](crate::interrupt::ReceiverBuilder::uintr_waiting)): with
 //!   it every interruptible system call of the receiver's thread fails with `EINTR` when an
-//!   interrupt arrives. `uintr_wait` (the [`UintrPark`](crate::park::UintrPark)) needs it and is
-//!   refused without it (the park then falls back to the futex).
+//!   interrupt arrives. `uintr_wait` (the interrupt rung of [`crate::wake`]) needs it and is
+//!   refused without it.
 //!
 //! # Emulated
 //!
@@ -49,21 +49,14 @@ use uintr_sys::target_table::{SharedIndex, VectorFdRef};
 use uintr_sys::trampoline::Frame;
 use uintr_sys::{Support, Vector};
 
-use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::interrupt::delivery::deliver_one;
-use crate::interrupt::shared::{Core, Shared};
-use crate::interrupt::thread::{self, ThreadState};
-
-/// Values of [`ThreadState::uif`]: who implements the thread's user-interrupt flag.
-pub(crate) mod uif {
-    /// The thread has no `uintr` receiver: guards touch no flag.
-    pub const NONE: u8 = 0;
-    /// The CPU's UIF (`clui`/`stui`).
-    pub const CPU: u8 = 1;
-    /// The emulation's (a blocked signal).
-    pub const EMULATED: u8 = 2;
-}
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::flag::{set_uif, uif};
+use crate::interrupt::kind::BackendKind;
+use crate::interrupt::process::current_pid;
+use crate::interrupt::seam::{Backend, Route, Sent};
+use crate::interrupt::thread;
 
 /// Registration options of a `uintr` receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +128,8 @@ pub(crate) enum Registration {
 }
 
 /// Registers the calling thread (with the kernel, or the emulation) and, on hardware, creates a
-/// fd for every vector in `vectors`. Leaves delivery disabled; [`activate`] enables it once the
-/// receiver is reachable.
+/// fd for every vector in `vectors`. Leaves delivery disabled; [`Backend::activate`] enables it
+/// once the receiver is reachable.
 pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
     let entry: emulation::Entry = if opts.xsave {
         entry::NEMO_UINTR_ENTRY_XSAVE
@@ -230,75 +223,67 @@ fn discard_stale_interrupts(set_uif: impl Fn(bool)) {
     set_uif(false);
 }
 
-/// Makes guards on this thread drive the flag of `registration`, and enables delivery unless a
-/// guard is held.
-pub(crate) fn activate(ts: &ThreadState, registration: &Registration) {
-    let mode = match registration {
-        Registration::Kernel { .. } => uif::CPU,
-        Registration::Emulated { .. } => uif::EMULATED,
-    };
-    ts.uif.store(mode, Relaxed);
-    set_uif(ts, ts.depth.load(Relaxed) == 0);
-}
-
-/// Disables delivery and unregisters the calling thread (after which its guards touch no flag).
-pub(crate) fn deactivate(ts: &ThreadState) {
-    set_uif(ts, false);
-    // Nothing useful to do if the kernel refuses: the thread is no receiver either way.
-    match ts.uif.swap(uif::NONE, Relaxed) {
-        uif::CPU => {
-            if let Some(support) = uintr_sys::detect().support() {
-                let _ = syscalls::unregister_handler(support);
-            }
-        }
-        uif::EMULATED => {
-            let _ = emulation::kernel::unregister_handler();
-        }
-        _ => {}
+impl Backend for Registration {
+    fn connect(&self, doorbell: &Doorbell, vector: Vector) -> Result<Box<dyn Route>> {
+        Ok(Box::new(UintrRoute::connect(self, doorbell, vector)?))
     }
-}
 
-/// `stui` / `clui` for the calling thread's `uintr` receiver; nothing without one.
-#[inline]
-pub(crate) fn set_uif(ts: &ThreadState, enabled: bool) {
-    match ts.uif.load(Relaxed) {
-        // SAFETY: a CPU-mode receiver exists only where UINTR is enabled for this process.
-        uif::CPU => unsafe {
-            if enabled {
-                uintr_sys::instructions::stui();
-            } else {
-                uintr_sys::instructions::clui();
+    /// Makes guards on this thread drive this registration's flag, and enables delivery unless
+    /// a guard is held.
+    fn activate(&self) {
+        let mode = match self {
+            Registration::Kernel { .. } => uif::CPU,
+            Registration::Emulated { .. } => uif::EMULATED,
+        };
+        thread::with(|ts| {
+            ts.uif.store(mode, Relaxed);
+            set_uif(ts, ts.depth.load(Relaxed) == 0);
+        });
+    }
+
+    /// Disables delivery and unregisters the calling thread (after which its guards touch no
+    /// flag).
+    fn deactivate(&self) {
+        thread::with(|ts| {
+            set_uif(ts, false);
+            // Nothing useful to do if the kernel refuses: the thread is no receiver either way.
+            match ts.uif.swap(uif::NONE, Relaxed) {
+                uif::CPU => {
+                    if let Some(support) = uintr_sys::detect().support() {
+                        let _ = syscalls::unregister_handler(support);
+                    }
+                }
+                uif::EMULATED => {
+                    let _ = emulation::kernel::unregister_handler();
+                }
+                _ => {}
             }
-        },
-        uif::EMULATED => {
-            if enabled {
-                emulation::stui();
-            } else {
-                emulation::clui();
-            }
-        }
-        _ => {}
+        });
     }
 }
 
 /// A sender's way to the receiver: an index in the process's target table (the kernel's or the
-/// emulation's).
-pub(crate) struct Target(SharedIndex);
+/// emulation's), shared by every sender of this process to the same (receiver, vector).
+struct UintrRoute(SharedIndex);
 
-impl Target {
-    pub fn connect(shared: &Shared, vector: Vector) -> Result<Target> {
-        // The receiver's name in the table: `shared` outlives every sender connected to it.
-        let receiver = shared as *const Shared as usize;
-        let fd = match &shared.uintr {
-            Some(Registration::Kernel { fds }) => {
+impl UintrRoute {
+    fn connect(
+        registration: &Registration,
+        doorbell: &Doorbell,
+        vector: Vector,
+    ) -> Result<UintrRoute> {
+        // The receiver's name in the table: its doorbell outlives every sender connected to it.
+        let receiver = doorbell as *const Doorbell as usize;
+        let fd = match registration {
+            Registration::Kernel { fds } => {
                 let fd = fds
                     .get(vector.get() as usize)
                     .and_then(Option::as_ref)
                     .ok_or(Error::VectorNotEnabled(vector))?;
                 VectorFdRef::Kernel(support()?, fd.as_fd())
             }
-            Some(Registration::Emulated { fds }) => {
-                if shared.core().pid != thread::current_pid() {
+            Registration::Emulated { fds } => {
+                if doorbell.pid != current_pid() {
                     // The emulation delivers within one process only.
                     return Err(Error::ForeignProcess);
                 }
@@ -308,35 +293,36 @@ impl Target {
                     .ok_or(Error::VectorNotEnabled(vector))?;
                 VectorFdRef::Emulated(fd)
             }
-            None => return Err(Error::ReceiverGone),
         };
         SharedIndex::connect(receiver, vector, fd)
-            .map(Target)
+            .map(UintrRoute)
             .map_err(|e| match e {
                 uintr_sys::Error::ReceiverGone => Error::ReceiverGone,
                 e => Error::Uintr(e),
             })
     }
+}
 
-    /// Sends; returns whether the receiver is the calling thread and must be notified after the
-    /// send bracket ends (see [`Target::notify_self`]).
-    ///
-    /// Called between [`Core::enter`] and [`Core::leave`].
+impl Route for UintrRoute {
     #[inline]
-    pub fn send(&self, core: &Core) -> Result<bool> {
+    fn send(&self, doorbell: &Doorbell, _: Vector) -> Result<Sent> {
         // To its own thread the CPU enters the handler a few instructions after `senduipi`,
-        // inside this bracket: a handler that drops the receiver would wait in `Core::kill`
-        // for the very send it interrupted. So that `senduipi` waits for `leave`.
-        if core.pid == thread::current_pid() && core.tid == thread::with(|t| t.tid()) {
-            return Ok(true);
+        // inside the send bracket: a handler that drops the receiver would wait in
+        // `Doorbell::kill` for the very send it interrupted. So that `senduipi` waits for
+        // `leave`.
+        if doorbell.pid == current_pid() && doorbell.tid == thread::with(|t| t.tid()) {
+            return Ok(Sent::NotifySelf);
         }
         self.0.send().map_err(Error::Uintr)?;
-        Ok(false)
+        Ok(Sent::Done)
     }
 
-    /// The notification of a send to the calling thread's own receiver, outside the bracket
-    /// (a handler that drops that receiver must not wait for this very send).
-    pub fn notify_self(&self) {
+    fn notify_self(&self, _: Vector) {
         let _ = self.0.send();
+    }
+
+    /// The CPU keeps the pending vectors; the doorbell holds only those a guard deferred.
+    fn sees_pending(&self) -> bool {
+        false
     }
 }

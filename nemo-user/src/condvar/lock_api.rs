@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use ::lock_api::{MutexGuard, RawMutex};
 
+use super::raw::SplitWait;
 use super::{RawCondvar, WaitTicket, WaitTimeoutResult};
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};

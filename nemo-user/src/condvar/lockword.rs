@@ -118,6 +118,13 @@ impl<P: Platform> Core<P> {
         }
     }
 
+    /// Releases the lock and takes one reference in the same step (a waiter joining: its
+    /// reference keeps the object alive until [`leave`](Self::leave)).
+    #[inline]
+    pub(super) fn unlock_with_ref(&self) {
+        self.unlock(REF_ONE);
+    }
+
     /// Releases the lock, adding `refs_delta` to the reference count in the same step.
     #[inline]
     pub(super) fn unlock(&self, refs_delta: u32) {

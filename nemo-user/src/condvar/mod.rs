@@ -73,8 +73,8 @@
 //!   waiters have stopped touching the memory, so "broadcast, then destroy" is safe like in glibc.
 //!   A Rust [`Condvar`] cannot be dropped while a wait borrows it.
 //! - **Cancellation**: the Rust API has no thread cancellation. A C shim makes its waits
-//!   cancellation points with the split-phase API ([`RawCondvar::begin_wait`] and friends), see
-//!   [`crate::park`].
+//!   cancellation points with the split-phase API ([`SplitWait::begin_wait`](crate::embed::SplitWait::begin_wait) and friends), see
+//!   [`crate::embed`].
 //! - **Limits**: at most 2^24 − 1 threads inside waits on one condvar at a time (more than Linux's
 //!   thread limit); generation numbers wrap after 2^32 notifications, harmlessly unless one waiter
 //!   sleeps through 2^31 of its own group's generations between two checks.
@@ -85,7 +85,7 @@ mod lock_api;
 mod lockword;
 pub(crate) mod platform;
 mod protocol;
-mod raw;
+pub(crate) mod raw;
 mod waiting;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::park::futex;
+use crate::futex;
 use crate::wait::Deadline;
 
 /// The atomic operations the protocol uses on a 32-bit word.

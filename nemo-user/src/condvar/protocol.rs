@@ -118,10 +118,9 @@
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use super::lockword::REF_ONE;
 use super::platform::{Atom32, Atom64, Native, Platform};
+use crate::futex::MATCH_ANY;
 use crate::park::ParkResult;
-use crate::park::futex::MATCH_ANY;
 use crate::wait::{Deadline, WaitOutcome};
 
 const A_ONE: u64 = 1 << 32;
@@ -258,7 +257,7 @@ impl<P: Platform> Core<P> {
         let c = self.counts.load(Relaxed);
         debug_assert!(b_live(c) < u32::MAX);
         self.counts.store(c + 1, Relaxed);
-        self.unlock(REF_ONE);
+        self.unlock_with_ref();
         Ticket {
             generation,
             parked: false,

@@ -48,18 +48,18 @@ pub struct RawCondvar {
 }
 
 /// One waiter's in-progress wait on a [`RawCondvar`], for the split-phase API
-/// ([`RawCondvar::begin_wait`] … [`RawCondvar::finish_wait`]). Plain data: it borrows nothing, so
+/// ([`SplitWait::begin_wait`] … [`SplitWait::finish_wait`]). Plain data: it borrows nothing, so
 /// a C shim can keep it in a cancellation cleanup buffer.
 ///
-/// Every ticket must end in [`RawCondvar::finish_wait`] on the condvar that issued it (after
-/// its outcome is known: [`RawCondvar::poll`] returned `Some`, or [`RawCondvar::abandon`] was
+/// Every ticket must end in [`SplitWait::finish_wait`] on the condvar that issued it (after
+/// its outcome is known: [`SplitWait::poll`] returned `Some`, or [`SplitWait::abandon`] was
 /// called); otherwise the condvar keeps counting the waiter, and `destroy` waits for it forever.
-#[must_use = "a wait ticket must be finished with RawCondvar::finish_wait"]
+#[must_use = "a wait ticket must be finished with SplitWait::finish_wait"]
 #[derive(Debug)]
 pub struct WaitTicket(Ticket, SplitSpin);
 
-/// What an adaptive [`RawCondvar::spin_wait`] that ended in "park" leaves for
-/// [`RawCondvar::finish_wait`], which teaches the condvar's spin hint how the wait ended (the
+/// What an adaptive [`SplitWait::spin_wait`] that ended in "park" leaves for
+/// [`SplitWait::finish_wait`], which teaches the condvar's spin hint how the wait ended (the
 /// ladder does that itself, but a split-phase waiter parks outside it). Compact, so that a
 /// ticket still fits the 32-byte key of the C event API.
 #[derive(Clone, Copy, Debug, Default)]
@@ -84,13 +84,6 @@ fn now_us() -> u32 {
     (t.sec() as u64)
         .wrapping_mul(1_000_000)
         .wrapping_add(u64::from(t.nsec() / 1_000)) as u32
-}
-
-impl WaitTicket {
-    /// The outcome, once known.
-    pub fn outcome(&self) -> Option<WaitOutcome> {
-        self.0.outcome()
-    }
 }
 
 const _: () = assert!(std::mem::size_of::<RawCondvar>() == 48);
@@ -271,8 +264,44 @@ impl RawCondvar {
         Ok((outcome, relock()))
     }
 
-    // ---------------------------------------------------------------- split-phase API
+    /// Prepares the condvar for destruction (`pthread_cond_destroy`): fails with
+    /// [`Error::Busy`] if some waiter has not been notified (it would block forever), otherwise
+    /// waits until every notified waiter has stopped touching the object — so destroying right
+    /// after `notify_all` is safe even though the woken waiters are still on their way out. After
+    /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::ZERO`]).
+    pub fn destroy(&self) -> Result<(), Error> {
+        self.core
+            .destroy()
+            .map_err(|waiters| Error::Busy { waiters })
+    }
+}
 
+/// Keeps a joined ticket from leaking if `unlock` or a park panics.
+struct InWait<'a> {
+    cv: &'a RawCondvar,
+    ticket: Option<Ticket>,
+}
+
+impl Drop for InWait<'_> {
+    fn drop(&mut self) {
+        if let Some(mut t) = self.ticket.take() {
+            self.cv.core.cancel(&mut t);
+            self.cv.core.leave(t);
+        }
+    }
+}
+
+/// The split-phase wait: what an embedding that makes the blocking call itself drives by hand
+/// (re-exported as [`nemo_user::embed::SplitWait`](crate::embed::SplitWait)). Everything else
+/// waits with [`RawCondvar::wait_raw`], [`Condvar`](super::Condvar) or
+/// [`Event`](crate::event::Event), which climb the same ladder.
+///
+/// A wait is [`begin_wait`](Self::begin_wait) with the mutex held, then the mutex released,
+/// then [`wait_ticket`](Self::wait_ticket) or the lower-level steps
+/// ([`spin_wait`](Self::spin_wait), [`poll`](Self::poll), [`prepare_park`](Self::prepare_park)
+/// / [`end_park`](Self::end_park), [`abandon`](Self::abandon)), then
+/// [`finish_wait`](Self::finish_wait), then the relock.
+pub trait SplitWait {
     /// Starts a wait: registers the caller as a waiter. Call with the mutex held, then release
     /// the mutex, then drive the wait with [`wait_ticket`](Self::wait_ticket) or the
     /// lower-level [`poll`](Self::poll) / [`prepare_park`](Self::prepare_park) /
@@ -285,7 +314,7 @@ impl RawCondvar {
     ///
     /// ```
     /// use nemo_user::condvar::RawCondvar;
-    /// use nemo_user::park::{FutexPark, Park};
+    /// use nemo_user::embed::{FutexPark, Park, SplitWait};
     /// use nemo_user::wait::{Deadline, WaitOutcome};
     /// use std::time::Duration;
     ///
@@ -306,23 +335,16 @@ impl RawCondvar {
     /// assert_eq!(outcome, WaitOutcome::TimedOut);
     /// cv.finish_wait(t);
     /// ```
-    #[inline]
-    pub fn begin_wait(&self) -> WaitTicket {
-        WaitTicket(self.core.join(), SplitSpin::default())
-    }
+    fn begin_wait(&self) -> WaitTicket;
 
     /// Runs the wait ladder for a ticket until it is woken or `deadline` passes.
-    pub fn wait_ticket(
+    fn wait_ticket(
         &self,
         ticket: &mut WaitTicket,
         policy: &WaitPolicy,
         parker: &impl Park,
         deadline: Option<&Deadline>,
-    ) -> WaitOutcome {
-        // The ladder teaches the hint itself.
-        ticket.1 = SplitSpin::default();
-        wait_ticket(&self.core, &mut ticket.0, policy, parker, deadline)
-    }
+    ) -> WaitOutcome;
 
     /// Climbs the unparked rungs of `policy` for a ticket (spin on the cache line, `umwait` where
     /// the CPU has WAITPKG): `Some` once the wait is over — woken, or `deadline` passed and the
@@ -337,11 +359,12 @@ impl RawCondvar {
     /// spinners, none next to a registered parked waiter of a condvar with parked waiters; see
     /// the [`wait`](crate::wait) module docs). Refused, it returns `None` at once. When it
     /// returns `None`, [`finish_wait`](Self::finish_wait) teaches the hint how the wait ended;
-    /// hold a [`ParkedHere`](crate::wait::ParkedHere) across the blocking call, as the ladder
+    /// hold a [`ParkedHere`](crate::embed::ParkedHere) across the blocking call, as the ladder
     /// does, so that other waiters do not spin on the CPU this one will need once woken.
     ///
     /// ```
     /// use nemo_user::condvar::RawCondvar;
+    /// use nemo_user::embed::SplitWait;
     /// use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
     /// use std::time::Duration;
     ///
@@ -356,7 +379,59 @@ impl RawCondvar {
     /// assert_eq!(cv.spin_wait(&mut t, &spin, Some(&d)), Some(WaitOutcome::TimedOut));
     /// cv.finish_wait(t);
     /// ```
-    pub fn spin_wait(
+    fn spin_wait(
+        &self,
+        ticket: &mut WaitTicket,
+        policy: &WaitPolicy,
+        deadline: Option<&Deadline>,
+    ) -> Option<WaitOutcome>;
+
+    /// Checks without blocking: `Some` once the wait is over (taking a notification if one is
+    /// there for this waiter).
+    fn poll(&self, ticket: &mut WaitTicket) -> Option<WaitOutcome>;
+
+    /// Registers the waiter as about to block and returns what to block on; `Err` with the
+    /// outcome if the wait ended meanwhile. The caller blocks (e.g. with [`FutexPark`]) and then
+    /// must call [`end_park`](Self::end_park) before anything else on this ticket.
+    fn prepare_park<'a>(
+        &'a self,
+        ticket: &mut WaitTicket,
+        deadline: Option<&'a Deadline>,
+    ) -> Result<ParkRequest<'a>, WaitOutcome>;
+
+    /// Ends a block started by [`prepare_park`](Self::prepare_park) (whatever ended it).
+    fn end_park(&self, ticket: &mut WaitTicket);
+
+    /// Ends the wait now (deadline, cancellation): `Woken` if a notification was consumed —
+    /// the caller should then behave as woken — or `TimedOut` if the waiter withdrew without one.
+    /// Safe to call at any point after `begin_wait`, also after a `prepare_park` without
+    /// `end_park`, and more than once.
+    fn abandon(&self, ticket: &mut WaitTicket) -> WaitOutcome;
+
+    /// Releases the ticket: the waiter's last touch of the condvar. Abandons it first if its
+    /// outcome is not known yet.
+    fn finish_wait(&self, ticket: WaitTicket);
+}
+
+impl SplitWait for RawCondvar {
+    #[inline]
+    fn begin_wait(&self) -> WaitTicket {
+        WaitTicket(self.core.join(), SplitSpin::default())
+    }
+
+    fn wait_ticket(
+        &self,
+        ticket: &mut WaitTicket,
+        policy: &WaitPolicy,
+        parker: &impl Park,
+        deadline: Option<&Deadline>,
+    ) -> WaitOutcome {
+        // The ladder teaches the hint itself.
+        ticket.1 = SplitSpin::default();
+        wait_ticket(&self.core, &mut ticket.0, policy, parker, deadline)
+    }
+
+    fn spin_wait(
         &self,
         ticket: &mut WaitTicket,
         policy: &WaitPolicy,
@@ -394,18 +469,13 @@ impl RawCondvar {
         }
     }
 
-    /// Checks without blocking: `Some` once the wait is over (taking a notification if one is
-    /// there for this waiter).
     #[inline]
-    pub fn poll(&self, ticket: &mut WaitTicket) -> Option<WaitOutcome> {
+    fn poll(&self, ticket: &mut WaitTicket) -> Option<WaitOutcome> {
         self.core.poll(&mut ticket.0)
     }
 
-    /// Registers the waiter as about to block and returns what to block on; `Err` with the
-    /// outcome if the wait ended meanwhile. The caller blocks (e.g. with [`FutexPark`]) and then
-    /// must call [`end_park`](Self::end_park) before anything else on this ticket.
     #[inline]
-    pub fn prepare_park<'a>(
+    fn prepare_park<'a>(
         &'a self,
         ticket: &mut WaitTicket,
         deadline: Option<&'a Deadline>,
@@ -421,25 +491,18 @@ impl RawCondvar {
             })
     }
 
-    /// Ends a block started by [`prepare_park`](Self::prepare_park) (whatever ended it).
     #[inline]
-    pub fn end_park(&self, ticket: &mut WaitTicket) {
+    fn end_park(&self, ticket: &mut WaitTicket) {
         self.core.end_park(&mut ticket.0)
     }
 
-    /// Ends the wait now (deadline, cancellation): `Woken` if a notification was consumed —
-    /// the caller should then behave as woken — or `TimedOut` if the waiter withdrew without one.
-    /// Safe to call at any point after `begin_wait`, also after a `prepare_park` without
-    /// `end_park`, and more than once.
-    pub fn abandon(&self, ticket: &mut WaitTicket) -> WaitOutcome {
+    fn abandon(&self, ticket: &mut WaitTicket) -> WaitOutcome {
         // A wait cut short by a deadline or a cancellation says nothing about the gaps.
         ticket.1.flags &= !SPLIT_PENDING;
         self.core.cancel(&mut ticket.0)
     }
 
-    /// Releases the ticket: the waiter's last touch of the condvar. Abandons it first if its
-    /// outcome is not known yet.
-    pub fn finish_wait(&self, mut ticket: WaitTicket) {
+    fn finish_wait(&self, mut ticket: WaitTicket) {
         let split = ticket.1;
         if split.flags & SPLIT_PENDING != 0 && ticket.0.outcome() == Some(WaitOutcome::Woken) {
             // Wrapping difference read as signed: not past the window's end.
@@ -454,31 +517,5 @@ impl RawCondvar {
             self.core.cancel(&mut ticket.0);
         }
         self.core.leave(ticket.0)
-    }
-
-    /// Prepares the condvar for destruction (`pthread_cond_destroy`): fails with
-    /// [`Error::Busy`] if some waiter has not been notified (it would block forever), otherwise
-    /// waits until every notified waiter has stopped touching the object — so destroying right
-    /// after `notify_all` is safe even though the woken waiters are still on their way out. After
-    /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::ZERO`]).
-    pub fn destroy(&self) -> Result<(), Error> {
-        self.core
-            .destroy()
-            .map_err(|waiters| Error::Busy { waiters })
-    }
-}
-
-/// Keeps a joined ticket from leaking if `unlock` or a park panics.
-struct InWait<'a> {
-    cv: &'a RawCondvar,
-    ticket: Option<Ticket>,
-}
-
-impl Drop for InWait<'_> {
-    fn drop(&mut self) {
-        if let Some(mut t) = self.ticket.take() {
-            self.cv.core.cancel(&mut t);
-            self.cv.core.leave(t);
-        }
     }
 }

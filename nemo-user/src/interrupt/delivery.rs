@@ -17,42 +17,13 @@
 //! only marks the receiver orphaned, and the activation that called the handler frees it after
 //! the handler has returned.
 
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use std::sync::Arc;
+use core::sync::atomic::Ordering::Relaxed;
 
 use uintr_sys::Vector;
 
-use super::shared::Shared;
-use super::thread::{ThreadState, current_pid, signal_fence};
-
-/// The receiver-side state, owned by a `Receiver` and reachable from handlers through the
-/// thread-local `receiver` pointer.
-pub(crate) struct Local {
-    pub shared: Arc<Shared>,
-    handler: UnsafeCell<Box<dyn FnMut(Vector)>>,
-    /// Handler activations of this receiver currently on the stack.
-    active: AtomicU32,
-    /// The receiver was dropped while its handler ran; the outermost activation frees it.
-    pub orphaned: AtomicBool,
-}
-
-impl Local {
-    pub fn new(shared: Arc<Shared>, handler: Box<dyn FnMut(Vector)>) -> Local {
-        Local {
-            shared,
-            handler: UnsafeCell::new(handler),
-            active: AtomicU32::new(0),
-            orphaned: AtomicBool::new(false),
-        }
-    }
-
-    /// Whether a handler activation of this receiver is on the stack.
-    pub fn is_active(&self) -> bool {
-        signal_fence();
-        self.active.load(Relaxed) != 0
-    }
-}
+use super::local::Local;
+use super::process::current_pid;
+use super::thread::{ThreadState, signal_fence};
 
 /// Calls the handler. `extern "C"`, so a panicking handler aborts the process instead of
 /// unwinding through a signal frame or the user-interrupt trampoline.
@@ -115,7 +86,7 @@ pub(crate) unsafe fn drain(ts: &ThreadState, local: *mut Local, follow_deferred:
         ts.deferred.store(false, Relaxed);
         ts.enter();
         // SAFETY: live per the caller until `call` reports it gone.
-        let upid = &unsafe { &*local }.shared.core().upid;
+        let upid = &unsafe { &*local }.shared.doorbell().upid;
         let mut pending = 0u64;
         let mut gone = false;
         loop {
@@ -160,7 +131,7 @@ pub(crate) unsafe fn deliver_one(ts: &ThreadState, vector: Vector) {
         return;
     }
     // SAFETY: the thread's registered receiver is live while the pointer is set.
-    let core = unsafe { &*local }.shared.core();
+    let core = unsafe { &*local }.shared.doorbell();
     if ts.depth.load(Relaxed) != 0 {
         core.upid.post(vector);
         ts.deferred.store(true, Relaxed);

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::BackendKind;
+use super::kind::BackendKind;
 use crate::error::Result;
 
 use super::Sender;
@@ -22,7 +22,7 @@ pub struct Endpoint {
 
 impl core::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let c = self.shared.core();
+        let c = self.shared.doorbell();
         f.debug_struct("Endpoint")
             .field("backend", &c.kind())
             .field("pid", &c.pid)
@@ -49,28 +49,28 @@ impl Endpoint {
 
     /// The receiver's backend.
     pub fn backend(&self) -> BackendKind {
-        self.shared.core().kind()
+        self.shared.doorbell().kind()
     }
 
     /// Whether the receiver is still registered. (It may go away right after this returns; a
     /// send then fails cleanly.)
     pub fn is_alive(&self) -> bool {
-        self.shared.core().is_alive()
+        self.shared.doorbell().is_alive()
     }
 
     /// The receiver's process id.
     pub fn pid(&self) -> libc::pid_t {
-        self.shared.core().pid
+        self.shared.doorbell().pid
     }
 
     /// The receiver's kernel thread id.
     pub fn tid(&self) -> libc::pid_t {
-        self.shared.core().tid
+        self.shared.doorbell().tid
     }
 
     /// Whether fork children can send through this endpoint.
     pub fn is_process_shared(&self) -> bool {
-        self.shared.core().process_shared
+        self.shared.doorbell().process_shared
     }
 
     /// Whether two endpoints lead to the same receiver.

@@ -3,9 +3,8 @@
 use core::marker::PhantomData;
 use core::sync::atomic::Ordering::Relaxed;
 
-use crate::backend;
-
 use super::delivery::drain;
+use super::flag::set_uif;
 use super::thread;
 
 /// While a guard lives, no handler runs on this thread; what arrives meanwhile is delivered when
@@ -51,7 +50,7 @@ impl Guard {
             // `clui` first: an interrupt between it and the counter update must not find the
             // counter raised while UIF is still set.
             if ts.depth.load(Relaxed) == 0 {
-                backend::uintr::set_uif(ts, false);
+                set_uif(ts, false);
             }
             ts.enter();
         });
@@ -87,12 +86,12 @@ impl Drop for Guard {
                 ts.deferred.store(false, Relaxed);
             } else if ts.deferred.load(Relaxed)
                 // SAFETY: the thread's registered receiver is live while the pointer is set.
-                || unsafe { &*local }.shared.core().upid.pir() != 0
+                || unsafe { &*local }.shared.doorbell().upid.pir() != 0
             {
                 // SAFETY: the thread's registered receiver, on its own thread.
                 unsafe { drain(ts, local, true) };
             }
-            backend::uintr::set_uif(ts, true);
+            set_uif(ts, true);
         });
     }
 }

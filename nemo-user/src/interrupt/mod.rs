@@ -56,9 +56,15 @@
 //! ```
 
 pub(crate) mod delivery;
+pub(crate) mod doorbell;
 mod endpoint;
+pub(crate) mod flag;
 mod guard;
+pub(crate) mod kind;
+pub(crate) mod local;
+pub(crate) mod process;
 mod receiver;
+pub(crate) mod seam;
 mod sender;
 pub(crate) mod shared;
 pub(crate) mod thread;
@@ -72,32 +78,11 @@ pub use uintr_sys::Vector;
 /// The mask with all 64 vectors set.
 pub const ALL_VECTORS: u64 = u64::MAX;
 
-/// A cheap timestamp for stamping events in a handler: the TSC (`rdtsc`, a few cycles, no
-/// serialisation) on x86_64, `CLOCK_MONOTONIC` nanoseconds elsewhere. Async-signal-safe. Compare
-/// stamps taken on the same machine only; convert with a calibrated frequency.
-#[inline(always)]
-pub fn timestamp() -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        uintr_sys::instructions::rdtsc()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-    }
-}
-
 /// The backend of the calling thread's receiver, if it has one.
-pub fn current_backend() -> Option<crate::backend::BackendKind> {
+pub fn current_backend() -> Option<kind::BackendKind> {
     thread::with(|ts| {
         let local = ts.receiver.load(core::sync::atomic::Ordering::Relaxed);
         // SAFETY: the thread's registered receiver is live while the pointer is set.
-        (!local.is_null()).then(|| unsafe { &*local }.shared.core().kind())
+        (!local.is_null()).then(|| unsafe { &*local }.shared.doorbell().kind())
     })
 }

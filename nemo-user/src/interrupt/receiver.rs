@@ -8,10 +8,13 @@ use std::sync::Arc;
 use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
 
-use super::delivery::{Local, drain};
+use super::delivery::drain;
+use super::doorbell::Doorbell;
 use super::endpoint::Endpoint;
-use super::shared::{Core, Shared};
-use super::thread::{self, current_pid, signal_fence};
+use super::local::Local;
+use super::process::current_pid;
+use super::shared::Shared;
+use super::thread::{self, signal_fence};
 use super::{ALL_VECTORS, Vector};
 
 /// The calling thread's user-interrupt receiver: 64 vectors, one handler.
@@ -166,46 +169,28 @@ impl ReceiverBuilder {
         F: FnMut(Vector) + 'static,
     {
         thread::init_process();
-        let kind = match self.backend {
-            Some(BackendKind::Uintr) => {
-                backend::uintr::availability(&self.uintr)?;
-                BackendKind::Uintr
-            }
-            Some(kind) => {
-                kind.availability()?;
-                kind
-            }
-            None => backend::backend_info()?.kind,
-        };
+        let kind = backend::choose(self.backend, &self.uintr)?;
         thread::with(|ts| {
             if !ts.receiver.load(Relaxed).is_null() {
                 return Err(Error::AlreadyRegistered);
             }
-            let signo = match kind {
-                BackendKind::Signal => backend::signal::signal_number()?,
-                BackendKind::Uintr | BackendKind::Poll => 0,
-            };
-            let core = Core::new(
+            let doorbell = Doorbell::new(
                 kind,
                 current_pid(),
                 ts.tid(),
-                signo,
+                backend::notification_signal(kind)?,
                 self.vectors,
                 self.process_shared,
             );
-            let mut shared = Shared::new(core, self.process_shared)?;
-            if kind == BackendKind::Uintr {
-                shared.uintr = Some(backend::uintr::register(&self.uintr, self.vectors)?);
-            }
-            let shared = Arc::new(shared);
+            let shared = Arc::new(Shared::new(doorbell, self.process_shared, |doorbell| {
+                backend::open(kind, &self.uintr, self.vectors, doorbell)
+            })?);
             let local = Box::into_raw(Box::new(Local::new(shared.clone(), Box::new(handler))));
             exit_hook::arm();
             signal_fence();
             ts.receiver.store(local, Relaxed);
             signal_fence();
-            if let Some(registration) = &shared.uintr {
-                backend::uintr::activate(ts, registration);
-            }
+            shared.backend().activate();
             Ok(Receiver {
                 // SAFETY: from `Box::into_raw`, never null.
                 local: unsafe { NonNull::new_unchecked(local) },
@@ -242,19 +227,19 @@ impl Receiver {
 
     /// The backend this receiver runs on.
     pub fn backend(&self) -> BackendKind {
-        self.shared().core().kind()
+        self.shared().doorbell().kind()
     }
 
     /// Vectors posted to this receiver's software UPID and not yet delivered: everything pending
     /// on `signal` and `poll`; on `uintr`, only vectors deferred by a guard (the CPU's own pending
     /// vectors are not visible).
     pub fn pending(&self) -> u64 {
-        self.shared().core().upid.pir()
+        self.shared().doorbell().upid.pir()
     }
 
     /// The kernel thread id of the receiving thread.
     pub fn tid(&self) -> libc::pid_t {
-        self.shared().core().tid
+        self.shared().doorbell().tid
     }
 }
 
@@ -274,26 +259,24 @@ impl Drop for Receiver {
         thread::with(|ts| {
             // SAFETY: owned by this receiver until freed at the end of this block.
             let l = unsafe { &*local };
-            let core = l.shared.core();
+            let doorbell = l.shared.doorbell();
             let current = ts.receiver.load(Relaxed) == local;
             if current {
-                if core.kind() == BackendKind::Uintr {
-                    backend::uintr::deactivate(ts);
-                }
+                l.shared.backend().deactivate();
                 // From here on, notifications that land find no receiver and leave their
                 // vectors in the UPID, where the final drain below finds them.
                 signal_fence();
                 ts.receiver.store(core::ptr::null_mut(), Relaxed);
                 signal_fence();
             }
-            core.kill();
+            doorbell.kill();
             if l.is_active() {
                 // Dropped from inside its own handler: the activation frees it on return.
                 l.orphaned.store(true, Relaxed);
                 signal_fence();
                 return;
             }
-            if current && core.pid == current_pid() {
+            if current && doorbell.pid == current_pid() {
                 // SAFETY: `local` is live and this thread's; no activation of it is running.
                 unsafe { drain(ts, local, false) };
             }
@@ -317,11 +300,12 @@ mod exit_hook {
                 if local.is_null() {
                     return;
                 }
-                backend::uintr::deactivate(ts);
                 // SAFETY: a registered receiver is live until its owner drops it, and its owner
                 // (which was leaked, or lives in a thread-local destroyed later) frees it only
                 // after finding it no longer current.
-                unsafe { &*local }.shared.core().kill();
+                let shared = &unsafe { &*local }.shared;
+                shared.backend().deactivate();
+                shared.doorbell().kill();
             });
         }
     }

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
 
 use super::Vector;
+use super::doorbell::Doorbell;
 use super::endpoint::Endpoint;
-use super::shared::{Core, Shared};
-use super::thread::{self, current_pid};
+use super::seam::{Route, Sent};
+use super::shared::Shared;
+use super::thread;
 
 /// Posts one vector to one receiver. `Send + Sync`: any thread may call [`Sender::send`],
 /// including from inside an interrupt handler (sending is async-signal-safe).
@@ -28,7 +29,8 @@ use super::thread::{self, current_pid};
 pub struct Sender {
     shared: Arc<Shared>,
     vector: Vector,
-    uintr: Option<backend::uintr::Target>,
+    /// The backend's way to the receiver.
+    route: Box<dyn Route>,
 }
 
 impl core::fmt::Debug for Sender {
@@ -50,20 +52,17 @@ impl Sender {
         thread::init_process();
         let vector = Vector::new(vector).map_err(|_| Error::VectorOutOfRange(vector))?;
         let shared = endpoint.shared().clone();
-        let core = shared.core();
-        if !core.enabled(vector) {
+        let doorbell = shared.doorbell();
+        if !doorbell.enabled(vector) {
             return Err(Error::VectorNotEnabled(vector));
         }
-        core.enter()?;
-        core.leave();
-        let uintr = match core.kind() {
-            BackendKind::Uintr => Some(backend::uintr::Target::connect(&shared, vector)?),
-            BackendKind::Signal | BackendKind::Poll => None,
-        };
+        doorbell.enter()?;
+        doorbell.leave();
+        let route = shared.backend().connect(doorbell, vector)?;
         Ok(Sender {
             shared,
             vector,
-            uintr,
+            route,
         })
     }
 
@@ -74,51 +73,45 @@ impl Sender {
     /// [`Error::ForeignProcess`] from a fork child when the receiver is not process-shared.
     #[inline]
     pub fn send(&self) -> Result<()> {
-        let core = self.shared.core();
-        core.enter()?;
-        let mut to_self = false;
-        let mut uintr_to_self = None;
-        let result = match core.kind() {
-            BackendKind::Poll => {
-                core.upid.post(self.vector);
-                Ok(())
-            }
-            BackendKind::Signal => {
-                if core.upid.post(self.vector) == uintr_sys::PostOutcome::Notify {
-                    if core.pid == current_pid() && core.tid == thread::with(|t| t.tid()) {
-                        to_self = true;
-                        Ok(())
-                    } else {
-                        backend::signal::notify(core)
-                    }
-                } else {
-                    Ok(())
-                }
-            }
-            BackendKind::Uintr => match &self.uintr {
-                Some(t) => t.send(core).map(|me| {
-                    if me {
-                        uintr_to_self = Some(t);
-                    }
-                }),
-                None => Err(Error::ReceiverGone),
-            },
-        };
-        core.leave();
+        let doorbell = self.shared.doorbell();
+        doorbell.enter()?;
+        let sent = self.route.send(doorbell, self.vector);
+        doorbell.leave();
         // After `leave`: a handler that drops this very receiver must not wait for us.
-        if to_self {
-            backend::signal::notify_self();
+        if sent? == Sent::NotifySelf {
+            self.route.notify_self(self.vector);
         }
-        if let Some(t) = uintr_to_self {
-            t.notify_self();
-        }
-        result
+        Ok(())
     }
 
-    /// The receiver's shared state (its UPID, for data that travels next to the doorbell).
+    /// Posts the vector for a caller that itself keeps the receiver from its final drain (the
+    /// active-message target slot, whose drop waits for notifiers in flight before the receiver
+    /// drains for the last time): where the backend notifies nobody (`poll`), posting is all a
+    /// send does, and the doorbell's bracket (there to keep a signalled thread alive and to order
+    /// sends before the final drain) is the caller's job; elsewhere this is [`Sender::send`].
+    #[inline]
+    pub(crate) fn post_held(&self) -> Result<()> {
+        if self.route.notifies() {
+            return self.send();
+        }
+        self.shared.doorbell().post_without_notifying(self.vector);
+        Ok(())
+    }
+
+    /// Whether this sender's vector is still pending at the receiver; `None` where the backend
+    /// does not show pending vectors (`uintr`: the CPU keeps them).
+    #[inline]
+    pub(crate) fn is_pending(&self) -> Option<bool> {
+        self.route
+            .sees_pending()
+            .then(|| self.shared.doorbell().pending() & self.vector.bit() != 0)
+    }
+
+    /// The receiver's doorbell (its identity, and its UPID's software words, for data that
+    /// travels next to it).
     #[inline(always)]
-    pub(crate) fn core(&self) -> &Core {
-        self.shared.core()
+    pub(crate) fn doorbell(&self) -> &Doorbell {
+        self.shared.doorbell()
     }
 
     /// The vector this sender posts.
@@ -133,6 +126,6 @@ impl Sender {
 
     /// Whether the receiver is still registered.
     pub fn is_alive(&self) -> bool {
-        self.shared.core().is_alive()
+        self.shared.doorbell().is_alive()
     }
 }

@@ -21,7 +21,8 @@ use core::sync::atomic::{
 };
 use std::sync::Once;
 
-use super::delivery::Local;
+use super::local::Local;
+use super::process::{current_pid, refresh_pid};
 
 /// A compiler-only fence: orders the owner's accesses against a handler running on the same
 /// thread (C's `atomic_signal_fence`).
@@ -34,7 +35,7 @@ pub(crate) struct ThreadState {
     pub depth: AtomicU32,
     pub deferred: AtomicBool,
     /// Who implements the thread's user-interrupt flag, which guards clear and set: nobody,
-    /// the CPU, or the emulation (`backend::uintr::uif`).
+    /// the CPU, or the emulation (see `flag::uif`).
     pub uif: AtomicU8,
     pub receiver: AtomicPtr<Local>,
     /// Cached `gettid()`, 0 until first asked (reset in a fork child).
@@ -96,22 +97,7 @@ impl ThreadState {
     }
 }
 
-static PID: AtomicI32 = AtomicI32::new(0);
 static AT_FORK: Once = Once::new();
-
-/// The calling process's id, cached (and refreshed in fork children). Async-signal-safe once
-/// [`init_process`] has run.
-#[inline]
-pub(crate) fn current_pid() -> libc::pid_t {
-    let p = PID.load(Relaxed);
-    if p != 0 {
-        return p;
-    }
-    // SAFETY: getpid has no preconditions and cannot fail.
-    let p = unsafe { libc::getpid() };
-    PID.store(p, Relaxed);
-    p
-}
 
 /// Registers the fork handler; must run before anything caches a pid or a receiver.
 pub(crate) fn init_process() {
@@ -130,8 +116,7 @@ pub(crate) fn init_process() {
 /// here is what makes "a fork child does not receive the parent's interrupts" true, and stops the
 /// child from delivering copies of vectors that were pending at the fork.
 unsafe extern "C" fn after_fork_in_child() {
-    // SAFETY: getpid has no preconditions.
-    PID.store(unsafe { libc::getpid() }, Relaxed);
+    refresh_pid();
     THREAD.with(|t| {
         t.receiver.store(core::ptr::null_mut(), Relaxed);
         t.deferred.store(false, Relaxed);

@@ -24,7 +24,7 @@
 //!   it needs no registration and works across processes.
 //!
 //! ```
-//! use nemo_user::park::{FutexPark, Park, ParkRequest, ParkResult};
+//! use nemo_user::embed::{FutexPark, Park, ParkRequest, ParkResult};
 //! use nemo_user::wait::Deadline;
 //! use std::sync::atomic::AtomicU32;
 //! use std::time::Duration;
@@ -40,12 +40,11 @@
 //! assert!(d.has_passed());
 //! ```
 
-pub(crate) mod futex;
-
 pub use crate::wake::InterruptPark;
 
 use std::sync::atomic::AtomicU32;
 
+use crate::futex;
 use crate::wait::Deadline;
 
 /// One request to block: sleep while `word` holds `expected`, until woken or `deadline`.

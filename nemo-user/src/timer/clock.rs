@@ -6,8 +6,11 @@
 //! already knows it). Elsewhere deadlines are `CLOCK_MONOTONIC` nanoseconds.
 
 use core::sync::atomic::AtomicU32;
-use std::sync::OnceLock;
 use std::time::Duration;
+
+use crate::clock::{monotonic_ns, timespec_of_ns, tsc_ghz};
+use crate::futex;
+use crate::wait::Clock;
 
 /// Ticks of a [`DeadlineClock`].
 pub(crate) type Ticks = u64;
@@ -40,7 +43,7 @@ impl DeadlineClock {
     #[inline(always)]
     pub fn now(&self) -> Ticks {
         match self {
-            DeadlineClock::Tsc { .. } => crate::interrupt::timestamp(),
+            DeadlineClock::Tsc { .. } => crate::clock::timestamp(),
             DeadlineClock::Monotonic => monotonic_ns(),
         }
     }
@@ -63,107 +66,29 @@ impl DeadlineClock {
     }
 }
 
-/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
-pub(crate) fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// The TSC rate in GHz, measured once per process; `None` where the TSC is not invariant (or
-/// the monotonic clock does not move, as in some simulators).
-pub fn tsc_ghz() -> Option<f64> {
-    static GHZ: OnceLock<Option<f64>> = OnceLock::new();
-    *GHZ.get_or_init(|| tsc_is_invariant().then(calibrate).flatten())
-}
-
-fn tsc_is_invariant() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::__cpuid;
-        __cpuid(0x8000_0000).eax >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// TSC ticks per nanosecond over about 2 ms of `CLOCK_MONOTONIC`. Each end pairs a TSC read with
-/// the tightest of a few clock reads around it, so the error is one clock read over the span.
-/// Spins rather than sleeps: simulators may not implement sleeping.
-fn calibrate() -> Option<f64> {
-    const SPAN_NS: u64 = 2_000_000;
-    fn paired() -> (u64, u64) {
-        let mut best = (u64::MAX, 0, 0);
-        for _ in 0..5 {
-            let a = monotonic_ns();
-            let t = crate::interrupt::timestamp();
-            let b = monotonic_ns();
-            if b - a < best.0 {
-                best = (b - a, a + (b - a) / 2, t);
-            }
-        }
-        (best.1, best.2)
-    }
-    let (ns0, tsc0) = paired();
-    let mut spins = 0u64;
-    while monotonic_ns() < ns0 + SPAN_NS {
-        spins += 1;
-        if spins > 50_000_000 {
-            return None;
-        }
-        core::hint::spin_loop();
-    }
-    let (ns1, tsc1) = paired();
-    let ghz = tsc1.checked_sub(tsc0)? as f64 / ns1.checked_sub(ns0)?.max(1) as f64;
-    (0.05..100.0).contains(&ghz).then_some(ghz)
-}
-
 /// Sleeps while `word` holds `expected`, until woken or until `CLOCK_MONOTONIC` reaches
 /// `deadline_ns` (`None`: no deadline). The kernel's hrtimer sleep, as `clock_nanosleep` with
 /// `TIMER_ABSTIME` does, but another thread can end it early with [`futex_wake`] after changing
 /// the word; checking the word and going to sleep are one step, so no wake is lost. Returns
 /// whether the deadline passed (it may also return early: woken, a signal, or spuriously).
 pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline_ns: Option<u64>) -> bool {
-    let ts = deadline_ns.map(|ns| libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a valid, aligned u32 that outlives the call; `ts_ptr` is null or points
-    // to a timespec on this stack. FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout.
+    let at = deadline_ns.map(timespec_of_ns);
+    // SAFETY: `word` is a valid, aligned u32 that outlives the call.
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
+        futex::wait_with_op(
             word.as_ptr(),
-            libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
+            futex::wait_op(false, Clock::Monotonic),
             expected,
-            ts_ptr,
-            core::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
+            at.as_ref(),
+            futex::MATCH_ANY,
         )
     };
-    r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT)
+    r == Err(libc::ETIMEDOUT)
 }
 
 /// Wakes a thread sleeping in [`futex_wait`] on `word`.
 pub(crate) fn futex_wake(word: &AtomicU32) {
-    // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE reads nothing else.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
+    futex::wake(word, 1, futex::MATCH_ANY, false);
 }
 
 /// Sets the calling thread's timer slack to 1 ns until dropped. Linux rounds the sleeps of

@@ -10,7 +10,7 @@
 //!
 //! | source | what sends the tick | costs | backends |
 //! |---|---|---|---|
-//! | [`TimerThread`] / [`TimerCore`] | a timer thread serving many timers — the runtimes' "timer core" — waiting by [`Wait::Spin`] (TSC deadlines, precise, burns its core), [`Wait::Pause`] (`umwait`, where WAITPKG exists) or [`Wait::Sleep`] (kernel sleep, frees the core) | a send per tick (a signal on `signal`, a store on `poll`) | all |
+//! | [`TimerThread`] / [`TimerCore`] | a timer thread serving many timers — the runtimes' "timer core" — waiting by [`Idle::Spin`] (TSC deadlines, precise, burns its core), [`Idle::Pause`] (`umwait`, where WAITPKG exists) or [`Idle::Sleep`] (kernel sleep, frees the core) | a send per tick (a signal on `signal`, a store on `poll`) | all |
 //! | [`Timer::posix`] | the kernel: a per-thread POSIX timer (`timer_create` with `SIGEV_THREAD_ID`) that sends the `signal` backend's signal to the receiver's thread | no timer thread; a kernel timer interrupt and a signal per tick | `signal` |
 //!
 //! # Counting ticks
@@ -42,7 +42,7 @@
 //! use std::time::Duration;
 //! use nemo_user::backend::BackendKind;
 //! use nemo_user::interrupt::Receiver;
-//! use nemo_user::timer::{Arm, TimerThread, Wait};
+//! use nemo_user::timer::{Arm, TimerThread, Idle};
 //!
 //! const TICK: u64 = 1;
 //! let preempt = Arc::new(AtomicBool::new(false));
@@ -50,7 +50,7 @@
 //! let rx = Receiver::builder()
 //!     .backend(BackendKind::Poll)
 //!     .register(move |_| p.store(true, Ordering::Relaxed))?;
-//! let timers = TimerThread::spawn(Wait::Sleep)?;
+//! let timers = TimerThread::spawn(Idle::Sleep)?;
 //! let quantum = timers.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
 //! let mut slices = 0;
 //! while slices < 3 {
@@ -66,8 +66,8 @@
 //! ```
 
 mod clock;
+mod destination;
 mod posix;
-mod target;
 mod thread;
 mod timer_core;
 
@@ -76,12 +76,10 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::interrupt::Endpoint;
 
-pub use self::clock::tsc_ghz;
 pub use self::posix::MAX_POSIX_TIMERS;
 pub use self::thread::{TimerThread, TimerThreadBuilder};
-pub use self::timer_core::{TimerCore, TimerCoreBuilder, Wait};
-
-pub(crate) use self::posix::expired as posix_expired;
+pub use self::timer_core::{Idle, TimerCore, TimerCoreBuilder};
+pub use crate::clock::tsc_ghz;
 
 /// When a timer expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -21,14 +21,14 @@ use std::time::Duration;
 
 use uintr_sys::Vector;
 
-use crate::backend::BackendKind;
+use crate::backend::{self, BackendKind};
+use crate::clock::monotonic_ns;
 use crate::error::{Error, Result};
-use crate::interrupt::shared::Core;
-use crate::interrupt::thread::current_pid;
+use crate::interrupt::doorbell::Doorbell;
+use crate::interrupt::process::current_pid;
 use crate::interrupt::{Endpoint, Sender};
 
-use super::clock::monotonic_ns;
-use super::target::Counts;
+use super::destination::Counts;
 use super::{Arm, TickStats};
 
 /// POSIX timers that may exist at once in a process (the kernel has its own, larger limit).
@@ -52,8 +52,8 @@ struct Slot {
     one_shot: AtomicBool,
     /// Signal handlers inside this slot.
     busy: AtomicU32,
-    /// The receiver's core; kept alive by the timer's endpoint while the token is set.
-    core: AtomicPtr<Core>,
+    /// The receiver's doorbell; kept alive by the timer's endpoint while the token is set.
+    doorbell: AtomicPtr<Doorbell>,
     vector: AtomicU8,
     counts: Counts,
 }
@@ -66,7 +66,7 @@ impl Slot {
             armed: AtomicBool::new(false),
             one_shot: AtomicBool::new(false),
             busy: AtomicU32::new(0),
-            core: AtomicPtr::new(core::ptr::null_mut()),
+            doorbell: AtomicPtr::new(core::ptr::null_mut()),
             vector: AtomicU8::new(0),
             counts: Counts::new(),
         }
@@ -99,10 +99,10 @@ struct TimerInfo {
 
 const _: () = assert!(core::mem::size_of::<TimerInfo>() <= core::mem::size_of::<libc::siginfo_t>());
 
-/// Called by the signal backend's handler, on the receiver's thread, for a signal with
-/// `si_code == SI_TIMER`: posts the timer's vector (the handler drains the UPID right after).
+/// The signal backend's hook for a signal with `si_code == SI_TIMER`, called by its handler on
+/// the receiver's thread: posts the timer's vector (the handler drains the UPID right after).
 /// Async-signal-safe: atomics only.
-pub(crate) fn expired(info: &libc::siginfo_t) {
+fn expired(info: &libc::siginfo_t) {
     // SAFETY: `TimerInfo` is a prefix of the kernel's siginfo layout for SI_TIMER, no larger
     // than `siginfo_t`, and all its fields are plain integers.
     let t = unsafe { &*(info as *const libc::siginfo_t).cast::<TimerInfo>() };
@@ -118,13 +118,13 @@ pub(crate) fn expired(info: &libc::siginfo_t) {
         if slot.one_shot.load(SeqCst) {
             slot.armed.store(false, SeqCst);
         }
-        let core = slot.core.load(SeqCst);
-        // SAFETY: the timer's endpoint keeps the core alive while the token is set and
+        let doorbell = slot.doorbell.load(SeqCst);
+        // SAFETY: the timer's endpoint keeps the doorbell alive while the token is set and
         // `busy` is raised (see the module docs).
-        let core = unsafe { &*core };
+        let doorbell = unsafe { &*doorbell };
         match Vector::new(slot.vector.load(SeqCst) as u64) {
-            Ok(v) if core.is_alive() && core.upid.pir() & v.bit() == 0 => {
-                core.upid.post(v);
+            Ok(v) if doorbell.is_alive() && doorbell.pending() & v.bit() == 0 => {
+                doorbell.post_without_notifying(v);
                 slot.counts.delivered(1);
             }
             // Still pending (coalesced), or the receiver is gone.
@@ -186,12 +186,14 @@ impl PosixTimer {
         // Checks the vector is enabled and the receiver alive.
         drop(Sender::connect(endpoint, vector)?);
         check(arm)?;
-        let core = endpoint.shared().core();
+        backend::signal::on_timer_signal(expired);
+        let doorbell = endpoint.shared().doorbell();
         let index = claim()?;
         let slot = &SLOTS[index];
         let generation = slot.generation.fetch_add(1, SeqCst).wrapping_add(1) & GEN_MASK;
         let token = (TAG << TAG_SHIFT) | (generation << GEN_SHIFT) | index as u64;
-        slot.core.store(core as *const Core as *mut Core, SeqCst);
+        slot.doorbell
+            .store(doorbell as *const Doorbell as *mut Doorbell, SeqCst);
         slot.vector.store(v.get(), SeqCst);
         slot.armed.store(false, SeqCst);
         slot.counts.reset();
@@ -200,8 +202,8 @@ impl PosixTimer {
         // SAFETY: a zeroed sigevent is valid; the fields set below make it SIGEV_THREAD_ID.
         let mut sev: libc::sigevent = unsafe { core::mem::zeroed() };
         sev.sigev_notify = libc::SIGEV_THREAD_ID;
-        sev.sigev_signo = core.signo;
-        sev.sigev_notify_thread_id = core.tid;
+        sev.sigev_signo = doorbell.signo;
+        sev.sigev_notify_thread_id = doorbell.tid;
         sev.sigev_value = libc::sigval {
             sival_ptr: token as *mut libc::c_void,
         };
@@ -334,7 +336,7 @@ fn release(slot: &Slot) {
     slot.armed.store(false, SeqCst);
     slot.token.store(CLAIMED, SeqCst);
     slot.settle();
-    slot.core.store(core::ptr::null_mut(), SeqCst);
+    slot.doorbell.store(core::ptr::null_mut(), SeqCst);
     slot.token.store(FREE, SeqCst);
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::interrupt::Endpoint;
 
-use super::timer_core::{TimerCore, TimerCoreBuilder, Wait};
+use super::timer_core::{Idle, TimerCore, TimerCoreBuilder};
 use super::{Arm, Expiry, Timer};
 
 /// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
@@ -20,7 +20,7 @@ use super::{Arm, Expiry, Timer};
 /// use std::time::Duration;
 /// use nemo_user::backend::BackendKind;
 /// use nemo_user::interrupt::Receiver;
-/// use nemo_user::timer::{Arm, TimerThread, Wait};
+/// use nemo_user::timer::{Arm, TimerThread, Idle};
 ///
 /// const TICK: u64 = 7;
 /// let ticks = Arc::new(AtomicU64::new(0));
@@ -28,7 +28,7 @@ use super::{Arm, Expiry, Timer};
 /// let rx = Receiver::builder()
 ///     .backend(BackendKind::Signal)
 ///     .register(move |v| if v.get() == TICK as u8 { t.fetch_add(1, Ordering::Relaxed); })?;
-/// let timer_thread = TimerThread::spawn(Wait::Sleep)?;
+/// let timer_thread = TimerThread::spawn(Idle::Sleep)?;
 /// let timer = timer_thread.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
 /// while ticks.load(Ordering::Relaxed) < 5 {
 ///     std::hint::spin_loop(); // the ticks interrupt this loop
@@ -56,8 +56,8 @@ pub struct TimerThreadBuilder {
 }
 
 impl TimerThreadBuilder {
-    /// How the thread waits between deadlines (default [`Wait::Spin`]).
-    pub fn wait(mut self, wait: Wait) -> Self {
+    /// How the thread waits between deadlines (default [`Idle::Spin`]).
+    pub fn wait(mut self, wait: Idle) -> Self {
         self.core = self.core.wait(wait);
         self
     }
@@ -138,7 +138,7 @@ fn pin_current(cpu: usize) -> Result<()> {
 
 impl TimerThread {
     /// Starts a timer thread that waits as `wait` says.
-    pub fn spawn(wait: Wait) -> Result<TimerThread> {
+    pub fn spawn(wait: Idle) -> Result<TimerThread> {
         TimerThread::builder().wait(wait).spawn()
     }
 
@@ -171,7 +171,7 @@ impl TimerThread {
     }
 
     /// How the thread waits (see [`TimerCore::wait`]).
-    pub fn wait(&self) -> Wait {
+    pub fn wait(&self) -> Idle {
         self.core.wait()
     }
 

@@ -23,20 +23,20 @@ use crate::error::{Error, Result};
 use crate::interrupt::{Endpoint, Sender, thread};
 
 use super::clock::{DeadlineClock, MinimalSlack, Ticks, futex_wait, futex_wake};
-use super::target::{Fired, Firing, Slot, Target, state};
+use super::destination::{Destination, Fired, Firing, Slot, state};
 use super::{Arm, Expiry, Timer};
 
 /// How a timer core waits between deadlines: the trade between precision and CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Wait {
+pub enum Idle {
     /// Spins on the clock (the TSC where it is invariant). The most precise — a tick is sent
     /// tens of nanoseconds after its deadline — and the core is 100 % busy, as in the runtimes
     /// that dedicate a core to timing.
     Spin,
     /// Waits in `umwait` (WAITPKG) on the schedule word until the deadline: as precise as
     /// spinning, in a light power state that frees execution resources for a hyper-thread
-    /// sibling. Without WAITPKG (or an invariant TSC) it is [`Wait::Spin`].
+    /// sibling. Without WAITPKG (or an invariant TSC) it is [`Idle::Spin`].
     Pause,
     /// Sleeps in the kernel until the deadline (the hrtimer sleep of `clock_nanosleep` with
     /// `TIMER_ABSTIME`, with the thread's timer slack at 1 ns). The core is free between ticks;
@@ -48,20 +48,20 @@ pub enum Wait {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[must_use]
 pub struct TimerCoreBuilder {
-    wait: Wait,
+    wait: Idle,
     tsc_ghz: Option<f64>,
 }
 
 impl TimerCoreBuilder {
-    /// How the core waits between deadlines (default [`Wait::Spin`]).
-    pub fn wait(mut self, wait: Wait) -> Self {
+    /// How the core waits between deadlines (default [`Idle::Spin`]).
+    pub fn wait(mut self, wait: Idle) -> Self {
         self.wait = wait;
         self
     }
 
     /// The TSC rate, if the caller knows it (a simulator, a program that calibrated already);
     /// otherwise it is measured once per process (about 2 ms, at the first core built). Ignored
-    /// by [`Wait::Sleep`], which keeps its deadlines in `CLOCK_MONOTONIC`.
+    /// by [`Idle::Sleep`], which keeps its deadlines in `CLOCK_MONOTONIC`.
     pub fn tsc_ghz(mut self, ghz: f64) -> Self {
         self.tsc_ghz = Some(ghz);
         self
@@ -70,11 +70,11 @@ impl TimerCoreBuilder {
     /// The core, not yet running: call [`TimerCore::run`] on the thread that is to serve it.
     pub fn build<'a>(self) -> TimerCore<'a> {
         let clock = match self.wait {
-            Wait::Sleep => DeadlineClock::Monotonic,
-            Wait::Spin | Wait::Pause => DeadlineClock::best(self.tsc_ghz),
+            Idle::Sleep => DeadlineClock::Monotonic,
+            Idle::Spin | Idle::Pause => DeadlineClock::best(self.tsc_ghz),
         };
         let wait = match self.wait {
-            Wait::Pause if !(clock.is_tsc() && waitpkg()) => Wait::Spin,
+            Idle::Pause if !(clock.is_tsc() && waitpkg()) => Idle::Spin,
             w => w,
         };
         TimerCore {
@@ -97,7 +97,7 @@ fn waitpkg() -> bool {
 /// One timer as the core sees it.
 struct Entry<'a> {
     slot: Arc<Slot>,
-    target: Target<'a>,
+    target: Destination<'a>,
     /// Ticks between expirations; 0 for a one-shot timer.
     period: Ticks,
     /// The next deadline.
@@ -107,14 +107,14 @@ struct Entry<'a> {
 }
 
 /// The loop of a timer thread, serving many timers: at each deadline it posts the timer's vector
-/// to its receiver (or calls its function), then waits for the next deadline as its [`Wait`]
+/// to its receiver (or calls its function), then waits for the next deadline as its [`Idle`]
 /// says.
 ///
 /// [`TimerThread`](super::TimerThread) runs one on a thread of its own; build one yourself to
 /// run it on a thread you manage ([`TimerCore::run`]), for instance in a scope, where timer
 /// functions may borrow (the core's lifetime `'a` bounds what they borrow).
 ///
-/// A core with no armed timer sleeps in the kernel whatever its [`Wait`], and wakes when one is
+/// A core with no armed timer sleeps in the kernel whatever its [`Idle`], and wakes when one is
 /// armed. A late core (descheduled, or serving many timers) does not fire missed periods one by
 /// one: the next expiration counts them as [`missed`](Expiry::missed), and they appear in
 /// [`TickStats::coalesced`](super::TickStats::coalesced).
@@ -123,10 +123,10 @@ struct Entry<'a> {
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use std::time::Duration;
-/// use nemo_user::timer::{Arm, TimerCore, Wait};
+/// use nemo_user::timer::{Arm, TimerCore, Idle};
 ///
 /// let ticks = AtomicU64::new(0);
-/// let core = Arc::new(TimerCore::builder().wait(Wait::Sleep).build());
+/// let core = Arc::new(TimerCore::builder().wait(Idle::Sleep).build());
 /// std::thread::scope(|s| {
 ///     s.spawn(|| core.run());
 ///     // The function borrows `ticks`: the scope outlives the core's thread.
@@ -154,7 +154,7 @@ pub struct TimerCore<'a> {
     running: AtomicBool,
     /// Thread id of the thread in `run`, 0 when none.
     runner: AtomicI32,
-    wait: Wait,
+    wait: Idle,
     clock: DeadlineClock,
 }
 
@@ -171,21 +171,21 @@ impl core::fmt::Debug for TimerCore<'_> {
 
 impl<'a> TimerCore<'a> {
     /// A core that waits as `wait` says (see [`TimerCoreBuilder`] for the other options).
-    pub fn new(wait: Wait) -> TimerCore<'a> {
+    pub fn new(wait: Idle) -> TimerCore<'a> {
         TimerCore::builder().wait(wait).build()
     }
 
     /// Options.
     pub fn builder() -> TimerCoreBuilder {
         TimerCoreBuilder {
-            wait: Wait::Spin,
+            wait: Idle::Spin,
             tsc_ghz: None,
         }
     }
 
-    /// How this core waits: the requested [`Wait`], or [`Wait::Spin`] where [`Wait::Pause`]
+    /// How this core waits: the requested [`Idle`], or [`Idle::Spin`] where [`Idle::Pause`]
     /// cannot run.
-    pub fn wait(&self) -> Wait {
+    pub fn wait(&self) -> Idle {
         self.wait
     }
 
@@ -195,7 +195,7 @@ impl<'a> TimerCore<'a> {
     }
 
     /// Serves the timers on the calling thread until [`stop`](TimerCore::stop). With
-    /// [`Wait::Sleep`] it lowers the thread's timer slack to 1 ns meanwhile.
+    /// [`Idle::Sleep`] it lowers the thread's timer slack to 1 ns meanwhile.
     ///
     /// Errors: [`Error::TimerStopped`] after `stop`; [`Error::TimerUnsupported`] if the core
     /// already runs on another thread. A timer function that panics stops the core, and the
@@ -211,7 +211,7 @@ impl<'a> TimerCore<'a> {
         }
         let _running = Running(self);
         self.runner.store(thread::with(|t| t.tid()), SeqCst);
-        let _slack = (self.wait == Wait::Sleep).then(MinimalSlack::set);
+        let _slack = (self.wait == Idle::Sleep).then(MinimalSlack::set);
         loop {
             // `version` before `stopped`: a stop that comes after this check bumps the version
             // after this read, so the wait below sees a change and does not sleep through it.
@@ -246,7 +246,7 @@ impl<'a> TimerCore<'a> {
         let schedule = self.schedule(arm)?;
         let sender = Sender::connect(endpoint, vector)?;
         let alive = Some(sender.endpoint());
-        self.insert(Target::vector(sender), schedule, alive)
+        self.insert(Destination::vector(sender), schedule, alive)
     }
 
     /// Arms a timer that calls `f` on the core's thread at every expiration. `f` must not arm,
@@ -258,12 +258,12 @@ impl<'a> TimerCore<'a> {
         F: FnMut(Expiry) + Send + 'a,
     {
         let schedule = self.schedule(arm)?;
-        self.insert(Target::Call(Box::new(f)), schedule, None)
+        self.insert(Destination::Call(Box::new(f)), schedule, None)
     }
 
     fn insert(
         self: &Arc<Self>,
-        target: Target<'a>,
+        target: Destination<'a>,
         (period, delay): (Ticks, Ticks),
         alive: Option<Endpoint>,
     ) -> Result<Timer<'a>> {
@@ -387,13 +387,13 @@ impl<'a> TimerCore<'a> {
             return;
         };
         match self.wait {
-            Wait::Spin => {
+            Idle::Spin => {
                 while !changed() && self.clock.now() < deadline {
                     core::hint::spin_loop();
                 }
             }
-            Wait::Pause => self.pause(deadline, changed),
-            Wait::Sleep => {
+            Idle::Pause => self.pause(deadline, changed),
+            Idle::Sleep => {
                 // The clock is CLOCK_MONOTONIC here, the futex's deadline clock.
                 while !changed() && self.clock.now() < deadline {
                     self.park(seen, Some(deadline));
@@ -405,7 +405,7 @@ impl<'a> TimerCore<'a> {
     #[cfg(target_arch = "x86_64")]
     fn pause(&self, deadline: Ticks, changed: impl Fn() -> bool) {
         loop {
-            // SAFETY: `Wait::Pause` is only kept when `waitpkg()` holds; `version` is readable.
+            // SAFETY: `Idle::Pause` is only kept when `waitpkg()` holds; `version` is readable.
             unsafe { uintr_sys::instructions::umonitor(self.version.as_ptr().cast()) };
             // Checked after arming the monitor: a change from here on ends the wait.
             if changed() || self.clock.now() >= deadline {
@@ -543,18 +543,18 @@ mod tests {
 
     #[test]
     fn pause_falls_back_to_spin_without_waitpkg() {
-        let c: TimerCore<'_> = TimerCore::new(Wait::Pause);
+        let c: TimerCore<'_> = TimerCore::new(Idle::Pause);
         if !waitpkg() || !c.uses_tsc() {
-            assert_eq!(c.wait(), Wait::Spin);
+            assert_eq!(c.wait(), Idle::Spin);
         }
-        let s: TimerCore<'_> = TimerCore::new(Wait::Sleep);
-        assert_eq!(s.wait(), Wait::Sleep);
+        let s: TimerCore<'_> = TimerCore::new(Idle::Sleep);
+        assert_eq!(s.wait(), Idle::Sleep);
         assert!(!s.uses_tsc(), "sleeping deadlines are CLOCK_MONOTONIC");
     }
 
     #[test]
     fn schedules_validate_periods() {
-        let c: TimerCore<'_> = TimerCore::new(Wait::Sleep);
+        let c: TimerCore<'_> = TimerCore::new(Idle::Sleep);
         assert_eq!(
             c.schedule(Arm::Periodic(Duration::ZERO)),
             Err(Error::InvalidPeriod(Duration::ZERO))
@@ -572,7 +572,7 @@ mod tests {
 
     #[test]
     fn a_stopped_core_refuses_to_run_or_arm() {
-        let c = Arc::new(TimerCore::new(Wait::Spin));
+        let c = Arc::new(TimerCore::new(Idle::Spin));
         c.stop();
         assert!(c.is_stopped());
         assert_eq!(c.run(), Err(Error::TimerStopped));

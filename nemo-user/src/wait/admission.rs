@@ -39,11 +39,11 @@
 //! The state is per process: waiters of a process-shared condvar in another process are not
 //! counted (each process keeps its own spinners within its own share). Waiters are registered as
 //! parked by the ladder ([`RawCondvar::wait_raw`](crate::condvar::RawCondvar::wait_raw),
-//! [`RawCondvar::wait_ticket`](crate::condvar::RawCondvar::wait_ticket), `Condvar`, `Event`).
+//! [`RawCondvar::wait_ticket`](crate::embed::SplitWait::wait_ticket), `Condvar`, `Event`).
 //! A split-phase waiter that makes the blocking call itself (after
-//! [`RawCondvar::prepare_park`](crate::condvar::RawCondvar::prepare_park)) holds a
+//! [`RawCondvar::prepare_park`](crate::embed::SplitWait::prepare_park)) holds a
 //! [`ParkedHere`] across that call, and its spinning phase
-//! ([`RawCondvar::spin_wait`](crate::condvar::RawCondvar::spin_wait)) is admitted by the same
+//! ([`RawCondvar::spin_wait`](crate::embed::SplitWait::spin_wait)) is admitted by the same
 //! rules.
 
 use std::cell::Cell;
@@ -87,7 +87,7 @@ thread_local! {
 /// [`wait`](super) module docs).
 ///
 /// ```
-/// let n = nemo_user::wait::refresh_spin_capacity();
+/// let n = nemo_user::embed::refresh_spin_capacity();
 /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
 /// assert!(n < cpus.max(2));
 /// ```
@@ -111,7 +111,7 @@ pub struct SpinCensus {
 /// Counts the spinning and parked waiters of this process now. Racy by nature: a snapshot.
 ///
 /// ```
-/// use nemo_user::wait::spin_census;
+/// use nemo_user::embed::spin_census;
 ///
 /// let census = spin_census();
 /// assert!(census.spinning <= census.capacity.max(1));
@@ -252,14 +252,14 @@ impl Drop for SpinPermit {
 ///
 /// The ladder registers its own parks. Hold one across a blocking call you make yourself in
 /// the split-phase API: register right after
-/// [`RawCondvar::prepare_park`](crate::condvar::RawCondvar::prepare_park) returned the call to
+/// [`RawCondvar::prepare_park`](crate::embed::SplitWait::prepare_park) returned the call to
 /// make, and drop it when the call returns — and on every other way out of it (a cancelled
 /// thread's cleanup handler included), or that CPU stays closed to spinners for good.
 ///
 /// ```
 /// use nemo_user::condvar::RawCondvar;
-/// use nemo_user::park::{FutexPark, Park};
-/// use nemo_user::wait::{Deadline, ParkedHere, WaitOutcome};
+/// use nemo_user::embed::{FutexPark, Park, ParkedHere, SplitWait};
+/// use nemo_user::wait::{Deadline, WaitOutcome};
 /// use std::time::Duration;
 ///
 /// let cv = RawCondvar::new();

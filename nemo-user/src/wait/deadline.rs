@@ -40,13 +40,11 @@ impl Clock {
     /// The current time on this clock.
     #[inline]
     pub fn now(self) -> Timespec {
-        let mut ts = libc::timespec {
+        // Both clock ids exist on every Linux kernel, so the call cannot fail.
+        let ts = crate::clock::now(self.id()).unwrap_or(libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec; both clock ids exist on every Linux kernel,
-        // so the call cannot fail.
-        unsafe { libc::clock_gettime(self.id(), &mut ts) };
+        });
         Timespec {
             sec: ts.tv_sec,
             nsec: ts.tv_nsec as u32,

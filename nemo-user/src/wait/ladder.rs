@@ -6,7 +6,7 @@
 //!    notification reaches a spinning waiter at cache-coherence speed.
 //! 2. [`monitor`]: `umonitor` the line and `umwait` in C0.1 until it is written (CPUs with
 //!    WAITPKG, detected at run time); almost as fast to wake, far cheaper to sit in.
-//! 3. park: the caller's business (futex, or whatever [`Park`](crate::park::Park) it uses), after
+//! 3. park: the caller's business (futex, or whatever [`Park`](crate::embed::Park) it uses), after
 //!    [`climb`] returns [`Climb::Park`].
 //!
 //! A policy whose last rung is not the kernel (`parks() == false`) keeps spinning instead.

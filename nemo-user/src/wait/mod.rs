@@ -56,7 +56,7 @@
 //! - A waiter spins only if the process can spare a CPU for it: one spinner per CPU, at most
 //!   one fewer spinners than the CPUs the process may use, and no spinning on a CPU where a
 //!   parked waiter of the same condvar will need to run when woken (rules and measurements in
-//!   `wait/admission.rs`; [`spin_census`] shows the bookkeeping, [`refresh_spin_capacity`]
+//!   `wait/admission.rs`; [`spin_census`](crate::embed::spin_census) shows the bookkeeping, [`refresh_spin_capacity`](crate::embed::refresh_spin_capacity)
 //!   re-reads the CPU count after an affinity change). Waiters refused a CPU park at once.
 //!
 //! Fixed policies ([`WaitPolicy::spin_then_park`], [`WaitPolicy::spin_only`],
@@ -78,7 +78,6 @@ mod deadline;
 pub(crate) mod ladder;
 mod policy;
 
-pub use admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 pub use deadline::{Clock, Deadline, InvalidTimespec, Timespec};
 pub use ladder::waitpkg;
 pub use policy::{PolicyClass, WaitPolicy, default_policy, set_default_policy};

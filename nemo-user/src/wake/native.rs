@@ -29,9 +29,9 @@ use uintr_sys::syscalls::{self, WaitOutcome};
 use super::InterruptPark;
 use super::registry::{Registry, Slot, Waker};
 use crate::backend::BackendKind;
+use crate::futex::{self, MATCH_ANY};
 use crate::interrupt::{Receiver, Sender};
 use crate::park::ParkResult;
-use crate::park::futex::{self, MATCH_ANY};
 use crate::wait::Deadline;
 
 const ARMED: u32 = 0;

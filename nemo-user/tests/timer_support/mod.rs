@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::Receiver;
-use nemo_user::timer::{Arm, Timer, TimerThread, Wait};
+use nemo_user::timer::{Arm, Idle, Timer, TimerThread};
 
 /// The vector ticks arrive on.
 pub const TICK: u64 = 9;
@@ -20,7 +20,7 @@ pub const HANG: Duration = Duration::from_secs(60);
 /// Where ticks come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    Thread(Wait),
+    Thread(Idle),
     Posix,
 }
 
@@ -28,9 +28,9 @@ impl Source {
     /// Every source that can serve `backend`.
     pub fn all_for(backend: BackendKind) -> Vec<Source> {
         let mut v = vec![
-            Source::Thread(Wait::Sleep),
-            Source::Thread(Wait::Spin),
-            Source::Thread(Wait::Pause),
+            Source::Thread(Idle::Sleep),
+            Source::Thread(Idle::Spin),
+            Source::Thread(Idle::Pause),
         ];
         if backend == BackendKind::Signal {
             v.push(Source::Posix);

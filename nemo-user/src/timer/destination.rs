@@ -3,8 +3,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::SeqCst};
 
-use crate::backend::BackendKind;
-use crate::interrupt::{Endpoint, Sender};
+use crate::interrupt::Sender;
 
 use super::{Expiry, TickStats};
 
@@ -120,15 +119,11 @@ impl Drop for Firing<'_> {
 }
 
 /// Where an expiration goes.
-pub(crate) enum Target<'a> {
-    /// A vector of a receiver. `observable`: the receiver's pending vectors live in a software
-    /// UPID this process can read (`signal`, `poll`), so a tick that finds its vector still
-    /// pending is counted as coalesced instead of being posted again.
-    Vector {
-        sender: Sender,
-        endpoint: Endpoint,
-        observable: bool,
-    },
+pub(crate) enum Destination<'a> {
+    /// A vector of a receiver. Where the receiver's pending vectors can be seen (`signal`,
+    /// `poll`), a tick that finds its vector still pending is counted as coalesced instead of
+    /// being posted again.
+    Vector(Sender),
     /// A function called on the core's thread.
     Call(Box<dyn FnMut(Expiry) + Send + 'a>),
 }
@@ -140,15 +135,9 @@ pub(crate) enum Fired {
     Gone,
 }
 
-impl<'a> Target<'a> {
-    pub fn vector(sender: Sender) -> Target<'a> {
-        let endpoint = sender.endpoint();
-        let observable = matches!(endpoint.backend(), BackendKind::Signal | BackendKind::Poll);
-        Target::Vector {
-            sender,
-            endpoint,
-            observable,
-        }
+impl<'a> Destination<'a> {
+    pub fn vector(sender: Sender) -> Destination<'a> {
+        Destination::Vector(sender)
     }
 
     /// One expiration (after `expiry.missed` that were skipped).
@@ -159,13 +148,8 @@ impl<'a> Target<'a> {
     pub fn fire(&mut self, counts: &Counts, expiry: Expiry) -> Fired {
         counts.coalesced(expiry.missed);
         match self {
-            Target::Vector {
-                sender,
-                endpoint,
-                observable,
-            } => {
-                let bit = sender.vector().bit();
-                if *observable && endpoint.shared().core().upid.pir() & bit != 0 {
+            Destination::Vector(sender) => {
+                if sender.is_pending() == Some(true) {
                     counts.coalesced(1);
                     return Fired::Ok;
                 }
@@ -180,7 +164,7 @@ impl<'a> Target<'a> {
                     }
                 }
             }
-            Target::Call(f) => {
+            Destination::Call(f) => {
                 f(expiry);
                 counts.delivered(1);
                 Fired::Ok

@@ -1,4 +1,6 @@
-//! The futex operations the condvar protocol needs, as thin wrappers over `futex(2)`.
+//! The futex: every `futex(2)` call of the crate, and of the shim and timer built on it, as thin
+//! wrappers (the condvar protocol, the park step, the timer core's sleep, the preload shim's
+//! parameters for its own blocking call).
 //!
 //! Every wait uses `FUTEX_WAIT_BITSET` because it is the only futex wait that takes an *absolute*
 //! deadline and lets the caller pick its clock (`FUTEX_CLOCK_REALTIME` or the default
@@ -35,34 +37,40 @@ fn op(base: i32, shared: bool) -> i32 {
     }
 }
 
-/// `FUTEX_WAIT_BITSET`: sleeps while `*word == expected`, until woken by a wake whose bitset
-/// intersects `bitset`, or until `deadline` (absolute, on its own clock).
+/// The `futex_op` of a `FUTEX_WAIT_BITSET` on a private (`shared == false`) or process-shared
+/// word, whose absolute timeout, if any, is on `clock`.
+#[inline]
+pub fn wait_op(shared: bool, clock: Clock) -> i32 {
+    let base = op(libc::FUTEX_WAIT_BITSET, shared);
+    match clock {
+        Clock::Realtime => base | libc::FUTEX_CLOCK_REALTIME,
+        Clock::Monotonic => base,
+    }
+}
+
+/// `FUTEX_WAIT_BITSET` with a ready `futex_op` (see [`wait_op`]): sleeps while
+/// `*word == expected`, until woken by a wake whose bitset intersects `bitset`, or until `at`
+/// (absolute). `Err` carries the errno (`EAGAIN`: the word differed; `ETIMEDOUT`; `EINTR`).
 ///
 /// See [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html).
+///
+/// # Safety
+/// `word` points to a 4-byte aligned `u32` that stays mapped for the duration of the call.
 #[inline]
-pub fn wait(
-    word: &AtomicU32,
+pub unsafe fn wait_with_op(
+    word: *const u32,
+    futex_op: i32,
     expected: u32,
+    at: Option<&libc::timespec>,
     bitset: u32,
-    deadline: Option<&Deadline>,
-    shared: bool,
-) -> WaitResult {
-    let mut futex_op = op(libc::FUTEX_WAIT_BITSET, shared);
-    let ts = deadline.map(|d| {
-        if d.clock() == Clock::Realtime {
-            futex_op |= libc::FUTEX_CLOCK_REALTIME;
-        }
-        d.at().to_libc()
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null or
-    // points to a timespec on this stack frame; the kernel only reads both.
+) -> Result<(), i32> {
+    let ts_ptr = at.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is live and aligned per the caller; `ts_ptr` is null or points to a
+    // timespec that outlives the call; the kernel only reads both.
     let r = unsafe {
         libc::syscall(
             libc::SYS_futex,
-            word.as_ptr(),
+            word,
             futex_op,
             expected,
             ts_ptr,
@@ -71,15 +79,43 @@ pub fn wait(
         )
     };
     if r == 0 {
-        return WaitResult::Woken;
+        return Ok(());
     }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::EAGAIN) => WaitResult::Mismatch,
-        Some(libc::ETIMEDOUT) => WaitResult::TimedOut,
-        Some(libc::EINTR) => WaitResult::Interrupted,
+    Err(std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL))
+}
+
+/// `FUTEX_WAIT_BITSET`: sleeps while `*word == expected`, until woken by a wake whose bitset
+/// intersects `bitset`, or until `deadline` (absolute, on its own clock).
+#[inline]
+pub fn wait(
+    word: &AtomicU32,
+    expected: u32,
+    bitset: u32,
+    deadline: Option<&Deadline>,
+    shared: bool,
+) -> WaitResult {
+    let clock = deadline.map_or(Clock::Monotonic, Deadline::clock);
+    let at = deadline.map(|d| d.at().to_libc());
+    // SAFETY: `word` is a live, aligned u32 for the duration of the call.
+    let r = unsafe {
+        wait_with_op(
+            word.as_ptr(),
+            wait_op(shared, clock),
+            expected,
+            at.as_ref(),
+            bitset,
+        )
+    };
+    match r {
+        Ok(()) => WaitResult::Woken,
+        Err(libc::EAGAIN) => WaitResult::Mismatch,
+        Err(libc::ETIMEDOUT) => WaitResult::TimedOut,
+        Err(libc::EINTR) => WaitResult::Interrupted,
         // EINVAL/EFAULT cannot happen with the arguments built here; treat anything else as a
         // spurious return, which every caller already handles by re-checking its condition.
-        _ => WaitResult::Woken,
+        Err(_) => WaitResult::Woken,
     }
 }
 
