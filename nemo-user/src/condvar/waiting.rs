@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use crate::park::{Park, ParkRequest};
-use crate::wait::adaptive::{Ended, Plan, SpinHint};
-use crate::wait::admission::{ParkedHere, SpinPermit};
+use crate::wait::adaptive::{Ended, Plan, SpinHint, coin};
+use crate::wait::admission::{ParkedHere, Refused, SpinPermit};
 use crate::wait::ladder::{Climb, climb, waitpkg};
+use crate::wait::stats::{self, Event};
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 
 /// The ladder for one ticket: the unparked rungs of `policy`, then `parker`.
@@ -55,16 +56,35 @@ pub(super) fn spin_adaptive(
     policy: &WaitPolicy,
     deadline: Option<&Deadline>,
 ) -> AdaptiveSpin {
-    let seen = core.spin_hint();
-    let (plan, planned) = SpinHint::from_bits(seen).plan();
-    if planned.bits() != seen {
-        core.replace_spin_hint(seen, planned.bits());
-    }
+    let plan = SpinHint::from_bits(core.spin_hint()).plan(coin());
     let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
     let bound_ns = u64::from(policy.spin_ns()) + u64::from(umwait);
     let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
-    let permit = shift.and_then(|_| SpinPermit::acquire(|| core.has_parked()));
+    let addr = core_addr(core);
+    let began = |refused: Option<Refused>, spun: bool| Event::Began {
+        window: shift.is_some(),
+        refused: refused.is_some(),
+        refused_busy: refused == Some(Refused::Busy),
+        spun,
+    };
+    // A notification that is already there needs no CPU to be caught, and says nothing about
+    // whether spinning pays.
+    if let Some(o) = core.poll(t) {
+        stats::record(addr, began(None, false));
+        return AdaptiveSpin {
+            climb: Climb::Done(o),
+            plan,
+            bound_ns,
+            spun: false,
+        };
+    }
+    let (permit, refused) = match shift.map(|_| SpinPermit::acquire(|| core.has_parked())) {
+        Some(Ok(p)) => (Some(p), None),
+        Some(Err(r)) => (None, Some(r)),
+        None => (None, None),
+    };
     let spun = permit.is_some();
+    stats::record(addr, began(refused, spun));
     let scale = |ns: u32| match shift {
         Some(s) if spun => Duration::from_nanos(u64::from(ns >> s)),
         _ => Duration::ZERO,
@@ -78,7 +98,16 @@ pub(super) fn spin_adaptive(
             .as_ref()
             .is_none_or(|p| p.keep_spinning(|| core.has_parked()))
     };
+    let spin_start = spun.then(Instant::now);
     let climb = climb(&windowed, deadline, line, gate, || core.poll(t));
+    if let Some(t0) = spin_start {
+        let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let caught = matches!(climb, Climb::Done(_));
+        stats::record(addr, Event::Spun { ns, caught });
+    }
+    if matches!(climb, Climb::Park) {
+        stats::record(addr, Event::Parks);
+    }
     AdaptiveSpin {
         climb,
         plan,
@@ -89,11 +118,22 @@ pub(super) fn spin_adaptive(
 
 /// Teaches the condvar's spin hint how a wait planned with `plan` ended.
 pub(super) fn learn(core: &Core<Native>, plan: Plan, ended: Ended) {
+    if let Ended::Parked {
+        in_window: true, ..
+    } = ended
+    {
+        stats::record(core_addr(core), Event::ParkedInWindow);
+    }
     let now = core.spin_hint();
     let learnt = SpinHint::from_bits(now).learn(plan, ended);
     if learnt.bits() != now {
         core.replace_spin_hint(now, learnt.bits());
     }
+}
+
+/// The key of a condvar's spin counters: its address (a `RawCondvar` is its `Core`).
+pub(super) fn core_addr(core: &Core<Native>) -> usize {
+    std::ptr::from_ref(core) as usize
 }
 
 /// The ladder of an adaptive policy: [`spin_adaptive`], then `parker`; the hint learns from
@@ -108,7 +148,7 @@ fn wait_adaptive(
     let start = Instant::now();
     let spin = spin_adaptive(core, t, policy, deadline);
     let (outcome, ended) = match spin.climb {
-        Climb::Done(o) => (o, Ended::Unparked),
+        Climb::Done(o) => (o, Ended::Unparked { spun: spin.spun }),
         Climb::Expired => (core.cancel(t), Ended::Other),
         Climb::Park => {
             let o = park(core, t, parker, deadline);

@@ -76,12 +76,15 @@ pub(crate) mod adaptive;
 pub(crate) mod admission;
 mod deadline;
 pub(crate) mod ladder;
+mod load;
 mod policy;
+pub(crate) mod stats;
 
 pub use admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 pub use deadline::{Clock, Deadline, InvalidTimespec, Timespec};
 pub use ladder::waitpkg;
 pub use policy::{PolicyClass, WaitPolicy, default_policy, set_default_policy};
+pub use stats::{CondvarSpinStats, SpinStats, spin_stats};
 
 /// What a wait ended with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
