@@ -23,7 +23,7 @@ mod nemo_condvar;
 mod nemo_condvar_park;
 mod nemo_event;
 mod nemo_interrupt;
-mod preload_cond;
+pub(crate) mod preload_cond;
 mod pthread_cond;
 mod signal;
 mod spin;

@@ -14,6 +14,7 @@ mod am;
 mod broadcast;
 mod coherence;
 mod overhead;
+pub mod real;
 mod timer;
 mod unicast;
 
