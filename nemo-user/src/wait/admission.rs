@@ -11,10 +11,8 @@
 //!    CPUs — counting every process, not only this one — nobody spins (`wait/load.rs`: a cached
 //!    reading of `/proc/loadavg`, refreshed every 10 ms by one waiter). A process cannot see
 //!    which CPU its notifier is queued on, only that some thread is queued somewhere; and a
-//!    spinner that holds that CPU delays the very wakeup it waits for. Measured with a CPython
-//!    `queue.Queue` ping-pong under `LD_PRELOAD` next to other work on the development machine,
-//!    99.7 % of the spins missed their wakeup and the program ran 2–4 × slower than with
-//!    glibc's condvar before this rule and the spin hint's rules (`wait/adaptive.rs`) changed.
+//!    spinner that holds that CPU delays the very wakeup it waits for (a CPython interpreter-lock
+//!    handoff under the `LD_PRELOAD` shim is the measured case: `bench/README.md`).
 //!
 //! 1. **One spinner per CPU.** A waiter that finds another waiter of this process spinning on
 //!    its CPU parks at once: two spinners on one CPU only take turns, and the one that is not
