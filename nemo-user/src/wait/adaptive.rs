@@ -13,7 +13,8 @@
 //!
 //! Only a spin is evidence about spinning. After each wait:
 //!
-//! - **A spin caught its wakeup**: back to the full window, and the backoff resets.
+//! - **A spin caught its wakeup**: one level down (the window doubles), and the backoff
+//!   resets. A **probe** that catches reopens the full window at once.
 //! - **A spin missed** (it spun its window and parked): one level up — the window halves, and
 //!   after four misses in a row it is skipped. A missed probe doubles the time to the next
 //!   probe (backoff + 1, at most [`MAX_BACKOFF`]).
@@ -24,11 +25,13 @@
 //!   ends soon *after* the spin gives up, and treating that as "a window would have caught it"
 //!   kept the window open forever.
 //!
-//! So after a catch at most `W + W/2 + W/4 + W/8 < 2 W` (W: the full window) is spun in vain
-//! before the window is skipped, and a catch saves a park, which costs about W (the window is
-//! calibrated to a park's cost): spinning is never worse than about three times parking at
-//! once. With no catches at all the expected spin per wait falls to `W / 16` after four
-//! misses and halves with every missed probe, to `W / 2048` (10 ns for the 20 µs default).
+//! So the level takes one step down per catch and one step up per miss: the window stays open
+//! only where at least about half of its spins catch their wakeup, and each catch saves a park,
+//! which costs about as much as a full window W (the window is calibrated to a park's cost):
+//! the spinning wasted is at most about what it saved. After a probe's catch at most
+//! `W + W/2 + W/4 + W/8 < 2 W` is spun in vain before the window is skipped again. With no
+//! catches at all the expected spin per wait falls to `W / 16` after four misses and halves
+//! with every missed probe, to `W / 2048` (10 ns for the 20 µs default).
 //! Probes are drawn at random rather than every n-th wait, so no periodic wait pattern can
 //! make every probe miss while the other waits would have been caught.
 //!
@@ -140,7 +143,10 @@ impl SpinHint {
     /// The hint after a wait planned with `plan` ended as `ended`.
     pub(crate) fn learn(self, plan: Plan, ended: Ended) -> SpinHint {
         match ended {
-            Ended::Unparked { spun: true } => SpinHint(0),
+            Ended::Unparked { spun: true } if plan.probe => SpinHint(0),
+            Ended::Unparked { spun: true } => {
+                SpinHint::with(self.level().min(SKIP - 1).saturating_sub(1), 0)
+            }
             Ended::Parked { spun: true, .. } if plan.probe => {
                 SpinHint::with(SKIP, (self.backoff() + 1).min(MAX_BACKOFF))
             }
@@ -267,7 +273,63 @@ mod tests {
     }
 
     #[test]
-    fn a_catch_restores_the_full_window() {
+    fn a_catch_doubles_the_window_and_misses_halve_it() {
+        let caught = |h: SpinHint| h.learn(h.plan(1), Ended::Unparked { spun: true });
+        let mut h = SpinHint::with(3, 2);
+        h = caught(h);
+        assert_eq!((h.level(), h.backoff()), (2, 0));
+        h = caught(caught(h));
+        assert_eq!(h.level(), 0);
+        assert_eq!(caught(h).level(), 0, "never beyond the full window");
+        // Catching half the spins keeps the window where it is.
+        let h2 = miss(caught(SpinHint::with(2, 0)), 1);
+        assert_eq!(h2.level(), 2);
+    }
+
+    /// The share of waits that spin when each spin catches with probability `p_catch`.
+    fn share_spinning(p_catch: f64) -> f64 {
+        let mut h = SpinHint::default();
+        let mut rng = 0x9e37_79b9u32;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            rng
+        };
+        let n = 100_000;
+        let mut spun = 0;
+        for _ in 0..n {
+            let plan = h.plan(next());
+            let ended = if plan.shift.is_none() {
+                Ended::Parked {
+                    in_window: false,
+                    spun: false,
+                }
+            } else if f64::from(next()) / f64::from(u32::MAX) < p_catch {
+                spun += 1;
+                Ended::Unparked { spun: true }
+            } else {
+                spun += 1;
+                Ended::Parked {
+                    in_window: false,
+                    spun: true,
+                }
+            };
+            h = h.learn(plan, ended);
+        }
+        f64::from(spun) / f64::from(n)
+    }
+
+    #[test]
+    fn the_window_stays_open_only_where_most_spins_catch() {
+        assert!(share_spinning(0.9) > 0.95);
+        assert!(share_spinning(0.7) > 0.6);
+        assert!(share_spinning(0.3) < 0.05);
+        assert!(share_spinning(0.05) < 0.01);
+    }
+
+    #[test]
+    fn a_probe_that_catches_restores_the_full_window() {
         let mut h = SpinHint::default();
         for _ in 0..6 {
             h = miss(h, PROBE_EVERY);

@@ -35,12 +35,13 @@
 //! ([`WaitPolicy::is_adaptive`]); its bounds become the longest windows it may use:
 //!
 //! - Each condvar keeps a one-byte **spin hint** inside its 48 bytes. Only a spin is evidence:
-//!   a spin that catches its wakeup restores the full window; each spin that misses halves
-//!   it, and after four misses in a row it is skipped; a skipped condvar probes with the full
-//!   window on a random 1 in 16 waits, and each missed probe halves that rate, down to 1 in
-//!   2048. After a catch less than two full windows can be spun in vain before the window is
-//!   skipped, and a condvar whose spins never catch costs at most 1/16 of a window per wait,
-//!   falling to 1/2048 (rules and reasoning in `wait/adaptive.rs`).
+//!   each spin that catches its wakeup doubles the window (up to the bound), each spin that
+//!   misses halves it, and a window halved four times is skipped; a skipped condvar probes
+//!   with the full window on a random 1 in 16 waits, and each missed probe halves that rate,
+//!   down to 1 in 2048. So the window stays open only where about half its spins or more
+//!   catch — where the parks they save pay for the spins they waste — and a condvar whose
+//!   spins never catch costs at most 1/16 of a window per wait, falling to 1/2048 (rules and
+//!   reasoning in `wait/adaptive.rs`).
 //! - A waiter spins only if the machine and the process can spare a CPU for it: nobody spins
 //!   while the machine has more runnable threads than CPUs (all processes counted, read from
 //!   `/proc/loadavg` by one waiter every 10 ms); one spinner per CPU; at most one fewer
