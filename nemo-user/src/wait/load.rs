@@ -73,11 +73,21 @@ fn is_busy(avg: u32, cpus: u32) -> bool {
     avg >= cpus.saturating_add(1).saturating_mul(ONE) - ONE / 4
 }
 
+/// The online CPUs, re-read every 256 refreshes (CPUs come and go rarely; glibc reads a file
+/// for it).
 fn online_cpus() -> u32 {
+    static CPUS: AtomicU32 = AtomicU32::new(0);
+    static READS: AtomicU32 = AtomicU32::new(0);
+    let cached = CPUS.load(Relaxed);
+    if cached != 0 && !READS.fetch_add(1, Relaxed).is_multiple_of(256) {
+        return cached;
+    }
     // SAFETY: sysconf has no preconditions.
-    u32::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
+    let n = u32::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
         .unwrap_or(1)
-        .max(1)
+        .max(1);
+    CPUS.store(n, Relaxed);
+    n
 }
 
 /// `CLOCK_MONOTONIC_COARSE` in ns (a vDSO read; its resolution, a few ms, is plenty here).
@@ -94,19 +104,28 @@ fn coarse_now_ns() -> u64 {
 }
 
 /// The runnable threads of the machine now: the numerator of the fourth field of
-/// `/proc/loadavg` (`0.52 0.58 0.59 3/467 12345`). No allocation: this may run inside a
-/// `pthread_cond_wait` of a program that interposes `malloc`.
+/// `/proc/loadavg` (`0.52 0.58 0.59 3/467 12345`). No allocation (this may run inside a
+/// `pthread_cond_wait` of a program that interposes `malloc`), and raw system calls rather than
+/// glibc's `open`/`read`/`close`: those are cancellation points, and a thread cancelled inside
+/// a wait must not start unwinding here, in Rust frames.
 fn read_runnable() -> Option<u32> {
     let mut buf = [0u8; 128];
     // SAFETY: a NUL-terminated path; the descriptor is closed below.
-    let fd = unsafe { libc::open(c"/proc/loadavg".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            c"/proc/loadavg".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return None;
     }
     // SAFETY: `buf` is writable for its length.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) };
     // SAFETY: `fd` is ours and open.
-    unsafe { libc::close(fd) };
+    unsafe { libc::syscall(libc::SYS_close, fd) };
     let n = usize::try_from(n).ok()?;
     parse_runnable(&buf[..n])
 }
