@@ -7,8 +7,9 @@ use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use crate::park::{Park, ParkRequest};
 use crate::wait::adaptive::{Ended, Plan, SpinHint, coin};
-use crate::wait::admission::{ParkedHere, Refused, SpinPermit};
+use crate::wait::admission::{ParkedHere, SpinPermit};
 use crate::wait::ladder::{Climb, climb, waitpkg};
+use crate::wait::load::machine_busy;
 use crate::wait::stats::{self, Event};
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 
@@ -56,21 +57,26 @@ pub(super) fn spin_adaptive(
     policy: &WaitPolicy,
     deadline: Option<&Deadline>,
 ) -> AdaptiveSpin {
-    let plan = SpinHint::from_bits(core.spin_hint()).plan(coin());
+    let hint = SpinHint::from_bits(core.spin_hint());
+    let coin = coin();
+    let busy = machine_busy();
+    let plan = hint.plan(coin, busy);
     let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
     let bound_ns = u64::from(policy.spin_ns()) + u64::from(umwait);
     let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
     let addr = core_addr(core);
-    let began = |refused: Option<Refused>, spun: bool| Event::Began {
-        window: shift.is_some(),
-        refused: refused.is_some(),
-        refused_busy: refused == Some(Refused::Busy),
+    // What an idle machine would have offered, for the counters.
+    let offered = !busy || hint.plan(coin, false).shift.is_some();
+    let began = |refused: bool, spun: bool| Event::Began {
+        window: shift.is_some() || offered,
+        refused: refused || (shift.is_none() && offered && busy),
+        refused_busy: shift.is_none() && offered && busy,
         spun,
     };
     // A notification that is already there needs no CPU to be caught, and says nothing about
     // whether spinning pays.
     if let Some(o) = core.poll(t) {
-        stats::record(addr, began(None, false));
+        stats::record(addr, began(false, false));
         return AdaptiveSpin {
             climb: Climb::Done(o),
             plan,
@@ -78,12 +84,9 @@ pub(super) fn spin_adaptive(
             spun: false,
         };
     }
-    let (permit, refused) = match shift.map(|_| SpinPermit::acquire(|| core.has_parked())) {
-        Some(Ok(p)) => (Some(p), None),
-        Some(Err(r)) => (None, Some(r)),
-        None => (None, None),
-    };
+    let permit = shift.and_then(|_| SpinPermit::acquire(|| core.has_parked()));
     let spun = permit.is_some();
+    let refused = shift.is_some() && !spun;
     stats::record(addr, began(refused, spun));
     let scale = |ns: u32| match shift {
         Some(s) if spun => Duration::from_nanos(u64::from(ns >> s)),

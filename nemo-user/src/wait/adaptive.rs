@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  bits 0-2  level    the window is the policy's bound >> level; SKIP (4) = no window
-//!  bits 3-5  backoff  at SKIP, a wait probes with probability 2^-(4 + backoff)
+//!  bits 3-5  backoff  a probe comes with probability 2^-(4 + backoff) per wait
+//!  bit  6    caught   the last spin caught its wakeup
 //! ```
 //!
 //! All-zero is "full window", the behaviour of a fixed policy, so a fresh condvar spins.
@@ -35,8 +36,20 @@
 //! Probes are drawn at random rather than every n-th wait, so no periodic wait pattern can
 //! make every probe miss while the other waits would have been caught.
 //!
-//! The CPU side — whether the machine has a CPU to spare for a spinner at all — is the
-//! admission's job (`wait/admission.rs`).
+//! # A busy machine
+//!
+//! While the machine has more runnable threads than CPUs (`wait/load.rs`), a spinner may hold
+//! the CPU that its notifier — or any other process's thread — is queued for, and a spin that
+//! misses has taken that CPU for nothing. So on a busy machine a condvar spins only while its
+//! spins are catching: if its last spin caught its wakeup, with at most a quarter of the
+//! window ([`BUSY_LEVEL`]); otherwise only on probes (same rate and backoff as above, a
+//! quarter window). A spin that catches took less CPU than the park and wake it replaced, for
+//! everybody; a condvar whose spins miss costs at most a quarter window per 16 waits, and
+//! that rate halves with each missed probe. A short-gap handoff keeps spinning; a CPython
+//! interpreter-lock handoff next to a CPU hog, whose spins almost never catch, stops at once.
+//!
+//! Which waiters may take a CPU to spin on at all is the admission's job
+//! (`wait/admission.rs`).
 
 /// Levels above this skip the window.
 const SKIP: u8 = 4;
@@ -48,6 +61,10 @@ const BACKOFF_MASK: u8 = 0b111;
 pub(crate) const PROBE_EVERY: u32 = 16;
 /// The largest backoff: a probe every `PROBE_EVERY << MAX_BACKOFF` waits on average.
 pub(crate) const MAX_BACKOFF: u8 = 7;
+/// The last spin caught its wakeup.
+const CAUGHT: u8 = 1 << 6;
+/// On a busy machine the window is at most the bound >> this.
+pub(crate) const BUSY_LEVEL: u8 = 2;
 
 /// The hint byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,20 +133,29 @@ impl SpinHint {
         SpinHint(level | (backoff << BACKOFF_SHIFT))
     }
 
-    /// The plan for the next wait. `coin` is a uniformly random word: at level SKIP it decides
-    /// whether this wait probes.
-    pub(crate) fn plan(self, coin: u32) -> Plan {
+    fn caught(self) -> bool {
+        self.0 & CAUGHT != 0
+    }
+
+    /// The plan for the next wait. `coin` is a uniformly random word that decides whether a
+    /// wait without a window probes; `busy`: the machine has more runnable threads than CPUs.
+    pub(crate) fn plan(self, coin: u32, busy: bool) -> Plan {
         let level = self.level();
-        if level < SKIP {
+        let (window, probe_shift) = if busy {
+            (self.caught() && level < SKIP, BUSY_LEVEL)
+        } else {
+            (level < SKIP, 0)
+        };
+        if window {
+            let shift = if busy { level.max(BUSY_LEVEL) } else { level };
             return Plan {
-                shift: Some(level),
+                shift: Some(shift),
                 probe: false,
             };
         }
-        let every = PROBE_EVERY << self.backoff();
-        if coin.is_multiple_of(every) {
+        if coin.is_multiple_of(PROBE_EVERY << self.backoff()) {
             Plan {
-                shift: Some(0),
+                shift: Some(probe_shift),
                 probe: true,
             }
         } else {
@@ -143,12 +169,12 @@ impl SpinHint {
     /// The hint after a wait planned with `plan` ended as `ended`.
     pub(crate) fn learn(self, plan: Plan, ended: Ended) -> SpinHint {
         match ended {
-            Ended::Unparked { spun: true } if plan.probe => SpinHint(0),
+            Ended::Unparked { spun: true } if plan.probe => SpinHint(CAUGHT),
             Ended::Unparked { spun: true } => {
-                SpinHint::with(self.level().min(SKIP - 1).saturating_sub(1), 0)
+                SpinHint(SpinHint::with(self.level().min(SKIP - 1).saturating_sub(1), 0).0 | CAUGHT)
             }
             Ended::Parked { spun: true, .. } if plan.probe => {
-                SpinHint::with(SKIP, (self.backoff() + 1).min(MAX_BACKOFF))
+                SpinHint::with(self.level(), (self.backoff() + 1).min(MAX_BACKOFF))
             }
             Ended::Parked { spun: true, .. } if plan.shift.is_some() => {
                 SpinHint::with((self.level() + 1).min(SKIP), self.backoff())
@@ -188,7 +214,7 @@ mod tests {
     const W: u64 = 20_000;
 
     fn miss(h: SpinHint, coin: u32) -> SpinHint {
-        let plan = h.plan(coin);
+        let plan = h.plan(coin, false);
         h.learn(
             plan,
             Ended::Parked {
@@ -200,7 +226,7 @@ mod tests {
 
     #[test]
     fn all_zero_is_the_full_window() {
-        let plan = SpinHint::default().plan(1);
+        let plan = SpinHint::default().plan(1, false);
         assert_eq!(
             plan,
             Plan {
@@ -215,10 +241,10 @@ mod tests {
         let mut h = SpinHint::default();
         for want in 1..=3u8 {
             h = miss(h, 1);
-            assert_eq!(h.plan(1).shift, Some(want));
+            assert_eq!(h.plan(1, false).shift, Some(want));
         }
         h = miss(h, 1);
-        assert_eq!(h.plan(1).shift, None);
+        assert_eq!(h.plan(1, false).shift, None);
         assert_eq!(h.level(), SKIP);
     }
 
@@ -232,8 +258,8 @@ mod tests {
             assert_eq!(h.backoff(), b);
             let every = PROBE_EVERY << b;
             // Only coins that are multiples of the period probe.
-            assert!(!h.plan(every / 2).probe);
-            assert!(h.plan(every).probe);
+            assert!(!h.plan(every / 2, false).probe);
+            assert!(h.plan(every, false).probe);
             h = miss(h, every);
         }
         assert_eq!(h.backoff(), MAX_BACKOFF);
@@ -254,7 +280,7 @@ mod tests {
             rng ^= rng << 13;
             rng ^= rng >> 17;
             rng ^= rng << 5;
-            let plan = h.plan(rng);
+            let plan = h.plan(rng, false);
             if let Some(s) = plan.shift {
                 spun += W >> s;
             }
@@ -274,7 +300,7 @@ mod tests {
 
     #[test]
     fn a_catch_doubles_the_window_and_misses_halve_it() {
-        let caught = |h: SpinHint| h.learn(h.plan(1), Ended::Unparked { spun: true });
+        let caught = |h: SpinHint| h.learn(h.plan(1, false), Ended::Unparked { spun: true });
         let mut h = SpinHint::with(3, 2);
         h = caught(h);
         assert_eq!((h.level(), h.backoff()), (2, 0));
@@ -299,7 +325,7 @@ mod tests {
         let n = 100_000;
         let mut spun = 0;
         for _ in 0..n {
-            let plan = h.plan(next());
+            let plan = h.plan(next(), false);
             let ended = if plan.shift.is_none() {
                 Ended::Parked {
                     in_window: false,
@@ -329,6 +355,85 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_machine_spins_a_quarter_window_only_after_a_catch() {
+        // A fresh condvar: no catch yet, so only probes, with a quarter window.
+        let fresh = SpinHint::default();
+        assert_eq!(fresh.plan(1, true).shift, None);
+        let probe = fresh.plan(0, true);
+        assert_eq!((probe.shift, probe.probe), (Some(BUSY_LEVEL), true));
+        // The probe catches: the next waits spin, at most a quarter window.
+        let h = fresh.learn(probe, Ended::Unparked { spun: true });
+        assert_eq!(h.plan(1, true).shift, Some(BUSY_LEVEL));
+        assert_eq!(h.plan(1, false).shift, Some(0), "idle: the full window");
+        // One miss and it is back to probes only.
+        let plan = h.plan(1, true);
+        let missed = h.learn(
+            plan,
+            Ended::Parked {
+                in_window: false,
+                spun: true,
+            },
+        );
+        assert_eq!(missed.plan(1, true).shift, None);
+        // A missed busy probe backs off without touching the idle window.
+        let p = missed.plan(0, true);
+        let after = missed.learn(
+            p,
+            Ended::Parked {
+                in_window: false,
+                spun: true,
+            },
+        );
+        assert_eq!(after.backoff(), missed.backoff() + 1);
+        assert_eq!(after.level(), missed.level());
+    }
+
+    /// As `share_spinning`, on a busy machine: the spin per wait, in windows.
+    fn busy_spin_per_wait(p_catch: f64) -> f64 {
+        let mut h = SpinHint::default();
+        let mut rng = 0x2545_f491u32;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            rng
+        };
+        let n = 100_000;
+        let mut spun = 0u64;
+        for _ in 0..n {
+            let plan = h.plan(next(), true);
+            let ended = match plan.shift {
+                None => Ended::Parked {
+                    in_window: false,
+                    spun: false,
+                },
+                Some(s) => {
+                    spun += W >> s;
+                    if f64::from(next()) / f64::from(u32::MAX) < p_catch {
+                        Ended::Unparked { spun: true }
+                    } else {
+                        Ended::Parked {
+                            in_window: false,
+                            spun: true,
+                        }
+                    }
+                }
+            };
+            h = h.learn(plan, ended);
+        }
+        spun as f64 / f64::from(n) / W as f64
+    }
+
+    #[test]
+    fn a_busy_machine_spins_where_spins_catch_and_hardly_elsewhere() {
+        // Short gaps that every spin catches: a quarter window on nearly every wait.
+        assert!(busy_spin_per_wait(1.0) > 0.24);
+        // The CPython case: hardly any spin catches.
+        assert!(busy_spin_per_wait(0.002) < 0.001);
+        assert!(busy_spin_per_wait(0.3) < 0.01);
+    }
+
+    #[test]
     fn a_probe_that_catches_restores_the_full_window() {
         let mut h = SpinHint::default();
         for _ in 0..6 {
@@ -336,16 +441,17 @@ mod tests {
         }
         assert_eq!(h.level(), SKIP);
         assert!(h.backoff() > 0);
-        let plan = h.plan(0);
+        let plan = h.plan(0, false);
         assert!(plan.probe);
         let caught = h.learn(plan, Ended::Unparked { spun: true });
-        assert_eq!(caught, SpinHint::default());
+        assert_eq!(caught.level(), 0);
+        assert_eq!(caught.backoff(), 0);
     }
 
     #[test]
     fn a_short_park_a_refusal_or_a_timeout_changes_nothing() {
         for h in [SpinHint::with(2, 0), SpinHint::with(SKIP, 3)] {
-            let plan = h.plan(1);
+            let plan = h.plan(1, false);
             for ended in [
                 Ended::Parked {
                     in_window: true,
@@ -367,7 +473,7 @@ mod tests {
     fn every_plan_survives_its_byte() {
         for b in 0..=u8::MAX {
             for coin in [0, 1, 16, 2048] {
-                let plan = SpinHint::from_bits(b).plan(coin);
+                let plan = SpinHint::from_bits(b).plan(coin, false);
                 assert_eq!(Plan::from_byte(plan.to_byte()), plan);
             }
         }
@@ -377,7 +483,7 @@ mod tests {
     fn every_byte_is_a_valid_hint() {
         for b in 0..=u8::MAX {
             let h = SpinHint::from_bits(b);
-            let plan = h.plan(0);
+            let plan = h.plan(0, false);
             assert!(plan.shift.is_none_or(|s| s < SKIP));
             for ended in [
                 Ended::Unparked { spun: true },
@@ -388,7 +494,7 @@ mod tests {
             ] {
                 let next = h.learn(plan, ended);
                 assert!(next.level() <= SKIP);
-                assert!(next.bits() < 0x40);
+                assert!(next.bits() < 0x80);
             }
         }
     }

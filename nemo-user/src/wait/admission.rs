@@ -4,15 +4,12 @@
 //! Spinning only pays while the spinner has a CPU to itself. When threads outnumber CPUs, a
 //! spinner makes the thread that would notify it, or a waiter that was just woken on the same
 //! CPU, wait until the spin window ends or the scheduler preempts it — the very latency spinning
-//! was meant to save. Four rules, for adaptive policies
+//! was meant to save. Three process-wide rules, for adaptive policies
 //! ([`WaitPolicy::is_adaptive`](super::WaitPolicy::is_adaptive)), keep that from happening:
 //!
-//! 0. **No spinning on a busy machine.** While the machine has more runnable threads than
-//!    CPUs — counting every process, not only this one — nobody spins (`wait/load.rs`: a cached
-//!    reading of `/proc/loadavg`, refreshed every 10 ms by one waiter). A process cannot see
-//!    which CPU its notifier is queued on, only that some thread is queued somewhere; and a
-//!    spinner that holds that CPU delays the very wakeup it waits for (a CPython interpreter-lock
-//!    handoff under the `LD_PRELOAD` shim is the measured case: `bench/README.md`).
+//! (A fourth condition is machine-wide and lives with the spin hint, `wait/adaptive.rs`: on a
+//! machine with more runnable threads than CPUs, only condvars whose last spin caught its
+//! wakeup spin, for at most a quarter of the window.)
 //!
 //! 1. **One spinner per CPU.** A waiter that finds another waiter of this process spinning on
 //!    its CPU parks at once: two spinners on one CPU only take turns, and the one that is not
@@ -183,15 +180,6 @@ fn current_cpu() -> Option<usize> {
     usize::try_from(cpu).ok().filter(|&c| c < MAX_CPUS)
 }
 
-/// Why [`SpinPermit::acquire`] refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// The machine has more runnable threads than CPUs (rule 0, `wait::load`).
-    Busy,
-    /// One of the process's own rules 1–3.
-    Process,
-}
-
 /// The right to spin, held for one climb of the unparked rungs. Dropping it gives it back.
 #[derive(Debug)]
 pub(crate) struct SpinPermit {
@@ -200,19 +188,10 @@ pub(crate) struct SpinPermit {
 }
 
 impl SpinPermit {
-    /// Admits the calling thread as a spinner, or says why it should park at once.
+    /// Admits the calling thread as a spinner, or `None` if it should park at once.
     /// `peers_parked` says whether the condvar it waits on has parked waiters (rule 3).
     #[inline]
-    pub(crate) fn acquire(peers_parked: impl Fn() -> bool) -> Result<SpinPermit, Refused> {
-        if super::load::machine_busy() {
-            return Err(Refused::Busy);
-        }
-        Self::acquire_in_process(peers_parked).ok_or(Refused::Process)
-    }
-
-    /// Rules 1–3 alone.
-    #[inline]
-    fn acquire_in_process(peers_parked: impl Fn() -> bool) -> Option<SpinPermit> {
+    pub(crate) fn acquire(peers_parked: impl Fn() -> bool) -> Option<SpinPermit> {
         let refresh = ADMISSIONS.with(|n| {
             let k = n.get().wrapping_add(1);
             n.set(k);
@@ -366,11 +345,10 @@ mod tests {
         pinned_to(cpu, || {
             // Another test may hold the process's only spinner slot; then there is nothing to
             // check here.
-            if let Some(first) = SpinPermit::acquire_in_process(|| false) {
+            if let Some(first) = SpinPermit::acquire(|| false) {
                 assert_eq!(first.cpu, Some(cpu));
                 assert!(CPUS[cpu].0.load(Relaxed) & SPINNING_HERE != 0);
-                assert!(SpinPermit::acquire_in_process(|| false).is_none());
-                assert!(SpinPermit::acquire(|| false).is_err());
+                assert!(SpinPermit::acquire(|| false).is_none());
                 drop(first);
             }
         });
@@ -384,8 +362,7 @@ mod tests {
             assert_eq!(reg.cpu, Some(cpu));
             assert!(parked_on(cpu));
             // A peer of the same condvar parked here: no spinning, by rule 3.
-            assert!(SpinPermit::acquire_in_process(|| true).is_none());
-            assert!(SpinPermit::acquire(|| true).is_err());
+            assert!(SpinPermit::acquire(|| true).is_none());
             drop(reg);
         });
     }

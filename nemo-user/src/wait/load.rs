@@ -1,6 +1,7 @@
 //! Whether the machine is busy: more runnable threads, in all processes, than online CPUs. A
 //! spinner on such a machine holds a CPU that some other thread — quite possibly the one that
-//! would notify it — is queued for, so adaptive waiters park at once while it lasts.
+//! would notify it — is queued for, so while it lasts adaptive waiters spin only where spins
+//! are catching their wakeups (`wait/adaptive.rs`).
 //!
 //! Invariants:
 //! - The waiter's path reads one cached flag and a coarse clock (vDSO, no system call). At most

@@ -42,11 +42,13 @@
 //!   catch — where the parks they save pay for the spins they waste — and a condvar whose
 //!   spins never catch costs at most 1/16 of a window per wait, falling to 1/2048 (rules and
 //!   reasoning in `wait/adaptive.rs`).
-//! - A waiter spins only if the machine and the process can spare a CPU for it: nobody spins
-//!   while the machine has more runnable threads than CPUs (all processes counted, read from
-//!   `/proc/loadavg` by one waiter every 10 ms); one spinner per CPU; at most one fewer
-//!   spinners than the CPUs the process may use; and no spinning on a CPU where a parked
-//!   waiter of the same condvar will need to run when woken (rules in `wait/admission.rs`;
+//! - On a busy machine — more runnable threads than CPUs, all processes counted, read from
+//!   `/proc/loadavg` by one waiter every 10 ms — a spinner may hold the CPU its notifier is
+//!   queued for, so only condvars whose last spin caught its wakeup spin, for at most a
+//!   quarter of the window, and the others only probe.
+//! - A waiter spins only if the process can spare a CPU for it: one spinner per CPU; at most
+//!   one fewer spinners than the CPUs the process may use; and no spinning on a CPU where a
+//!   parked waiter of the same condvar will need to run when woken (rules in `wait/admission.rs`;
 //!   [`spin_census`] shows the bookkeeping, [`refresh_spin_capacity`] re-reads the CPU count
 //!   after an affinity change). Waiters refused a CPU park at once.
 //! - [`spin_stats`] (and `spin_stats` on each condvar and event) counts, per condvar, the
@@ -71,7 +73,7 @@ pub(crate) mod adaptive;
 pub(crate) mod admission;
 mod deadline;
 pub(crate) mod ladder;
-mod load;
+pub(crate) mod load;
 mod policy;
 pub(crate) mod stats;
 
