@@ -47,9 +47,10 @@ pub(super) struct AdaptiveSpin {
     pub(super) spun: bool,
 }
 
-/// The unparked rungs of an adaptive policy: the window the condvar's spin hint allows, if the
-/// process has a CPU to spare for spinning (the admission rules of `wait::admission`), else
-/// none. The caller withdraws on `Climb::Expired`, parks on `Climb::Park`, and then calls
+/// The unparked rungs of an adaptive policy: the window the condvar's spin hint allows (given
+/// whether the machine is busy, `wait::load`), if the process has a CPU to spare for spinning
+/// (the admission rules of `wait::admission`), else none. Counts what it did in the condvar's
+/// spin counters (`wait::stats`). The caller withdraws on `Climb::Expired`, parks on `Climb::Park`, and then calls
 /// [`learn`].
 pub(super) fn spin_adaptive(
     core: &Core<Native>,
