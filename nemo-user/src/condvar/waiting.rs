@@ -66,8 +66,12 @@ pub(super) fn spin_adaptive(
     let bound_ns = u64::from(policy.spin_ns()) + u64::from(umwait);
     let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
     let addr = core_addr(core);
-    // What an idle machine would have offered, for the counters.
-    let offered = !busy || hint.plan(coin, false).shift.is_some();
+    // Whether an idle machine would have offered a window, for the counters.
+    let offered = if busy {
+        hint.plan(coin, false).shift.is_some()
+    } else {
+        plan.shift.is_some()
+    };
     let began = |refused: bool, spun: bool| Event::Began {
         window: shift.is_some() || offered,
         refused: refused || (shift.is_none() && offered && busy),
