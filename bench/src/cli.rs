@@ -14,6 +14,7 @@ use crate::placement::Topology;
 use crate::plan::{DEFAULT_SHORT_GAP, Plan, Profile};
 use crate::report::{self, Report};
 use crate::runner::{self, Selection};
+use crate::scenarios::real;
 use crate::{mechanisms, scenarios};
 
 const AFTER_HELP: &str = "\
@@ -83,6 +84,14 @@ pub struct Cli {
     /// List the scenarios and mechanisms, and whether each can run here, then exit.
     #[arg(long)]
     pub list: bool,
+
+    /// `real` only: also run every program next to one CPU-hog thread per CPU.
+    #[arg(long)]
+    pub background_load: bool,
+
+    /// `real` only: comma-separated programs (default: all). See --list.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = real_program)]
+    pub programs: Option<Vec<String>>,
 }
 
 /// Errors that end a run.
@@ -110,10 +119,23 @@ pub enum BenchError {
 fn scenario_name(s: &str) -> Result<String, String> {
     match scenarios::find(s) {
         Some(_) => Ok(s.to_string()),
+        None if s == real::ID => Ok(s.to_string()),
         None => Err(format!(
-            "unknown scenario '{s}'; valid: {}",
-            scenarios::ids().join(", ")
+            "unknown scenario '{s}'; valid: {}, {}",
+            scenarios::ids().join(", "),
+            real::ID
         )),
+    }
+}
+
+fn real_program(s: &str) -> Result<String, String> {
+    if real::PROGRAMS.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown program '{s}'; valid: {}",
+            real::PROGRAMS.join(", ")
+        ))
     }
 }
 
@@ -290,6 +312,28 @@ pub fn run(cli: &Cli) -> Result<Completion, BenchError> {
         print!("{}", list(cli.sim));
         return Ok(Completion::Ok);
     }
+    let wants_real = cli.scenarios.iter().any(|s| s == real::ID);
+    if !wants_real && (cli.background_load || cli.programs.is_some()) {
+        return Err(BenchError::Usage(
+            "--background-load and --programs apply to the real scenario only".to_string(),
+        ));
+    }
+    let only_real = wants_real && cli.scenarios.iter().all(|s| s == real::ID);
+    if wants_real && !only_real && cli.json.is_some() {
+        return Err(BenchError::Usage(
+            "the real scenario writes its own JSON: run it alone with --json".to_string(),
+        ));
+    }
+    if wants_real {
+        let failed = run_real(cli)?;
+        if only_real {
+            return Ok(if failed {
+                Completion::SomeFailed
+            } else {
+                Completion::Ok
+            });
+        }
+    }
     // A misconfigured backend fails before anything is measured or written.
     crate::machine::backend_info()?;
     let topology = Topology::detect();
@@ -316,6 +360,66 @@ pub fn run(cli: &Cli) -> Result<Completion, BenchError> {
     } else {
         Completion::Ok
     })
+}
+
+/// The real scenario, as the command line asks; returns whether some row failed.
+fn run_real(cli: &Cli) -> Result<bool, BenchError> {
+    let quick = cli.quick || cli.sim;
+    let shim = mechanisms::preload_cond::candidates()
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "{} not found; build it with `cargo build --release -p libnemo-preload` or set {}",
+                mechanisms::preload_cond::LIB_NAME,
+                mechanisms::preload_cond::LIB_ENV
+            )
+        });
+    let opts = real::Options {
+        programs: cli
+            .programs
+            .clone()
+            .unwrap_or_else(|| real::PROGRAMS.map(String::from).to_vec()),
+        pairs: cli.iters.unwrap_or(if quick { 2 } else { 10 }),
+        size: if quick {
+            real::Size::Quick
+        } else {
+            real::Size::Full
+        },
+        background_load: cli.background_load,
+        shim,
+        dir: std::env::temp_dir().join("nemo-bench-real"),
+        limit: Duration::from_secs(300),
+    };
+    let json = match &cli.json {
+        Some(p) => Some((
+            p.clone(),
+            File::create(p).map_err(|source| BenchError::Output {
+                path: p.clone(),
+                source,
+            })?,
+        )),
+        _ => None,
+    };
+    if let Ok(shim) = &opts.shim {
+        eprintln!(
+            "real: {} pair(s) per program and regime, shim {}, inputs in {}",
+            opts.pairs,
+            shim.display(),
+            opts.dir.display()
+        );
+    }
+    let rows = real::run(&opts);
+    print!("{}", real::render(&rows));
+    if let Some((path, mut f)) = json {
+        let text = real::to_json(&rows).to_string();
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.write_all(b"\n"))
+            .map_err(|source| BenchError::Output { path, source })?;
+    }
+    Ok(rows
+        .iter()
+        .any(|r| matches!(r.result, Err(real::NotRun::Failed(_)))))
 }
 
 /// `--list`: scenarios and mechanisms, with availability on this machine.
@@ -346,6 +450,13 @@ pub fn list(sim: bool) -> String {
             s.repeat.full
         );
     }
+    let _ = writeln!(
+        out,
+        "  {:<12} {}; programs {}; not in the default run",
+        real::ID,
+        real::ABOUT,
+        real::PROGRAMS.join(", ")
+    );
     let _ = writeln!(
         out,
         "\nmechanisms ({} cores here{}):",

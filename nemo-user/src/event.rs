@@ -112,6 +112,12 @@ impl Event {
         self.policy.unwrap_or_default()
     }
 
+    /// What the adaptive waits on this event did with their spin windows
+    /// ([`RawCondvar::spin_stats`]).
+    pub fn spin_stats(&self) -> crate::wait::SpinStats {
+        self.raw.spin_stats()
+    }
+
     /// Wakes one announced waiter; returns whether there was one. Call after publishing the work:
     /// a `SeqCst` fence orders the publication before the check for announced waiters.
     #[inline]

@@ -26,7 +26,7 @@ mod nemo_condvar_irq;
 mod nemo_condvar_park;
 mod nemo_event;
 mod nemo_interrupt;
-mod preload_cond;
+pub(crate) mod preload_cond;
 mod pthread_cond;
 mod rust_sync;
 mod signal;

@@ -19,7 +19,7 @@ use super::{Driver, Instance, Setup, Skipped};
 
 /// The environment variable naming the shared object to load.
 pub const LIB_ENV: &str = "NEMO_PRELOAD_LIB";
-const LIB_NAME: &str = "libnemo_preload.so";
+pub(crate) const LIB_NAME: &str = "libnemo_preload.so";
 
 /// glibc's condvar API, implemented by `libnemo_preload.so`.
 pub struct PreloadCond;
@@ -60,7 +60,7 @@ fn shim() -> Result<&'static Shim, Skipped> {
 }
 
 /// Where to look for the shared object.
-fn candidates() -> Vec<PathBuf> {
+pub(crate) fn candidates() -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Some(p) = std::env::var_os(LIB_ENV) {
         c.push(PathBuf::from(p));

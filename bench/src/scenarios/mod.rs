@@ -15,6 +15,7 @@ mod broadcast;
 mod coherence;
 mod overhead;
 mod pool;
+pub mod real;
 mod timer;
 mod unicast;
 

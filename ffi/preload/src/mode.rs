@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use libc::{clockid_t, pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
-use nemo_user::wait::{WaitPolicy, default_policy, set_default_policy, waitpkg};
+use nemo_user::wait::{CondvarSpinStats, WaitPolicy, default_policy, set_default_policy, waitpkg};
 
 /// Set to `off` (or `0`, `false`, `no`) to forward everything to glibc.
 pub(crate) const MODE_ENV: &str = "NEMO_PRELOAD";
@@ -114,7 +114,9 @@ fn loaded() -> &'static Loaded {
 
 /// Fixes the mode now and prints the verbose line (or a warning) if asked to. Runs from the
 /// shared object's constructor. `NEMO_PRELOAD_VERBOSE=2` also prints, at exit, how many waits
-/// parked in the kernel — evidence that a program's waits really went through the shim.
+/// parked in the kernel — evidence that a program's waits really went through the shim — and
+/// the spin counters of the busiest condvars (`nemo_user::wait::spin_stats`): whether spinning
+/// paid there.
 pub(crate) fn on_load() {
     let l = loaded();
     let level = std::env::var(VERBOSE_ENV)
@@ -138,13 +140,45 @@ pub(crate) fn on_load() {
         }
         extern "C" fn at_exit() {
             let parks = crate::wait::parks();
-            let line = format!("nemo_preload: exit: {parks} waits parked\n");
-            write_fd(FD.load(Ordering::Relaxed), &line);
+            let mut text = format!("nemo_preload: exit: {parks} waits parked\n");
+            for row in nemo_user::wait::spin_stats().iter().take(STATS_ROWS) {
+                text.push_str(&stats_line(row));
+            }
+            write_fd(FD.load(Ordering::Relaxed), &text);
         }
         // SAFETY: registers a function that only formats and writes; if registration fails the
         // line is simply not printed.
         unsafe { libc::atexit(at_exit) };
     }
+}
+
+/// Condvars listed at exit by `NEMO_PRELOAD_VERBOSE=2` (the busiest).
+const STATS_ROWS: usize = 8;
+
+/// One condvar's spin counters, as `NEMO_PRELOAD_VERBOSE=2` prints them at exit.
+fn stats_line(row: &CondvarSpinStats) -> String {
+    let s = &row.stats;
+    let who = if row.addr == 0 {
+        "other condvars".to_string()
+    } else {
+        format!("condvar {:#x}", row.addr)
+    };
+    format!(
+        "nemo_preload: {who}: {} waits, {} offered a window, {} refused ({} machine busy), \
+         {} spins, {} caught ({:.1} %), spun {} us of which {} us wasted, {} parked \
+         ({} woken within the window)\n",
+        s.waits,
+        s.windows,
+        s.refused,
+        s.refused_busy,
+        s.spins,
+        s.caught,
+        100.0 * s.catch_rate(),
+        s.spin_ns / 1_000,
+        s.wasted_ns / 1_000,
+        s.parks,
+        s.parked_in_window,
+    )
 }
 
 /// glibc's functions when `NEMO_PRELOAD=off`, `None` when nemo is in charge.

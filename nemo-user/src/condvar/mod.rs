@@ -186,6 +186,12 @@ impl Condvar {
         self.policy.unwrap_or_default()
     }
 
+    /// What the adaptive waits on this condvar did with their spin windows
+    /// ([`RawCondvar::spin_stats`]).
+    pub fn spin_stats(&self) -> crate::wait::SpinStats {
+        self.raw.spin_stats()
+    }
+
     /// The underlying raw condvar.
     pub fn raw(&self) -> &RawCondvar {
         &self.raw

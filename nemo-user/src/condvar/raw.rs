@@ -164,6 +164,12 @@ impl RawCondvar {
             .set_attr_bits(ATTR_POLICY_MASK, class.bits() << ATTR_POLICY_SHIFT);
     }
 
+    /// What the adaptive waits on this condvar did with their spin windows (sums over all
+    /// threads; see [`spin_stats`](crate::wait::spin_stats)).
+    pub fn spin_stats(&self) -> crate::wait::SpinStats {
+        crate::wait::stats::stats_of(super::waiting::core_addr(&self.core))
+    }
+
     /// A deadline at `at` on this condvar's clock (what `pthread_cond_timedwait` means).
     pub fn deadline_at(&self, at: Timespec) -> Deadline {
         Deadline::new(self.clock(), at)
@@ -446,7 +452,7 @@ impl SplitWait for RawCondvar {
             let spin = spin_adaptive(&self.core, t, policy, deadline);
             return match spin.climb {
                 Climb::Done(o) => {
-                    learn(&self.core, spin.plan, Ended::Unparked);
+                    learn(&self.core, spin.plan, Ended::Unparked { spun: spin.spun });
                     Some(o)
                 }
                 Climb::Expired => Some(self.core.cancel(t)),

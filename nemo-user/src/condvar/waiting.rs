@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use crate::park::{Park, ParkRequest};
-use crate::wait::adaptive::{Ended, Plan, SpinHint};
+use crate::wait::adaptive::{Ended, Plan, SpinHint, coin};
 use crate::wait::admission::{ParkedHere, SpinPermit};
 use crate::wait::ladder::{Climb, climb, waitpkg};
+use crate::wait::load::machine_busy;
+use crate::wait::stats::{self, Event};
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 
 /// The ladder for one ticket: the unparked rungs of `policy`, then `parker`.
@@ -45,9 +47,10 @@ pub(super) struct AdaptiveSpin {
     pub(super) spun: bool,
 }
 
-/// The unparked rungs of an adaptive policy: the window the condvar's spin hint allows, if the
-/// process has a CPU to spare for spinning (the admission rules of `wait::admission`), else
-/// none. The caller withdraws on `Climb::Expired`, parks on `Climb::Park`, and then calls
+/// The unparked rungs of an adaptive policy: the window the condvar's spin hint allows (given
+/// whether the machine is busy, `wait::load`), if the process has a CPU to spare for spinning
+/// (the admission rules of `wait::admission`), else none. Counts what it did in the condvar's
+/// spin counters (`wait::stats`). The caller withdraws on `Climb::Expired`, parks on `Climb::Park`, and then calls
 /// [`learn`].
 pub(super) fn spin_adaptive(
     core: &Core<Native>,
@@ -55,16 +58,41 @@ pub(super) fn spin_adaptive(
     policy: &WaitPolicy,
     deadline: Option<&Deadline>,
 ) -> AdaptiveSpin {
-    let seen = core.spin_hint();
-    let (plan, planned) = SpinHint::from_bits(seen).plan();
-    if planned.bits() != seen {
-        core.replace_spin_hint(seen, planned.bits());
-    }
+    let hint = SpinHint::from_bits(core.spin_hint());
+    let coin = coin();
+    let busy = machine_busy();
+    let plan = hint.plan(coin, busy);
     let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
     let bound_ns = u64::from(policy.spin_ns()) + u64::from(umwait);
     let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
+    let addr = core_addr(core);
+    // Whether an idle machine would have offered a window, for the counters.
+    let offered = if busy {
+        hint.plan(coin, false).shift.is_some()
+    } else {
+        plan.shift.is_some()
+    };
+    let began = |refused: bool, spun: bool| Event::Began {
+        window: shift.is_some() || offered,
+        refused: refused || (shift.is_none() && offered && busy),
+        refused_busy: shift.is_none() && offered && busy,
+        spun,
+    };
+    // A notification that is already there needs no CPU to be caught, and says nothing about
+    // whether spinning pays.
+    if let Some(o) = core.poll(t) {
+        stats::record(addr, began(false, false));
+        return AdaptiveSpin {
+            climb: Climb::Done(o),
+            plan,
+            bound_ns,
+            spun: false,
+        };
+    }
     let permit = shift.and_then(|_| SpinPermit::acquire(|| core.has_parked()));
     let spun = permit.is_some();
+    let refused = shift.is_some() && !spun;
+    stats::record(addr, began(refused, spun));
     let scale = |ns: u32| match shift {
         Some(s) if spun => Duration::from_nanos(u64::from(ns >> s)),
         _ => Duration::ZERO,
@@ -78,7 +106,16 @@ pub(super) fn spin_adaptive(
             .as_ref()
             .is_none_or(|p| p.keep_spinning(|| core.has_parked()))
     };
+    let spin_start = spun.then(Instant::now);
     let climb = climb(&windowed, deadline, line, gate, || core.poll(t));
+    if let Some(t0) = spin_start {
+        let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let caught = matches!(climb, Climb::Done(_));
+        stats::record(addr, Event::Spun { ns, caught });
+    }
+    if matches!(climb, Climb::Park) {
+        stats::record(addr, Event::Parks);
+    }
     AdaptiveSpin {
         climb,
         plan,
@@ -89,11 +126,22 @@ pub(super) fn spin_adaptive(
 
 /// Teaches the condvar's spin hint how a wait planned with `plan` ended.
 pub(super) fn learn(core: &Core<Native>, plan: Plan, ended: Ended) {
+    if let Ended::Parked {
+        in_window: true, ..
+    } = ended
+    {
+        stats::record(core_addr(core), Event::ParkedInWindow);
+    }
     let now = core.spin_hint();
     let learnt = SpinHint::from_bits(now).learn(plan, ended);
     if learnt.bits() != now {
         core.replace_spin_hint(now, learnt.bits());
     }
+}
+
+/// The key of a condvar's spin counters: its address (a `RawCondvar` is its `Core`).
+pub(super) fn core_addr(core: &Core<Native>) -> usize {
+    std::ptr::from_ref(core) as usize
 }
 
 /// The ladder of an adaptive policy: [`spin_adaptive`], then `parker`; the hint learns from
@@ -108,7 +156,7 @@ fn wait_adaptive(
     let start = Instant::now();
     let spin = spin_adaptive(core, t, policy, deadline);
     let (outcome, ended) = match spin.climb {
-        Climb::Done(o) => (o, Ended::Unparked),
+        Climb::Done(o) => (o, Ended::Unparked { spun: spin.spun }),
         Climb::Expired => (core.cancel(t), Ended::Other),
         Climb::Park => {
             let o = park(core, t, parker, deadline);

@@ -7,6 +7,10 @@
 //! was meant to save. Three process-wide rules, for adaptive policies
 //! ([`WaitPolicy::is_adaptive`](super::WaitPolicy::is_adaptive)), keep that from happening:
 //!
+//! (A fourth condition is machine-wide and lives with the spin hint, `wait/adaptive.rs`: on a
+//! machine with more runnable threads than CPUs, only condvars whose last spin caught its
+//! wakeup spin, for at most a quarter of the window.)
+//!
 //! 1. **One spinner per CPU.** A waiter that finds another waiter of this process spinning on
 //!    its CPU parks at once: two spinners on one CPU only take turns, and the one that is not
 //!    running cannot see its notification anyway.

@@ -15,49 +15,47 @@
 //! ## Where the default bounds come from
 //!
 //! `cargo run --release -p nemo-user --example wait_calibrate` measures, with two threads pinned to
-//! different cores, what each rung costs on the machine it runs on. On the development machine
-//! (2-core AMD EPYC VM, Linux 6.18, no WAITPKG, shared with other work) it printed:
-//!
-//! | quantity | p50 | p90 | p99 |
-//! |---|---|---|---|
-//! | `clock_gettime(CLOCK_MONOTONIC)` | 20 ns | 30 ns | 31 ns |
-//! | store → spinning waiter sees it | 250 ns | 330 ns | 400 ns |
-//! | `FUTEX_WAKE` → parked waiter runs | 15.3 µs | 20.8 µs | 41.6 µs |
-//! | notifier's `FUTEX_WAKE`, one sleeper | 7.7 µs | 8.7 µs | 10.8 µs |
-//! | notifier's `FUTEX_WAKE`, no sleeper | 190 ns | 191 ns | 191 ns |
-//!
-//! Parking instead of spinning costs the waiter ≈ 15 µs of latency and the notifier ≈ 7.7 µs of
-//! system call. Spinning for about as long as parking costs is 2-competitive (never worse than
-//! twice the better choice in hindsight), so [`WaitPolicy::BUILTIN_SPIN`] is 20 µs; the `umwait`
-//! rung ([`WaitPolicy::BUILTIN_UMWAIT`]) could not be measured here. On bare metal a futex wake is
-//! usually several times cheaper than in this VM; rerun the example and set a policy
-//! ([`set_default_policy`]) to match.
+//! different cores, what each rung costs on the machine it runs on: a clock read, the handoff to
+//! a spinning waiter, the wakeup of a parked one and the notifier's `FUTEX_WAKE`. The spin bound
+//! is set to about what parking costs the waiter and the notifier together: spinning that long
+//! and then parking is never worse than twice the better choice in hindsight (the ski-rental
+//! rule), so [`WaitPolicy::BUILTIN_SPIN`] is 20 µs, the cost measured in a virtual machine. On
+//! bare metal a futex wake is usually several times cheaper; rerun the example and set a policy
+//! ([`set_default_policy`]) to match. The `umwait` rung ([`WaitPolicy::BUILTIN_UMWAIT`]) needs
+//! WAITPKG to be measured at all. The numbers measured on the development machine are in
+//! `bench/README.md`.
 //!
 //! ## The adaptive default
 //!
-//! A fixed spin window has two failure modes, both measured with `nemo-bench unicast broadcast`
-//! on the development machine before the default became adaptive:
+//! A spin pays only when it catches its wakeup, and only when the spinner's CPU was not needed by
+//! anybody else — least of all by the thread that would notify it. A fixed window fails three
+//! ways: waits that outlast it pay for it every time; a spinner without a CPU of its own delays
+//! the threads it waits for; and a spinner on a busy machine takes a CPU that other processes'
+//! threads are queued for. So the built-in policy is *adaptive*
+//! ([`WaitPolicy::is_adaptive`]); its bounds become the longest windows it may use:
 //!
-//! - **Waits that outlast the window** pay for it every time: with events 1 ms apart the waiter
-//!   burnt ≈ 50 µs of CPU per event against ≈ 34 µs for a raw futex waiter.
-//! - **Spinning without a CPU of its own** delays the threads the spinner waits for: with a
-//!   signaller and two waiters on two CPUs, the last waiter of a broadcast woke 1.3–1.5 × later
-//!   than with `pthread_cond` and the wake times were 5–9 × more spread out.
-//!
-//! So the built-in policy is *adaptive* ([`WaitPolicy::is_adaptive`]); its bounds become the
-//! longest windows it may use:
-//!
-//! - Each condvar keeps a one-byte **spin hint** inside its 48 bytes: waits that end inside the
-//!   window keep it full; each wait that spins its whole window and still parks halves it, and
-//!   after four such misses it is skipped, except for one full-window probe every 16 waits; a
-//!   wait that ends within the full window — spinning or not — restores it. The rules and
-//!   their numbers are in `wait/adaptive.rs`. Long gaps then cost the probe's 20 µs / 16 ≈
-//!   1.25 µs per event on top of parking, while short gaps never leave the full window.
-//! - A waiter spins only if the process can spare a CPU for it: one spinner per CPU, at most
-//!   one fewer spinners than the CPUs the process may use, and no spinning on a CPU where a
-//!   parked waiter of the same condvar will need to run when woken (rules and measurements in
-//!   `wait/admission.rs`; [`spin_census`](crate::embed::spin_census) shows the bookkeeping, [`refresh_spin_capacity`](crate::embed::refresh_spin_capacity)
-//!   re-reads the CPU count after an affinity change). Waiters refused a CPU park at once.
+//! - Each condvar keeps a one-byte **spin hint** inside its 48 bytes. Only a spin is evidence:
+//!   each spin that catches its wakeup doubles the window (up to the bound), each spin that
+//!   misses halves it, and a window halved four times is skipped; a skipped condvar probes
+//!   with the full window on a random 1 in 16 waits, and each missed probe halves that rate,
+//!   down to 1 in 2048. So the window stays open only where about half its spins or more
+//!   catch — where the parks they save pay for the spins they waste — and a condvar whose
+//!   spins never catch costs at most 1/16 of a window per wait, falling to 1/2048 (rules and
+//!   reasoning in `wait/adaptive.rs`).
+//! - On a busy machine — more runnable threads than CPUs, all processes counted, read from
+//!   `/proc/loadavg` by one waiter every 10 ms — a spinner may hold the CPU its notifier is
+//!   queued for, so only condvars whose last spin caught its wakeup spin, for at most a
+//!   quarter of the window, and the others only probe.
+//! - A waiter spins only if the process can spare a CPU for it: one spinner per CPU; at most
+//!   one fewer spinners than the CPUs the process may use; and no spinning on a CPU where a
+//!   parked waiter of the same condvar will need to run when woken (rules in `wait/admission.rs`;
+//!   [`spin_census`](crate::embed::spin_census) shows the bookkeeping,
+//!   [`refresh_spin_capacity`](crate::embed::refresh_spin_capacity) re-reads the CPU count
+//!   after an affinity change). Waiters refused a CPU park at once.
+//! - [`spin_stats`] (and `spin_stats` on each condvar and event) counts, per condvar, the
+//!   waits, the spins, the spins that caught their wakeup and the time spun in vain, so a user
+//!   can see whether spinning pays in their program; the `LD_PRELOAD` shim prints them at exit
+//!   with `NEMO_PRELOAD_VERBOSE=2`.
 //!
 //! Fixed policies ([`WaitPolicy::spin_then_park`], [`WaitPolicy::spin_only`],
 //! [`WaitPolicy::park_only`]) do exactly what they say.
@@ -76,11 +74,14 @@ pub(crate) mod adaptive;
 pub(crate) mod admission;
 mod deadline;
 pub(crate) mod ladder;
+pub(crate) mod load;
 mod policy;
+pub(crate) mod stats;
 
 pub use deadline::{Clock, Deadline, InvalidTimespec, Timespec};
 pub use ladder::waitpkg;
 pub use policy::{PolicyClass, WaitPolicy, default_policy, set_default_policy};
+pub use stats::{CondvarSpinStats, SpinStats, spin_stats};
 
 /// What a wait ended with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
