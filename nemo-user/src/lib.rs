@@ -117,6 +117,8 @@ pub mod error;
 pub mod event;
 pub mod interrupt;
 pub mod park;
+#[cfg(feature = "sched")]
+pub mod sched;
 pub mod timer;
 pub mod wait;
 pub mod wake;
