@@ -145,6 +145,14 @@ fn a_guard_defers_preemption_until_its_drop() {
         let a = {
             let b_ran = Arc::clone(&b_ran);
             rt.spawn(move || {
+                // A request made before the guard: a few quanta without a safepoint, then the
+                // poll backend's delivery, which runs the tick handler but does not switch.
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(5) {
+                    spin(200);
+                }
+                nemo_user::poll();
+                let b_ran_before = b_ran.load(SeqCst);
                 let guard = Guard::new();
                 let start = Instant::now();
                 let mut switched_inside = false;
@@ -155,9 +163,10 @@ fn a_guard_defers_preemption_until_its_drop() {
                 }
                 let b_ran_inside = b_ran.load(SeqCst);
                 drop(guard);
-                // A tick came during the 50 ms: its request waited for the guard.
+                // The request waited for the guard.
                 let switched_at_first_safepoint = sched::safepoint();
                 (
+                    b_ran_before,
                     switched_inside,
                     b_ran_inside,
                     switched_at_first_safepoint,
@@ -169,8 +178,10 @@ fn a_guard_defers_preemption_until_its_drop() {
             let b_ran = Arc::clone(&b_ran);
             rt.spawn(move || b_ran.store(true, SeqCst))
         };
-        let (switched_inside, b_ran_inside, switched_after, b_ran_after) = a.join().expect("A");
+        let (b_ran_before, switched_inside, b_ran_inside, switched_after, b_ran_after) =
+            a.join().expect("A");
         b.join().expect("B");
+        assert!(!b_ran_before, "{backend:?}: switched outside a safepoint");
         assert!(!switched_inside, "{backend:?}: switched inside the guard");
         assert!(!b_ran_inside, "{backend:?}: B ran inside the guard");
         assert!(switched_after, "{backend:?}: the deferred request was lost");
