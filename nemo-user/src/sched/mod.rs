@@ -9,8 +9,9 @@
 //! |---|---|
 //! | `worker.rs` | the worker loop: pick, resume, requeue |
 //! | `queue.rs` | the shared queue of unstarted tasks, each worker's round robin, idle waits |
-//! | `wakeup.rs` | the tick handler, the preemption request, the per-worker quantum |
-//! | `task.rs` | coroutines, [`yield_now`], [`safepoint`] |
+//! | `wakeup.rs` | the tick and kick handler, the preemption request, the per-worker quantum |
+//! | `kick.rs` | [`park`] / [`Unparker`]: the parking handshake and the kick |
+//! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
 //! | `join.rs` | [`JoinHandle`]: results and panics |
 //!
 //! # Preemption
@@ -39,6 +40,18 @@
 //! [`Guard`](crate::interrupt::Guard) is held: [`safepoint()`] and [`yield_now`] do not switch
 //! inside a guard, and the first safepoint after its drop honours a request made meanwhile.
 //! The quantum is per worker and may be changed at run time ([`Runtime::set_quantum`]).
+//!
+//! # Parking and kicks
+//!
+//! A task waits with [`park`] and is woken by an [`Unparker`] ([`current_unparker`]) from any
+//! thread: the unpark puts the task back in its worker's round robin (a task never changes
+//! worker). If the task is latency-critical ([`set_latency_critical`]), the unpark also *kicks*
+//! the worker — Nemo's kick at user level: a user interrupt on the worker's receiver whose
+//! handler sets the same preemption request as a tick, so the running task switches at its next
+//! safepoint and the worker runs the woken task first, without waiting for the quantum. Tokens
+//! work like [`std::thread::park`]'s: an unpark before the park makes the park return at once,
+//! and several unparks before one park wake it once; no unpark is lost, and no task is queued
+//! twice.
 //!
 //! # What a task may do
 //!
@@ -80,6 +93,7 @@
 //! ```
 
 mod join;
+mod kick;
 mod queue;
 mod task;
 mod wakeup;
@@ -95,7 +109,10 @@ use crate::backend::BackendKind;
 use crate::timer::{TimerThread, Wait};
 
 pub use self::join::{JoinError, JoinHandle};
-pub use self::task::{current_worker, safepoint, yield_now};
+pub use self::kick::Unparker;
+pub use self::task::{
+    current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
+};
 
 use self::join::Slot;
 use self::queue::SharedQueue;
@@ -238,12 +255,15 @@ pub struct WorkerStats {
     pub preemptions: u64,
     /// Quantum ticks its handler saw.
     pub ticks: u64,
+    /// Kicks its handler saw (unparks of its latency-critical tasks).
+    pub kicks: u64,
 }
 
 /// A running scheduler: worker threads, their timers, and the queue of spawned tasks.
 ///
 /// Dropping it (or [`Runtime::shutdown`]) lets every spawned task run to completion, then joins
-/// the workers; a task that never returns keeps it from returning.
+/// the workers; a task that never returns (or stays parked with no one to unpark it) keeps it
+/// from returning.
 #[derive(Debug)]
 pub struct Runtime {
     queue: Arc<SharedQueue>,
@@ -312,6 +332,7 @@ impl Runtime {
                 yields: s.yields.load(Relaxed),
                 preemptions: s.preemptions.load(Relaxed),
                 ticks: s.ticks.load(Relaxed),
+                kicks: s.kicks.load(Relaxed),
             })
             .collect()
     }

@@ -14,8 +14,9 @@
 //!   it re-checks the queue (the eventcount protocol of [`Event`]), so a spawn never leaves a
 //!   task queued while every worker sleeps.
 //! - `closing` is set once, by the runtime's shutdown, after the last spawn (shutdown takes the
-//!   runtime by value); a worker exits only when `closing` is set and both queues it can see are
-//!   empty, so every spawned task runs to completion before the workers are joined.
+//!   runtime by value); a worker exits only when `closing` is set, both queues it can see are
+//!   empty and it has no parked task (see `kick.rs`), so every spawned task runs to completion
+//!   before the workers are joined.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
@@ -70,11 +71,19 @@ impl SharedQueue {
         self.closing.load(SeqCst) && self.unstarted.is_empty()
     }
 
-    /// Blocks an idle worker until there is a task to start or the runtime is closing.
-    pub(crate) fn wait_for_work(&self) {
+    /// Wakes every idle worker to re-check its inbox (an unparked task names its worker, and the
+    /// event cannot wake one worker in particular).
+    pub(crate) fn wake_idle_workers(&self) {
+        self.work_ready.notify_all();
+    }
+
+    /// Blocks an idle worker until there is a task to start, `has_own_work()`, or the runtime
+    /// is closing.
+    pub(crate) fn wait_for_work(&self, has_own_work: impl Fn() -> bool) {
         self.idle_workers.fetch_add(1, SeqCst);
-        self.work_ready
-            .wait_while(|| self.unstarted.is_empty() && !self.closing.load(SeqCst));
+        self.work_ready.wait_while(|| {
+            self.unstarted.is_empty() && !has_own_work() && !self.closing.load(SeqCst)
+        });
         self.idle_workers.fetch_sub(1, SeqCst);
     }
 
@@ -125,6 +134,15 @@ impl LocalQueue {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.tasks.is_empty()
+    }
+
+    /// Puts an unparked task in the round robin: first if it is latency-critical, last if not.
+    pub(crate) fn unparked(&mut self, task: Started, latency_critical: bool) {
+        if latency_critical {
+            self.tasks.push_front(Runnable::Started(task));
+        } else {
+            self.tasks.push_back(Runnable::Started(task));
+        }
     }
 
     /// The next task: the round robin's front, or else an unstarted task from the shared queue.

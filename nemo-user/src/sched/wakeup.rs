@@ -2,7 +2,7 @@
 //! quantum is applied. (Idle workers are woken by the shared queue's event: see `queue.rs`.)
 //!
 //! Invariants:
-//! - The tick handler only stores `preempt_requested = true`. It runs on the worker's thread as
+//! - The handler (ticks and kicks alike) only stores `preempt_requested = true`. It runs on the worker's thread as
 //!   a user interrupt — inside a signal handler on `signal`, inside `crate::poll()` on `poll` —
 //!   where neither a stack switch nor a lock is sound; the running task honours the request at
 //!   its next `sched::safepoint()` (see `task.rs`).
@@ -18,11 +18,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::interrupt::{Endpoint, Vector};
+use crossbeam_queue::SegQueue;
+
+use crate::interrupt::{Endpoint, Sender, Vector};
 use crate::timer::{Arm, Timer, TimerThread};
 
 /// The vector of a worker's receiver that its quantum ticks arrive on.
 pub(crate) const TICK: u64 = 1;
+/// The vector a latency-critical task's unparker kicks its worker on (above [`TICK`], so a
+/// kick is delivered first when both are pending).
+pub(crate) const KICK: u64 = 2;
 
 /// What other threads may read or set about one worker.
 #[derive(Debug)]
@@ -37,6 +42,11 @@ pub(crate) struct WorkerState {
     pub(crate) yields: AtomicU64,
     pub(crate) preemptions: AtomicU64,
     pub(crate) ticks: AtomicU64,
+    pub(crate) kicks: AtomicU64,
+    /// Ids of this worker's parked tasks that an unparker made runnable (see `kick.rs`).
+    pub(crate) inbox: SegQueue<u64>,
+    /// Reaches the worker's receiver on [`KICK`]; set while the worker runs.
+    kick_sender: Mutex<Option<Sender>>,
     /// Set once the worker has registered its receiver; `None` before and after.
     timer: Mutex<Option<QuantumTimer>>,
 }
@@ -52,6 +62,9 @@ impl WorkerState {
             yields: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            kicks: AtomicU64::new(0),
+            inbox: SegQueue::new(),
+            kick_sender: Mutex::new(None),
             timer: Mutex::new(None),
         }
     }
@@ -86,6 +99,27 @@ impl WorkerState {
         }
     }
 
+    /// Installs (`Some`) or removes (`None`) the sender that kicks this worker; called by the
+    /// worker thread.
+    pub(crate) fn set_kick_sender(&self, sender: Option<Sender>) {
+        *self
+            .kick_sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = sender;
+    }
+
+    /// Interrupts the worker so its running task switches at its next safepoint. A kick that
+    /// finds the worker gone is dropped: its tasks have all finished.
+    pub(crate) fn kick(&self) {
+        if let Some(sender) = &*self
+            .kick_sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            let _ = sender.send();
+        }
+    }
+
     fn lock_timer(&self) -> MutexGuard<'_, Option<QuantumTimer>> {
         // Nothing panics while holding this lock.
         self.timer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -96,13 +130,17 @@ fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The worker receiver's handler: a tick requests preemption, and nothing else happens here.
+/// The worker receiver's handler: a tick or a kick requests preemption, and nothing else
+/// happens here.
 pub(crate) fn tick_handler(state: Arc<WorkerState>) -> impl FnMut(Vector) + 'static {
     move |v| {
-        if v.get() as u64 == TICK {
-            state.ticks.fetch_add(1, Relaxed);
-            state.preempt_requested.store(true, Relaxed);
-        }
+        let counter = match v.get() as u64 {
+            TICK => &state.ticks,
+            KICK => &state.kicks,
+            _ => return,
+        };
+        counter.fetch_add(1, Relaxed);
+        state.preempt_requested.store(true, Relaxed);
     }
 }
 

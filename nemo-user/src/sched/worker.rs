@@ -15,9 +15,12 @@
 //!   worker's receiver registered on its thread.
 //! - Scheduler code (this loop) is never preempted: a task gives the worker back only from its
 //!   own code (see `task.rs`), and the loop never calls a safepoint.
-//! - The worker exits only when its local queue is empty and the shared queue is drained (see
-//!   `queue.rs`), so no started task is dropped half-run.
+//! - The worker exits only when its local queue and parked set are empty and the shared queue
+//!   is drained (see `queue.rs`), so no started task is dropped half-run.
+//! - Before each pick the worker moves the tasks named in its inbox from its parked set to its
+//!   round robin, latency-critical ones first (see `kick.rs`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
@@ -29,9 +32,10 @@ use crate::error::Result;
 use crate::interrupt::Receiver;
 use crate::timer::TimerThread;
 
+use super::kick::TaskToken;
 use super::queue::{LocalQueue, Runnable, SharedQueue, Started};
-use super::task::clear_current;
-use super::wakeup::{QuantumTimer, TICK, WorkerState, tick_handler};
+use super::task::{Switch, clear_current};
+use super::wakeup::{KICK, QuantumTimer, TICK, WorkerState, tick_handler};
 
 /// What a worker thread is given.
 pub(crate) struct WorkerSetup {
@@ -52,7 +56,7 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
         backend,
         stack_size,
     } = setup;
-    let mut builder = Receiver::builder().vectors(1 << TICK);
+    let mut builder = Receiver::builder().vectors(1 << TICK | 1 << KICK);
     if let Some(kind) = backend {
         builder = builder.backend(kind);
     }
@@ -64,64 +68,84 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
         }
     };
     let endpoint = receiver.endpoint();
-    match QuantumTimer::new(&timers, &endpoint) {
-        Ok(t) => state.set_timer(Some(t)),
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    }
-    if ready.send(Ok(endpoint.backend())).is_ok() {
+    let setup = QuantumTimer::new(&timers, &endpoint).and_then(|timer| {
+        state.set_timer(Some(timer));
+        state.set_kick_sender(Some(endpoint.connect(KICK)?));
+        Ok(endpoint.backend())
+    });
+    let failed = setup.is_err();
+    if ready.send(setup).is_ok() && !failed {
         run_tasks(&state, &queue, stack_size);
     }
+    state.set_kick_sender(None);
     state.set_timer(None);
     drop(receiver);
 }
 
 /// The loop proper.
-fn run_tasks(state: &Arc<WorkerState>, queue: &SharedQueue, stack_size: usize) {
+fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usize) {
     let mut local = LocalQueue::new();
+    let mut parked: HashMap<u64, (Arc<TaskToken>, Started)> = HashMap::new();
+    let mut next_id = 0u64;
     let mut busy = false;
     loop {
+        while let Some(id) = state.inbox.pop() {
+            let (token, task) = parked
+                .remove(&id)
+                .expect("an id in the inbox names a parked task (kick.rs)");
+            local.unparked(task, token.is_latency_critical());
+        }
         let Some(next) = local.next(queue) else {
-            if queue.is_drained() {
+            if queue.is_drained() && parked.is_empty() {
                 break;
             }
             // A timer error leaves the worker without ticks: its tasks still run, switched only
             // where they yield.
             let _ = state.set_busy(false);
             busy = false;
-            queue.wait_for_work();
+            queue.wait_for_work(|| !state.inbox.is_empty());
             continue;
         };
         let task = match next {
             Runnable::Started(task) => task,
-            Runnable::Unstarted(spawned) => match spawned.start(state, stack_size) {
-                Some(task) => {
-                    state.started.fetch_add(1, Relaxed);
-                    task
+            Runnable::Unstarted(spawned) => {
+                next_id += 1;
+                let token = TaskToken::new(next_id, Arc::clone(state), Arc::clone(queue));
+                match spawned.start(Arc::new(token), stack_size) {
+                    Some(task) => {
+                        state.started.fetch_add(1, Relaxed);
+                        task
+                    }
+                    None => continue,
                 }
-                None => continue,
-            },
+            }
         };
         if !busy {
             let _ = state.set_busy(true);
             busy = true;
         }
-        if let Some(task) = resume(state, task) {
-            local.requeue(task, queue);
+        match resume(state, task) {
+            Some((task, Switch::Parked(token))) => {
+                if token.try_park() {
+                    parked.insert(token.id, (token, task));
+                } else {
+                    local.requeue(task, queue); // unparked before it was parked
+                }
+            }
+            Some((task, Switch::Yielded | Switch::Preempted)) => local.requeue(task, queue),
+            None => {}
         }
     }
-    debug_assert!(local.is_empty());
+    debug_assert!(local.is_empty() && parked.is_empty());
 }
 
-/// Runs `task` until it suspends (returned) or finishes (`None`).
-fn resume(state: &WorkerState, mut task: Started) -> Option<Started> {
+/// Runs `task` until it suspends (returned, with why) or finishes (`None`).
+fn resume(state: &WorkerState, mut task: Started) -> Option<(Started, Switch)> {
     state.preempt_requested.store(false, Relaxed);
     let result = task.resume(());
     clear_current();
     match result {
-        CoroutineResult::Yield(_) => Some(task),
+        CoroutineResult::Yield(why) => Some((task, why)),
         CoroutineResult::Return(()) => {
             state.completed.fetch_add(1, Relaxed);
             None
