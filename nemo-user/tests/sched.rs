@@ -207,18 +207,24 @@ fn preempted_fp_results_are_bit_identical_to_unpreempted_ones() {
     const TASKS: u64 = 6;
     const STEPS: u32 = 200_000;
     let reference: Vec<_> = (0..TASKS).map(|s| fp_work(s, STEPS)).collect();
-    for backend in BACKENDS {
-        let rt = runtime(backend, 2, Duration::from_micros(20));
-        let handles: Vec<_> = (0..TASKS)
-            .map(|s| rt.spawn(move || fp_work(s, STEPS)))
-            .collect();
-        let results: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().expect("task"))
-            .collect();
-        assert_eq!(results, reference, "{backend:?}");
-        let preemptions: u64 = rt.stats().iter().map(|s| s.preemptions).sum();
-        assert!(preemptions > 0, "{backend:?}: nothing was preempted");
+    // 5 µs: a preemption storm (as many ticks as the timer thread manages).
+    for quantum_us in [5, 20] {
+        for backend in BACKENDS {
+            let rt = runtime(backend, 2, Duration::from_micros(quantum_us));
+            let handles: Vec<_> = (0..TASKS)
+                .map(|s| rt.spawn(move || fp_work(s, STEPS)))
+                .collect();
+            let results: Vec<_> = handles
+                .into_iter()
+                .map(|h| h.join().expect("task"))
+                .collect();
+            assert_eq!(results, reference, "{backend:?} at {quantum_us} µs");
+            let preemptions: u64 = rt.stats().iter().map(|s| s.preemptions).sum();
+            assert!(
+                preemptions > 0,
+                "{backend:?} at {quantum_us} µs: nothing was preempted"
+            );
+        }
     }
 }
 
@@ -284,6 +290,38 @@ fn the_quantum_changes_at_run_time() {
             workers: 1
         })
     ));
+}
+
+#[test]
+fn tasks_spawned_from_several_threads_all_run() {
+    const PER_THREAD: u64 = 300;
+    let rt = runtime(BackendKind::Signal, 2, Duration::from_micros(100));
+    let sums: Vec<u64> = std::thread::scope(|s| {
+        let spawners: Vec<_> = (0..3u64)
+            .map(|t| {
+                let rt = &rt;
+                s.spawn(move || {
+                    let handles: Vec<_> = (0..PER_THREAD)
+                        .map(|i| {
+                            rt.spawn(move || {
+                                sched::yield_now();
+                                t * 1000 + i
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().map(|h| h.join().expect("task")).sum()
+                })
+            })
+            .collect();
+        spawners
+            .into_iter()
+            .map(|h| h.join().expect("spawner"))
+            .collect()
+    });
+    let expected: Vec<u64> = (0..3u64)
+        .map(|t| t * 1000 * PER_THREAD + (0..PER_THREAD).sum::<u64>())
+        .collect();
+    assert_eq!(sums, expected);
 }
 
 #[test]
