@@ -64,8 +64,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for (i, s) in stats.iter().enumerate() {
         println!(
-            "  worker {i}: {} tasks, {} ticks, {} preemptions, {} yields",
-            s.completed, s.ticks, s.preemptions, s.yields
+            "  worker {i}: {} tasks started, {} ticks, {} preemptions, {} yields",
+            s.started, s.ticks, s.preemptions, s.yields
         );
     }
     rt.shutdown();

@@ -59,6 +59,8 @@
 //!   and every task queued on it until it returns.
 //! - Panic: the panic is caught on the task's stack and returned by [`JoinHandle::join`]; the
 //!   worker goes on.
+//! - Recurse deeply: a task has [`Builder::stack_size`] bytes of stack (256 KiB by default)
+//!   above a guard page; overflowing it kills the process with `SIGSEGV`, as on a thread.
 //! - Use thread-locals: a task stays on the worker that started it, so they are the worker's,
 //!   shared with the worker's other tasks.
 //!
