@@ -7,7 +7,7 @@
 //! cancellation point, a runtime that parks its workers its own way — uses the pieces here, and
 //! nothing else should need them:
 //!
-//! - The park step: [`Park`], with [`FutexPark`] (the default) and [`UintrPark`], for a runtime
+//! - The park step: [`Park`], with [`FutexPark`] (the default) and [`InterruptPark`](crate::wake::InterruptPark), for a runtime
 //!   that blocks its waiters its own way; [`SplitWait`], the split-phase wait of a
 //!   [`RawCondvar`](crate::condvar::RawCondvar) (`begin_wait`, `prepare_park`, `end_park`,
 //!   `abandon`, `finish_wait`), for one that must make the blocking call itself.

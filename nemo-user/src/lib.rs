@@ -128,6 +128,8 @@ pub mod event;
 mod futex;
 pub mod interrupt;
 pub(crate) mod park;
+#[cfg(feature = "sched")]
+pub mod sched;
 pub mod timer;
 pub mod wait;
 pub mod wake;

@@ -120,7 +120,7 @@ impl ReceiverBuilder {
     }
 
     /// On `uintr`, asks the kernel to interrupt blocking system calls of the receiver
-    /// (`UINTR_HANDLER_FLAG_WAITING_RECEIVER`), which [`UintrPark`](crate::park::UintrPark)'s
+    /// (`UINTR_HANDLER_FLAG_WAITING_RECEIVER`), which the interrupt rung ([`InterruptPark`](crate::wake::InterruptPark))'s
     /// `uintr_wait` needs. *Every* interruptible call of the receiver's thread then fails with
     /// `EINTR` when an interrupt arrives (`read`, `futex`, `nanosleep`, `epoll_wait`, …, with no
     /// `SA_RESTART`-style restart): code on that thread must retry on `EINTR`. Needs a kernel

@@ -1,0 +1,115 @@
+//! [`JoinHandle`]: how a task's result (or its panic) gets back to whoever spawned it.
+//!
+//! Invariants:
+//! - A slot is written exactly once, by the worker that ran the task (its result, its panic, or
+//!   the error that kept it from starting), and read at most once, by [`JoinHandle::join`].
+//! - The write happens under the slot's mutex and is followed by a `notify_all`, so a joiner that
+//!   checked the slot under the same mutex and found it empty is woken (no lost wakeup).
+//! - A task's panic is caught on the task's own stack (`catch_unwind` inside the coroutine), so
+//!   it never unwinds through the coroutine boundary or the worker loop.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::condvar::Condvar;
+
+/// Why [`JoinHandle::join`] has no value for the task.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The task panicked; the payload is what it panicked with.
+    #[error("the task panicked: {}", panic_message(.0.as_ref()))]
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The task never ran: the worker could not allocate its stack.
+    #[error("the task's stack could not be allocated: {0}")]
+    Stack(std::io::Error),
+}
+
+impl JoinError {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(a non-string payload)"
+    }
+}
+
+/// Where a task's outcome waits for its joiner.
+pub(crate) struct Slot<T> {
+    outcome: Mutex<Option<Result<T, JoinError>>>,
+    done: Condvar,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Arc<Slot<T>> {
+        Arc::new(Slot {
+            outcome: Mutex::new(None),
+            done: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Result<T, JoinError>>> {
+        // Nothing panics while holding this lock (the task's code runs outside it).
+        self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores the task's outcome and wakes the joiner.
+    pub(crate) fn complete(&self, outcome: Result<T, JoinError>) {
+        let mut slot = self.lock();
+        debug_assert!(slot.is_none(), "a task completed twice");
+        *slot = Some(outcome);
+        drop(slot);
+        self.done.notify_all();
+    }
+}
+
+/// An owned permission to wait for a spawned task and take its result.
+///
+/// Dropping it detaches the task: it still runs to completion, and its result is dropped.
+#[must_use = "dropping a JoinHandle detaches the task; join it to see its result or its panic"]
+pub struct JoinHandle<T> {
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> core::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(slot: Arc<Slot<T>>) -> JoinHandle<T> {
+        JoinHandle { slot }
+    }
+
+    /// Whether the task has finished (returned, panicked, or failed to start).
+    pub fn is_finished(&self) -> bool {
+        self.slot.lock().is_some()
+    }
+
+    /// Blocks the calling OS thread until the task has finished, and returns its result.
+    ///
+    /// Called from inside a task, this blocks that task's worker thread, and every task queued
+    /// on it, until the joined task finishes; on a runtime with one worker, joining a task that
+    /// has not started yet from inside another task never returns. Join from outside the runtime.
+    pub fn join(self) -> Result<T, JoinError> {
+        let slot = self.slot.lock();
+        let mut slot = self
+            .slot
+            .done
+            .wait_while(slot, &self.slot.outcome, |o| o.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.take()
+            .expect("the wait ends only once the outcome is stored")
+    }
+}

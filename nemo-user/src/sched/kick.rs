@@ -1,0 +1,105 @@
+//! Parking a task and waking it from any thread, with a *kick* for latency-critical tasks
+//! (Nemo §4.1 at user level): the waker makes the task runnable on its worker and sends the
+//! worker a user interrupt, so the worker switches to it at the running task's next safepoint
+//! instead of at the end of the quantum.
+//!
+//! Invariants (the handshake between a parking task, its worker and an unparker):
+//! - A task's `state` is `EMPTY` (running or runnable, no token), `NOTIFIED` (a token waits to
+//!   be consumed) or `PARKED` (its coroutine is in its worker's parked set). Only the worker
+//!   moves it to `PARKED`, by a CAS from `EMPTY` after the task has suspended — so an unparker
+//!   never hands a task to the worker's inbox while it still runs; only the task consumes a
+//!   token (`NOTIFIED` → `EMPTY`).
+//! - An unparker swaps in `NOTIFIED`; exactly the one that finds `PARKED` pushes the task's id
+//!   to its worker's inbox. So a parked task is made runnable once per park, never twice, and a
+//!   notify that finds the task running or runnable leaves a token its next `park` consumes
+//!   (tokens coalesce, as with `std::thread::park`): no wakeup is lost.
+//! - The worker inserts a task into its parked set before it reads its inbox again (same
+//!   thread, after the CAS), so an id in the inbox always names a parked task.
+//! - Idle workers wait on the shared event with their inbox in the condition, and an unparker
+//!   notifies the event after the push, so a parked task of an idle worker is not left waiting.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::AcqRel, Ordering::Relaxed};
+
+use super::queue::SharedQueue;
+use super::wakeup::WorkerState;
+
+const EMPTY: u8 = 0;
+const NOTIFIED: u8 = 1;
+const PARKED: u8 = 2;
+
+/// What unparkers and the worker share about one task.
+#[derive(Debug)]
+pub(crate) struct TaskToken {
+    pub(crate) id: u64,
+    state: AtomicU8,
+    latency_critical: AtomicBool,
+    worker: Arc<WorkerState>,
+    queue: Arc<SharedQueue>,
+}
+
+impl TaskToken {
+    pub(crate) fn new(id: u64, worker: Arc<WorkerState>, queue: Arc<SharedQueue>) -> TaskToken {
+        TaskToken {
+            id,
+            state: AtomicU8::new(EMPTY),
+            latency_critical: AtomicBool::new(false),
+            worker,
+            queue,
+        }
+    }
+
+    /// The task's side, before it suspends to park: consumes a token if there is one.
+    pub(crate) fn take_token(&self) -> bool {
+        self.state.swap(EMPTY, AcqRel) == NOTIFIED
+    }
+
+    /// The worker's side, after the task suspended to park: whether it is now parked (`false`:
+    /// a token came in between, and the task stays runnable).
+    pub(crate) fn try_park(&self) -> bool {
+        self.state
+            .compare_exchange(EMPTY, PARKED, AcqRel, Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn worker(&self) -> &Arc<WorkerState> {
+        &self.worker
+    }
+
+    pub(crate) fn is_latency_critical(&self) -> bool {
+        self.latency_critical.load(Relaxed)
+    }
+
+    pub(crate) fn set_latency_critical(&self, critical: bool) {
+        self.latency_critical.store(critical, Relaxed);
+    }
+
+    fn unpark(&self) {
+        if self.state.swap(NOTIFIED, AcqRel) != PARKED {
+            return;
+        }
+        self.worker.inbox.push(self.id);
+        if self.is_latency_critical() {
+            self.worker.kick();
+        }
+        self.queue.wake_idle_workers();
+    }
+}
+
+/// Wakes one task parked by [`park`](super::park): cheap to clone, usable from any thread,
+/// inside or outside the runtime.
+#[derive(Debug, Clone)]
+pub struct Unparker {
+    pub(crate) token: Arc<TaskToken>,
+}
+
+impl Unparker {
+    /// Makes the task runnable if it is parked, or lets its next [`park`](super::park) return
+    /// at once if it is not. If the task is latency-critical
+    /// ([`set_latency_critical`](super::set_latency_critical)), also kicks its worker: a user
+    /// interrupt that makes the worker's running task switch at its next safepoint, to this
+    /// task first.
+    pub fn unpark(&self) {
+        self.token.unpark();
+    }
+}

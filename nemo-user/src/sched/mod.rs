@@ -1,0 +1,367 @@
+//! A small M:N scheduler of stackful tasks, preempted by timer ticks — a runtime built on nemo,
+//! written to be read and copied (feature `sched`).
+//!
+//! One worker thread per core (or as many as asked), each a [`Receiver`](crate::interrupt::Receiver)
+//! with a quantum [`Timer`](crate::timer::Timer) on one shared [`TimerThread`]; tasks are
+//! [`corosensei`] coroutines, each on its own guard-paged stack.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `worker.rs` | the worker loop: pick, resume, requeue |
+//! | `queue.rs` | the shared queue of unstarted tasks, each worker's round robin, idle waits |
+//! | `wakeup.rs` | the tick and kick handler, the preemption request, the per-worker quantum |
+//! | `kick.rs` | [`park`] / [`Unparker`]: the parking handshake and the kick |
+//! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
+//! | `join.rs` | [`JoinHandle`]: results and panics |
+//!
+//! # Preemption
+//!
+//! Each worker's timer ticks every quantum while it has tasks. The tick is a user interrupt on
+//! the worker's thread, and its handler only sets the worker's *preemption request*. The running
+//! task honours the request at its next [`safepoint()`] — where a compiler would put a
+//! preemption check — by switching to the worker's next task. [`yield_now`] switches at once.
+//!
+//! The switch never happens inside the handler, on any backend: the handler runs with the
+//! thread's interrupt delivery deferred (and on `signal`, inside a signal frame), so a task
+//! suspended there would leave the worker's other tasks running with interrupts deferred, and a
+//! stack switch out of a signal handler is not sound in Rust. What the backends change is how
+//! the tick *reaches* the task:
+//!
+//! - `signal` and `uintr`: at any instruction; [`safepoint()`] then costs a thread-local load;
+//! - `poll`: at [`crate::poll`], which [`safepoint()`] calls first. A task that calls only
+//!   [`crate::poll`] receives its ticks but is never switched.
+//!
+//! So a task that never reaches a safepoint (or yield) keeps its worker: this is preemption at
+//! safepoints on every backend, with the ticks' delivery as the backends deliver it. A switch
+//! is an ordinary function call on the task's side, so a preempted task keeps its general and
+//! FP/SSE registers by the calling convention.
+//!
+//! Nothing is preempted inside the scheduler (its loop never calls a safepoint) or while a
+//! [`Guard`](crate::interrupt::Guard) is held: [`safepoint()`] and [`yield_now`] do not switch
+//! inside a guard, and the first safepoint after its drop honours a request made meanwhile.
+//! The quantum is per worker and may be changed at run time ([`Runtime::set_quantum`]).
+//!
+//! # Parking and kicks
+//!
+//! A task waits with [`park`] and is woken by an [`Unparker`] ([`current_unparker`]) from any
+//! thread: the unpark puts the task back in its worker's round robin (a task never changes
+//! worker). If the task is latency-critical ([`set_latency_critical`]), the unpark also *kicks*
+//! the worker — Nemo's kick at user level: a user interrupt on the worker's receiver whose
+//! handler sets the same preemption request as a tick, so the running task switches at its next
+//! safepoint and the worker runs the woken task first, without waiting for the quantum. Tokens
+//! work like [`std::thread::park`]'s: an unpark before the park makes the park return at once,
+//! and several unparks before one park wake it once; no unpark is lost, and no task is queued
+//! twice.
+//!
+//! # What a task may do
+//!
+//! - Block in the OS (a `read`, a mutex, [`JoinHandle::join`]): allowed, but it holds its worker
+//!   and every task queued on it until it returns.
+//! - Panic: the panic is caught on the task's stack and returned by [`JoinHandle::join`]; the
+//!   worker goes on.
+//! - Recurse deeply: a task has [`Builder::stack_size`] bytes of stack (256 KiB by default)
+//!   above a guard page; overflowing it kills the process with `SIGSEGV`, as on a thread.
+//! - Use thread-locals: a task stays on the worker that started it, so they are the worker's,
+//!   shared with the worker's other tasks.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use nemo_user::backend::BackendKind;
+//! use nemo_user::sched::{self, Runtime};
+//!
+//! let rt = Runtime::builder()
+//!     .workers(2)
+//!     .backend(BackendKind::Poll)
+//!     .quantum(Duration::from_micros(200))
+//!     .build()?;
+//! let tasks: Vec<_> = (0..8u64)
+//!     .map(|i| {
+//!         rt.spawn(move || {
+//!             let mut sum = 0;
+//!             for k in 0..10_000 {
+//!                 sum += i * k;
+//!                 sched::safepoint(); // may switch to another task of this worker
+//!             }
+//!             sum
+//!         })
+//!     })
+//!     .collect();
+//! let total: u64 = tasks.into_iter().map(|t| t.join().unwrap()).sum();
+//! assert_eq!(total, (0..8).sum::<u64>() * (0..10_000).sum::<u64>());
+//! rt.shutdown();
+//! # Ok::<(), nemo_user::sched::SchedError>(())
+//! ```
+
+mod join;
+mod kick;
+mod queue;
+mod task;
+mod wakeup;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use crate::backend::BackendKind;
+use crate::timer::{Idle, TimerThread};
+
+pub use self::join::{JoinError, JoinHandle};
+pub use self::kick::Unparker;
+pub use self::task::{
+    current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
+};
+
+use self::join::Slot;
+use self::queue::SharedQueue;
+use self::task::Body;
+use self::wakeup::WorkerState;
+use self::worker::WorkerSetup;
+
+/// Why a runtime could not be built or changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchedError {
+    /// `workers(0)`.
+    #[error("a runtime needs at least one worker")]
+    NoWorkers,
+    /// A worker index past the last worker.
+    #[error("no worker {index}: the runtime has {workers}")]
+    NoSuchWorker {
+        /// The index asked for.
+        index: usize,
+        /// How many workers there are.
+        workers: usize,
+    },
+    /// A worker's receiver or timer could not be set up (e.g. the backend is not available).
+    #[error(transparent)]
+    Nemo(#[from] crate::Error),
+    /// A thread could not be spawned.
+    #[error("spawning a thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// How a [`Runtime`] is set up.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: usize,
+    backend: Option<BackendKind>,
+    quantum: Duration,
+    stack_size: usize,
+    timer_idle: Idle,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            workers: thread::available_parallelism().map_or(1, |n| n.get()),
+            backend: None,
+            quantum: Duration::from_millis(1),
+            stack_size: 256 * 1024,
+            timer_idle: Idle::Sleep,
+        }
+    }
+}
+
+impl Builder {
+    /// The number of worker threads (default: one per available core).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// The backend of the workers' receivers (default: the process's, [`crate::backend_info`]).
+    pub fn backend(mut self, kind: BackendKind) -> Self {
+        self.backend = Some(kind);
+        self
+    }
+
+    /// Every worker's initial quantum (default 1 ms); zero disables preemption.
+    pub fn quantum(mut self, quantum: Duration) -> Self {
+        self.quantum = quantum;
+        self
+    }
+
+    /// Each task's stack size in bytes (default 256 KiB, plus a guard page).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// How the timer thread waits between ticks (default [`Idle::Sleep`], which frees its core
+    /// but is late by the kernel's timer slack; [`Idle::Spin`] is precise and burns a core).
+    pub fn timer_idle(mut self, idle: Idle) -> Self {
+        self.timer_idle = idle;
+        self
+    }
+
+    /// Starts the timer thread and the workers, and waits until every worker has registered its
+    /// receiver and armed its timer.
+    pub fn build(self) -> Result<Runtime, SchedError> {
+        if self.workers == 0 {
+            return Err(SchedError::NoWorkers);
+        }
+        let timers = Arc::new(TimerThread::spawn(self.timer_idle)?);
+        let queue = Arc::new(SharedQueue::new());
+        let mut rt = Runtime {
+            queue,
+            states: Vec::with_capacity(self.workers),
+            threads: Vec::with_capacity(self.workers),
+            backend: BackendKind::Poll,
+            timers: Some(timers),
+        };
+        let (ready_tx, ready_rx) = mpsc::channel();
+        for index in 0..self.workers {
+            let state = Arc::new(WorkerState::new(index, self.quantum));
+            let setup = WorkerSetup {
+                state: Arc::clone(&state),
+                queue: Arc::clone(&rt.queue),
+                timers: Arc::clone(rt.timers.as_ref().expect("set above")),
+                backend: self.backend,
+                stack_size: self.stack_size,
+            };
+            let ready = ready_tx.clone();
+            // On error `rt`'s drop closes the queue and joins the workers started so far.
+            let handle = thread::Builder::new()
+                .name(format!("nemo-sched-{index}"))
+                .spawn(move || worker::run(setup, ready))?;
+            rt.states.push(state);
+            rt.threads.push(handle);
+        }
+        drop(ready_tx);
+        for _ in 0..self.workers {
+            match ready_rx.recv() {
+                Ok(Ok(kind)) => rt.backend = kind,
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(std::io::Error::other("a worker thread died").into()),
+            }
+        }
+        Ok(rt)
+    }
+}
+
+/// What one worker has done so far ([`Runtime::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerStats {
+    /// Tasks it started.
+    pub started: u64,
+    /// Tasks that finished on it (returned or panicked).
+    pub completed: u64,
+    /// Switches by [`yield_now`].
+    pub yields: u64,
+    /// Switches at a [`safepoint()`] after a tick.
+    pub preemptions: u64,
+    /// Quantum ticks its handler saw.
+    pub ticks: u64,
+    /// Kicks its handler saw (unparks of its latency-critical tasks).
+    pub kicks: u64,
+}
+
+/// A running scheduler: worker threads, their timers, and the queue of spawned tasks.
+///
+/// Dropping it (or [`Runtime::shutdown`]) lets every spawned task run to completion, then joins
+/// the workers; a task that never returns (or stays parked with no one to unpark it) keeps it
+/// from returning.
+#[derive(Debug)]
+pub struct Runtime {
+    queue: Arc<SharedQueue>,
+    states: Vec<Arc<WorkerState>>,
+    threads: Vec<thread::JoinHandle<()>>,
+    backend: BackendKind,
+    /// Dropped after the workers are joined (their timers must go first).
+    timers: Option<Arc<TimerThread>>,
+}
+
+impl core::fmt::Debug for SharedQueue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SharedQueue").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A builder with the defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Queues `f` as a task; the first worker free to start it does. Its result, or its panic,
+    /// comes back through the handle.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = Slot::new();
+        self.queue.push(Box::new(Body {
+            f,
+            slot: Arc::clone(&slot),
+        }));
+        JoinHandle::new(slot)
+    }
+
+    /// The number of workers.
+    pub fn workers(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The backend the workers' receivers run.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// Worker `index`'s quantum.
+    pub fn quantum(&self, index: usize) -> Result<Duration, SchedError> {
+        Ok(self.state(index)?.quantum())
+    }
+
+    /// Changes worker `index`'s quantum (zero: no preemption), from any thread, with effect at
+    /// once: a busy worker's timer is re-armed to tick one new quantum from now.
+    pub fn set_quantum(&self, index: usize, quantum: Duration) -> Result<(), SchedError> {
+        Ok(self.state(index)?.set_quantum(quantum)?)
+    }
+
+    /// Each worker's counts so far.
+    pub fn stats(&self) -> Vec<WorkerStats> {
+        self.states
+            .iter()
+            .map(|s| WorkerStats {
+                started: s.started.load(Relaxed),
+                completed: s.completed.load(Relaxed),
+                yields: s.yields.load(Relaxed),
+                preemptions: s.preemptions.load(Relaxed),
+                ticks: s.ticks.load(Relaxed),
+                kicks: s.kicks.load(Relaxed),
+            })
+            .collect()
+    }
+
+    /// Runs every spawned task to completion, then stops the workers and the timer thread.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    fn state(&self, index: usize) -> Result<&WorkerState, SchedError> {
+        self.states
+            .get(index)
+            .map(|s| &**s)
+            .ok_or(SchedError::NoSuchWorker {
+                index,
+                workers: self.states.len(),
+            })
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.queue.close();
+        for t in self.threads.drain(..) {
+            // A worker thread only panics on a bug in this module: tasks' panics are caught.
+            let _ = t.join();
+        }
+        drop(self.timers.take());
+    }
+}

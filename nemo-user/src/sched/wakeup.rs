@@ -1,0 +1,180 @@
+//! The wakeup path of a worker: how a timer tick becomes a preemption, and how the worker's
+//! quantum is applied. (Idle workers are woken by the shared queue's event: see `queue.rs`.)
+//!
+//! Invariants:
+//! - The handler (ticks and kicks alike) only stores `preempt_requested = true`. It runs on the worker's thread as
+//!   a user interrupt — inside a signal handler on `signal`, inside `crate::poll()` on `poll` —
+//!   where neither a stack switch nor a lock is sound; the running task honours the request at
+//!   its next `sched::safepoint()` (see `task.rs`).
+//! - The worker clears `preempt_requested` before resuming a task, so a tick that landed while
+//!   the scheduler ran does not cut the next task's slice short at its first safepoint.
+//! - The quantum is per worker; whoever changes it applies it to the worker's timer at once,
+//!   under the timer's mutex (the same mutex the worker takes when it goes idle or busy). The
+//!   timer runs only while the worker is busy and the quantum is not zero.
+//! - Ticks are periodic per worker: a task resumed mid-period gets the rest of that period.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::error::Result;
+use crossbeam_queue::SegQueue;
+
+use crate::interrupt::{Endpoint, Sender, Vector};
+use crate::timer::{Arm, Timer, TimerThread};
+
+/// The vector of a worker's receiver that its quantum ticks arrive on.
+pub(crate) const TICK: u64 = 1;
+/// The vector a latency-critical task's unparker kicks its worker on (above [`TICK`], so a
+/// kick is delivered first when both are pending).
+pub(crate) const KICK: u64 = 2;
+
+/// What other threads may read or set about one worker.
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    pub(crate) index: usize,
+    /// Set by the tick handler, taken by the running task's next safepoint.
+    pub(crate) preempt_requested: AtomicBool,
+    /// The quantum in nanoseconds; 0 disables preemption.
+    quantum_ns: AtomicU64,
+    pub(crate) started: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) yields: AtomicU64,
+    pub(crate) preemptions: AtomicU64,
+    pub(crate) ticks: AtomicU64,
+    pub(crate) kicks: AtomicU64,
+    /// Ids of this worker's parked tasks that an unparker made runnable (see `kick.rs`).
+    pub(crate) inbox: SegQueue<u64>,
+    /// Reaches the worker's receiver on [`KICK`]; set while the worker runs.
+    kick_sender: Mutex<Option<Sender>>,
+    /// Set once the worker has registered its receiver; `None` before and after.
+    timer: Mutex<Option<QuantumTimer>>,
+}
+
+impl WorkerState {
+    pub(crate) fn new(index: usize, quantum: Duration) -> WorkerState {
+        WorkerState {
+            index,
+            preempt_requested: AtomicBool::new(false),
+            quantum_ns: AtomicU64::new(duration_ns(quantum)),
+            started: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            yields: AtomicU64::new(0),
+            preemptions: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            kicks: AtomicU64::new(0),
+            inbox: SegQueue::new(),
+            kick_sender: Mutex::new(None),
+            timer: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn quantum(&self) -> Duration {
+        Duration::from_nanos(self.quantum_ns.load(Relaxed))
+    }
+
+    /// Stores the quantum and applies it to the running timer at once.
+    pub(crate) fn set_quantum(&self, quantum: Duration) -> Result<()> {
+        self.quantum_ns.store(duration_ns(quantum), Relaxed);
+        match &mut *self.lock_timer() {
+            Some(t) => t.apply(quantum),
+            None => Ok(()),
+        }
+    }
+
+    /// Installs (`Some`) or removes (`None`) the worker's timer; called by the worker thread.
+    pub(crate) fn set_timer(&self, timer: Option<QuantumTimer>) {
+        *self.lock_timer() = timer;
+    }
+
+    /// Starts the ticks when the worker gets work, stops them when it goes idle. Called by the
+    /// worker on each change only, so a busy worker takes no lock per switch.
+    pub(crate) fn set_busy(&self, busy: bool) -> Result<()> {
+        match &mut *self.lock_timer() {
+            Some(t) => {
+                t.busy = busy;
+                t.apply(self.quantum())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Installs (`Some`) or removes (`None`) the sender that kicks this worker; called by the
+    /// worker thread.
+    pub(crate) fn set_kick_sender(&self, sender: Option<Sender>) {
+        *self
+            .kick_sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = sender;
+    }
+
+    /// Interrupts the worker so its running task switches at its next safepoint. A kick that
+    /// finds the worker gone is dropped: its tasks have all finished.
+    pub(crate) fn kick(&self) {
+        if let Some(sender) = &*self
+            .kick_sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            let _ = sender.send();
+        }
+    }
+
+    fn lock_timer(&self) -> MutexGuard<'_, Option<QuantumTimer>> {
+        // Nothing panics while holding this lock.
+        self.timer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The worker receiver's handler: a tick or a kick requests preemption, and nothing else
+/// happens here.
+pub(crate) fn tick_handler(state: Arc<WorkerState>) -> impl FnMut(Vector) + 'static {
+    move |v| {
+        let counter = match v.get() as u64 {
+            TICK => &state.ticks,
+            KICK => &state.kicks,
+            _ => return,
+        };
+        counter.fetch_add(1, Relaxed);
+        state.preempt_requested.store(true, Relaxed);
+    }
+}
+
+/// A worker's quantum timer: ticking at the worker's quantum while the worker is busy, stopped
+/// while it is idle or the quantum is zero.
+#[derive(Debug)]
+pub(crate) struct QuantumTimer {
+    timer: Timer<'static>,
+    busy: bool,
+    running: Option<Duration>,
+}
+
+impl QuantumTimer {
+    /// A stopped timer posting [`TICK`] to `endpoint`.
+    pub(crate) fn new(timers: &TimerThread, endpoint: &Endpoint) -> Result<QuantumTimer> {
+        let timer = timers.arm(endpoint, TICK, Arm::OneShot(Duration::from_secs(3600)))?;
+        timer.cancel();
+        Ok(QuantumTimer {
+            timer,
+            busy: false,
+            running: None,
+        })
+    }
+
+    fn apply(&mut self, quantum: Duration) -> Result<()> {
+        let want = (self.busy && !quantum.is_zero()).then_some(quantum);
+        if want == self.running {
+            return Ok(());
+        }
+        match want {
+            Some(q) => self.timer.rearm(Arm::Periodic(q))?,
+            None => self.timer.cancel(),
+        }
+        self.running = want;
+        Ok(())
+    }
+}
