@@ -470,19 +470,25 @@ pub fn list(sim: bool) -> String {
             .filter(takes)
             .map(|s| s.id)
             .collect();
-        // Availability for the simplest case (unicast, one receiver) of the first scenario
-        // that takes the mechanism.
+        // Available if some case of the first scenario that takes the mechanism can run it
+        // (a mechanism may apply to one regime only); otherwise the reason its simplest case
+        // (fewest receivers) gives.
         let state = scenarios::SCENARIOS
             .iter()
             .find(takes)
             .and_then(|s| {
-                let cases = s.cases(&plan);
-                let case = cases.iter().min_by_key(|c| c.receivers)?.clone();
-                let setup = runner::setup(&ctx, s.id, &case);
-                Some(match runner::availability(m, &setup) {
-                    Ok(()) => "available".to_string(),
-                    Err(why) => format!("skipped: {why}"),
-                })
+                let mut cases = s.cases(&plan);
+                cases.sort_by_key(|c| c.receivers);
+                let mut first_reason = None;
+                for case in &cases {
+                    match runner::availability(m, &runner::setup(&ctx, s.id, case)) {
+                        Ok(()) => return Some("available".to_string()),
+                        Err(why) => {
+                            first_reason.get_or_insert(why);
+                        }
+                    }
+                }
+                first_reason.map(|why| format!("skipped: {why}"))
             })
             .unwrap_or_else(|| "no scenario takes it".to_string());
         let _ = writeln!(
