@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use super::Driver;
 use crate::clock::thread_cpu_ns;
-use crate::harness::{Case, Context, Failure, Fanout, Gap, StartGate, spawn_in, wait_gap};
+use crate::harness::{
+    Case, Context, Failure, Fanout, Gap, StartGate, spawn_gated, spawn_in, wait_gap,
+};
 use crate::mechanisms::{BlockingEvent, Instance};
 use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Counts, Plan};
@@ -223,14 +225,22 @@ fn work(
     Worker { cpu_ns, pinned }
 }
 
-/// Joins a worker; it counts as pinned only if the signaller was too.
-fn join(h: ScopedJoinHandle<'_, Worker>, signaller_pinned: bool) -> Result<Worker, Failure> {
-    let mut w = h.join().map_err(|_| Failure::Spawn {
-        thread: "worker".into(),
-        reason: "panicked".into(),
-    })?;
-    w.pinned &= signaller_pinned;
-    Ok(w)
+/// Joins the workers; each counts as pinned only if the signaller was too.
+fn join_all(
+    handles: Vec<ScopedJoinHandle<'_, Worker>>,
+    signaller_pinned: bool,
+) -> Result<Vec<Worker>, Failure> {
+    handles
+        .into_iter()
+        .map(|h| {
+            let mut w = h.join().map_err(|_| Failure::Spawn {
+                thread: "worker".into(),
+                reason: "panicked".into(),
+            })?;
+            w.pinned &= signaller_pinned;
+            Ok(w)
+        })
+        .collect()
 }
 
 /// The tiny job: a few dependent multiplications the optimiser cannot drop.
@@ -258,22 +268,17 @@ fn ping_pong(
 ) -> Result<(Vec<u64>, Vec<Worker>), Failure> {
     let clock = ctx.clock;
     std::thread::scope(|s| {
-        let worker = spawn_in(s, "worker", || {
-            work(ctx, sh, ev, 0, |seen| {
-                let job = sh.job.load(Ordering::Acquire);
-                sh.reply.store(tiny_job(job), Ordering::Release);
-                ev.notify_one();
-                // Our own notify published the next count.
-                seen + 1
-            })
-        });
-        let worker = match worker {
-            Ok(w) => w,
-            Err(e) => {
-                sh.start.call_off();
-                return Err(e);
+        let workers = spawn_gated(s, &sh.start, 1, "worker", |w| {
+            move || {
+                work(ctx, sh, ev, w, |seen| {
+                    let job = sh.job.load(Ordering::Acquire);
+                    sh.reply.store(tiny_job(job), Ordering::Release);
+                    ev.notify_one();
+                    // Our own notify published the next count.
+                    seen + 1
+                })
             }
-        };
+        })?;
         let pin = pin_for_now(ctx.topology.signaller_core());
         let mut samples = Vec::with_capacity(case.events);
         let mut started = None;
@@ -304,12 +309,12 @@ fn ping_pong(
             }
         }
         sh.release(ev);
-        let w = join(worker, pin.pinned())?;
+        let workers = join_all(workers, pin.pinned())?;
         match wrong {
             Some(i) => Err(Failure::Unsupported(format!(
                 "round trip {i} returned another job's reply"
             ))),
-            None => Ok((samples, vec![w])),
+            None => Ok((samples, workers)),
         }
     })
 }
@@ -323,9 +328,8 @@ fn burst(
     let clock = ctx.clock;
     let share_core = ctx.topology.oversubscribed(case.receivers);
     std::thread::scope(|s| {
-        let mut workers = Vec::new();
-        for w in 0..case.receivers {
-            let spawned = spawn_in(s, format!("worker {w}"), move || {
+        let workers = spawn_gated(s, &sh.start, case.receivers, "worker", |w| {
+            move || {
                 work(ctx, sh, ev, w, |seen| {
                     while sh
                         .queued
@@ -337,15 +341,8 @@ fn burst(
                     }
                     seen
                 })
-            });
-            match spawned {
-                Ok(h) => workers.push(h),
-                Err(e) => {
-                    sh.start.call_off();
-                    return Err(e);
-                }
             }
-        }
+        })?;
         let pin = pin_for_now(ctx.topology.signaller_core());
         let mut samples = Vec::with_capacity(case.events);
         let mut started = None;
@@ -382,10 +379,6 @@ fn burst(
             }
         }
         sh.release(ev);
-        let mut out = Vec::new();
-        for h in workers {
-            out.push(join(h, pin.pinned())?);
-        }
-        Ok((samples, out))
+        Ok((samples, join_all(workers, pin.pinned())?))
     })
 }
