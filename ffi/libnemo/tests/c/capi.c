@@ -16,32 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "nemo.h"
 
 _Static_assert(sizeof(nemo_attr_t) == 12, "nemo_attr_t layout");
 _Static_assert(sizeof(nemo_am_config_t) == 20, "nemo_am_config_t layout");
 _Static_assert(sizeof(nemo_backend_info_t) == 24, "nemo_backend_info_t layout");
 _Static_assert(_Alignof(nemo_condvar_t) == 8, "nemo_condvar_t alignment");
-
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                   \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != (want)) {                                                                   \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d\n", __FILE__, __LINE__,   \
-                    #expr, rc_, strerror(rc_), (want));                                       \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define OK(expr) CHECK_RC(expr, 0)
 
 static struct timespec in_ms(clockid_t clock, long ms)
 {

@@ -28,27 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "nemo.h"
-
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                   \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != (want)) {                                                                   \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__,       \
-                    __LINE__, #expr, rc_, strerror(rc_), (want), strerror(want));             \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define OK(expr) CHECK_RC(expr, 0)
 
 static double now_s(void)
 {
