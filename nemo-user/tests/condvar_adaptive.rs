@@ -18,7 +18,7 @@ use nemo_user::embed::{FutexPark, Park, ParkedHere, SplitWait, spin_census};
 use nemo_user::event::Event;
 use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
 
-mod common;
+mod condvar_support;
 
 /// The gap before event `i`: runs of immediate events, of events far outside the 20 µs window
 /// (long enough for the hint to reach "skip" and probe), and of events a few µs apart.
@@ -45,7 +45,7 @@ fn pin_first_core() {
 /// Broadcast generations under the adaptive default, the first two waiters pinned to one core
 /// and `gap` between generations: every waiter sees every generation exactly once.
 fn broadcast_generations(waiters: usize, generations: u64) {
-    common::broadcast_generations(
+    condvar_support::broadcast_generations(
         "adaptive",
         waiters,
         generations,

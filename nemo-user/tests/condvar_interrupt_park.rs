@@ -16,7 +16,7 @@ use nemo_user::event::Event;
 use nemo_user::wait::WaitPolicy;
 use nemo_user::wake::InterruptPark;
 
-mod common;
+mod condvar_support;
 
 fn rungs() -> [InterruptPark; 2] {
     [
@@ -49,7 +49,7 @@ fn broadcast_to_more_waiters_than_cores_counts_every_generation() {
     let cores = thread::available_parallelism().map_or(2, |n| n.get());
     let waiters = (cores * 3).clamp(6, 24);
     for rung in rungs() {
-        common::broadcast_generations(
+        condvar_support::broadcast_generations(
             &format!("{rung:?}"),
             waiters,
             150,
@@ -123,7 +123,9 @@ fn notify_one_wakes_exactly_as_many_as_it_signalled() {
 #[test]
 fn producer_consumer_sums_are_exact() {
     for rung in rungs() {
-        common::producer_consumer_sums(&format!("{rung:?}"), 2, 3, 1500, 2, || condvar(rung));
+        condvar_support::producer_consumer_sums(&format!("{rung:?}"), 2, 3, 1500, 2, || {
+            condvar(rung)
+        });
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use nemo_user::condvar::Condvar;
 use nemo_user::wait::{WaitOutcome, WaitPolicy};
 
-mod common;
+mod condvar_support;
 
 fn policies() -> [WaitPolicy; 4] {
     [
@@ -29,7 +29,7 @@ fn every_waiter_counts_every_generation_exactly() {
         // Pure spinners only make progress when the scheduler preempts them: keep fewer of
         // them than there are cores on small machines.
         let (waiters, generations) = if policy.parks() { (6, 300) } else { (2, 100) };
-        common::broadcast_generations(
+        condvar_support::broadcast_generations(
             &format!("{policy:?}"),
             waiters,
             generations,
@@ -44,7 +44,7 @@ fn every_waiter_counts_every_generation_exactly() {
 #[test]
 fn producer_consumer_sums_are_exact() {
     for policy in policies() {
-        common::producer_consumer_sums(&format!("{policy:?}"), 3, 3, 4000, 4, || {
+        condvar_support::producer_consumer_sums(&format!("{policy:?}"), 3, 3, 4000, 4, || {
             Condvar::with_policy(policy)
         });
     }

@@ -1,6 +1,7 @@
-//! Stress scenarios that several `Condvar` test files run, each with its own condvars (a wait
-//! policy, an interrupt rung, the adaptive default): a broadcast that every waiter must see
-//! generation by generation, and a bounded buffer whose sums must come out exact.
+//! Helpers shared by the condvar stress tests: stress scenarios that several `Condvar` test files
+//! run, each with its own condvars (a wait policy, an interrupt rung, the adaptive default): a
+//! broadcast that every waiter must see generation by generation, and a bounded buffer whose sums
+//! must come out exact.
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::collections::VecDeque;
