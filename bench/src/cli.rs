@@ -256,20 +256,25 @@ fn writable_dir(dir: &Path) -> Result<PathBuf, BenchError> {
     Ok(dir.to_path_buf())
 }
 
-impl Outputs {
-    fn open(cli: &Cli) -> Result<Outputs, BenchError> {
-        let json = match &cli.json {
-            Some(p) => Some((
-                p.clone(),
-                File::create(p).map_err(|source| BenchError::Output {
+/// The file `--json` names, created (or truncated), with its path for error messages.
+fn create_json(cli: &Cli) -> Result<Option<(PathBuf, File)>, BenchError> {
+    cli.json
+        .as_ref()
+        .map(|p| {
+            File::create(p)
+                .map(|f| (p.clone(), f))
+                .map_err(|source| BenchError::Output {
                     path: p.clone(),
                     source,
-                })?,
-            )),
-            None => None,
-        };
+                })
+        })
+        .transpose()
+}
+
+impl Outputs {
+    fn open(cli: &Cli) -> Result<Outputs, BenchError> {
         Ok(Outputs {
-            json,
+            json: create_json(cli)?,
             csv: cli.csv.as_deref().map(writable_dir).transpose()?,
             plot: cli.plot.as_deref().map(writable_dir).transpose()?,
         })
@@ -391,16 +396,7 @@ fn run_real(cli: &Cli) -> Result<bool, BenchError> {
         dir: std::env::temp_dir().join("nemo-bench-real"),
         limit: Duration::from_secs(300),
     };
-    let json = match &cli.json {
-        Some(p) => Some((
-            p.clone(),
-            File::create(p).map_err(|source| BenchError::Output {
-                path: p.clone(),
-                source,
-            })?,
-        )),
-        _ => None,
-    };
+    let json = create_json(cli)?;
     if let Ok(shim) = &opts.shim {
         eprintln!(
             "real: {} pair(s) per program and regime, shim {}, inputs in {}",

@@ -2,29 +2,15 @@
 //! each is measured (not skipped, not failed) in both unicast regimes and in broadcast, also
 //! under the `--sim` profile. No timing assertions.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nemo-bench");
+mod common;
+
 const OURS: [&str; 3] = ["nemo_condvar", "nemo_condvar_park", "nemo_event"];
 
 /// Runs the binary with `args` plus `--json`, and returns the document's result rows.
 fn rows_of_run(name: &str, args: &[&str]) -> Vec<Value> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nemo-rows-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let path: PathBuf = dir.join("out.json");
-    let o = Command::new(BIN)
-        .args(args)
-        .args(["--json", path.to_str().expect("utf-8 path")])
-        .output()
-        .expect("the binary runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(&path).expect("JSON written");
-    let doc: Value = serde_json::from_str(&text).expect("valid JSON");
-    doc["results"].as_array().expect("results").clone()
+    common::results_of_run(common::run, name, args).0
 }
 
 /// The measured row of `mechanism` in `scenario`/`regime`, checked for `events` samples per

@@ -2,22 +2,10 @@
 //! No timing assertions.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use serde_json::Value;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nemo-bench");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{json_of, run, stderr};
 
 #[test]
 fn bad_real_options_are_usage_errors() {
@@ -74,8 +62,7 @@ fn a_tiny_real_run_writes_its_json() {
     ]);
     // Measured, skipped (no zstd, no shim built) or failed: each is a row, never a crash.
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written"))
-        .expect("valid JSON");
+    let doc = json_of(&json);
     assert_eq!(doc["scenario"], "real");
     let rows = doc["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 1, "one program, idle only");

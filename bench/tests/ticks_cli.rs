@@ -1,13 +1,12 @@
 //! `overhead` and `timer` through the binary, with tiny counts: their JSON keys, skipped rows
 //! with reasons, and the simulation profile. No timing assertions.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nemo-bench");
+mod common;
 
 /// One run at a time: each keeps a timer thread and a receiver busy, and two at once on a small
 /// machine would starve each other's timer threads.
@@ -15,30 +14,12 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run(args: &[&str]) -> Output {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ticks-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    common::run(args)
 }
 
 /// Runs `args` with `--json` and returns the rows.
 fn rows_of(name: &str, args: &[&str]) -> (Vec<Value>, String) {
-    let path = scratch(name).join("out.json");
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--json", path.to_str().expect("utf-8 path")]);
-    let o = run(&all);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON written")).expect("JSON");
-    let rows = doc["results"].as_array().expect("results").clone();
-    (rows, String::from_utf8_lossy(&o.stdout).into_owned())
+    common::results_of_run(run, name, args)
 }
 
 fn of<'a>(rows: &'a [Value], scenario: &str, mechanism: &str) -> Vec<&'a Value> {

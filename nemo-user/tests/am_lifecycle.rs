@@ -6,26 +6,19 @@
 
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use nemo_user::Error;
-use nemo_user::am::{ActionId, Domain, TargetId};
+use nemo_user::am::{Domain, TargetId};
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::Receiver;
 
-const CHILD: &str = "AM_LIFECYCLE_CHILD";
+mod interrupt_support;
 
-fn counting(domain: &Domain) -> (ActionId, Arc<AtomicU64>) {
-    let sum = Arc::new(AtomicU64::new(0));
-    let s = sum.clone();
-    let id = domain
-        .register_action(move |x| {
-            s.fetch_add(x, SeqCst);
-        })
-        .unwrap();
-    (id, sum)
-}
+use interrupt_support::counting;
+
+const CHILD: &str = "AM_LIFECYCLE_CHILD";
 
 /// Registers a target on a new thread that then exits with it registered (the `Target` leaked).
 fn exit_registered(domain: &Domain) -> nemo_user::Result<TargetId> {

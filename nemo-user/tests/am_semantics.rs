@@ -7,22 +7,11 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use interrupt_support::{SOFTWARE, wait_until};
+use interrupt_support::{SOFTWARE, counting, wait_until};
 use nemo_user::Error;
 use nemo_user::am::{ActionId, Domain, TargetId};
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Guard, Receiver, Vector};
-
-fn counting(domain: &Domain) -> (nemo_user::am::ActionId, Arc<AtomicU64>) {
-    let sum = Arc::new(AtomicU64::new(0));
-    let s = sum.clone();
-    let id = domain
-        .register_action(move |x| {
-            s.fetch_add(x, SeqCst);
-        })
-        .unwrap();
-    (id, sum)
-}
 
 #[test]
 fn unknown_actions_and_targets_are_errors() {

@@ -18,6 +18,8 @@ use nemo_user::embed::{FutexPark, Park, ParkedHere, SplitWait, spin_census};
 use nemo_user::event::Event;
 use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
 
+mod condvar_support;
+
 /// The gap before event `i`: runs of immediate events, of events far outside the 20 µs window
 /// (long enough for the hint to reach "skip" and probe), and of events a few µs apart.
 fn gap(i: u64) {
@@ -40,57 +42,25 @@ fn pin_first_core() {
     }
 }
 
-/// Broadcast generations: every waiter sees every generation exactly once.
+/// Broadcast generations under the adaptive default, the first two waiters pinned to one core
+/// and `gap` between generations: every waiter sees every generation exactly once.
 fn broadcast_generations(waiters: usize, generations: u64) {
-    struct S {
-        m: Mutex<(u64, usize)>, // (generation, acks for it)
-        gen_cv: Condvar,
-        ack_cv: Condvar,
-    }
-    let s = Arc::new(S {
-        m: Mutex::new((0, waiters)),
-        gen_cv: Condvar::new(),
-        ack_cv: Condvar::new(),
-    });
-    assert!(s.gen_cv.policy().is_adaptive());
-    let handles: Vec<_> = (0..waiters)
-        .map(|w| {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                if w < 2 {
-                    pin_first_core();
-                }
-                let mut seen = 0u64;
-                let mut last = 0u64;
-                let mut g = s.m.lock().unwrap();
-                while last < generations {
-                    g = s.gen_cv.wait_while(g, &s.m, |st| st.0 == last).unwrap();
-                    assert_eq!(g.0, last + 1, "skipped a generation");
-                    last = g.0;
-                    seen += 1;
-                    g.1 += 1;
-                    if g.1 == waiters {
-                        s.ack_cv.notify_one();
-                    }
-                }
-                seen
-            })
-        })
-        .collect();
-    for i in 0..generations {
-        {
-            let g = s.m.lock().unwrap();
-            let _g = s.ack_cv.wait_while(g, &s.m, |st| st.1 < waiters).unwrap();
-        }
-        gap(i);
-        let mut g = s.m.lock().unwrap();
-        g.0 += 1;
-        g.1 = 0;
-        s.gen_cv.notify_all();
-    }
-    for h in handles {
-        assert_eq!(h.join().unwrap(), generations);
-    }
+    condvar_support::broadcast_generations(
+        "adaptive",
+        waiters,
+        generations,
+        || {
+            let cv = Condvar::new();
+            assert!(cv.policy().is_adaptive());
+            cv
+        },
+        |w| {
+            if w < 2 {
+                pin_first_core();
+            }
+        },
+        Some(gap),
+    );
 }
 
 /// The condvar a permit run drives, and how its takers wait (`None`: untimed). The wait

@@ -4,7 +4,6 @@
 //! more waiters than cores), `notify_one` waking exactly as many as it signalled, exact
 //! producer/consumer sums, timeouts that lose no notification, and the mutex-free event.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -16,6 +15,8 @@ use nemo_user::condvar::Condvar;
 use nemo_user::event::Event;
 use nemo_user::wait::WaitPolicy;
 use nemo_user::wake::InterruptPark;
+
+mod condvar_support;
 
 fn rungs() -> [InterruptPark; 2] {
     [
@@ -47,49 +48,15 @@ fn assert_rung_applies(rung: &InterruptPark) {
 fn broadcast_to_more_waiters_than_cores_counts_every_generation() {
     let cores = thread::available_parallelism().map_or(2, |n| n.get());
     let waiters = (cores * 3).clamp(6, 24);
-    const GENERATIONS: u64 = 150;
     for rung in rungs() {
-        struct S {
-            m: Mutex<(u64, usize)>, // (generation, acks for it)
-            gen_cv: Condvar,
-            ack_cv: Condvar,
-        }
-        let s = Arc::new(S {
-            m: Mutex::new((0, waiters)),
-            gen_cv: condvar(rung),
-            ack_cv: condvar(rung),
-        });
-        let handles: Vec<_> = (0..waiters)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
-                    assert_rung_applies(&rung);
-                    let (mut seen, mut last) = (0u64, 0u64);
-                    let mut g = s.m.lock().unwrap();
-                    while last < GENERATIONS {
-                        g = s.gen_cv.wait_while(g, &s.m, |st| st.0 == last).unwrap();
-                        assert_eq!(g.0, last + 1, "skipped a generation");
-                        last = g.0;
-                        seen += 1;
-                        g.1 += 1;
-                        if g.1 == waiters {
-                            s.ack_cv.notify_one();
-                        }
-                    }
-                    seen
-                })
-            })
-            .collect();
-        for _ in 0..GENERATIONS {
-            let mut g = s.m.lock().unwrap();
-            g = s.ack_cv.wait_while(g, &s.m, |st| st.1 < waiters).unwrap();
-            g.0 += 1;
-            g.1 = 0;
-            s.gen_cv.notify_all();
-        }
-        for h in handles {
-            assert_eq!(h.join().unwrap(), GENERATIONS, "{rung:?}");
-        }
+        condvar_support::broadcast_generations(
+            &format!("{rung:?}"),
+            waiters,
+            150,
+            || condvar(rung),
+            move |_| assert_rung_applies(&rung),
+            None,
+        );
     }
 }
 
@@ -155,74 +122,10 @@ fn notify_one_wakes_exactly_as_many_as_it_signalled() {
 /// Bounded buffer with `notify_one` on both sides: every item produced is consumed once.
 #[test]
 fn producer_consumer_sums_are_exact() {
-    const PRODUCERS: u64 = 2;
-    const CONSUMERS: usize = 3;
-    const ITEMS: u64 = 1500;
-    const CAP: usize = 2;
     for rung in rungs() {
-        struct S {
-            q: Mutex<(VecDeque<u64>, u64)>, // (buffer, producers finished)
-            not_empty: Condvar,
-            not_full: Condvar,
-        }
-        let s = Arc::new(S {
-            q: Mutex::new((VecDeque::new(), 0)),
-            not_empty: condvar(rung),
-            not_full: condvar(rung),
+        condvar_support::producer_consumer_sums(&format!("{rung:?}"), 2, 3, 1500, 2, || {
+            condvar(rung)
         });
-        let producers: Vec<_> = (0..PRODUCERS)
-            .map(|p| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
-                    for i in 0..ITEMS {
-                        let mut g = s.q.lock().unwrap();
-                        g = s
-                            .not_full
-                            .wait_while(g, &s.q, |st| st.0.len() >= CAP)
-                            .unwrap();
-                        g.0.push_back(p * ITEMS + i + 1);
-                        drop(g);
-                        s.not_empty.notify_one();
-                    }
-                    s.q.lock().unwrap().1 += 1;
-                    s.not_empty.notify_all();
-                })
-            })
-            .collect();
-        let consumers: Vec<_> = (0..CONSUMERS)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
-                    let (mut sum, mut n) = (0u64, 0u64);
-                    loop {
-                        let mut g = s.q.lock().unwrap();
-                        g = s
-                            .not_empty
-                            .wait_while(g, &s.q, |st| st.0.is_empty() && st.1 < PRODUCERS)
-                            .unwrap();
-                        match g.0.pop_front() {
-                            Some(x) => {
-                                drop(g);
-                                s.not_full.notify_one();
-                                sum += x;
-                                n += 1;
-                            }
-                            None => return (sum, n),
-                        }
-                    }
-                })
-            })
-            .collect();
-        for p in producers {
-            p.join().unwrap();
-        }
-        let (sum, n) = consumers
-            .into_iter()
-            .map(|c| c.join().unwrap())
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        let total = PRODUCERS * ITEMS;
-        assert_eq!(n, total, "{rung:?}");
-        assert_eq!(sum, total * (total + 1) / 2, "{rung:?}");
     }
 }
 

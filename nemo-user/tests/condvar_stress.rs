@@ -2,7 +2,6 @@
 //! producer/consumer sums, `notify_one` never waking more than it signalled, and timeouts that
 //! lose no notification. Sized to finish in seconds on two cores.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -10,6 +9,8 @@ use std::time::Duration;
 
 use nemo_user::condvar::Condvar;
 use nemo_user::wait::{WaitOutcome, WaitPolicy};
+
+mod condvar_support;
 
 fn policies() -> [WaitPolicy; 4] {
     [
@@ -28,123 +29,24 @@ fn every_waiter_counts_every_generation_exactly() {
         // Pure spinners only make progress when the scheduler preempts them: keep fewer of
         // them than there are cores on small machines.
         let (waiters, generations) = if policy.parks() { (6, 300) } else { (2, 100) };
-        struct S {
-            m: Mutex<(u64, usize)>, // (generation, acks for it)
-            gen_cv: Condvar,
-            ack_cv: Condvar,
-        }
-        let s = Arc::new(S {
-            m: Mutex::new((0, waiters)),
-            gen_cv: Condvar::with_policy(policy),
-            ack_cv: Condvar::with_policy(policy),
-        });
-        let handles: Vec<_> = (0..waiters)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
-                    let mut seen = 0u64;
-                    let mut last = 0u64;
-                    let mut g = s.m.lock().unwrap();
-                    while last < generations {
-                        g = s.gen_cv.wait_while(g, &s.m, |st| st.0 == last).unwrap();
-                        assert_eq!(g.0, last + 1, "skipped a generation");
-                        last = g.0;
-                        seen += 1;
-                        g.1 += 1;
-                        if g.1 == waiters {
-                            s.ack_cv.notify_one();
-                        }
-                    }
-                    seen
-                })
-            })
-            .collect();
-        for _ in 0..generations {
-            let mut g = s.m.lock().unwrap();
-            g = s.ack_cv.wait_while(g, &s.m, |st| st.1 < waiters).unwrap();
-            g.0 += 1;
-            g.1 = 0;
-            s.gen_cv.notify_all();
-        }
-        for h in handles {
-            assert_eq!(h.join().unwrap(), generations, "{policy:?}");
-        }
+        condvar_support::broadcast_generations(
+            &format!("{policy:?}"),
+            waiters,
+            generations,
+            || Condvar::with_policy(policy),
+            |_| {},
+            None,
+        );
     }
 }
 
 /// Bounded buffer with `notify_one` on both sides: every item produced is consumed once.
 #[test]
 fn producer_consumer_sums_are_exact() {
-    const PRODUCERS: u64 = 3;
-    const CONSUMERS: usize = 3;
-    const ITEMS: u64 = 4000;
-    const CAP: usize = 4;
     for policy in policies() {
-        struct S {
-            q: Mutex<(VecDeque<u64>, u64)>, // (buffer, producers finished)
-            not_empty: Condvar,
-            not_full: Condvar,
-        }
-        let s = Arc::new(S {
-            q: Mutex::new((VecDeque::new(), 0)),
-            not_empty: Condvar::with_policy(policy),
-            not_full: Condvar::with_policy(policy),
+        condvar_support::producer_consumer_sums(&format!("{policy:?}"), 3, 3, 4000, 4, || {
+            Condvar::with_policy(policy)
         });
-        let producers: Vec<_> = (0..PRODUCERS)
-            .map(|p| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
-                    for i in 0..ITEMS {
-                        let mut g = s.q.lock().unwrap();
-                        g = s
-                            .not_full
-                            .wait_while(g, &s.q, |st| st.0.len() >= CAP)
-                            .unwrap();
-                        g.0.push_back(p * ITEMS + i + 1);
-                        drop(g);
-                        s.not_empty.notify_one();
-                    }
-                    let mut g = s.q.lock().unwrap();
-                    g.1 += 1;
-                    drop(g);
-                    s.not_empty.notify_all();
-                })
-            })
-            .collect();
-        let consumers: Vec<_> = (0..CONSUMERS)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
-                    let (mut sum, mut n) = (0u64, 0u64);
-                    loop {
-                        let mut g = s.q.lock().unwrap();
-                        g = s
-                            .not_empty
-                            .wait_while(g, &s.q, |st| st.0.is_empty() && st.1 < PRODUCERS)
-                            .unwrap();
-                        match g.0.pop_front() {
-                            Some(x) => {
-                                drop(g);
-                                s.not_full.notify_one();
-                                sum += x;
-                                n += 1;
-                            }
-                            None => return (sum, n),
-                        }
-                    }
-                })
-            })
-            .collect();
-        for p in producers {
-            p.join().unwrap();
-        }
-        let (sum, n) = consumers
-            .into_iter()
-            .map(|c| c.join().unwrap())
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        let total = PRODUCERS * ITEMS;
-        assert_eq!(n, total, "{policy:?}");
-        assert_eq!(sum, total * (total + 1) / 2, "{policy:?}");
     }
 }
 

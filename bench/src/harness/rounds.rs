@@ -132,7 +132,7 @@ impl SenderWait {
 }
 
 /// Waits out the gap that starts now.
-fn gap(ctx: &Context, gap: Gap) {
+pub fn wait_gap(ctx: &Context, gap: Gap) {
     let spin = |d| {
         let clock = ctx.clock;
         let end = clock.now().saturating_add(clock.ticks(d));
@@ -278,7 +278,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                 if budget.spent(i) {
                     break;
                 }
-                gap(ctx, case.gap);
+                wait_gap(ctx, case.gap);
                 sent.push(clock.now());
                 match case.fanout {
                     Fanout::One => ev.notify_one(),
@@ -385,7 +385,7 @@ fn interrupt_rounds(
                 if budget.spent(i) {
                     break;
                 }
-                gap(ctx, case.gap);
+                wait_gap(ctx, case.gap);
                 sent.push(ctx.clock.now());
                 match case.fanout {
                     Fanout::One => link.send(0),

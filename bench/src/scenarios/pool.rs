@@ -17,11 +17,14 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Driver;
 use crate::clock::thread_cpu_ns;
-use crate::harness::{Case, Context, Failure, Fanout, Gap, StartGate, spawn_in};
+use crate::harness::{
+    Case, Context, Failure, Fanout, Gap, StartGate, spawn_gated, spawn_in, wait_gap,
+};
 use crate::mechanisms::{BlockingEvent, Instance};
 use crate::placement::{pin_current, pin_for_now};
 use crate::plan::{Counts, Plan};
@@ -195,6 +198,51 @@ struct Worker {
     pinned: bool,
 }
 
+/// A worker's life on its own thread: pinned to receiver core `w`, it waits for each new event
+/// count and, unless the case is stopping, runs `on_wake(seen)` (which returns the count it has
+/// now seen: a worker's own notify publishes one), until released.
+fn work(
+    ctx: &Context,
+    sh: &Shared,
+    ev: &dyn BlockingEvent,
+    w: usize,
+    mut on_wake: impl FnMut(u64) -> u64,
+) -> Worker {
+    let pinned = pin_current(ctx.topology.receiver_core(w));
+    let cpu0 = thread_cpu_ns();
+    let mut seen = 0;
+    if sh.start.wait() {
+        loop {
+            seen = ev.wait(seen);
+            if sh.stop.load(Ordering::Acquire) {
+                break;
+            }
+            seen = on_wake(seen);
+        }
+    }
+    let cpu_ns = cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a));
+    sh.exited.fetch_add(1, Ordering::Release);
+    Worker { cpu_ns, pinned }
+}
+
+/// Joins the workers; each counts as pinned only if the signaller was too.
+fn join_all(
+    handles: Vec<ScopedJoinHandle<'_, Worker>>,
+    signaller_pinned: bool,
+) -> Result<Vec<Worker>, Failure> {
+    handles
+        .into_iter()
+        .map(|h| {
+            let mut w = h.join().map_err(|_| Failure::Spawn {
+                thread: "worker".into(),
+                reason: "panicked".into(),
+            })?;
+            w.pinned &= signaller_pinned;
+            Ok(w)
+        })
+        .collect()
+}
+
 /// The tiny job: a few dependent multiplications the optimiser cannot drop.
 fn tiny_job(x: u64) -> u64 {
     let mut h = black_box(x) | 1;
@@ -220,34 +268,17 @@ fn ping_pong(
 ) -> Result<(Vec<u64>, Vec<Worker>), Failure> {
     let clock = ctx.clock;
     std::thread::scope(|s| {
-        let worker = spawn_in(s, "worker", || {
-            let pinned = pin_current(ctx.topology.receiver_core(0));
-            let cpu0 = thread_cpu_ns();
-            let mut seen = 0;
-            if sh.start.wait() {
-                loop {
-                    seen = ev.wait(seen);
-                    if sh.stop.load(Ordering::Acquire) {
-                        break;
-                    }
+        let workers = spawn_gated(s, &sh.start, 1, "worker", |w| {
+            move || {
+                work(ctx, sh, ev, w, |seen| {
                     let job = sh.job.load(Ordering::Acquire);
                     sh.reply.store(tiny_job(job), Ordering::Release);
                     ev.notify_one();
                     // Our own notify published the next count.
-                    seen += 1;
-                }
+                    seen + 1
+                })
             }
-            let cpu_ns = cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a));
-            sh.exited.fetch_add(1, Ordering::Release);
-            Worker { cpu_ns, pinned }
-        });
-        let worker = match worker {
-            Ok(w) => w,
-            Err(e) => {
-                sh.start.call_off();
-                return Err(e);
-            }
-        };
+        })?;
         let pin = pin_for_now(ctx.topology.signaller_core());
         let mut samples = Vec::with_capacity(case.events);
         let mut started = None;
@@ -278,16 +309,12 @@ fn ping_pong(
             }
         }
         sh.release(ev);
-        let mut w = worker.join().map_err(|_| Failure::Spawn {
-            thread: "worker".into(),
-            reason: "panicked".into(),
-        })?;
-        w.pinned &= pin.pinned();
+        let workers = join_all(workers, pin.pinned())?;
         match wrong {
             Some(i) => Err(Failure::Unsupported(format!(
                 "round trip {i} returned another job's reply"
             ))),
-            None => Ok((samples, vec![w])),
+            None => Ok((samples, workers)),
         }
     })
 }
@@ -301,40 +328,21 @@ fn burst(
     let clock = ctx.clock;
     let share_core = ctx.topology.oversubscribed(case.receivers);
     std::thread::scope(|s| {
-        let mut workers = Vec::new();
-        for w in 0..case.receivers {
-            let spawned = spawn_in(s, format!("worker {w}"), move || {
-                let pinned = pin_current(ctx.topology.receiver_core(w));
-                let cpu0 = thread_cpu_ns();
-                let mut seen = 0;
-                if sh.start.wait() {
-                    loop {
-                        seen = ev.wait(seen);
-                        if sh.stop.load(Ordering::Acquire) {
-                            break;
-                        }
-                        while sh
-                            .queued
-                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| q.checked_sub(1))
-                            .is_ok()
-                        {
-                            black_box(tiny_job(seen));
-                            sh.done.fetch_add(1, Ordering::Release);
-                        }
+        let workers = spawn_gated(s, &sh.start, case.receivers, "worker", |w| {
+            move || {
+                work(ctx, sh, ev, w, |seen| {
+                    while sh
+                        .queued
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| q.checked_sub(1))
+                        .is_ok()
+                    {
+                        black_box(tiny_job(seen));
+                        sh.done.fetch_add(1, Ordering::Release);
                     }
-                }
-                let cpu_ns = cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a));
-                sh.exited.fetch_add(1, Ordering::Release);
-                Worker { cpu_ns, pinned }
-            });
-            match spawned {
-                Ok(h) => workers.push(h),
-                Err(e) => {
-                    sh.start.call_off();
-                    return Err(e);
-                }
+                    seen
+                })
             }
-        }
+        })?;
         let pin = pin_for_now(ctx.topology.signaller_core());
         let mut samples = Vec::with_capacity(case.events);
         let mut started = None;
@@ -345,16 +353,7 @@ fn burst(
             } else if over_budget(ctx, case, started) {
                 break;
             }
-            match case.gap {
-                Gap::Sleep(d) if !ctx.sim => std::thread::sleep(d),
-                Gap::Sleep(d) | Gap::Spin(d) => {
-                    let end = clock.now().saturating_add(clock.ticks(d));
-                    while clock.now() < end {
-                        std::hint::spin_loop();
-                    }
-                }
-                Gap::None => {}
-            }
+            wait_gap(ctx, case.gap);
             sh.done.store(0, Ordering::Relaxed);
             let t0 = clock.now();
             for _ in 0..BURST_JOBS {
@@ -380,15 +379,6 @@ fn burst(
             }
         }
         sh.release(ev);
-        let mut out = Vec::new();
-        for h in workers {
-            let mut w = h.join().map_err(|_| Failure::Spawn {
-                thread: "worker".into(),
-                reason: "panicked".into(),
-            })?;
-            w.pinned &= pin.pinned();
-            out.push(w);
-        }
-        Ok((samples, out))
+        Ok((samples, join_all(workers, pin.pinned())?))
     })
 }

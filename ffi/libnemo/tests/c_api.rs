@@ -6,16 +6,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `<profile>/deps`, where cargo built this package's `libnemo.so` and `libnemo.a` before its
-/// integration tests (the library is their dependency).
-fn deps() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().expect("test binary in deps/").to_path_buf()
-}
+mod common;
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{deps, manifest, need, run_ok, soname_dir, strict_c11, which};
 
 fn header() -> PathBuf {
     manifest().join("../include/nemo.h")
@@ -25,38 +18,6 @@ fn scratch() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libnemo-tests");
     std::fs::create_dir_all(&d).expect("scratch dir");
     d
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// The tool, or a loud skip — a failure under `NEMO_REQUIRE_ALL_TESTS=1`.
-fn need(tool: &str, test: &str) -> Option<PathBuf> {
-    let found = which(tool);
-    if found.is_none() {
-        let why = format!("`{tool}` is not installed (see .ci/install-deps)");
-        if std::env::var("NEMO_REQUIRE_ALL_TESTS").is_ok_and(|v| v == "1") {
-            panic!("{test}: {why}, and NEMO_REQUIRE_ALL_TESTS=1 forbids skipping");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED {test}: {why} !!!!!!!!\n");
-    }
-    found
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Function names declared in the header: `<type> nemo_x(` at the start of a line.
@@ -102,21 +63,9 @@ fn the_header_declares_exactly_the_exported_functions() {
 /// Compiles `tests/c/capi.c` strictly, linked by `link`.
 fn build_capi(cc: &Path, name: &str, link: &[&str]) -> PathBuf {
     let out = scratch().join(name);
-    let include = manifest().join("../include");
     run_ok(
-        Command::new(cc)
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-pedantic",
-                "-O1",
-                "-g",
-            ])
-            .arg("-I")
-            .arg(include)
-            .arg(manifest().join("tests/c/capi.c"))
+        strict_c11(cc, "capi.c")
+            .arg("-g")
             .args(link)
             .arg("-o")
             .arg(&out),
@@ -142,11 +91,7 @@ fn a_c_program_using_every_function_works_with_the_shared_library() {
     let d = deps();
     // The program records the library's SONAME, libnemo.so.<ABI>, and looks for that name at
     // run time: give it one, linked to the library cargo built.
-    let soname_dir = scratch().join("soname");
-    std::fs::create_dir_all(&soname_dir).expect("soname dir");
-    let soname = soname_dir.join(concat!("libnemo.so.", env!("NEMO_ABI_VERSION")));
-    let _ = std::fs::remove_file(&soname);
-    std::os::unix::fs::symlink(d.join("libnemo.so"), &soname).expect("SONAME link");
+    let soname_dir = soname_dir();
     let rpath = format!("-Wl,-rpath,{}", soname_dir.display());
     let libdir = format!("-L{}", d.display());
     let prog = build_capi(&cc, "capi-shared", &[&libdir, &rpath, "-lnemo", "-pthread"]);

@@ -6,68 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `<profile>/deps`, where cargo built `libnemo.so` before the integration tests.
-fn deps() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().expect("test binary in deps/").to_path_buf()
-}
+mod common;
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// The C compiler, or a loud skip — a failure under `NEMO_REQUIRE_ALL_TESTS=1`.
-fn cc(test: &str) -> Option<PathBuf> {
-    let found = which("cc");
-    if found.is_none() {
-        let why = "`cc` is not installed (see .ci/install-deps)";
-        if std::env::var("NEMO_REQUIRE_ALL_TESTS").is_ok_and(|v| v == "1") {
-            panic!("{test}: {why}, and NEMO_REQUIRE_ALL_TESTS=1 forbids skipping");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED {test}: {why} !!!!!!!!\n");
-    }
-    found
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A directory where `libnemo.so.<ABI>` (the SONAME the program records and looks for at run
-/// time) and `libnemo.so` both name the library just built in `deps()`.
-fn soname_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libnemo-lifecycle-soname");
-        std::fs::create_dir_all(&dir).expect("soname dir");
-        let lib = deps().join("libnemo.so");
-        for name in [
-            "libnemo.so",
-            concat!("libnemo.so.", env!("NEMO_ABI_VERSION")),
-        ] {
-            let link = dir.join(name);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(&lib, &link).expect("library link");
-        }
-        dir
-    })
-    .clone()
-}
+use common::{need, run_ok, soname_dir, strict_c11};
 
 /// `tests/c/lifecycle.c`, compiled strictly against `libnemo.so` (once per test binary run).
 fn program(cc: &Path) -> PathBuf {
@@ -79,18 +20,7 @@ fn program(cc: &Path) -> PathBuf {
             let out = dir.join("lifecycle");
             let d = soname_dir();
             run_ok(
-                Command::new(cc)
-                    .args([
-                        "-std=c11",
-                        "-Wall",
-                        "-Wextra",
-                        "-Werror",
-                        "-pedantic",
-                        "-O1",
-                    ])
-                    .arg("-I")
-                    .arg(manifest().join("../include"))
-                    .arg(manifest().join("tests/c/lifecycle.c"))
+                strict_c11(cc, "lifecycle.c")
                     .arg(format!("-L{}", d.display()))
                     .arg(format!("-Wl,-rpath,{}", d.display()))
                     .args(["-lnemo", "-pthread", "-o"])
@@ -103,7 +33,7 @@ fn program(cc: &Path) -> PathBuf {
 
 /// Runs the program with `args`: it must succeed within two minutes (a hang is a failure).
 fn run(test: &str, args: &[&str]) -> Option<String> {
-    let cc = cc(test)?;
+    let cc = need("cc", test)?;
     let prog = program(&cc);
     let mut child = Command::new(prog)
         .env_remove("NEMO_BACKEND")

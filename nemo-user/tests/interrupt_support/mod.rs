@@ -2,9 +2,10 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+use nemo_user::am::{ActionId, Domain};
 use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::ReceiverBuilder;
 
@@ -123,4 +124,16 @@ impl VectorLog {
         let n = self.len().min(self.0.0.len());
         self.0.0[..n].iter().map(|a| a.load(SeqCst)).collect()
     }
+}
+
+/// Registers an action on `domain` that adds its payload to the returned sum.
+pub fn counting(domain: &Domain) -> (ActionId, Arc<AtomicU64>) {
+    let sum = Arc::new(AtomicU64::new(0));
+    let s = sum.clone();
+    let id = domain
+        .register_action(move |x| {
+            s.fetch_add(x, SeqCst);
+        })
+        .unwrap();
+    (id, sum)
 }

@@ -16,59 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+/* CHECK, CHECK_RC, OK, in_ms, reached, sleep_ms: shared with the shim's C test programs. */
+#include "../../../preload/tests/c/check.h"
 #include "nemo.h"
 
 _Static_assert(sizeof(nemo_attr_t) == 12, "nemo_attr_t layout");
 _Static_assert(sizeof(nemo_am_config_t) == 20, "nemo_am_config_t layout");
 _Static_assert(sizeof(nemo_backend_info_t) == 24, "nemo_backend_info_t layout");
 _Static_assert(_Alignof(nemo_condvar_t) == 8, "nemo_condvar_t alignment");
-
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                   \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != (want)) {                                                                   \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d\n", __FILE__, __LINE__,   \
-                    #expr, rc_, strerror(rc_), (want));                                       \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define OK(expr) CHECK_RC(expr, 0)
-
-static struct timespec in_ms(clockid_t clock, long ms)
-{
-    struct timespec t;
-    clock_gettime(clock, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
-static int reached(clockid_t clock, const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(clock, &now);
-    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&d, &d) != 0) {
-    }
-}
 
 /* ------------------------------------------------------------------------------ condvar */
 

@@ -28,46 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* CHECK, CHECK_RC, OK, in_ms: shared with the shim's C test programs. */
+#include "../../../preload/tests/c/check.h"
 #include "nemo.h"
-
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                   \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != (want)) {                                                                   \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__,       \
-                    __LINE__, #expr, rc_, strerror(rc_), (want), strerror(want));             \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
-#define OK(expr) CHECK_RC(expr, 0)
 
 static double now_s(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static struct timespec in_ms(long ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec += 1;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
 }
 
 static void action(void *ctx, uint64_t payload)
@@ -98,7 +67,7 @@ static void misaligned(void)
     nemo_event_t *ev = (nemo_event_t *)(void *)(buf + 65);
     nemo_event_key_t *key = (nemo_event_key_t *)(void *)(buf + 129);
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    struct timespec soon = in_ms(200);
+    struct timespec soon = in_ms(CLOCK_REALTIME, 200);
     double t0 = now_s();
 
     CHECK_RC(nemo_condvar_init(cv, NULL), EINVAL);
