@@ -321,16 +321,20 @@ mod tests {
         assert_eq!(h2.level(), 2);
     }
 
+    /// A deterministic stream of random words (xorshift32) for the simulated waits.
+    fn xorshift(mut state: u32) -> impl FnMut() -> u32 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        }
+    }
+
     /// The share of waits that spin when each spin catches with probability `p_catch`.
     fn share_spinning(p_catch: f64) -> f64 {
         let mut h = SpinHint::default();
-        let mut rng = 0x9e37_79b9u32;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 17;
-            rng ^= rng << 5;
-            rng
-        };
+        let mut next = xorshift(0x9e37_79b9);
         let n = 100_000;
         let mut spun = 0;
         for _ in 0..n {
@@ -400,13 +404,7 @@ mod tests {
     /// As `share_spinning`, on a busy machine: the spin per wait, in windows.
     fn busy_spin_per_wait(p_catch: f64) -> f64 {
         let mut h = SpinHint::default();
-        let mut rng = 0x2545_f491u32;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 17;
-            rng ^= rng << 5;
-            rng
-        };
+        let mut next = xorshift(0x2545_f491);
         let n = 100_000;
         let mut spun = 0u64;
         for _ in 0..n {
