@@ -152,7 +152,11 @@ impl Platform for Native {
 
     #[inline]
     fn futex_wake(&self, word: &AtomicU32, n: u32, bitset: u32, shared: bool) -> u32 {
-        futex::wake(word, n, bitset, shared)
+        let woken = futex::wake(word, n, bitset, shared);
+        if woken > 0 {
+            crate::wait::adaptive::note_woke_parked();
+        }
+        woken
     }
 
     #[inline]

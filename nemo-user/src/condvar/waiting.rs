@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use crate::park::{Park, ParkRequest};
-use crate::wait::adaptive::{Ended, Plan, SpinHint, coin};
+use crate::wait::adaptive::{Ended, Plan, SpinHint, coin, take_woke_parked};
 use crate::wait::admission::{ParkedHere, SpinPermit};
 use crate::wait::ladder::{Climb, climb, waitpkg};
 use crate::wait::load::machine_busy;
@@ -62,8 +62,11 @@ pub(super) fn spin_adaptive(
     let coin = coin();
     let busy = machine_busy();
     let plan = hint.plan(coin, busy);
+    // The partner this thread just woke must be running again before it can reply
+    // (`wait::adaptive`, "A partner that is waking").
+    let stretch = u32::from(take_woke_parked());
     let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
-    let bound_ns = u64::from(policy.spin_ns()) + u64::from(umwait);
+    let bound_ns = (u64::from(policy.spin_ns()) + u64::from(umwait)) << stretch;
     let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
     let addr = core_addr(core);
     // Whether an idle machine would have offered a window, for the counters.
@@ -89,12 +92,13 @@ pub(super) fn spin_adaptive(
             spun: false,
         };
     }
-    let permit = shift.and_then(|_| SpinPermit::acquire(|| core.has_parked()));
+    let permit =
+        shift.and_then(|_| SpinPermit::acquire(|| core.has_parked(), || core.poll(t).is_some()));
     let spun = permit.is_some();
     let refused = shift.is_some() && !spun;
     stats::record(addr, began(refused, spun));
     let scale = |ns: u32| match shift {
-        Some(s) if spun => Duration::from_nanos(u64::from(ns >> s)),
+        Some(s) if spun => Duration::from_nanos(u64::from(ns >> s) << stretch),
         _ => Duration::ZERO,
     };
     let windowed = policy

@@ -51,14 +51,20 @@
 //! Which waiters may take a CPU to spin on at all is the admission's job
 //! (`wait/admission.rs`).
 //!
-//! # Known limitation: a strict handoff that has stopped spinning stays parked
+//! # A partner that is waking
 //!
-//! Two threads that hand one event back and forth (a pool's ping-pong) spin and catch while both
-//! spin. Once both have parked, a probe by one of them spins while its partner is still waking
-//! from the futex that the probe's own notify woke. The reply comes later than the window, the
-//! probe misses, the backoff grows, and the skip state is never left: the handoff then runs at
-//! park speed (measured: 1.6 µs round trips spinning, 13 µs once skipped). Judging such a probe
-//! alone is the flaw; a fix must not bring back the waste these rules removed.
+//! Two threads that hand work back and forth (a pool's ping-pong, an interpreter lock) spin and
+//! catch while both spin. But once one of them has parked, the other's notify has to wake it
+//! from the futex, and the reply cannot come before that thread is running again: a wait that
+//! follows its own thread's wake of a parked waiter is judged against the partner's wake-up as
+//! well as the reply. Judged with the plain window, such spins missed, the misses skipped the
+//! window for both, and every later probe missed the same way — a strict handoff that had once
+//! parked never spun again and ran at park speed.
+//!
+//! So a wait whose thread woke a parked waiter since its last adaptive wait (noted by the
+//! condvar's futex wake, [`note_woke_parked`]) spins **twice** its planned window, probes
+//! included; it learns like any other wait. The waste bound above holds with `2 W` in place of
+//! `W` for such waits: a miss still halves the window and a missed probe still backs off.
 
 /// Levels above this skip the window.
 const SKIP: u8 = 4;
@@ -191,6 +197,24 @@ impl SpinHint {
             _ => self,
         }
     }
+}
+
+/// Notes that this thread's notify just woke a parked waiter (a `FUTEX_WAKE` that woke at least
+/// one thread), so that its own next adaptive wait spins twice its window: see "A partner that
+/// is waking" in the module docs.
+#[inline]
+pub(crate) fn note_woke_parked() {
+    let _ = WOKE_PARKED.try_with(|w| w.set(true));
+}
+
+/// Whether this thread woke a parked waiter since its last adaptive wait, clearing the mark.
+#[inline]
+pub(crate) fn take_woke_parked() -> bool {
+    WOKE_PARKED.try_with(|w| w.replace(false)).unwrap_or(false)
+}
+
+thread_local! {
+    static WOKE_PARKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A uniformly random word for [`SpinHint::plan`], from a per-thread xorshift generator.

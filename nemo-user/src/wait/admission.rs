@@ -17,6 +17,11 @@
 //! 2. **At most `cpus − 1` spinners** in the process, where `cpus` counts the CPUs the process
 //!    may run on, so at least one CPU is always free for notifiers and woken waiters even when
 //!    the threads are not pinned. On a single CPU nobody spins.
+//!    A waiter that finds every slot taken keeps asking for up to [`ADMISSION_GRACE_NS`]
+//!    (1 µs) before it parks, watching its own notification meanwhile: in a handoff between
+//!    two threads on two CPUs, the spinner holding the only slot is usually the partner that
+//!    this thread's notify has just released, and it leaves within a cache-line transfer.
+//!    Parking instead cost the partner's next spin a futex wake-up, and the handoff its speed.
 //! 3. **No spinning next to a parked peer.** A waiter that parks registers the CPU it parks
 //!    on. A waiter does not spin, and a spinner stops, while a waiter of this process is
 //!    parked on its CPU *and* the condvar it waits on has parked waiters: that is almost always
@@ -53,6 +58,9 @@
 use std::cell::Cell;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
+
+/// How long a waiter refused by rule 2 alone keeps asking before it parks (see the module docs).
+pub(crate) const ADMISSION_GRACE_NS: u64 = 1_000;
 
 /// CPUs with per-CPU state. Waiters on CPUs numbered higher are governed by rule 2 only.
 const MAX_CPUS: usize = 512;
@@ -191,7 +199,10 @@ impl SpinPermit {
     /// Admits the calling thread as a spinner, or `None` if it should park at once.
     /// `peers_parked` says whether the condvar it waits on has parked waiters (rule 3).
     #[inline]
-    pub(crate) fn acquire(peers_parked: impl Fn() -> bool) -> Option<SpinPermit> {
+    pub(crate) fn acquire(
+        peers_parked: impl Fn() -> bool,
+        mut ready: impl FnMut() -> bool,
+    ) -> Option<SpinPermit> {
         let refresh = ADMISSIONS.with(|n| {
             let k = n.get().wrapping_add(1);
             n.set(k);
@@ -207,9 +218,19 @@ impl SpinPermit {
             return None;
         }
         let mut n = SPINNING.0.load(Relaxed);
+        let mut grace_ends = None;
         loop {
             if n >= cap {
-                return None;
+                // Rule 2's grace: the spinner holding the last slot may be the partner that is
+                // about to see this thread's notify and leave.
+                let now = crate::clock::monotonic_ns();
+                let ends = *grace_ends.get_or_insert(now + ADMISSION_GRACE_NS);
+                if now >= ends || ready() {
+                    return None;
+                }
+                core::hint::spin_loop();
+                n = SPINNING.0.load(Relaxed);
+                continue;
             }
             match SPINNING.0.compare_exchange_weak(n, n + 1, Relaxed, Relaxed) {
                 Ok(_) => break,
@@ -345,13 +366,68 @@ mod tests {
         pinned_to(cpu, || {
             // Another test may hold the process's only spinner slot; then there is nothing to
             // check here.
-            if let Some(first) = SpinPermit::acquire(|| false) {
+            if let Some(first) = SpinPermit::acquire(|| false, || false) {
                 assert_eq!(first.cpu, Some(cpu));
                 assert!(CPUS[cpu].0.load(Relaxed) & SPINNING_HERE != 0);
-                assert!(SpinPermit::acquire(|| false).is_none());
+                assert!(SpinPermit::acquire(|| false, || false).is_none());
                 drop(first);
             }
         });
+    }
+
+    #[test]
+    fn a_full_process_keeps_asking_for_the_grace_only() {
+        // Fill every slot this test can; other tests may hold some, which only helps.
+        let mut held = Vec::new();
+        while spin_census().spinning < capacity() as usize {
+            match SpinPermit::acquire(|| false, || false) {
+                Some(p) => held.push(p),
+                None => break,
+            }
+        }
+        if spin_census().spinning < capacity() as usize {
+            return;
+        }
+        // Refused after the grace when nothing changes...
+        let t0 = crate::clock::monotonic_ns();
+        assert!(SpinPermit::acquire(|| false, || false).is_none());
+        assert!(crate::clock::monotonic_ns() - t0 >= ADMISSION_GRACE_NS);
+        // ...and at once when the wait is over meanwhile.
+        let mut asked = 0;
+        let r = SpinPermit::acquire(
+            || false,
+            || {
+                asked += 1;
+                true
+            },
+        );
+        assert!(r.is_none());
+        assert_eq!(asked, 1);
+        drop(held);
+    }
+
+    #[test]
+    fn a_slot_freed_within_the_grace_is_taken() {
+        if capacity() != 1 {
+            return;
+        }
+        let Some(first) = SpinPermit::acquire(|| false, || false) else {
+            return;
+        };
+        // The "partner" leaves its slot while this waiter is still in its grace.
+        let mut first = Some(first);
+        let second = SpinPermit::acquire(
+            || false,
+            || {
+                first.take();
+                false
+            },
+        );
+        assert!(first.is_none(), "the grace never looked at the wait again");
+        // Admitted, unless another test took the freed slot first.
+        if second.is_none() {
+            assert!(spin_census().spinning >= 1, "refused with a free slot");
+        }
     }
 
     #[test]
@@ -362,7 +438,7 @@ mod tests {
             assert_eq!(reg.cpu, Some(cpu));
             assert!(parked_on(cpu));
             // A peer of the same condvar parked here: no spinning, by rule 3.
-            assert!(SpinPermit::acquire(|| true).is_none());
+            assert!(SpinPermit::acquire(|| true, || false).is_none());
             drop(reg);
         });
     }
