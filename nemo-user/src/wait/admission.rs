@@ -40,10 +40,14 @@
 //! rules, measured 1.14–1.40 × on the last waiter and σ 7–10 × wider in the same benchmark;
 //! following them (below), 0.75–0.98 × and σ 1.0 ×.
 //!
-//! `cpus` is the number of CPUs in the union of the affinity masks of the process (its main
-//! thread) and of the thread asking, from `sched_getaffinity`. It is read on first use, read
-//! again by each thread every [`REFRESH_EVERY`] admissions, and at once by
-//! [`refresh_spin_capacity`] — call that after changing the process's affinity or CPU set.
+//! `cpus` is the number of CPUs in the union of the affinity masks (`sched_getaffinity`) of the
+//! process (its main thread) and of every thread that has asked: each thread adds its own at
+//! its first admission and again every [`REFRESH_EVERY`] admissions. A process whose threads
+//! are pinned one per CPU — the main thread included — thus counts all of those CPUs, whichever
+//! thread asked first. (Counting only the asking thread's and the main thread's once made a
+//! benchmark whose main thread asked first, pinned to one CPU, spin nowhere for the rest of the
+//! run.) The union only grows; [`refresh_spin_capacity`] starts it afresh — call it after
+//! narrowing the process's affinity or CPU set.
 //!
 //! The state is per process: waiters of a process-shared condvar in another process are not
 //! counted (each process keeps its own spinners within its own share). Waiters are registered as
@@ -56,8 +60,8 @@
 //! rules.
 
 use std::cell::Cell;
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 /// How long a waiter refused by rule 2 alone keeps asking before it parks (see the module docs).
 pub(crate) const ADMISSION_GRACE_NS: u64 = 1_000;
@@ -94,9 +98,9 @@ thread_local! {
 }
 
 /// How many waiters of this process may spin at once (`cpus − 1`), after re-reading the CPU
-/// affinity of the process and of the calling thread. Call it after changing the process's
-/// affinity or CPU set; otherwise the count is refreshed on its own (see the
-/// [`wait`](super) module docs).
+/// affinity of the process and of the calling thread and forgetting the CPUs other threads
+/// brought in. Call it after narrowing the process's affinity or CPU set; otherwise the count is
+/// kept up to date on its own (see the [`wait`](super) module docs).
 ///
 /// ```
 /// let n = nemo_user::embed::refresh_spin_capacity();
@@ -104,9 +108,56 @@ thread_local! {
 /// assert!(n < cpus.max(2));
 /// ```
 pub fn refresh_spin_capacity() -> usize {
-    let cap = read_capacity();
+    for w in &SEEN {
+        w.store(0, Relaxed);
+    }
+    note_affinity() as usize
+}
+
+/// The CPUs the process's threads may run on, as far as seen: the union of the affinity masks
+/// of the process (its main thread) and of every thread that asked, since the last
+/// [`refresh_spin_capacity`]. A process that pins its main thread to one CPU and each worker to
+/// another may still use all of them.
+static SEEN: [AtomicU64; MASK_WORDS] = [const { AtomicU64::new(0) }; MASK_WORDS];
+const MASK_WORDS: usize = std::mem::size_of::<libc::cpu_set_t>() / 8;
+
+/// Adds the process's and the calling thread's affinity to [`SEEN`] and stores the capacity
+/// that follows; returns it.
+fn note_affinity() -> u32 {
+    let cpus = match (affinity(std::process::id() as libc::pid_t), affinity(0)) {
+        (None, None) => {
+            // Affinity unreadable (some sandboxes and simulators): the online CPUs.
+            // SAFETY: sysconf has no preconditions.
+            u32::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1)
+        }
+        (p, t) => {
+            for set in [p, t].into_iter().flatten() {
+                for (w, bits) in SEEN.iter().zip(words(&set)) {
+                    if bits & !w.load(Relaxed) != 0 {
+                        w.fetch_or(bits, Relaxed);
+                    }
+                }
+            }
+            SEEN.iter().map(|w| w.load(Relaxed).count_ones()).sum()
+        }
+    };
+    let cap = cpus.max(1) - 1;
     CAPACITY_PLUS_ONE.store(cap + 1, Relaxed);
-    cap as usize
+    cap
+}
+
+/// A CPU set as 64-bit words, CPU `i` at bit `i % 64` of word `i / 64`.
+fn words(set: &libc::cpu_set_t) -> [u64; MASK_WORDS] {
+    let mut out = [0u64; MASK_WORDS];
+    for (i, w) in out.iter_mut().enumerate() {
+        for b in 0..64 {
+            // SAFETY: CPU_ISSET only reads the set, and the index is below its capacity.
+            if unsafe { libc::CPU_ISSET(i * 64 + b, set) } {
+                *w |= 1 << b;
+            }
+        }
+    }
+    out
 }
 
 /// A snapshot of the spinner bookkeeping of this process (for diagnostics and tests).
@@ -142,24 +193,9 @@ pub fn spin_census() -> SpinCensus {
 
 fn capacity() -> u32 {
     match CAPACITY_PLUS_ONE.load(Relaxed) {
-        0 => refresh_spin_capacity() as u32,
+        0 => note_affinity(),
         c => c - 1,
     }
-}
-
-fn read_capacity() -> u32 {
-    let process = affinity(std::process::id() as libc::pid_t);
-    let thread = affinity(0);
-    let cpus = match (process, thread) {
-        (Some(p), Some(t)) => union_count(&p, &t),
-        (Some(m), None) | (None, Some(m)) => union_count(&m, &m),
-        // Affinity unreadable (some sandboxes and simulators): fall back to the online CPUs.
-        // SAFETY: sysconf has no preconditions.
-        (None, None) => {
-            u32::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1)
-        }
-    };
-    cpus.max(1) - 1
 }
 
 fn affinity(pid: libc::pid_t) -> Option<libc::cpu_set_t> {
@@ -170,17 +206,6 @@ fn affinity(pid: libc::pid_t) -> Option<libc::cpu_set_t> {
     (r == 0).then_some(set)
 }
 
-fn union_count(a: &libc::cpu_set_t, b: &libc::cpu_set_t) -> u32 {
-    let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
-    (0..bits)
-        .filter(|&cpu| {
-            // SAFETY: CPU_ISSET only reads the sets, and `cpu` is below their capacity.
-            unsafe { libc::CPU_ISSET(cpu, a) || libc::CPU_ISSET(cpu, b) }
-        })
-        .count() as u32
-}
-
-/// The CPU the calling thread runs on, if it has a per-CPU slot.
 #[inline]
 fn current_cpu() -> Option<usize> {
     // SAFETY: sched_getcpu has no preconditions (glibc reads it from rseq or the vDSO).
@@ -206,13 +231,9 @@ impl SpinPermit {
         let refresh = ADMISSIONS.with(|n| {
             let k = n.get().wrapping_add(1);
             n.set(k);
-            k % REFRESH_EVERY == 0
+            k == 1 || k % REFRESH_EVERY == 0
         });
-        let cap = if refresh {
-            refresh_spin_capacity() as u32
-        } else {
-            capacity()
-        };
+        let cap = if refresh { note_affinity() } else { capacity() };
         let cpu = current_cpu();
         if cpu.is_some_and(|c| parked_on(c) && peers_parked()) {
             return None;
@@ -352,12 +373,59 @@ mod tests {
         r
     }
 
+    /// The tests that start the union afresh, one at a time.
+    static REFRESHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn capacity_is_cpus_minus_one() {
+        let _one = REFRESHING.lock().unwrap_or_else(|e| e.into_inner());
         let cap = refresh_spin_capacity();
-        let cpus = affinity(std::process::id() as libc::pid_t).map_or(1, |s| union_count(&s, &s));
+        let cpus = affinity(std::process::id() as libc::pid_t)
+            .map_or(1, |s| words(&s).iter().map(|w| w.count_ones()).sum::<u32>());
         assert!(cap + 1 >= cpus as usize, "{cap} vs {cpus}");
         assert_eq!(spin_census().capacity, cap);
+    }
+
+    #[test]
+    fn a_thread_pinned_elsewhere_adds_its_cpus() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cpus < 2 {
+            return;
+        }
+        let _one = REFRESHING.lock().unwrap_or_else(|e| e.into_inner());
+        let before = refresh_spin_capacity();
+        // A thread pinned to the last CPU asks: the count never falls below what it brings.
+        let last = cpus - 1;
+        let after = std::thread::spawn(move || {
+            pinned_to(last, || {
+                let _ = SpinPermit::acquire(|| false, || false);
+                capacity() as usize
+            })
+        })
+        .join()
+        .unwrap();
+        assert!(after >= before, "{after} < {before}");
+        let mut one = 0u64;
+        one |= 1 << (last % 64);
+        assert!(
+            SEEN[last / 64].load(Relaxed) & one != 0,
+            "CPU {last} not seen"
+        );
+    }
+
+    #[test]
+    fn words_are_the_set() {
+        // SAFETY: an all-zero cpu_set_t is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for cpu in [0, 5, 64, 130] {
+            // SAFETY: below the set's capacity.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        let w = words(&set);
+        assert_eq!(w[0], 1 | 1 << 5);
+        assert_eq!(w[1], 1);
+        assert_eq!(w[2], 1 << 2);
+        assert!(w[3..].iter().all(|&x| x == 0));
     }
 
     #[test]

@@ -51,7 +51,8 @@
 //!   parked waiter of the same condvar will need to run when woken (rules in `wait/admission.rs`;
 //!   [`spin_census`](crate::embed::spin_census) shows the bookkeeping,
 //!   [`refresh_spin_capacity`](crate::embed::refresh_spin_capacity) re-reads the CPU count
-//!   after an affinity change). Waiters refused a CPU park at once.
+//!   after the process's affinity narrows). Waiters refused a CPU park, after a 1 µs grace when
+//!   only the count refused them.
 //! - [`spin_stats`] (and `spin_stats` on each condvar and event) counts, per condvar, the
 //!   waits, the spins, the spins that caught their wakeup and the time spun in vain, so a user
 //!   can see whether spinning pays in their program; the `LD_PRELOAD` shim prints them at exit
