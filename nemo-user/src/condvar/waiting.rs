@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use crate::park::{Park, ParkRequest};
-use crate::wait::adaptive::{Ended, Plan, SpinHint, coin, take_woke_parked};
+use crate::wait::adaptive::{Ended, Plan, SpinHint, coin, take_woke_parked, window_ns};
 use crate::wait::admission::{ParkedHere, SpinPermit};
 use crate::wait::ladder::{Climb, climb, waitpkg};
 use crate::wait::load::machine_busy;
@@ -64,9 +64,13 @@ pub(super) fn spin_adaptive(
     let plan = hint.plan(coin, busy);
     // The partner this thread just woke must be running again before it can reply
     // (`wait::adaptive`, "A partner that is waking").
-    let stretch = u32::from(take_woke_parked());
+    let partner_waking = take_woke_parked();
     let umwait = if waitpkg() { policy.umwait_ns() } else { 0 };
-    let bound_ns = (u64::from(policy.spin_ns()) + u64::from(umwait)) << stretch;
+    let bound_ns = window_ns(
+        u64::from(policy.spin_ns()) + u64::from(umwait),
+        0,
+        partner_waking,
+    );
     let shift = plan.shift.filter(|&s| bound_ns >> s > 0);
     let addr = core_addr(core);
     // Whether an idle machine would have offered a window, for the counters.
@@ -98,7 +102,7 @@ pub(super) fn spin_adaptive(
     let refused = shift.is_some() && !spun;
     stats::record(addr, began(refused, spun));
     let scale = |ns: u32| match shift {
-        Some(s) if spun => Duration::from_nanos(u64::from(ns >> s) << stretch),
+        Some(s) if spun => Duration::from_nanos(window_ns(u64::from(ns), s, partner_waking)),
         _ => Duration::ZERO,
     };
     let windowed = policy

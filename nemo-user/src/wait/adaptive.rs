@@ -199,6 +199,13 @@ impl SpinHint {
     }
 }
 
+/// The window a policy bound of `ns` gives under a plan's `shift`: doubled when the waiting
+/// thread has just woken its parked partner (see "A partner that is waking").
+#[inline]
+pub(crate) const fn window_ns(ns: u64, shift: u8, partner_waking: bool) -> u64 {
+    (ns >> shift) << (partner_waking as u8)
+}
+
 /// Notes that this thread's notify just woke a parked waiter (a `FUTEX_WAKE` that woke at least
 /// one thread), so that its own next adaptive wait spins twice its window: see "A partner that
 /// is waking" in the module docs.
@@ -389,6 +396,67 @@ mod tests {
         assert!(share_spinning(0.7) > 0.6);
         assert!(share_spinning(0.3) < 0.05);
         assert!(share_spinning(0.05) < 0.01);
+    }
+
+    /// Two threads hand work back and forth through one condvar (one hint), starting from
+    /// the state where both have parked and the window is skipped with the largest backoff. A
+    /// reply comes `quick_ns` after the notify if the partner was spinning, `wake_ns` if it had
+    /// parked. Returns the share of the last half of the waits that caught their reply, and
+    /// the mean spin per wait over that half.
+    fn handoff(wake_ns: u64, quick_ns: u64, stretch: bool) -> (f64, f64) {
+        let mut h = SpinHint::with(SKIP, MAX_BACKOFF);
+        let mut parked = [true, true];
+        let mut next = xorshift(0x2545_f491);
+        let n = 200_000;
+        let (mut caught, mut spun_ns) = (0u32, 0u64);
+        for i in 0..n {
+            let (me, partner) = (i % 2, 1 - i % 2);
+            let delay = if parked[partner] { wake_ns } else { quick_ns };
+            let plan = h.plan(next(), false);
+            let window = plan
+                .shift
+                .map(|s| window_ns(W, s, stretch && parked[partner]));
+            let ended = match window {
+                Some(w) if w >= delay => {
+                    parked[me] = false;
+                    if i >= n / 2 {
+                        caught += 1;
+                        spun_ns += delay;
+                    }
+                    Ended::Unparked { spun: true }
+                }
+                w => {
+                    parked[me] = true;
+                    if i >= n / 2 {
+                        spun_ns += w.unwrap_or(0);
+                    }
+                    Ended::Parked {
+                        in_window: false,
+                        spun: w.is_some(),
+                    }
+                }
+            };
+            h = h.learn(plan, ended);
+        }
+        let half = (n / 2) as f64;
+        (f64::from(caught) / half, spun_ns as f64 / half)
+    }
+
+    #[test]
+    fn a_handoff_that_parked_spins_again_once_its_partner_is_awake() {
+        // The partner's wake-up takes longer than a window but less than two.
+        let (with, _) = handoff(W * 3 / 2, 500, true);
+        let (without, _) = handoff(W * 3 / 2, 500, false);
+        assert!(with > 0.95, "{with}");
+        assert!(without < 0.05, "{without}");
+    }
+
+    #[test]
+    fn a_partner_slower_than_two_windows_costs_little_spinning() {
+        // Replies that never come within two windows: the stretch must not keep anyone spinning.
+        let (caught, mean_spin) = handoff(W * 3, W * 3, true);
+        assert_eq!(caught, 0.0);
+        assert!(mean_spin < (2 * W) as f64 / 64.0, "{mean_spin} ns per wait");
     }
 
     #[test]
