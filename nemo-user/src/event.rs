@@ -78,33 +78,17 @@ impl Event {
         }
     }
 
-    /// An event with its own wait policy.
-    pub const fn with_policy(policy: WaitPolicy) -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: Some(policy),
-            interrupt: None,
-        }
+    /// This event with its own wait policy (instead of the process-wide default).
+    pub const fn with_policy(mut self, policy: WaitPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
-    /// An event whose parked waiters sleep as user-interrupt receivers and are woken by their
-    /// notifier's user interrupt ([`crate::wake`]); the process-wide default policy decides
-    /// when they park.
-    pub const fn with_interrupt_park(rung: InterruptPark) -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: Some(rung),
-        }
-    }
-
-    /// [`with_interrupt_park`](Self::with_interrupt_park) with its own wait policy.
-    pub const fn with_policy_and_interrupt_park(policy: WaitPolicy, rung: InterruptPark) -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: Some(policy),
-            interrupt: Some(rung),
-        }
+    /// This event with its parked waiters sleeping as user-interrupt receivers, woken by their
+    /// notifier's user interrupt ([`crate::wake`]); the policy decides when they park.
+    pub const fn with_interrupt_park(mut self, rung: InterruptPark) -> Self {
+        self.interrupt = Some(rung);
+        self
     }
 
     /// The policy its waits use now.

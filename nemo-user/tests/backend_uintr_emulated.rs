@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use interrupt_support::{Flavor, VectorLog, wait_for};
+use nemo_user::BackendKind;
 use nemo_user::Error;
 use nemo_user::am::Domain;
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Guard, Receiver, Sender};
 use uintr_sys::emulation;
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nemo_user::condvar::{Condvar, Error, RawCondvar};
+use nemo_user::Error;
+use nemo_user::condvar::{Condvar, RawCondvar};
 use nemo_user::embed::{FutexPark, SplitWait};
 use nemo_user::wait::{Clock, Deadline, WaitOutcome, WaitPolicy};
 
@@ -148,7 +149,7 @@ fn timeouts_are_never_early_on_either_clock() {
 fn condvar_wait_timeout_is_never_early() {
     let (m, cv) = (
         Mutex::new(()),
-        Condvar::with_policy(WaitPolicy::park_only()),
+        Condvar::new().with_policy(WaitPolicy::park_only()),
     );
     for ms in [0u64, 1, 3] {
         let start = Instant::now();

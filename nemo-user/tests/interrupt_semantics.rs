@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 use interrupt_support::{Flavor, VectorLog, wait_for, wait_until};
+use nemo_user::BackendKind;
 use nemo_user::Error;
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{ALL_VECTORS, Endpoint, Guard, Receiver, Sender, Vector};
 
 fn register_logging(flavor: Flavor, log: &VectorLog) -> Receiver {

@@ -5,8 +5,8 @@ mod timer_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use nemo_user::BackendKind;
 use nemo_user::Error;
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Endpoint, Receiver};
 use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
 use timer_support::{Source, TICK, Ticked};

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use nemo_user::BackendKind;
 use nemo_user::Error;
 use nemo_user::am::{ActionId, Domain, TargetId};
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::ReceiverBuilder;
 
 use super::{Driver, Instance, InterruptLink, Setup, Skipped, thread_receiver};

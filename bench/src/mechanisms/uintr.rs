@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::{Receiver, ReceiverBuilder, Sender};
 
 use super::{Driver, Instance, InterruptLink, Setup, Skipped, thread_receiver};

@@ -110,7 +110,7 @@ impl DomainBuilder {
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use nemo_user::am::Domain;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 ///
 /// let domain = Domain::builder().backend(BackendKind::Poll).build();
 /// let sum = Arc::new(AtomicU64::new(0));
@@ -262,11 +262,11 @@ impl Domain {
     ///
     /// Errors: [`Error::UnknownAction`] (not an action of this domain),
     /// [`Error::UnknownTarget`] (not a target of this domain: never registered, unregistered,
-    /// or its thread exited), [`Error::MailboxFull`] with the payload handed back
-    /// ([`Error::returned_payload`]) — the only error that a later retry can cure —,
+    /// or its thread exited), [`Error::MailboxFull`] with the payload handed back in its
+    /// `payload` field — the only error that a later retry can cure —,
     /// [`Error::ForeignProcess`] from a fork child, and, on `signal`, `Error::Os(ENOBUFS)` when
-    /// the kernel's real-time signal queue stayed full for
-    /// [`SIGNAL_QUEUE_FULL_BOUND`](crate::backend::signal::SIGNAL_QUEUE_FULL_BOUND): the message
+    /// the kernel's real-time signal queue stayed full for a second (the sender yields, then
+    /// sleeps 10 µs to 10 ms between tries): the message
     /// *is* queued (do not resend it) and runs at the target's next delivery.
     #[inline]
     pub fn notify(&self, target: TargetId, action: ActionId, payload: u64) -> Result<()> {

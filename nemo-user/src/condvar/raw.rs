@@ -1,11 +1,11 @@
 //! [`RawCondvar`]: the 48-byte, pointer-free condition variable a C shim keeps inside a
 //! `pthread_cond_t`, usable with any mutex.
 
-use super::Error;
 use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use super::waiting::{learn, spin_adaptive, wait_ticket};
+use crate::error::Error;
 use crate::park::{FutexPark, Park, ParkRequest};
 use crate::wait::adaptive::{Ended, Plan};
 use crate::wait::ladder::{Climb, climb};

@@ -35,7 +35,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicU64, Ordering};
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::{Receiver, Sender};
 //!
 //! // The handler of a signal-backend receiver runs like a signal handler: atomics only.

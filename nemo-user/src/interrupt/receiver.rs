@@ -39,7 +39,7 @@ use super::{ALL_VECTORS, Vector};
 /// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::{Receiver, Sender};
 ///
 /// let seen = Rc::new(Cell::new(0u64));

@@ -15,7 +15,7 @@ use super::thread;
 /// including from inside an interrupt handler (sending is async-signal-safe).
 ///
 /// ```
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::{Receiver, Sender};
 ///
 /// let rx = Receiver::builder().backend(BackendKind::Poll).register(|_| {})?;

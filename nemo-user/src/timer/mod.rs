@@ -40,7 +40,7 @@
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::time::Duration;
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::Receiver;
 //! use nemo_user::timer::{Arm, TimerThread, Idle};
 //!
@@ -79,7 +79,6 @@ use crate::interrupt::Endpoint;
 pub use self::posix::MAX_POSIX_TIMERS;
 pub use self::thread::{TimerThread, TimerThreadBuilder};
 pub use self::timer_core::{Idle, TimerCore, TimerCoreBuilder};
-pub use crate::clock::tsc_ghz;
 
 /// When a timer expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,7 +162,7 @@ impl Timer<'static> {
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicU64, Ordering};
     /// use std::time::Duration;
-    /// use nemo_user::backend::BackendKind;
+    /// use nemo_user::BackendKind;
     /// use nemo_user::interrupt::Receiver;
     /// use nemo_user::timer::{Arm, Timer};
     ///

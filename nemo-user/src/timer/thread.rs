@@ -18,7 +18,7 @@ use super::{Arm, Expiry, Timer};
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use std::time::Duration;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::Receiver;
 /// use nemo_user::timer::{Arm, TimerThread, Idle};
 ///

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+use nemo_user::BackendKind;
 use nemo_user::am::{ActionId, Domain};
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::ReceiverBuilder;
 
 /// The software backends, which CI runs everywhere.
