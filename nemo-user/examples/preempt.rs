@@ -112,7 +112,7 @@ pub fn run(
         _ => Some(TimerThread::spawn(Idle::Sleep)?),
     };
     let timer: Timer<'static> = match &timer_thread {
-        Some(t) => t.arm(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,
+        Some(t) => t.core().arm(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,
         None => Timer::posix(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,
     };
 

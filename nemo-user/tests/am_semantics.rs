@@ -104,10 +104,7 @@ fn coalesced_interrupts_lose_no_message_and_keep_order() {
             })
             .join()
             .unwrap();
-            assert_eq!(
-                target.receiver().pending(),
-                1 << Domain::DEFAULT_VECTOR.get()
-            );
+            assert_eq!(target.receiver().pending(), 1 << domain.vector().get());
             assert_eq!(order.load(SeqCst), 0, "{kind}: nothing ran under the guard");
         }
         assert_eq!(

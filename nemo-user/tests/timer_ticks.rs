@@ -181,6 +181,7 @@ fn one_timer_thread_serves_many_receivers() {
                             .unwrap();
                         let period = Duration::from_micros(300 * (r + 1));
                         let timer = tt
+                            .core()
                             .arm(&rx.endpoint(), vector, Arm::Periodic(period))
                             .unwrap();
                         let start = Instant::now();

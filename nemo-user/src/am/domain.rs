@@ -64,8 +64,7 @@ impl DomainBuilder {
         self
     }
 
-    /// The user-interrupt vector that says "look in the mailbox" (default
-    /// [`Domain::DEFAULT_VECTOR`]). A target's receiver may use the other vectors for itself.
+    /// The user-interrupt vector that says "look in the mailbox" (default 0). A target's receiver may use the other vectors for itself.
     pub fn vector(mut self, vector: Vector) -> Self {
         self.vector = vector;
         self
@@ -152,7 +151,7 @@ impl fmt::Debug for Domain {
 impl Domain {
     /// The vector active messages use unless told otherwise: 0, the lowest priority, so that a
     /// target's own vectors (a preemption tick, say) overtake message processing.
-    pub const DEFAULT_VECTOR: Vector = match Vector::new(0) {
+    pub(crate) const DEFAULT_VECTOR: Vector = match Vector::new(0) {
         Ok(v) => v,
         Err(_) => Vector::MAX,
     };
@@ -208,7 +207,7 @@ impl Domain {
     /// Errors: [`Error::AlreadyRegistered`] if the thread has a receiver,
     /// [`Error::TargetTableFull`], and the receiver's registration errors.
     pub fn register_target(&self) -> Result<Target> {
-        let mut b = ReceiverBuilder::new();
+        let mut b = ReceiverBuilder::default();
         if let Some(kind) = self.inner.backend {
             b = b.backend(kind);
         }

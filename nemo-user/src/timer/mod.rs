@@ -51,7 +51,7 @@
 //!     .backend(BackendKind::Poll)
 //!     .register(move |_| p.store(true, Ordering::Relaxed))?;
 //! let timers = TimerThread::spawn(Idle::Sleep)?;
-//! let quantum = timers.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
+//! let quantum = timers.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
 //! let mut slices = 0;
 //! while slices < 3 {
 //!     // ... run a task ...
@@ -76,7 +76,6 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::interrupt::Endpoint;
 
-pub use self::posix::MAX_POSIX_TIMERS;
 pub use self::thread::{TimerThread, TimerThreadBuilder};
 pub use self::timer_core::{Idle, TimerCore, TimerCoreBuilder};
 
@@ -155,8 +154,8 @@ impl Timer<'static> {
     ///
     /// Errors: [`Error::TimerUnsupported`](crate::Error::TimerUnsupported) on another backend,
     /// [`Error::InvalidPeriod`](crate::Error::InvalidPeriod), the errors of
-    /// [`Sender::connect`](crate::interrupt::Sender::connect), [`Error::Os`](crate::Error::Os)
-    /// if the kernel refuses (or [`MAX_POSIX_TIMERS`] exist).
+    /// [`Endpoint::connect`](crate::interrupt::Endpoint::connect), [`Error::Os`](crate::Error::Os)
+    /// if the kernel refuses (or 256 POSIX timers exist in the process).
     ///
     /// ```
     /// use std::sync::Arc;

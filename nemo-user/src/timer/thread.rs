@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::Endpoint;
 
 use super::timer_core::{Idle, TimerCore, TimerCoreBuilder};
-use super::{Arm, Expiry, Timer};
+use super::{Arm, Timer};
 
 /// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
 /// worker its preemption ticks. Dropping it stops and joins the thread; its timers then stay
@@ -29,7 +29,7 @@ use super::{Arm, Expiry, Timer};
 ///     .backend(BackendKind::Signal)
 ///     .register(move |v| if v.get() == TICK as u8 { t.fetch_add(1, Ordering::Relaxed); })?;
 /// let timer_thread = TimerThread::spawn(Idle::Sleep)?;
-/// let timer = timer_thread.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
+/// let timer = timer_thread.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
 /// while ticks.load(Ordering::Relaxed) < 5 {
 ///     std::hint::spin_loop(); // the ticks interrupt this loop
 /// }
@@ -153,26 +153,13 @@ impl TimerThread {
 
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see
     /// [`TimerCore::arm`]).
-    pub fn arm(&self, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'static>> {
+    pub(crate) fn arm(&self, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'static>> {
         self.core.arm(endpoint, vector, arm)
     }
 
-    /// Arms a timer that calls `f` on the timer thread (see [`TimerCore::arm_fn`]).
-    pub fn arm_fn<F>(&self, arm: Arm, f: F) -> Result<Timer<'static>>
-    where
-        F: FnMut(Expiry) + Send + 'static,
-    {
-        self.core.arm_fn(arm, f)
-    }
-
-    /// The core the thread runs.
+    /// The core the thread runs: arm timers on it ([`TimerCore::arm`], [`TimerCore::arm_fn`]).
     pub fn core(&self) -> &Arc<TimerCore<'static>> {
         &self.core
-    }
-
-    /// How the thread waits (see [`TimerCore::wait`]).
-    pub fn wait(&self) -> Idle {
-        self.core.wait()
     }
 
     /// CPU time the thread has used so far (its `pthread_getcpuclockid` clock): what the timer

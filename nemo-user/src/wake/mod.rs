@@ -141,7 +141,7 @@ impl InterruptPark {
     }
 
     /// Whether it asks for the emulated `uintr` backend.
-    pub const fn is_emulated(&self) -> bool {
+    pub(crate) const fn is_emulated(&self) -> bool {
         self.emulated
     }
 

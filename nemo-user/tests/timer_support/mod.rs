@@ -75,7 +75,7 @@ impl Ticked {
                 let tt = self
                     .timer_thread
                     .get_or_insert_with(|| TimerThread::spawn(wait).expect("timer thread"));
-                tt.arm(&self.rx.endpoint(), TICK, arm).expect("arm")
+                tt.core().arm(&self.rx.endpoint(), TICK, arm).expect("arm")
             }
             Source::Posix => Timer::posix(&self.rx.endpoint(), TICK, arm).expect("posix timer"),
         }
