@@ -119,7 +119,8 @@ pub unsafe extern "C" fn nemo_event_notify_one(ev: *mut NemoEvent) -> c_int {
     // SAFETY: per the caller.
     unsafe {
         with_raw(ev, |e| {
-            e.notify_one();
+            // Fenced: the workers check their condition without a mutex (see prepare_wait).
+            e.notify_one_fenced();
             0
         })
     }
@@ -134,7 +135,7 @@ pub unsafe extern "C" fn nemo_event_notify_all(ev: *mut NemoEvent) -> c_int {
     // SAFETY: per the caller.
     unsafe {
         with_raw(ev, |e| {
-            e.notify_all();
+            e.notify_all_fenced();
             0
         })
     }
