@@ -69,51 +69,11 @@ pub struct EventKey<'a> {
 }
 
 impl Event {
-    /// An event that uses the process-wide default policy.
-    pub const fn new() -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: None,
-        }
-    }
-
-    /// This event with its own wait policy (instead of the process-wide default).
-    pub const fn with_policy(mut self, policy: WaitPolicy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// This event with its parked waiters sleeping as user-interrupt receivers, woken by their
-    /// notifier's user interrupt ([`crate::wake`]); the policy decides when they park.
-    pub const fn with_interrupt_park(mut self, rung: InterruptPark) -> Self {
-        self.interrupt = Some(rung);
-        self
-    }
-
-    /// The policy its waits use now.
-    pub fn policy(&self) -> WaitPolicy {
-        self.policy.unwrap_or_default()
-    }
-
-    /// What the adaptive waits on this event did with their spin windows
-    /// ([`RawCondvar::spin_stats`]).
-    pub fn spin_stats(&self) -> crate::wait::SpinStats {
-        self.raw.spin_stats()
-    }
-
-    /// Wakes one announced waiter; returns whether there was one. Call after publishing the work:
-    /// a `SeqCst` fence orders the publication before the check for announced waiters.
-    #[inline]
-    pub fn notify_one(&self) -> bool {
-        self.raw.notify_one_fenced()
-    }
-
-    /// Wakes every announced waiter; returns how many had not been signalled yet.
-    #[inline]
-    pub fn notify_all(&self) -> usize {
-        self.raw.notify_all_fenced()
-    }
+    crate::condvar::tuned_condvar!(
+        "event", notify_one_fenced, notify_all_fenced, interrupt;
+        "Call after publishing the work: a `SeqCst` fence orders the publication before the \
+         check for announced waiters."
+    );
 
     /// Announces that the caller is about to wait. Re-check the condition after this, then
     /// commit or cancel the returned key.

@@ -64,7 +64,8 @@ impl DomainBuilder {
         self
     }
 
-    /// The user-interrupt vector that says "look in the mailbox" (default 0). A target's receiver may use the other vectors for itself.
+    /// The user-interrupt vector that says "look in the mailbox" (default 0). A target's
+    /// receiver may use the other vectors for itself.
     pub fn vector(mut self, vector: Vector) -> Self {
         self.vector = vector;
         self

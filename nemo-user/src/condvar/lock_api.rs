@@ -79,37 +79,7 @@ impl Drop for TicketGuard<'_> {
 }
 
 impl LockApiCondvar {
-    /// A condvar that uses the process-wide default wait policy.
-    pub const fn new() -> Self {
-        LockApiCondvar {
-            raw: RawCondvar::new(),
-            policy: None,
-        }
-    }
-
-    /// This condvar with its own wait policy (instead of the process-wide default).
-    pub const fn with_policy(mut self, policy: WaitPolicy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// The policy its waits use now.
-    pub fn policy(&self) -> WaitPolicy {
-        self.policy.unwrap_or_default()
-    }
-
-    /// Wakes one waiter; returns whether there was one to wake. The caller need not hold the
-    /// mutex.
-    #[inline]
-    pub fn notify_one(&self) -> bool {
-        self.raw.notify_one()
-    }
-
-    /// Wakes every waiter; returns how many had not been signalled yet.
-    #[inline]
-    pub fn notify_all(&self) -> usize {
-        self.raw.notify_all()
-    }
+    super::tuned_condvar!("condvar", notify_one, notify_all);
 
     /// Releases `guard`'s lock, waits for a notification, and re-locks it.
     pub fn wait<R: RawMutex, T: ?Sized>(&self, guard: &mut MutexGuard<'_, R, T>) {

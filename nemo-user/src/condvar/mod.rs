@@ -102,6 +102,67 @@ use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 use crate::wake::InterruptPark;
 
+/// The constructors, policy accessors and notifies that [`Condvar`], `LockApiCondvar` and
+/// [`Event`](crate::event::Event) share: each is a [`RawCondvar`] (`raw`) with an optional
+/// policy of its own (`policy`) and, where an `interrupt` field is named, an optional interrupt
+/// rung; `notify_one`/`notify_all` call the raw condvar's `$one`/`$all` (documented with
+/// `notify_note`, if given).
+macro_rules! tuned_condvar {
+    ($noun:literal, $one:ident, $all:ident $(, $interrupt:ident)? $(; $notify_note:literal)?) => {
+        #[doc = concat!("A ", $noun, " that uses the process-wide default wait policy.")]
+        pub const fn new() -> Self {
+            Self {
+                raw: RawCondvar::new(),
+                policy: None,
+                $($interrupt: None,)?
+            }
+        }
+
+        #[doc = concat!("This ", $noun, " with its own wait policy (instead of the process-wide")]
+        /// default).
+        pub const fn with_policy(mut self, policy: WaitPolicy) -> Self {
+            self.policy = Some(policy);
+            self
+        }
+
+        $(
+            #[doc = concat!("This ", $noun, " with its parked waiters sleeping as user-interrupt")]
+            /// receivers, woken by their notifier's user interrupt ([`crate::wake`]); the policy
+            /// decides when they park.
+            pub const fn with_interrupt_park(mut self, rung: InterruptPark) -> Self {
+                self.$interrupt = Some(rung);
+                self
+            }
+        )?
+
+        /// The policy its waits use now.
+        pub fn policy(&self) -> WaitPolicy {
+            self.policy.unwrap_or_default()
+        }
+
+        #[doc = concat!("What the adaptive waits on this ", $noun, " did with their spin windows")]
+        /// ([`RawCondvar::spin_stats`]).
+        pub fn spin_stats(&self) -> crate::wait::SpinStats {
+            self.raw.spin_stats()
+        }
+
+        /// Wakes one waiter; returns whether there was one to wake.
+        $(#[doc = ""] #[doc = $notify_note])?
+        #[inline]
+        pub fn notify_one(&self) -> bool {
+            self.raw.$one()
+        }
+
+        /// Wakes every waiter; returns how many had not been signalled yet.
+        $(#[doc = ""] #[doc = $notify_note])?
+        #[inline]
+        pub fn notify_all(&self) -> usize {
+            self.raw.$all()
+        }
+    };
+}
+pub(crate) use tuned_condvar;
+
 /// A timeout is a deadline that far from now on `CLOCK_MONOTONIC`, so every wait that takes a
 /// deadline (`impl Into<Deadline>`) also takes a [`Duration`].
 impl From<Duration> for Deadline {
@@ -123,67 +184,16 @@ pub struct Condvar {
 }
 
 impl Condvar {
-    /// A condvar that uses the process-wide default policy.
-    pub const fn new() -> Self {
-        Condvar {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: None,
-        }
-    }
-
-    /// This condvar with its own wait policy (instead of the process-wide default).
-    ///
-    /// ```
-    /// use nemo_user::condvar::Condvar;
-    /// use nemo_user::wait::WaitPolicy;
-    ///
-    /// let cv = Condvar::new().with_policy(WaitPolicy::park_only());
-    /// assert_eq!(cv.policy(), WaitPolicy::park_only());
-    /// ```
-    pub const fn with_policy(mut self, policy: WaitPolicy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// This condvar with its parked waiters sleeping as user-interrupt receivers, woken by their
-    /// notifier's user interrupt ([`crate::wake`]); the policy decides when they park.
-    pub const fn with_interrupt_park(mut self, rung: InterruptPark) -> Self {
-        self.interrupt = Some(rung);
-        self
-    }
+    tuned_condvar!("condvar", notify_one, notify_all, interrupt);
 
     /// The interrupt rung its waits park on, if any.
     pub fn interrupt_park(&self) -> Option<InterruptPark> {
         self.interrupt
     }
 
-    /// The policy its waits use now.
-    pub fn policy(&self) -> WaitPolicy {
-        self.policy.unwrap_or_default()
-    }
-
-    /// What the adaptive waits on this condvar did with their spin windows
-    /// ([`RawCondvar::spin_stats`]).
-    pub fn spin_stats(&self) -> crate::wait::SpinStats {
-        self.raw.spin_stats()
-    }
-
     /// The underlying raw condvar.
     pub fn raw(&self) -> &RawCondvar {
         &self.raw
-    }
-
-    /// Wakes one waiter; returns whether there was one to wake.
-    #[inline]
-    pub fn notify_one(&self) -> bool {
-        self.raw.notify_one()
-    }
-
-    /// Wakes every waiter; returns how many had not been signalled yet.
-    #[inline]
-    pub fn notify_all(&self) -> usize {
-        self.raw.notify_all()
     }
 
     /// Releases `guard`'s lock, waits for a notification, and re-locks `mutex`.
