@@ -119,6 +119,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod am;
+mod atom;
 mod backend;
 mod clock;
 pub mod condvar;
