@@ -48,7 +48,7 @@ fn handler_runs_on_the_receiver_thread() {
         wait_for(flavor, "delivery", || ran_on.load(SeqCst) != 0);
         // SAFETY: gettid has no preconditions.
         assert_eq!(ran_on.load(SeqCst), unsafe { libc::gettid() });
-        assert_eq!(rx.tid(), ran_on.load(SeqCst));
+        assert_eq!(rx.endpoint().tid(), ran_on.load(SeqCst));
     }
 }
 

@@ -230,17 +230,12 @@ impl Receiver {
     pub fn pending(&self) -> u64 {
         self.shared().doorbell().upid.pir()
     }
-
-    /// The kernel thread id of the receiving thread.
-    pub fn tid(&self) -> libc::pid_t {
-        self.shared().doorbell().tid
-    }
 }
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
-            .field("tid", &self.tid())
+            .field("tid", &self.shared().doorbell().tid)
             .field("backend", &self.backend())
             .field("pending", &format_args!("{:#x}", self.pending()))
             .finish()

@@ -119,8 +119,8 @@ impl TickStats {
 
 /// A timer: periodic or one-shot ticks on a receiver's vector. Dropping it cancels it.
 ///
-/// Made by [`TimerThread::arm`] / [`TimerCore::arm`] (a timer thread sends the ticks, any
-/// backend), [`TimerCore::arm_fn`] (a function called on the timer thread), or
+/// Made by [`TimerCore::arm`] (on a core of its own or a [`TimerThread`]'s: a timer thread
+/// sends the ticks, any backend), [`TimerCore::arm_fn`] (a function called on the timer thread), or
 /// [`Timer::posix`] (a per-thread kernel timer, `signal` backend). `'a` is the lifetime of what
 /// a [`TimerCore`]'s functions borrow (`'static` for the others).
 #[must_use = "dropping a timer cancels it: keep it for as long as it should tick"]

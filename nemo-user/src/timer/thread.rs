@@ -56,15 +56,10 @@ pub struct TimerThreadBuilder {
 }
 
 impl TimerThreadBuilder {
-    /// How the thread waits between deadlines (default [`Idle::Spin`]).
-    pub fn wait(mut self, wait: Idle) -> Self {
-        self.core = self.core.wait(wait);
-        self
-    }
-
-    /// The TSC rate, if known (see [`TimerCoreBuilder::tsc_ghz`]).
-    pub fn tsc_ghz(mut self, ghz: f64) -> Self {
-        self.core = self.core.tsc_ghz(ghz);
+    /// The options of the core the thread runs: how it waits between deadlines (default
+    /// [`Idle::Spin`]), the TSC rate ([`TimerCore::builder`]).
+    pub fn core(mut self, core: TimerCoreBuilder) -> Self {
+        self.core = core;
         self
     }
 
@@ -139,7 +134,9 @@ fn pin_current(cpu: usize) -> Result<()> {
 impl TimerThread {
     /// Starts a timer thread that waits as `wait` says.
     pub fn spawn(wait: Idle) -> Result<TimerThread> {
-        TimerThread::builder().wait(wait).spawn()
+        TimerThread::builder()
+            .core(TimerCore::builder().wait(wait))
+            .spawn()
     }
 
     /// Options.
