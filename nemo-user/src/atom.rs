@@ -1,8 +1,9 @@
-//! The atomic words the lock-free protocols (the condvar's, the interrupt-park registry's) are
-//! generic over: the operations they use, implemented for std's atomics and, in tests, for
-//! loom's, so the same protocol code runs in production and under the model checker.
+//! The atomic words the lock-free protocols (the condvar's, the interrupt-park registry's, the
+//! am mailbox's) are generic over: the operations they use, implemented for std's atomics and,
+//! in tests, for loom's, so the same protocol code runs in production and under the model
+//! checker.
 //!
-//! A leaf: it depends on nothing else in the crate, so both `condvar` and `wake` build on it
+//! A leaf: it depends on nothing else in the crate, so `condvar`, `wake` and `am` build on it
 //! without importing each other.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -21,8 +22,11 @@ pub(crate) trait Atom32: Send + Sync {
     ) -> Result<u32, u32>;
 }
 
-/// The atomic operations the protocol uses on a 64-bit word.
+/// The atomic operations the protocols use on a 64-bit word (the condvar's, the am mailbox's).
 pub(crate) trait Atom64: Send + Sync {
+    fn new(v: u64) -> Self
+    where
+        Self: Sized;
     fn load(&self, o: Ordering) -> u64;
     fn store(&self, v: u64, o: Ordering);
     fn fetch_add(&self, v: u64, o: Ordering) -> u64;
@@ -34,6 +38,8 @@ pub(crate) trait Atom64: Send + Sync {
         s: Ordering,
         f: Ordering,
     ) -> Result<u64, u64>;
+    fn fetch_and(&self, v: u64, o: Ordering) -> u64;
+    fn fetch_sub(&self, v: u64, o: Ordering) -> u64;
 }
 
 macro_rules! forward {
@@ -59,6 +65,10 @@ macro_rules! atom_impl {
             );
         }
         impl Atom64 for $a64 {
+            #[inline(always)]
+            fn new(v: u64) -> Self {
+                <$a64>::new(v)
+            }
             forward!($a64, u64;
                 load(o: Ordering) -> u64;
                 store(v: u64, o: Ordering) -> ();
@@ -67,6 +77,8 @@ macro_rules! atom_impl {
                     -> Result<u64, u64>;
                 compare_exchange_weak(cur: u64, new: u64, s: Ordering, f: Ordering)
                     -> Result<u64, u64>;
+                fetch_and(v: u64, o: Ordering) -> u64;
+                fetch_sub(v: u64, o: Ordering) -> u64;
             );
         }
     };
