@@ -19,8 +19,8 @@ use nemo_bench::arrival::Arrivals;
 use nemo_bench::clock::Clock;
 use nemo_bench::machine::uintr_available;
 use nemo_bench::mechanisms::{self, Instance, Kind, Setup, static_binary};
+use nemo_user::BackendKind;
 use nemo_user::am::Domain;
-use nemo_user::backend::BackendKind;
 
 fn setup() -> Setup<'static> {
     Setup {

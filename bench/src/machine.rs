@@ -62,9 +62,8 @@ pub fn backend_info() -> Result<(String, String), BackendError> {
         Ok(info) => Ok((info.kind.name().to_string(), info.reason.clone())),
         Err(error) => Err(BackendError {
             setting: format!(
-                "{}={}",
-                nemo_user::backend::BACKEND_ENV,
-                std::env::var(nemo_user::backend::BACKEND_ENV).unwrap_or_default()
+                "NEMO_BACKEND={}",
+                std::env::var("NEMO_BACKEND").unwrap_or_default()
             ),
             error,
         }),

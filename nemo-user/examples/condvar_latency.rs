@@ -261,7 +261,7 @@ fn mechanisms() -> Vec<(&'static str, Arc<dyn Mechanism>)> {
             "nemo_condvar_park",
             Arc::new(NemoCondvar {
                 m: Mutex::new(0),
-                cv: Condvar::with_policy(WaitPolicy::park_only()),
+                cv: Condvar::new().with_policy(WaitPolicy::park_only()),
             }),
         ),
         (

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::Receiver;
 use nemo_user::timer::{Arm, Idle, TickStats, Timer, TimerThread};
 
@@ -112,7 +112,7 @@ pub fn run(
         _ => Some(TimerThread::spawn(Idle::Sleep)?),
     };
     let timer: Timer<'static> = match &timer_thread {
-        Some(t) => t.arm(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,
+        Some(t) => t.core().arm(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,
         None => Timer::posix(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,
     };
 

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::sched::{self, Runtime};
 
 /// A busy loop of `n` iterations with a safepoint in each.

@@ -13,6 +13,8 @@
 //!   `abandon`, `finish_wait`), for one that must make the blocking call itself.
 //! - The spinner census: [`ParkedHere`] (a thread blocked outside the wait ladder says so, so
 //!   spinners do not count on its CPU), [`spin_census`], [`refresh_spin_capacity`].
+//! - [`signal_number`]: the real-time signal the `signal` backend notifies with, for a runtime
+//!   that manages its threads' signal masks (it must stay unblocked where receivers run).
 //! - [`futex`]: the parameters of the one blocking call, for code that makes it itself.
 //! - [`clock`]: `CLOCK_MONOTONIC` nanoseconds, the TSC and its calibrated rate.
 //! - [`c`]: the two things every C entry point of nemo does the same way: keep a panic out of C
@@ -21,6 +23,7 @@
 //! They are re-exports: the crate itself uses the same functions, so there is no second copy
 //! to drift.
 
+pub use crate::backend::signal::signal_number;
 pub use crate::condvar::raw::SplitWait;
 pub use crate::park::{FutexPark, Park, ParkRequest, ParkResult};
 pub use crate::wait::admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
@@ -34,7 +37,7 @@ pub mod futex {
 /// Time sources: what the timer core and the benchmark's timestamps read.
 pub mod clock {
     pub use crate::clock::{
-        calibrate_tsc, clock_ns, monotonic_ns, rdtsc_ordered, timestamp, tsc_ghz, tsc_is_invariant,
+        calibrate_tsc, clock_ns, monotonic_ns, rdtsc_ordered, tsc_is_invariant,
     };
 }
 

@@ -150,14 +150,6 @@ impl Error {
         }
     }
 
-    /// The payload a failed notification hands back, if any.
-    pub fn returned_payload(&self) -> Option<u64> {
-        match self {
-            Error::MailboxFull { payload, .. } => Some(*payload),
-            _ => None,
-        }
-    }
-
     pub(crate) fn last_os_error() -> Error {
         Error::Os(
             std::io::Error::last_os_error()

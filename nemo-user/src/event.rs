@@ -69,67 +69,11 @@ pub struct EventKey<'a> {
 }
 
 impl Event {
-    /// An event that uses the process-wide default policy.
-    pub const fn new() -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: None,
-        }
-    }
-
-    /// An event with its own wait policy.
-    pub const fn with_policy(policy: WaitPolicy) -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: Some(policy),
-            interrupt: None,
-        }
-    }
-
-    /// An event whose parked waiters sleep as user-interrupt receivers and are woken by their
-    /// notifier's user interrupt ([`crate::wake`]); the process-wide default policy decides
-    /// when they park.
-    pub const fn with_interrupt_park(rung: InterruptPark) -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: Some(rung),
-        }
-    }
-
-    /// [`with_interrupt_park`](Self::with_interrupt_park) with its own wait policy.
-    pub const fn with_policy_and_interrupt_park(policy: WaitPolicy, rung: InterruptPark) -> Self {
-        Event {
-            raw: RawCondvar::new(),
-            policy: Some(policy),
-            interrupt: Some(rung),
-        }
-    }
-
-    /// The policy its waits use now.
-    pub fn policy(&self) -> WaitPolicy {
-        self.policy.unwrap_or_default()
-    }
-
-    /// What the adaptive waits on this event did with their spin windows
-    /// ([`RawCondvar::spin_stats`]).
-    pub fn spin_stats(&self) -> crate::wait::SpinStats {
-        self.raw.spin_stats()
-    }
-
-    /// Wakes one announced waiter; returns whether there was one. Call after publishing the work:
-    /// a `SeqCst` fence orders the publication before the check for announced waiters.
-    #[inline]
-    pub fn notify_one(&self) -> bool {
-        self.raw.notify_one_fenced()
-    }
-
-    /// Wakes every announced waiter; returns how many had not been signalled yet.
-    #[inline]
-    pub fn notify_all(&self) -> usize {
-        self.raw.notify_all_fenced()
-    }
+    crate::condvar::tuned_condvar!(
+        "event", notify_one_fenced, notify_all_fenced, interrupt;
+        "Call after publishing the work: a `SeqCst` fence orders the publication before the \
+         check for announced waiters."
+    );
 
     /// Announces that the caller is about to wait. Re-check the condition after this, then
     /// commit or cancel the returned key.

@@ -29,6 +29,27 @@ pub enum WaitResult {
     Interrupted,
 }
 
+/// The `futex(2)` system call itself, the one place the crate makes it. `timeout` is the
+/// timeout pointer, or, for `FUTEX_CMP_REQUEUE`, the requeue limit `val2` the kernel reads in
+/// its place.
+///
+/// # Safety
+/// `uaddr` (and `uaddr2` where `futex_op` uses it) point to live, 4-byte aligned `u32`s;
+/// `timeout` is null, points to a `timespec` that outlives the call, or is the value the
+/// operation reads in its place. The kernel only reads the timeout.
+#[inline]
+unsafe fn futex(
+    uaddr: *const u32,
+    futex_op: i32,
+    val: u32,
+    timeout: *const libc::timespec,
+    uaddr2: *const u32,
+    val3: u32,
+) -> libc::c_long {
+    // SAFETY: per the caller.
+    unsafe { libc::syscall(libc::SYS_futex, uaddr, futex_op, val, timeout, uaddr2, val3) }
+}
+
 fn op(base: i32, shared: bool) -> i32 {
     if shared {
         base
@@ -67,17 +88,7 @@ pub unsafe fn wait_with_op(
     let ts_ptr = at.map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is live and aligned per the caller; `ts_ptr` is null or points to a
     // timespec that outlives the call; the kernel only reads both.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word,
-            futex_op,
-            expected,
-            ts_ptr,
-            std::ptr::null::<u32>(),
-            bitset,
-        )
-    };
+    let r = unsafe { futex(word, futex_op, expected, ts_ptr, std::ptr::null(), bitset) };
     if r == 0 {
         return Ok(());
     }
@@ -123,17 +134,17 @@ pub fn wait(
 /// Returns how many were woken.
 #[inline]
 pub fn wake(word: &AtomicU32, n: u32, bitset: u32, shared: bool) -> u32 {
-    let n = n.min(i32::MAX as u32) as i32;
+    let n = n.min(i32::MAX as u32);
+    let wake = op(libc::FUTEX_WAKE_BITSET, shared);
     // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE_BITSET does not dereference the unused
     // timeout/uaddr2 arguments.
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
+        futex(
             word.as_ptr(),
-            op(libc::FUTEX_WAKE_BITSET, shared),
+            wake,
             n,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
+            std::ptr::null(),
+            std::ptr::null(),
             bitset,
         )
     };
@@ -151,19 +162,12 @@ pub fn cmp_requeue(
     expected: u32,
     shared: bool,
 ) -> Option<u32> {
-    let nwake = nwake.min(i32::MAX as u32) as i32;
+    let nwake = nwake.min(i32::MAX as u32);
+    let requeue = op(libc::FUTEX_CMP_REQUEUE, shared);
+    // The requeue limit: every waiter not woken moves to `to`.
+    let limit = std::ptr::without_provenance(i32::MAX as usize);
     // SAFETY: both words are live, aligned u32s of the same object; for FUTEX_CMP_REQUEUE the
-    // fourth argument is the requeue limit passed in the timeout slot, as futex(2) documents.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            from.as_ptr(),
-            op(libc::FUTEX_CMP_REQUEUE, shared),
-            nwake,
-            i32::MAX as libc::c_long,
-            to.as_ptr(),
-            expected,
-        )
-    };
+    // timeout slot carries the requeue limit, as futex(2) documents.
+    let r = unsafe { futex(from.as_ptr(), requeue, nwake, limit, to.as_ptr(), expected) };
     if r >= 0 { Some(r as u32) } else { None }
 }

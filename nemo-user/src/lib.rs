@@ -21,7 +21,7 @@
 //! use nemo_user::wait::WaitPolicy;
 //! use std::sync::{Arc, Mutex};
 //!
-//! let shared = Arc::new((Mutex::new(0u32), Condvar::with_policy(WaitPolicy::default())));
+//! let shared = Arc::new((Mutex::new(0u32), Condvar::new().with_policy(WaitPolicy::default())));
 //! let producer = {
 //!     let shared = Arc::clone(&shared);
 //!     std::thread::spawn(move || {
@@ -46,7 +46,7 @@
 //! messages on top: per-target lossless mailboxes and an action table, so a notification carries
 //! a payload and runs a chosen handler on the target thread.
 //!
-//! Three [`backend`]s share these semantics: `uintr` (Intel user interrupts, where the CPU and
+//! Three backends ([`BackendKind`]) share these semantics: `uintr` (Intel user interrupts, where the CPU and
 //! kernel have them), `signal` (a software UPID notified by a real-time signal; the default
 //! elsewhere) and `poll` (the same UPID, drained at [`poll()`] safepoints). `NEMO_BACKEND`
 //! forces one; [`backend_info()`] says which one runs and why.
@@ -56,7 +56,7 @@
 //! ```
 //! use std::cell::RefCell;
 //! use std::rc::Rc;
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::{Guard, Receiver};
 //!
 //! let log = Rc::new(RefCell::new(Vec::new()));
@@ -87,7 +87,7 @@
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicU64, Ordering};
 //! use nemo_user::am::Domain;
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //!
 //! let domain = Domain::builder().backend(BackendKind::Signal).build();
 //! let sum = Arc::new(AtomicU64::new(0));
@@ -119,7 +119,8 @@
 #![warn(missing_debug_implementations)]
 
 pub mod am;
-pub mod backend;
+mod atom;
+mod backend;
 mod clock;
 pub mod condvar;
 pub mod embed;

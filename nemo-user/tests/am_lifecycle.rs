@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
+use nemo_user::BackendKind;
 use nemo_user::Error;
 use nemo_user::am::{Domain, TargetId};
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::Receiver;
 
 mod interrupt_support;

@@ -54,9 +54,9 @@ fn stress(flavor: Flavor, mailbox: usize, per_sender: u64) {
                     loop {
                         match d.notify(id, record, payload) {
                             Ok(()) => break,
-                            Err(e @ Error::MailboxFull { .. }) => {
+                            Err(Error::MailboxFull { payload: back, .. }) => {
                                 // The payload comes back intact; retry it.
-                                payload = e.returned_payload().unwrap();
+                                payload = back;
                                 full.fetch_add(1, SeqCst);
                                 std::thread::yield_now();
                             }

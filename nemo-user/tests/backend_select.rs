@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::Receiver;
 use nemo_user::{Error, backend_info};
 
@@ -95,7 +95,7 @@ fn probe() {
     assert_eq!(rx.backend(), BackendKind::Poll);
     drop(rx);
     if let Ok(value) = std::env::var("NEMO_SIGNAL") {
-        let chosen = nemo_user::backend::signal::signal_number();
+        let chosen = nemo_user::embed::signal_number();
         match value.as_str() {
             "RTMIN+9" => assert_eq!(chosen, Ok(libc::SIGRTMIN() + 9)),
             _ => assert!(

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use interrupt_support::{Flavor, VectorLog, wait_for};
+use nemo_user::BackendKind;
 use nemo_user::Error;
 use nemo_user::am::Domain;
-use nemo_user::backend::BackendKind;
-use nemo_user::interrupt::{Guard, Receiver, Sender};
+use nemo_user::interrupt::{Guard, Receiver};
 use uintr_sys::emulation;
 
 #[test]
@@ -29,7 +29,7 @@ fn deliveries_enter_through_the_trampoline_and_leave_by_uiret() {
     let ep = rx.endpoint();
     std::thread::scope(|s| {
         s.spawn(|| {
-            let tx = Sender::connect(&ep, 2).unwrap();
+            let tx = ep.connect(2).unwrap();
             for i in 1..=200 {
                 tx.send().unwrap();
                 while hits.load(SeqCst) < i {
@@ -59,7 +59,7 @@ fn notification_processing_delivers_the_highest_vector_first() {
     std::thread::scope(|s| {
         s.spawn(|| {
             for v in [5u64, 61, 5, 0, 33, 12] {
-                Sender::connect(&ep, v).unwrap().send().unwrap();
+                ep.connect(v).unwrap().send().unwrap();
             }
         });
     });

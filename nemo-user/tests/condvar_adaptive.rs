@@ -291,7 +291,12 @@ fn adaptive_waits_lose_nothing_and_leave_nothing_registered() {
     // More waiters than CPUs, wherever this runs.
     let waiters = cpus + 2;
     broadcast_generations(waiters, 600);
-    permits_with_timeouts(Condvar::with_policy(WaitPolicy::BUILTIN), waiters, 1, 1500);
+    permits_with_timeouts(
+        Condvar::new().with_policy(WaitPolicy::BUILTIN),
+        waiters,
+        1,
+        1500,
+    );
     event_items(waiters, 1500);
     let raw = RawCondvar::new();
     assert!(raw.policy_class().policy().is_adaptive());

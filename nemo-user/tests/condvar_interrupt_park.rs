@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::SegQueue;
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::condvar::Condvar;
 use nemo_user::event::Event;
 use nemo_user::wait::WaitPolicy;
@@ -27,9 +27,9 @@ fn rungs() -> [InterruptPark; 2] {
 
 /// Parks at once, so that every wait really sleeps on the interrupt rung.
 fn condvar(rung: InterruptPark) -> Condvar {
-    let mut cv = Condvar::with_interrupt_park(rung);
-    cv.set_policy(Some(WaitPolicy::park_only()));
-    cv
+    Condvar::new()
+        .with_policy(WaitPolicy::park_only())
+        .with_interrupt_park(rung)
 }
 
 /// Asserts, on a waiter thread, that the rung applies there (it registered its receiver).
@@ -200,7 +200,9 @@ fn event_workers_take_every_item_exactly_once() {
     for rung in rungs() {
         let s = Arc::new((
             SegQueue::new(),
-            Event::with_policy_and_interrupt_park(WaitPolicy::park_only(), rung),
+            Event::new()
+                .with_policy(WaitPolicy::park_only())
+                .with_interrupt_park(rung),
         ));
         let workers: Vec<_> = (0..WORKERS)
             .map(|_| {

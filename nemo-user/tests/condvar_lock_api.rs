@@ -38,8 +38,8 @@ fn parking_lot_producer_consumer_sums_are_exact() {
         }
         let s = Arc::new(S {
             queue: Mutex::new((VecDeque::new(), PRODUCERS as usize)),
-            not_empty: LockApiCondvar::with_policy(policy),
-            not_full: LockApiCondvar::with_policy(policy),
+            not_empty: LockApiCondvar::new().with_policy(policy),
+            not_full: LockApiCondvar::new().with_policy(policy),
         });
         let producers: Vec<_> = (0..PRODUCERS)
             .map(|p| {
@@ -148,7 +148,7 @@ fn parking_lot_notify_one_wakes_exactly_one() {
     const WAITERS: usize = 4;
     let s = Arc::new((
         Mutex::new(0usize), // waiters inside the wait
-        LockApiCondvar::with_policy(WaitPolicy::park_only()),
+        LockApiCondvar::new().with_policy(WaitPolicy::park_only()),
         AtomicUsize::new(0), // waiters that returned
     ));
     let waiters: Vec<_> = (0..WAITERS)
@@ -186,7 +186,7 @@ fn parking_lot_notify_one_wakes_exactly_one() {
 }
 
 /// Timed waits: never reported as timed out before the timeout; a notification before the
-/// deadline is reported as woken; `wait_while_for` reports whether the condition still held.
+/// deadline is reported as woken; `wait_while_until` reports whether the condition still held.
 #[test]
 fn parking_lot_timed_waits() {
     let m = Mutex::new(false);
@@ -194,17 +194,17 @@ fn parking_lot_timed_waits() {
     let mut g = m.lock();
     let timeout = Duration::from_millis(20);
     let start = Instant::now();
-    assert!(cv.wait_for(&mut g, timeout).timed_out());
+    assert!(cv.wait_until(&mut g, timeout).timed_out());
     assert!(start.elapsed() >= timeout);
     // The guard is usable (locked) again after the wait.
     *g = true;
     assert!(
-        !cv.wait_while_for(&mut g, |ready| !*ready, timeout)
+        !cv.wait_while_until(&mut g, |ready| !*ready, timeout)
             .timed_out()
     );
     *g = false;
     assert!(
-        cv.wait_while_for(&mut g, |ready| !*ready, timeout)
+        cv.wait_while_until(&mut g, |ready| !*ready, timeout)
             .timed_out()
     );
     drop(g);
@@ -220,7 +220,7 @@ fn parking_lot_timed_waits() {
     };
     let mut ready = s.0.lock();
     let r =
-        s.1.wait_while_for(&mut ready, |r| !*r, Duration::from_secs(30));
+        s.1.wait_while_until(&mut ready, |r| !*r, Duration::from_secs(30));
     assert!(!r.timed_out() && *ready);
     drop(ready);
     notifier.join().unwrap();

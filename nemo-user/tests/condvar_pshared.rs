@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use nemo_user::condvar::RawCondvar;
-use nemo_user::wait::{Clock, PolicyClass, WaitOutcome};
+use nemo_user::wait::{Clock, Deadline, PolicyClass, WaitOutcome};
 
 #[repr(C)]
 struct Shared {
@@ -65,7 +65,7 @@ fn child(s: &Shared, rounds: u32) -> i32 {
     let at = Clock::Monotonic
         .now()
         .saturating_add(Duration::from_millis(2));
-    let deadline = s.cv.deadline_at(at);
+    let deadline = Deadline::new(s.cv.clock(), at);
     match s.cv.wait_raw(|| unlock(s), || lock(s), Some(&deadline)) {
         Ok((WaitOutcome::TimedOut, 0)) if Clock::Monotonic.now() >= at => {}
         _ => return 6,

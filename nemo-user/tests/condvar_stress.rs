@@ -33,7 +33,7 @@ fn every_waiter_counts_every_generation_exactly() {
             &format!("{policy:?}"),
             waiters,
             generations,
-            || Condvar::with_policy(policy),
+            || Condvar::new().with_policy(policy),
             |_| {},
             None,
         );
@@ -45,7 +45,7 @@ fn every_waiter_counts_every_generation_exactly() {
 fn producer_consumer_sums_are_exact() {
     for policy in policies() {
         condvar_support::producer_consumer_sums(&format!("{policy:?}"), 3, 3, 4000, 4, || {
-            Condvar::with_policy(policy)
+            Condvar::new().with_policy(policy)
         });
     }
 }
@@ -57,7 +57,7 @@ fn notify_one_wakes_exactly_as_many_as_it_signals() {
     const WAITERS: usize = 8;
     for policy in policies() {
         for k in [1usize, 3, 7] {
-            let s = Arc::new((Mutex::new(()), Condvar::with_policy(policy)));
+            let s = Arc::new((Mutex::new(()), Condvar::new().with_policy(policy)));
             let woken = Arc::new(AtomicUsize::new(0));
             let ws: Vec<_> = (0..WAITERS)
                 .map(|_| {
@@ -102,7 +102,10 @@ fn timeouts_racing_notifications_lose_nothing() {
     const WAITERS: usize = 4;
     const PERMITS: usize = 3000;
     for policy in policies() {
-        let s = Arc::new((Mutex::new((0usize, false)), Condvar::with_policy(policy)));
+        let s = Arc::new((
+            Mutex::new((0usize, false)),
+            Condvar::new().with_policy(policy),
+        ));
         let taken = Arc::new(AtomicUsize::new(0));
         let timeouts = Arc::new(AtomicUsize::new(0));
         let ws: Vec<_> = (0..WAITERS)

@@ -33,7 +33,7 @@ fn workers_consume_every_item_exactly_once() {
         for timed in [false, true] {
             let pool = Arc::new(Pool {
                 queue: SegQueue::new(),
-                work: Event::with_policy(policy),
+                work: Event::new().with_policy(policy),
                 done: AtomicBool::new(false),
             });
             let sum = Arc::new(AtomicU64::new(0));
@@ -111,7 +111,7 @@ fn cancel_reports_a_notification_it_consumed() {
 #[test]
 fn notify_all_wakes_every_announced_waiter_and_notify_one_exactly_one() {
     const WAITERS: usize = 6;
-    let e = Arc::new(Event::with_policy(WaitPolicy::park_only()));
+    let e = Arc::new(Event::new().with_policy(WaitPolicy::park_only()));
     let announced = Arc::new(AtomicUsize::new(0));
     let woken = Arc::new(AtomicUsize::new(0));
     let ws: Vec<_> = (0..WAITERS)
@@ -143,7 +143,7 @@ fn notify_all_wakes_every_announced_waiter_and_notify_one_exactly_one() {
 
 #[test]
 fn timed_event_wait_expires_without_notification() {
-    let e = Event::with_policy(WaitPolicy::spin_then_park(Duration::from_micros(10)));
+    let e = Event::new().with_policy(WaitPolicy::spin_then_park(Duration::from_micros(10)));
     let d = Deadline::after(Duration::from_millis(2));
     assert_eq!(e.prepare_wait().wait_until(&d), WaitOutcome::TimedOut);
     assert!(d.has_passed());

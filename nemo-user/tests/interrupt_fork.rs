@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use interrupt_support::{Flavor, SOFTWARE, wait_for, wait_until};
 use nemo_user::Error;
-use nemo_user::interrupt::{Guard, Receiver, Sender};
+use nemo_user::interrupt::{Guard, Receiver};
 
 /// Forks; runs `child` in the child and `_exit`s with its code; returns the child's exit code
 /// once `parent` has run.
@@ -48,7 +48,7 @@ fn a_fork_child_does_not_receive_the_parents_interrupts() {
                 h.fetch_add(1, SeqCst);
             })
             .unwrap();
-        let tx = Arc::new(Sender::connect(&rx.endpoint(), 3).unwrap());
+        let tx = Arc::new(rx.endpoint().connect(3).unwrap());
         let guard = std::cell::RefCell::new(Some(Guard::new()));
         let t = tx.clone();
         std::thread::spawn(move || t.send().unwrap())
@@ -104,7 +104,7 @@ fn a_fork_child_can_send_to_a_process_shared_receiver() {
         let ep = rx.endpoint();
         assert!(ep.is_process_shared());
         let code = fork_and_wait(
-            || match Sender::connect(&ep, 33).and_then(|tx| tx.send()) {
+            || match ep.connect(33).and_then(|tx| tx.send()) {
                 Ok(()) => 0,
                 Err(_) => 1,
             },
@@ -117,7 +117,7 @@ fn a_fork_child_can_send_to_a_process_shared_receiver() {
         drop(rx);
         // A child forked after the receiver is gone is told so.
         let code = fork_and_wait(
-            || match Sender::connect(&ep, 33) {
+            || match ep.connect(33) {
                 Err(Error::ReceiverGone) => 0,
                 _ => 1,
             },

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use interrupt_support::{Flavor, wait_for, wait_progress};
-use nemo_user::interrupt::{Guard, Sender};
+use nemo_user::interrupt::Guard;
 
 const SENDERS: usize = 4;
 
@@ -27,7 +27,7 @@ fn exactly_once(flavor: Flavor, rounds: u64) {
             let (ep, delivered) = (ep.clone(), delivered.clone());
             std::thread::spawn(move || {
                 let v = 10 + s as u64;
-                let tx = Sender::connect(&ep, v).unwrap();
+                let tx = ep.connect(v).unwrap();
                 for i in 1..=rounds {
                     tx.send().unwrap();
                     while delivered[v as usize].load(SeqCst) < i {
@@ -96,7 +96,7 @@ fn no_send_is_lost(flavor: Flavor, per_sender: u64) {
         .map(|s| {
             let (ep, seq) = (ep.clone(), seq.clone());
             std::thread::spawn(move || {
-                let tx = Sender::connect(&ep, 20 + s as u64).unwrap();
+                let tx = ep.connect(20 + s as u64).unwrap();
                 for i in 1..=per_sender {
                     seq[s].store(i, SeqCst);
                     tx.send().unwrap();
@@ -160,7 +160,7 @@ fn receivers_come_and_go_under_fire() {
                 }
             });
             let ep = rx_ep.recv().unwrap();
-            let tx = match Sender::connect(&ep, 1) {
+            let tx = match ep.connect(1) {
                 Ok(tx) => tx,
                 Err(nemo_user::Error::ReceiverGone) => {
                     receiver.join().unwrap();

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::sched::{self, Runtime, Unparker};
 
 const BACKENDS: [BackendKind; 2] = [BackendKind::Poll, BackendKind::Signal];

@@ -71,7 +71,7 @@ fn a_condvar_counts_each_of_its_waits_once() {
 
 #[test]
 fn a_fixed_policy_is_not_counted_and_an_event_is() {
-    let fixed = Condvar::with_policy(WaitPolicy::spin_then_park(Duration::from_micros(5)));
+    let fixed = Condvar::new().with_policy(WaitPolicy::spin_then_park(Duration::from_micros(5)));
     let m = Mutex::new(());
     let (_g, r) = fixed
         .wait_timeout(m.lock().unwrap(), &m, Duration::from_millis(1))

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
 use timer_support::{HANG, Source, Ticked};
 
@@ -58,7 +58,7 @@ fn dropping_a_timer_cancels_it() {
 fn cancel_stops_a_timer_function_exactly() {
     for wait in [Idle::Spin, Idle::Sleep, Idle::Pause] {
         let calls = AtomicU64::new(0);
-        let core = Arc::new(TimerCore::new(wait));
+        let core = Arc::new(TimerCore::builder().wait(wait).build());
         std::thread::scope(|s| {
             s.spawn(|| core.run().unwrap());
             let timer = core
@@ -97,6 +97,7 @@ fn a_timer_function_may_cancel_but_not_arm_on_its_core() {
         tt.core().clone(),
     );
     let timer = tt
+        .core()
         .arm_fn(Arm::Periodic(Duration::from_micros(300)), move |_| {
             if c.fetch_add(1, SeqCst) + 1 == 3 {
                 if let Some(t) = m.get() {
@@ -160,7 +161,7 @@ fn stop_is_never_slept_through() {
         for _ in 0..150 {
             let fired = Arc::new(AtomicU64::new(0));
             let f = fired.clone();
-            let core = Arc::new(TimerCore::new(wait));
+            let core = Arc::new(TimerCore::builder().wait(wait).build());
             let runner = core.clone();
             let (done_tx, done) = std::sync::mpsc::channel();
             let t = std::thread::spawn(move || {

@@ -5,8 +5,8 @@ mod timer_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use nemo_user::BackendKind;
 use nemo_user::Error;
-use nemo_user::backend::BackendKind;
 use nemo_user::interrupt::{Endpoint, Receiver};
 use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
 use timer_support::{Source, TICK, Ticked};
@@ -22,11 +22,11 @@ fn a_zero_period_is_refused_everywhere() {
         .unwrap();
     let ep = rx.endpoint();
     assert_eq!(
-        tt.arm(&ep, TICK, Arm::Periodic(ZERO)).unwrap_err(),
+        tt.core().arm(&ep, TICK, Arm::Periodic(ZERO)).unwrap_err(),
         Error::InvalidPeriod(ZERO)
     );
     assert_eq!(
-        tt.arm_fn(Arm::Periodic(ZERO), |_| {}).unwrap_err(),
+        tt.core().arm_fn(Arm::Periodic(ZERO), |_| {}).unwrap_err(),
         Error::InvalidPeriod(ZERO)
     );
     assert_eq!(
@@ -35,7 +35,8 @@ fn a_zero_period_is_refused_everywhere() {
     );
     assert_eq!(Error::InvalidPeriod(ZERO).errno(), libc::EINVAL);
     for timer in [
-        tt.arm(&ep, TICK, Arm::OneShot(Duration::from_secs(60)))
+        tt.core()
+            .arm(&ep, TICK, Arm::OneShot(Duration::from_secs(60)))
             .unwrap(),
         Timer::posix(&ep, TICK, Arm::OneShot(Duration::from_secs(60))).unwrap(),
     ] {
@@ -66,7 +67,7 @@ fn vectors_must_be_in_range_and_enabled() {
     let ep = rx.endpoint();
     let arm = Arm::Periodic(Duration::from_millis(1));
     assert_eq!(
-        tt.arm(&ep, 64, arm).unwrap_err(),
+        tt.core().arm(&ep, 64, arm).unwrap_err(),
         Error::VectorOutOfRange(64)
     );
     assert_eq!(
@@ -74,14 +75,14 @@ fn vectors_must_be_in_range_and_enabled() {
         Error::VectorOutOfRange(64)
     );
     assert!(matches!(
-        tt.arm(&ep, 4, arm),
+        tt.core().arm(&ep, 4, arm),
         Err(Error::VectorNotEnabled(_))
     ));
     assert!(matches!(
         Timer::posix(&ep, 4, arm),
         Err(Error::VectorNotEnabled(_))
     ));
-    assert!(tt.arm(&ep, 3, arm).is_ok());
+    assert!(tt.core().arm(&ep, 3, arm).is_ok());
 }
 
 /// An endpoint of a receiver on a thread that has exited.
@@ -103,7 +104,10 @@ fn a_dead_receiver_is_refused() {
     let arm = Arm::Periodic(Duration::from_millis(1));
     for backend in [BackendKind::Signal, BackendKind::Poll] {
         let ep = dead_endpoint(backend);
-        assert_eq!(tt.arm(&ep, TICK, arm).unwrap_err(), Error::ReceiverGone);
+        assert_eq!(
+            tt.core().arm(&ep, TICK, arm).unwrap_err(),
+            Error::ReceiverGone
+        );
     }
     let ep = dead_endpoint(BackendKind::Signal);
     assert_eq!(
@@ -163,7 +167,7 @@ fn posix_timers_need_the_signal_backend() {
 fn a_core_runs_on_one_thread_at_a_time() {
     // A timer function borrows this: it lives longer than the core.
     let ran = std::sync::atomic::AtomicBool::new(false);
-    let core = Arc::new(TimerCore::new(Idle::Sleep));
+    let core = Arc::new(TimerCore::builder().wait(Idle::Sleep).build());
     std::thread::scope(|s| {
         s.spawn(|| core.run().unwrap());
         // Idle until it runs: a timer function proves it.

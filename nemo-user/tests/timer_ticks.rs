@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::{Guard, Receiver};
 use nemo_user::timer::{Arm, Idle, TimerThread};
 use timer_support::{Source, TICK, Ticked};
@@ -181,6 +181,7 @@ fn one_timer_thread_serves_many_receivers() {
                             .unwrap();
                         let period = Duration::from_micros(300 * (r + 1));
                         let timer = tt
+                            .core()
                             .arm(&rx.endpoint(), vector, Arm::Periodic(period))
                             .unwrap();
                         let start = Instant::now();

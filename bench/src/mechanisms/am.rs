@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use nemo_user::BackendKind;
 use nemo_user::Error;
 use nemo_user::am::{ActionId, Domain, TargetId};
-use nemo_user::backend::BackendKind;
-use nemo_user::interrupt::ReceiverBuilder;
+use nemo_user::interrupt::{Receiver, ReceiverBuilder};
 
 use super::{Driver, Instance, InterruptLink, Setup, Skipped, thread_receiver};
 use crate::arrival::Arrivals;
@@ -44,7 +44,7 @@ pub const MAILBOX: usize = 1024;
 
 impl Driver for ActiveMessages {
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        let targets = ReceiverBuilder::new().backend(self.backend).vectors(0);
+        let targets = Receiver::builder().backend(self.backend).vectors(0);
         Ok(Instance::Interrupt(Box::new(AmLink::new(
             targets,
             self.backend == BackendKind::Poll,
@@ -196,7 +196,7 @@ mod tests {
     }
 
     fn link(backend: BackendKind, receivers: usize) -> AmLink {
-        let targets = ReceiverBuilder::new().backend(backend).vectors(0);
+        let targets = Receiver::builder().backend(backend).vectors(0);
         AmLink::new(targets, backend == BackendKind::Poll, receivers).expect("link")
     }
 
@@ -246,7 +246,7 @@ mod tests {
     fn am_uintr_path_is_exact_on_the_emulation() {
         // The uintr backend's own path (trampoline, uiret) through uintr-sys's emulation: not
         // its speed, but what am_uintr runs where the CPU has user interrupts.
-        let targets = ReceiverBuilder::new().uintr_emulated(true).vectors(0);
+        let targets = Receiver::builder().uintr_emulated(true).vectors(0);
         let l = AmLink::new(targets, false, 1).expect("link");
         interrupt_exact(&l, 1, 100, false);
         stream_exact(&l, MAILBOX + 5);

@@ -34,7 +34,7 @@ impl CondvarEvent {
         CondvarEvent {
             count: Mutex::new(0),
             cv: match policy {
-                Some(p) => Condvar::with_policy(p),
+                Some(p) => Condvar::new().with_policy(p),
                 None => Condvar::new(),
             },
         }

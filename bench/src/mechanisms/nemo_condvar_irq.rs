@@ -9,7 +9,7 @@
 //! UINTR hardware (`senduipi` → `uintr_wait`) and are skipped, saying so, elsewhere. Both apply
 //! to the long-gap `unicast` case (a parked waiter) and to `broadcast`.
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::condvar::Condvar;
 use nemo_user::event::Event;
 use nemo_user::wait::WaitPolicy;
@@ -68,12 +68,12 @@ impl Driver for InterruptParked {
         let policy = WaitPolicy::default();
         Ok(Instance::Blocking(if self.event {
             Box::new(EventCount::from_event(
-                Event::with_policy_and_interrupt_park(policy, rung),
+                Event::new().with_policy(policy).with_interrupt_park(rung),
             ))
         } else {
-            let mut cv = Condvar::with_interrupt_park(rung);
-            cv.set_policy(Some(policy));
-            Box::new(CondvarEvent::from_condvar(cv))
+            Box::new(CondvarEvent::from_condvar(
+                Condvar::new().with_policy(policy).with_interrupt_park(rung),
+            ))
         }))
     }
 }

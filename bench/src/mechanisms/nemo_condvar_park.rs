@@ -7,7 +7,7 @@ use nemo_user::wait::WaitPolicy;
 use super::nemo_condvar::CondvarEvent;
 use super::{Driver, Instance, Setup, Skipped};
 
-/// `nemo_user::condvar::Condvar::with_policy(WaitPolicy::park_only())`.
+/// `nemo_user::condvar::Condvar::new().with_policy(WaitPolicy::park_only())`.
 pub struct NemoCondvarPark;
 
 impl Driver for NemoCondvarPark {

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::{Receiver, Sender};
 use nemo_user::timer::{Arm, Timer};
 

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::{Receiver, ReceiverBuilder, Sender};
 
 use super::{Driver, Instance, InterruptLink, Setup, Skipped, thread_receiver};
@@ -16,7 +16,7 @@ pub struct Uintr;
 
 impl Driver for Uintr {
     fn instantiate(&self, setup: &Setup<'_>) -> Result<Instance, Skipped> {
-        let receivers = ReceiverBuilder::new().backend(BackendKind::Uintr);
+        let receivers = Receiver::builder().backend(BackendKind::Uintr);
         Ok(Instance::Interrupt(Box::new(UintrLink::new(
             receivers,
             setup.receivers,
@@ -65,7 +65,8 @@ impl InterruptLink for UintrLink {
                 .register(|_| thread_receiver::stamp())
                 .map_err(|e| format!("cannot register a user-interrupt receiver: {e}"))?;
             let tx = Arc::new(
-                Sender::connect(&rx.endpoint(), VECTOR)
+                rx.endpoint()
+                    .connect(VECTOR)
                     .map_err(|e| format!("cannot connect a sender: {e}"))?,
             );
             let mut connected = self
@@ -127,10 +128,10 @@ mod tests {
     #[test]
     fn path_is_exact_on_the_emulation() {
         // The backend's own path (trampoline, uiret) through uintr-sys's emulation.
-        let link = UintrLink::new(ReceiverBuilder::new().uintr_emulated(true), 1);
+        let link = UintrLink::new(Receiver::builder().uintr_emulated(true), 1);
         interrupt_exact(&link, 1, 150, false);
         interrupt_exact(
-            &UintrLink::new(ReceiverBuilder::new().uintr_emulated(true), 2),
+            &UintrLink::new(Receiver::builder().uintr_emulated(true), 2),
             2,
             50,
             true,

@@ -35,7 +35,7 @@ use nemo_user::am::{ActionId, CActionFn, Domain, Target, TargetId};
 use nemo_user::interrupt::Vector;
 
 use crate::condvar::usable;
-use crate::guard;
+use crate::{guard, guard_errno, optional_out};
 
 /// `nemo_backend_t`.
 pub type NemoBackend = c_int;
@@ -412,14 +412,10 @@ pub unsafe extern "C" fn nemo_am_broadcast(
     payload: u64,
     notified: *mut usize,
 ) -> c_int {
-    guard(|| {
+    guard_errno(|| {
         // SAFETY: per the caller.
-        let Some(d) = (unsafe { domain_ref(domain) }) else {
-            return EINVAL;
-        };
-        if !(notified.is_null() || notified.is_aligned()) {
-            return EINVAL;
-        }
+        let d = unsafe { domain_ref(domain) }.ok_or(EINVAL)?;
+        optional_out(notified)?;
         let (n, rc) = match d.broadcast(ActionId::from_u32(action), payload) {
             Ok(n) => (n, 0),
             Err(nemo_user::Error::BroadcastIncomplete { notified, .. }) => (notified, libc::EAGAIN),
@@ -429,7 +425,7 @@ pub unsafe extern "C" fn nemo_am_broadcast(
             // SAFETY: non-null and aligned (checked above), writable per the caller.
             unsafe { notified.write(n) };
         }
-        rc
+        Ok(rc)
     })
 }
 

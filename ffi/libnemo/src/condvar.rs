@@ -21,23 +21,7 @@ use nemo_user::condvar::RawCondvar;
 pub(crate) use nemo_user::embed::c::deadline;
 use nemo_user::wait::{Clock, Deadline};
 
-use crate::{NemoAttr, guard};
-
-/// `nemo_condvar_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_CONDVAR_INITIALIZER`) is a
-/// valid condvar with the default attributes.
-#[repr(C, align(8))]
-#[derive(Debug)]
-pub struct NemoCondvar {
-    bytes: [u8; 48],
-}
-
-impl NemoCondvar {
-    /// `NEMO_CONDVAR_INITIALIZER`.
-    pub const INITIALIZER: NemoCondvar = NemoCondvar { bytes: [0; 48] };
-}
-
-const _: () = assert!(size_of::<NemoCondvar>() == size_of::<RawCondvar>());
-const _: () = assert!(align_of::<NemoCondvar>() >= align_of::<RawCondvar>());
+use crate::{NemoAttr, guard, guard_errno};
 
 /// Whether `p` is non-null and aligned for a `U`.
 #[inline(always)]
@@ -100,57 +84,102 @@ pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
     0
 }
 
-/// Initialises a condvar: `attr` null for the defaults (realtime clock, process-private,
-/// default policy). `EINVAL` for a null or misaligned `cv` or `attr`, or a bad attribute.
-///
-/// # Safety
-/// `cv` is null or writable for 48 bytes and not in use; `attr` is null or readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_condvar_init(cv: *mut NemoCondvar, attr: *const NemoAttr) -> c_int {
-    // SAFETY: per the caller.
-    guard(|| unsafe { init_raw(cv, attr) })
+/// Defines a condvar-backed C type (`nemo_condvar_t`, `nemo_event_t`: 48 caller-allocated
+/// bytes, 8-byte aligned, all zeros a valid object) and the exports every such type has: init
+/// (the object and its attributes, under [`guard`]), destroy and the notifies (each
+/// [`with_raw`] and one call). `obj` names the pointer argument in the docs.
+macro_rules! raw_condvar_type {
+    (
+        $(#[$ty_doc:meta])* type $ty:ident, $obj:literal;
+        $(#[$init_doc:meta])* init: $init:ident;
+        $(#[$destroy_doc:meta])* destroy: $destroy:ident;
+        $($(#[$notify_doc:meta])* notify: $notify:ident = $method:ident;)*
+    ) => {
+        $(#[$ty_doc])*
+        #[repr(C, align(8))]
+        #[derive(Debug)]
+        pub struct $ty {
+            bytes: [u8; 48],
+        }
+
+        impl $ty {
+            /// All zeros: the C initializer.
+            pub const INITIALIZER: $ty = $ty { bytes: [0; 48] };
+        }
+
+        const _: () = assert!(size_of::<$ty>() == size_of::<RawCondvar>());
+        const _: () = assert!(align_of::<$ty>() >= align_of::<RawCondvar>());
+
+        $(#[$init_doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("`", $obj, "` is null or writable for 48 bytes and not in use; `attr` is")]
+        /// null or readable.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $init(p: *mut $ty, attr: *const $crate::NemoAttr) -> c_int {
+            // SAFETY: per the caller.
+            $crate::guard(|| unsafe { $crate::condvar::init_raw(p, attr) })
+        }
+
+        $(#[$destroy_doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("`", $obj, "` is null or a live object.")]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $destroy(p: *mut $ty) -> c_int {
+            // SAFETY: per the caller.
+            unsafe { $crate::condvar::with_raw(p, $crate::condvar::destroy) }
+        }
+
+        $(
+            $(#[$notify_doc])*
+            ///
+            /// # Safety
+            #[doc = concat!("`", $obj, "` is null or a live object.")]
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $notify(p: *mut $ty) -> c_int {
+                // SAFETY: per the caller.
+                unsafe {
+                    $crate::condvar::with_raw(p, |c| {
+                        c.$method();
+                        0
+                    })
+                }
+            }
+        )*
+    };
+}
+pub(crate) use raw_condvar_type;
+
+raw_condvar_type! {
+    /// `nemo_condvar_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_CONDVAR_INITIALIZER`) is a
+    /// valid condvar with the default attributes.
+    type NemoCondvar, "cv";
+    /// Initialises a condvar: `attr` null for the defaults (realtime clock, process-private,
+    /// default policy). `EINVAL` for a null or misaligned `cv` or `attr`, or a bad attribute.
+    init: nemo_condvar_init;
+    /// Destroys a condvar: `EBUSY` (changing nothing) while a waiter has not been signalled;
+    /// otherwise waits until waiters already woken have stopped touching it, then returns 0 and
+    /// the memory may be reused.
+    destroy: nemo_condvar_destroy;
+    /// Wakes exactly one waiter, if any; no system call unless that waiter is parked.
+    notify: nemo_condvar_signal = notify_one;
+    /// Wakes every waiter.
+    notify: nemo_condvar_broadcast = notify_all;
 }
 
-/// Destroys a condvar: `EBUSY` (changing nothing) while a waiter has not been signalled;
-/// otherwise waits until waiters already woken have stopped touching it, then returns 0 and
-/// the memory may be reused.
+/// The deadline of a `*_clockwait`: `*abstime` on the clock a C caller names by id; `EINVAL`
+/// for a clock other than `CLOCK_REALTIME` and `CLOCK_MONOTONIC`, or as [`deadline`].
 ///
 /// # Safety
-/// `cv` is null or a live condvar.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_condvar_destroy(cv: *mut NemoCondvar) -> c_int {
+/// `abstime` is null or points to a readable `timespec`.
+pub(crate) unsafe fn deadline_on(
+    clock: clockid_t,
+    abstime: *const timespec,
+) -> Result<Option<Deadline>, c_int> {
+    let clock = Clock::from_id(clock).ok_or(EINVAL)?;
     // SAFETY: per the caller.
-    unsafe { with_raw(cv, destroy) }
-}
-
-/// Wakes exactly one waiter, if any; no system call unless that waiter is parked.
-///
-/// # Safety
-/// `cv` is null or a live condvar.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_condvar_signal(cv: *mut NemoCondvar) -> c_int {
-    // SAFETY: per the caller.
-    unsafe {
-        with_raw(cv, |c| {
-            c.notify_one();
-            0
-        })
-    }
-}
-
-/// Wakes every waiter.
-///
-/// # Safety
-/// `cv` is null or a live condvar.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_condvar_broadcast(cv: *mut NemoCondvar) -> c_int {
-    // SAFETY: per the caller.
-    unsafe {
-        with_raw(cv, |c| {
-            c.notify_all();
-            0
-        })
-    }
+    unsafe { deadline(clock, abstime) }.map(Some)
 }
 
 /// The wait behind the three `nemo_condvar_*wait` functions.
@@ -161,18 +190,13 @@ unsafe fn wait(
     cv: *mut NemoCondvar,
     mutex: *mut pthread_mutex_t,
     deadline: impl FnOnce(&RawCondvar) -> Result<Option<Deadline>, c_int>,
-) -> c_int {
+) -> Result<c_int, c_int> {
     // SAFETY: per the caller.
-    let Some(c) = (unsafe { raw(cv) }) else {
-        return EINVAL;
-    };
+    let c = unsafe { raw(cv) }.ok_or(EINVAL)?;
     if !usable::<pthread_mutex_t, pthread_mutex_t>(mutex) {
-        return EINVAL;
+        return Err(EINVAL);
     }
-    let deadline = match deadline(c) {
-        Ok(d) => d,
-        Err(e) => return e,
-    };
+    let deadline = deadline(c)?;
     let r = c.wait_raw(
         // SAFETY: the caller's mutex; an error-checking mutex reports EPERM if not held.
         || match unsafe { libc::pthread_mutex_unlock(mutex) } {
@@ -183,12 +207,11 @@ unsafe fn wait(
         || unsafe { libc::pthread_mutex_lock(mutex) },
         deadline.as_ref(),
     );
-    match r {
-        Err(e) => e,
-        Ok((_, relock)) if relock != 0 => relock,
-        Ok((outcome, _)) if outcome.timed_out() => libc::ETIMEDOUT,
-        Ok(_) => 0,
-    }
+    Ok(match r? {
+        (_, relock) if relock != 0 => relock,
+        (outcome, _) if outcome.timed_out() => libc::ETIMEDOUT,
+        _ => 0,
+    })
 }
 
 /// Releases `mutex`, waits for a signal or broadcast, and re-acquires `mutex`. Returns 0, the
@@ -203,7 +226,7 @@ pub unsafe extern "C" fn nemo_condvar_wait(
     mutex: *mut pthread_mutex_t,
 ) -> c_int {
     // SAFETY: per the caller.
-    guard(|| unsafe { wait(cv, mutex, |_| Ok(None)) })
+    guard_errno(|| unsafe { wait(cv, mutex, |_| Ok(None)) })
 }
 
 /// [`nemo_condvar_wait`] until `abstime` on the condvar's clock (its `nemo_attr_t`): returns
@@ -219,7 +242,7 @@ pub unsafe extern "C" fn nemo_condvar_timedwait(
     abstime: *const timespec,
 ) -> c_int {
     // SAFETY: per the caller.
-    guard(|| unsafe { wait(cv, mutex, |c| deadline(c.clock(), abstime).map(Some)) })
+    guard_errno(|| unsafe { wait(cv, mutex, |c| deadline(c.clock(), abstime).map(Some)) })
 }
 
 /// [`nemo_condvar_timedwait`] on `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`, else
@@ -234,11 +257,6 @@ pub unsafe extern "C" fn nemo_condvar_clockwait(
     clock: clockid_t,
     abstime: *const timespec,
 ) -> c_int {
-    guard(|| {
-        let Some(clock) = Clock::from_id(clock) else {
-            return EINVAL;
-        };
-        // SAFETY: per the caller.
-        unsafe { wait(cv, mutex, |_| deadline(clock, abstime).map(Some)) }
-    })
+    // SAFETY: per the caller.
+    guard_errno(|| unsafe { wait(cv, mutex, |_| deadline_on(clock, abstime)) })
 }

@@ -21,25 +21,10 @@ use std::sync::atomic::{Ordering, fence};
 use libc::{EINVAL, clockid_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
 use nemo_user::embed::{FutexPark, SplitWait};
-use nemo_user::wait::{Clock, Deadline, WaitOutcome};
+use nemo_user::wait::{Deadline, WaitOutcome};
 
-use crate::condvar::{deadline, destroy, init_raw, raw, usable, with_raw};
-use crate::{NemoAttr, guard};
-
-/// `nemo_event_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_EVENT_INITIALIZER`) is a valid
-/// event with the default attributes.
-#[repr(C, align(8))]
-#[derive(Debug)]
-pub struct NemoEvent {
-    bytes: [u8; 48],
-}
-
-impl NemoEvent {
-    /// `NEMO_EVENT_INITIALIZER`.
-    pub const INITIALIZER: NemoEvent = NemoEvent { bytes: [0; 48] };
-}
-
-const _: () = assert!(size_of::<NemoEvent>() == size_of::<RawCondvar>());
+use crate::condvar::{deadline, deadline_on, raw, usable};
+use crate::{guard_errno, optional_out};
 
 /// `nemo_event_key_t`: one announced wait, from `nemo_event_prepare_wait` to
 /// `nemo_event_wait`/`_timedwait`/`_clockwait`/`_cancel_wait`. Caller-allocated, 32 bytes;
@@ -88,56 +73,21 @@ unsafe fn disarm(ev: &RawCondvar, key: *mut NemoEventKey) -> Result<WaitTicket, 
     }
 }
 
-/// Initialises an event (`attr` null for the defaults; its clock is the one of
-/// `nemo_event_timedwait`).
-///
-/// # Safety
-/// `ev` is null or writable for 48 bytes and not in use; `attr` is null or readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_event_init(ev: *mut NemoEvent, attr: *const NemoAttr) -> c_int {
-    // SAFETY: per the caller.
-    guard(|| unsafe { init_raw(ev, attr) })
-}
-
-/// Destroys an event: `EBUSY` while a worker has announced a wait that no notification has
-/// reached; otherwise 0 once woken workers have left it.
-///
-/// # Safety
-/// `ev` is null or a live event.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_event_destroy(ev: *mut NemoEvent) -> c_int {
-    // SAFETY: per the caller.
-    unsafe { with_raw(ev, destroy) }
-}
-
-/// Wakes one announced worker, if any. Call after publishing the work.
-///
-/// # Safety
-/// `ev` is null or a live event.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_event_notify_one(ev: *mut NemoEvent) -> c_int {
-    // SAFETY: per the caller.
-    unsafe {
-        with_raw(ev, |e| {
-            e.notify_one();
-            0
-        })
-    }
-}
-
-/// Wakes every announced worker.
-///
-/// # Safety
-/// `ev` is null or a live event.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_event_notify_all(ev: *mut NemoEvent) -> c_int {
-    // SAFETY: per the caller.
-    unsafe {
-        with_raw(ev, |e| {
-            e.notify_all();
-            0
-        })
-    }
+crate::condvar::raw_condvar_type! {
+    /// `nemo_event_t`: 48 bytes, 8-byte aligned; all zeros (`NEMO_EVENT_INITIALIZER`) is a valid
+    /// event with the default attributes.
+    type NemoEvent, "ev";
+    /// Initialises an event (`attr` null for the defaults; its clock is the one of
+    /// `nemo_event_timedwait`).
+    init: nemo_event_init;
+    /// Destroys an event: `EBUSY` while a worker has announced a wait that no notification has
+    /// reached; otherwise 0 once woken workers have left it.
+    destroy: nemo_event_destroy;
+    /// Wakes one announced worker, if any. Call after publishing the work. Fenced: the workers
+    /// check their condition without a mutex (see `nemo_event_prepare_wait`).
+    notify: nemo_event_notify_one = notify_one_fenced;
+    /// Wakes every announced worker.
+    notify: nemo_event_notify_all = notify_all_fenced;
 }
 
 /// Announces that the caller is about to wait, arming `key`. Re-check the condition after
@@ -151,13 +101,11 @@ pub unsafe extern "C" fn nemo_event_prepare_wait(
     ev: *mut NemoEvent,
     key: *mut NemoEventKey,
 ) -> c_int {
-    guard(|| {
+    guard_errno(|| {
         // SAFETY: per the caller.
-        let Some(e) = (unsafe { raw(ev) }) else {
-            return EINVAL;
-        };
+        let e = unsafe { raw(ev) }.ok_or(EINVAL)?;
         if !usable::<NemoEventKey, Armed>(key) {
-            return EINVAL;
+            return Err(EINVAL);
         }
         let armed = Armed {
             event: e,
@@ -169,7 +117,7 @@ pub unsafe extern "C" fn nemo_event_prepare_wait(
         fence(Ordering::SeqCst);
         // SAFETY: non-null and aligned (checked), writable per the caller; `Armed` fits.
         unsafe { key.cast::<Armed>().write(armed) };
-        0
+        Ok(0)
     })
 }
 
@@ -181,29 +129,21 @@ unsafe fn commit(
     ev: *mut NemoEvent,
     key: *mut NemoEventKey,
     deadline: impl FnOnce(&RawCondvar) -> Result<Option<Deadline>, c_int>,
-) -> c_int {
+) -> Result<c_int, c_int> {
     // SAFETY: per the caller.
-    let Some(e) = (unsafe { raw(ev) }) else {
-        return EINVAL;
-    };
+    let e = unsafe { raw(ev) }.ok_or(EINVAL)?;
     // Check the deadline first: a bad one leaves the key armed, to be waited on or cancelled.
-    let d = match deadline(e) {
-        Ok(d) => d,
-        Err(err) => return err,
-    };
+    let d = deadline(e)?;
     // SAFETY: per the caller.
-    let mut t = match unsafe { disarm(e, key) } {
-        Ok(t) => t,
-        Err(err) => return err,
-    };
+    let mut t = unsafe { disarm(e, key) }?;
     let policy = e.policy_class().policy();
     let outcome = e.wait_ticket(&mut t, &policy, &FutexPark, d.as_ref());
     e.finish_wait(t);
-    if outcome.timed_out() {
+    Ok(if outcome.timed_out() {
         libc::ETIMEDOUT
     } else {
         0
-    }
+    })
 }
 
 /// Waits for a notification sent after `nemo_event_prepare_wait`; disarms `key`.
@@ -213,7 +153,7 @@ unsafe fn commit(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nemo_event_wait(ev: *mut NemoEvent, key: *mut NemoEventKey) -> c_int {
     // SAFETY: per the caller.
-    guard(|| unsafe { commit(ev, key, |_| Ok(None)) })
+    guard_errno(|| unsafe { commit(ev, key, |_| Ok(None)) })
 }
 
 /// [`nemo_event_wait`] until `abstime` on the event's clock: `ETIMEDOUT` once it has passed
@@ -229,7 +169,7 @@ pub unsafe extern "C" fn nemo_event_timedwait(
     abstime: *const timespec,
 ) -> c_int {
     // SAFETY: per the caller.
-    guard(|| unsafe { commit(ev, key, |e| deadline(e.clock(), abstime).map(Some)) })
+    guard_errno(|| unsafe { commit(ev, key, |e| deadline(e.clock(), abstime).map(Some)) })
 }
 
 /// [`nemo_event_timedwait`] on `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`).
@@ -243,13 +183,8 @@ pub unsafe extern "C" fn nemo_event_clockwait(
     clock: clockid_t,
     abstime: *const timespec,
 ) -> c_int {
-    guard(|| {
-        let Some(clock) = Clock::from_id(clock) else {
-            return EINVAL;
-        };
-        // SAFETY: per the caller.
-        unsafe { commit(ev, key, |_| deadline(clock, abstime).map(Some)) }
-    })
+    // SAFETY: per the caller.
+    guard_errno(|| unsafe { commit(ev, key, |_| deadline_on(clock, abstime)) })
 }
 
 /// Withdraws an announced wait, disarming `key`. `*was_notified` (if not null) is set to 1 if a
@@ -265,26 +200,19 @@ pub unsafe extern "C" fn nemo_event_cancel_wait(
     key: *mut NemoEventKey,
     was_notified: *mut c_int,
 ) -> c_int {
-    guard(|| {
+    guard_errno(|| {
         // SAFETY: per the caller.
-        let Some(e) = (unsafe { raw(ev) }) else {
-            return EINVAL;
-        };
-        if !(was_notified.is_null() || was_notified.is_aligned()) {
-            // Refused before the key is disarmed: the wait is still announced.
-            return EINVAL;
-        }
+        let e = unsafe { raw(ev) }.ok_or(EINVAL)?;
+        // Refused before the key is disarmed: the wait is still announced.
+        optional_out(was_notified)?;
         // SAFETY: per the caller.
-        let mut t = match unsafe { disarm(e, key) } {
-            Ok(t) => t,
-            Err(err) => return err,
-        };
+        let mut t = unsafe { disarm(e, key) }?;
         let woken = e.abandon(&mut t) == WaitOutcome::Woken;
         e.finish_wait(t);
         if !was_notified.is_null() {
             // SAFETY: non-null and writable per the caller.
             unsafe { was_notified.write(c_int::from(woken)) };
         }
-        0
+        Ok(0)
     })
 }

@@ -46,6 +46,21 @@ use std::ffi::c_int;
 pub(crate) use nemo_user::embed::c::guard;
 use nemo_user::wait::{Clock, PolicyClass};
 
+/// [`guard`] for a body that stops at its first failed check: `Err(errno)` returns `errno`.
+pub(crate) fn guard_errno(f: impl FnOnce() -> Result<c_int, c_int>) -> c_int {
+    guard(|| f().unwrap_or_else(|errno| errno))
+}
+
+/// `Ok` if `p` is an optional out-pointer a function may write (null, or aligned), else
+/// `EINVAL`.
+pub(crate) fn optional_out<T>(p: *mut T) -> Result<(), c_int> {
+    if p.is_null() || p.is_aligned() {
+        Ok(())
+    } else {
+        Err(libc::EINVAL)
+    }
+}
+
 /// The wait policy of a condvar or event (`nemo_policy_t`).
 pub type NemoPolicy = c_int;
 /// The process-wide default policy (spin a while, then park).

@@ -54,67 +54,53 @@ pub unsafe extern "C" fn nemo_preload_cond_init(
     })
 }
 
-/// `pthread_cond_destroy`: `EBUSY` while a waiter has not been notified; otherwise waits until
-/// notified waiters have left the object (so "broadcast, then destroy" is safe).
-///
-/// # Safety
-/// `cond` as in `condvar`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_preload_cond_destroy(cond: *mut pthread_cond_t) -> c_int {
-    if let Some(f) = mode::forward() {
-        // SAFETY: glibc's own function, with the caller's argument.
-        return f.destroy.map_or(ENOSYS, |f| unsafe { f(cond) });
-    }
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { condvar(cond) } {
-            None => EINVAL,
-            Some(cv) => cv.destroy().map_or_else(|e| e.errno(), |()| 0),
+/// Defines the one-argument exports (destroy, signal, broadcast): each is [`on_condvar`] with
+/// glibc's function of that name and its own operation.
+macro_rules! condvar_exports {
+    ($($(#[$doc:meta])* fn $name:ident = $forwarded:ident, |$cv:ident| $op:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `cond` as in `condvar`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(cond: *mut pthread_cond_t) -> c_int {
+            // SAFETY: per the caller.
+            unsafe { on_condvar(cond, |f| f.$forwarded, |$cv| $op) }
         }
-    })
+    )*};
 }
 
-/// `pthread_cond_signal`: wakes one waiter (exactly one), without a system call unless it is
-/// parked.
-///
-/// # Safety
-/// `cond` as in `condvar`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_preload_cond_signal(cond: *mut pthread_cond_t) -> c_int {
-    if let Some(f) = mode::forward() {
-        // SAFETY: glibc's own function, with the caller's argument.
-        return f.signal.map_or(ENOSYS, |f| unsafe { f(cond) });
-    }
-    guard(|| {
-        // SAFETY: per the caller.
-        match unsafe { condvar(cond) } {
-            None => EINVAL,
-            Some(cv) => {
-                cv.notify_one();
-                0
-            }
-        }
-    })
+condvar_exports! {
+    /// `pthread_cond_destroy`: `EBUSY` while a waiter has not been notified; otherwise waits
+    /// until notified waiters have left the object (so "broadcast, then destroy" is safe).
+    fn nemo_preload_cond_destroy = destroy, |cv| cv.destroy().map_or_else(|e| e.errno(), |()| 0);
+    /// `pthread_cond_signal`: wakes one waiter (exactly one), without a system call unless it
+    /// is parked.
+    fn nemo_preload_cond_signal = signal, |cv| { cv.notify_one(); 0 };
+    /// `pthread_cond_broadcast`: wakes every waiter.
+    fn nemo_preload_cond_broadcast = broadcast, |cv| { cv.notify_all(); 0 };
 }
 
-/// `pthread_cond_broadcast`: wakes every waiter.
+/// The body of the one-argument exports: glibc's `forwarded` function where the shim forwards,
+/// else `op` on the condvar behind `cond` (`EINVAL` for a null or misaligned one), with a panic
+/// kept out of C.
 ///
 /// # Safety
 /// `cond` as in `condvar`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nemo_preload_cond_broadcast(cond: *mut pthread_cond_t) -> c_int {
+unsafe fn on_condvar(
+    cond: *mut pthread_cond_t,
+    forwarded: impl FnOnce(&mode::Forward) -> Option<mode::CondFn>,
+    op: impl FnOnce(&RawCondvar) -> c_int,
+) -> c_int {
     if let Some(f) = mode::forward() {
         // SAFETY: glibc's own function, with the caller's argument.
-        return f.broadcast.map_or(ENOSYS, |f| unsafe { f(cond) });
+        return forwarded(f).map_or(ENOSYS, |f| unsafe { f(cond) });
     }
     guard(|| {
         // SAFETY: per the caller.
         match unsafe { condvar(cond) } {
             None => EINVAL,
-            Some(cv) => {
-                cv.notify_all();
-                0
-            }
+            Some(cv) => op(cv),
         }
     })
 }

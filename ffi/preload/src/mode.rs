@@ -23,7 +23,7 @@ pub(crate) const VERBOSE_ENV: &str = "NEMO_PRELOAD_VERBOSE";
 pub(crate) const SPIN_ENV: &str = "NEMO_PRELOAD_SPIN_US";
 
 type InitFn = unsafe extern "C" fn(*mut pthread_cond_t, *const pthread_condattr_t) -> c_int;
-type CondFn = unsafe extern "C" fn(*mut pthread_cond_t) -> c_int;
+pub(crate) type CondFn = unsafe extern "C" fn(*mut pthread_cond_t) -> c_int;
 type WaitFn = unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t) -> c_int;
 type TimedWaitFn =
     unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t, *const timespec) -> c_int;

@@ -64,8 +64,8 @@ impl DomainBuilder {
         self
     }
 
-    /// The user-interrupt vector that says "look in the mailbox" (default
-    /// [`Domain::DEFAULT_VECTOR`]). A target's receiver may use the other vectors for itself.
+    /// The user-interrupt vector that says "look in the mailbox" (default 0). A target's
+    /// receiver may use the other vectors for itself.
     pub fn vector(mut self, vector: Vector) -> Self {
         self.vector = vector;
         self
@@ -110,7 +110,7 @@ impl DomainBuilder {
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use nemo_user::am::Domain;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 ///
 /// let domain = Domain::builder().backend(BackendKind::Poll).build();
 /// let sum = Arc::new(AtomicU64::new(0));
@@ -152,7 +152,7 @@ impl fmt::Debug for Domain {
 impl Domain {
     /// The vector active messages use unless told otherwise: 0, the lowest priority, so that a
     /// target's own vectors (a preemption tick, say) overtake message processing.
-    pub const DEFAULT_VECTOR: Vector = match Vector::new(0) {
+    pub(crate) const DEFAULT_VECTOR: Vector = match Vector::new(0) {
         Ok(v) => v,
         Err(_) => Vector::MAX,
     };
@@ -208,7 +208,7 @@ impl Domain {
     /// Errors: [`Error::AlreadyRegistered`] if the thread has a receiver,
     /// [`Error::TargetTableFull`], and the receiver's registration errors.
     pub fn register_target(&self) -> Result<Target> {
-        let mut b = ReceiverBuilder::new();
+        let mut b = ReceiverBuilder::default();
         if let Some(kind) = self.inner.backend {
             b = b.backend(kind);
         }
@@ -262,11 +262,11 @@ impl Domain {
     ///
     /// Errors: [`Error::UnknownAction`] (not an action of this domain),
     /// [`Error::UnknownTarget`] (not a target of this domain: never registered, unregistered,
-    /// or its thread exited), [`Error::MailboxFull`] with the payload handed back
-    /// ([`Error::returned_payload`]) — the only error that a later retry can cure —,
+    /// or its thread exited), [`Error::MailboxFull`] with the payload handed back in its
+    /// `payload` field — the only error that a later retry can cure —,
     /// [`Error::ForeignProcess`] from a fork child, and, on `signal`, `Error::Os(ENOBUFS)` when
-    /// the kernel's real-time signal queue stayed full for
-    /// [`SIGNAL_QUEUE_FULL_BOUND`](crate::backend::signal::SIGNAL_QUEUE_FULL_BOUND): the message
+    /// the kernel's real-time signal queue stayed full for a second (the sender yields, then
+    /// sleeps 10 µs to 10 ms between tries): the message
     /// *is* queued (do not resend it) and runs at the target's next delivery.
     #[inline]
     pub fn notify(&self, target: TargetId, action: ActionId, payload: u64) -> Result<()> {

@@ -4,38 +4,62 @@
 
 use core::fmt;
 
+/// The layout both ids share: a slot index in the low 16 bits, a stamp above it (the domain's
+/// tag, a target's registration count), and the plain-number conversions a C caller uses.
+macro_rules! packed_id {
+    ($id:ident, $max:ident, $max_doc:literal, $index_doc:literal, $from_doc:literal) => {
+        impl $id {
+            const INDEX_BITS: u32 = 16;
+            #[doc = $max_doc]
+            pub const $max: usize = 1 << Self::INDEX_BITS;
+
+            fn pack(stamp: u32, index: usize) -> $id {
+                $id((stamp << Self::INDEX_BITS) | index as u32)
+            }
+
+            fn stamp(self) -> u32 {
+                self.0 >> Self::INDEX_BITS
+            }
+
+            #[doc = $index_doc]
+            pub const fn index(self) -> usize {
+                (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
+            }
+
+            /// The id as a plain number (for a C caller).
+            pub const fn as_u32(self) -> u32 {
+                self.0
+            }
+
+            #[doc = $from_doc]
+            pub const fn from_u32(id: u32) -> $id {
+                $id(id)
+            }
+        }
+    };
+}
+
 /// Names an action of one [`Domain`](super::Domain): the domain's tag and the action's index.
 /// Another domain refuses it with [`Error::UnknownAction`](crate::Error::UnknownAction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActionId(u32);
 
+packed_id!(
+    ActionId,
+    MAX_ACTIONS,
+    "The most actions a domain can have.",
+    "The index in its domain's table, `0..capacity`.",
+    "An id from a plain number; an id that names no action of the domain it is used with is \
+     refused by `notify`."
+);
+
 impl ActionId {
-    const INDEX_BITS: u32 = 16;
-    /// The most actions a domain can have.
-    pub const MAX_ACTIONS: usize = 1 << Self::INDEX_BITS;
-
     pub(super) fn new(tag: u16, index: usize) -> ActionId {
-        ActionId((u32::from(tag) << Self::INDEX_BITS) | index as u32)
-    }
-
-    /// The index in its domain's table, `0..capacity`.
-    pub const fn index(self) -> usize {
-        (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
+        ActionId::pack(u32::from(tag), index)
     }
 
     pub(super) fn tag(self) -> u16 {
-        (self.0 >> Self::INDEX_BITS) as u16
-    }
-
-    /// The id as a plain number (for a C caller).
-    pub const fn as_u32(self) -> u32 {
-        self.0
-    }
-
-    /// An id from a plain number; an id that names no action of the domain it is used with is
-    /// refused by `notify`.
-    pub const fn from_u32(id: u32) -> ActionId {
-        ActionId(id)
+        self.stamp() as u16
     }
 }
 
@@ -52,32 +76,21 @@ impl fmt::Display for ActionId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TargetId(u32);
 
+packed_id!(
+    TargetId,
+    MAX_TARGETS,
+    "The most targets a domain can have.",
+    "The slot index, `0..capacity` (dense: usable to index per-target arrays).",
+    "An id from a plain number; one that names no live target is refused by `notify`."
+);
+
 impl TargetId {
-    const INDEX_BITS: u32 = 16;
-    /// The most targets a domain can have.
-    pub const MAX_TARGETS: usize = 1 << Self::INDEX_BITS;
-
     pub(super) fn new(index: usize, generation: u32) -> TargetId {
-        TargetId((generation << Self::INDEX_BITS) | index as u32)
-    }
-
-    /// The slot index, `0..capacity` (dense: usable to index per-target arrays).
-    pub const fn index(self) -> usize {
-        (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
+        TargetId::pack(generation, index)
     }
 
     pub(super) fn generation(self) -> u32 {
-        self.0 >> Self::INDEX_BITS
-    }
-
-    /// The id as a plain number (for a C caller).
-    pub const fn as_u32(self) -> u32 {
-        self.0
-    }
-
-    /// An id from a plain number; one that names no live target is refused by `notify`.
-    pub const fn from_u32(id: u32) -> TargetId {
-        TargetId(id)
+        self.stamp()
     }
 }
 

@@ -64,62 +64,7 @@ use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crossbeam_utils::CachePadded;
 
-/// The atomic operations the protocol uses, so the same code runs on loom in the tests.
-pub(crate) trait Word: Send + Sync {
-    fn new(v: u64) -> Self;
-    fn load(&self, o: core::sync::atomic::Ordering) -> u64;
-    fn store(&self, v: u64, o: core::sync::atomic::Ordering);
-    fn compare_exchange(
-        &self,
-        cur: u64,
-        new: u64,
-        s: core::sync::atomic::Ordering,
-        f: core::sync::atomic::Ordering,
-    ) -> Result<u64, u64>;
-    fn fetch_and(&self, v: u64, o: core::sync::atomic::Ordering) -> u64;
-    fn fetch_sub(&self, v: u64, o: core::sync::atomic::Ordering) -> u64;
-}
-
-macro_rules! word_impl {
-    ($t:ty) => {
-        impl Word for $t {
-            #[inline(always)]
-            fn new(v: u64) -> Self {
-                <$t>::new(v)
-            }
-            #[inline(always)]
-            fn load(&self, o: core::sync::atomic::Ordering) -> u64 {
-                <$t>::load(self, o)
-            }
-            #[inline(always)]
-            fn store(&self, v: u64, o: core::sync::atomic::Ordering) {
-                <$t>::store(self, v, o)
-            }
-            #[inline(always)]
-            fn compare_exchange(
-                &self,
-                cur: u64,
-                new: u64,
-                s: core::sync::atomic::Ordering,
-                f: core::sync::atomic::Ordering,
-            ) -> Result<u64, u64> {
-                <$t>::compare_exchange(self, cur, new, s, f)
-            }
-            #[inline(always)]
-            fn fetch_and(&self, v: u64, o: core::sync::atomic::Ordering) -> u64 {
-                <$t>::fetch_and(self, v, o)
-            }
-            #[inline(always)]
-            fn fetch_sub(&self, v: u64, o: core::sync::atomic::Ordering) -> u64 {
-                <$t>::fetch_sub(self, v, o)
-            }
-        }
-    };
-}
-
-word_impl!(core::sync::atomic::AtomicU64);
-#[cfg(test)]
-word_impl!(loom::sync::atomic::AtomicU64);
+use crate::atom::Atom64;
 
 /// The largest mailbox capacity (`queued` has 31 bits; a power of two at least this large
 /// must fit the ticket space).
@@ -180,7 +125,7 @@ pub(crate) struct Mailbox<W> {
     full: CachePadded<AtomicBool>,
 }
 
-impl<W: Word> Mailbox<W> {
+impl<W: Atom64> Mailbox<W> {
     /// A mailbox that holds `capacity` messages (clamped to `1..=MAX_CAPACITY`), one of them
     /// possibly inline.
     pub fn new(capacity: usize) -> Mailbox<W> {

@@ -30,7 +30,7 @@
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicU64, Ordering};
 //! use nemo_user::am::Domain;
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //!
 //! let domain = Domain::builder().backend(BackendKind::Signal).mailbox(64).build();
 //! let last = Arc::new(AtomicU64::new(0));

@@ -3,7 +3,7 @@
 //! | backend | notification | delivery point | handler may |
 //! |---|---|---|---|
 //! | `uintr` | `SENDUIPI` → the CPU | any instruction while UIF = 1 | async-signal-safe work only, no indefinitely blocking syscalls (the kernel does not interrupt them without a `WAITING` flag) |
-//! | [`signal`] | software UPID + `tgkill` of a real-time signal | any instruction, also inside blocking syscalls (they restart) | async-signal-safe work only: no allocation, no locks the interrupted code may hold |
+//! | `signal` | software UPID + `tgkill` of a real-time signal | any instruction, also inside blocking syscalls (they restart) | async-signal-safe work only: no allocation, no locks the interrupted code may hold |
 //! | `poll` | software UPID, no notification | [`poll()`](crate::poll) safepoints (and a guard's drop) | anything |
 //!
 //! Whatever the backend: 64 vectors per receiver, a pending vector coalesces (sending it again
@@ -20,22 +20,11 @@
 //! ([`ReceiverBuilder::backend`](crate::interrupt::ReceiverBuilder::backend)), so one process can
 //! run receivers on different backends.
 //!
-//! ```
-//! use nemo_user::backend::{BackendInfo, BackendKind};
-//!
-//! // The decision is a pure function of the environment value and UINTR's availability:
-//! let info = BackendInfo::decide(Some("poll"), false, "no UINTR here")?;
-//! assert_eq!(info.kind, BackendKind::Poll);
-//! assert!(BackendInfo::decide(Some("uintr"), false, "no UINTR here").is_err());
-//! assert!(BackendInfo::decide(Some("carrier-pigeon"), true, "").is_err());
-//! assert_eq!(BackendInfo::decide(None, false, "no UINTR here")?.kind, BackendKind::Signal);
-//! // What this process runs:
-//! println!("{}", BackendInfo::select(None, uintr_sys::detect())?);
-//! # Ok::<(), nemo_user::Error>(())
-//! ```
+//! The decision itself is a pure function of the environment value and UINTR's availability
+//! ([`BackendInfo::decide`]), so every row of it is tested here without the hardware.
 
 pub(crate) mod poll;
-pub mod signal;
+pub(crate) mod signal;
 pub(crate) mod uintr;
 
 use core::fmt;
@@ -51,7 +40,7 @@ use crate::interrupt::seam::Backend;
 pub use crate::interrupt::kind::BackendKind;
 
 /// The environment variable that forces a backend.
-pub const BACKEND_ENV: &str = "NEMO_BACKEND";
+pub(crate) const BACKEND_ENV: &str = "NEMO_BACKEND";
 
 impl BackendKind {
     /// Whether this backend can run here; `Err` carries the reason it cannot.
@@ -91,7 +80,7 @@ pub struct BackendInfo {
 impl BackendInfo {
     /// Decides from the value of `NEMO_BACKEND` and a UINTR detection; see
     /// [`BackendInfo::decide`].
-    pub fn select(nemo_backend: Option<&str>, detection: &Detection) -> Result<BackendInfo> {
+    pub(crate) fn select(nemo_backend: Option<&str>, detection: &Detection) -> Result<BackendInfo> {
         BackendInfo::decide(nemo_backend, detection.is_available(), detection.reason())
     }
 
@@ -101,7 +90,7 @@ impl BackendInfo {
     ///
     /// Errors: [`Error::InvalidBackend`] for a value that names no backend,
     /// [`Error::BackendUnavailable`] for a forced backend that cannot run.
-    pub fn decide(
+    pub(crate) fn decide(
         nemo_backend: Option<&str>,
         uintr_available: bool,
         uintr_reason: &str,

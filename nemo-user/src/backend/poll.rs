@@ -52,7 +52,7 @@ impl Route for Post {
 /// returns 0. Costs one load when nothing is pending.
 ///
 /// ```
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::Receiver;
 ///
 /// let rx = Receiver::builder().backend(BackendKind::Poll).register(|v| println!("vector {}", v.get()))?;

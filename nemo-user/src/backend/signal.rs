@@ -75,7 +75,7 @@ pub(crate) fn on_timer_signal(hook: fn(&libc::siginfo_t)) {
 }
 
 /// The environment variable that overrides the signal.
-pub const SIGNAL_ENV: &str = "NEMO_SIGNAL";
+pub(crate) const SIGNAL_ENV: &str = "NEMO_SIGNAL";
 
 /// The default signal is `SIGRTMIN() + DEFAULT_OFFSET` (the first free one from there).
 pub(crate) const DEFAULT_OFFSET: c_int = 4;
@@ -176,7 +176,7 @@ fn install(signo: c_int) -> Result<()> {
 /// Errors: [`Error::InvalidSignal`] for a bad `NEMO_SIGNAL`, [`Error::NoFreeSignal`].
 ///
 /// ```
-/// let signo = nemo_user::backend::signal::signal_number()?;
+/// let signo = nemo_user::embed::signal_number()?;
 /// assert!((libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&signo));
 /// # Ok::<(), nemo_user::Error>(())
 /// ```
@@ -201,7 +201,7 @@ pub fn signal_number() -> Result<c_int> {
 /// How long a sender keeps trying while the kernel's queue of pending real-time signals is
 /// full (`tgkill` fails with `EAGAIN`) before it gives up: yields first, then sleeps that double
 /// from 10 µs to 10 ms each.
-pub const SIGNAL_QUEUE_FULL_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const SIGNAL_QUEUE_FULL_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Sends the notification signal to the receiver of `doorbell`. Async-signal-safe.
 ///

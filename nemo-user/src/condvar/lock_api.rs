@@ -11,12 +11,10 @@
 //!   contract), so the guard the caller holds is valid again either way.
 //! - Nothing here touches the mutex except through its guard: the type needs no `unsafe`.
 
-use std::time::Duration;
-
 use ::lock_api::{MutexGuard, RawMutex};
 
 use super::raw::SplitWait;
-use super::{RawCondvar, WaitTicket, WaitTimeoutResult};
+use super::{RawCondvar, WaitTicket};
 use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 
@@ -55,7 +53,7 @@ use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 ///     done += jobs.drain(..).count();
 /// }
 /// // Nothing is left and nobody notifies: a timed wait times out.
-/// assert!(cv.wait_for(&mut jobs, Duration::from_millis(1)).timed_out());
+/// assert!(cv.wait_until(&mut jobs, Duration::from_millis(1)).timed_out());
 /// drop(jobs);
 /// producer.join().unwrap();
 /// ```
@@ -81,39 +79,7 @@ impl Drop for TicketGuard<'_> {
 }
 
 impl LockApiCondvar {
-    /// A condvar that uses the process-wide default wait policy.
-    pub const fn new() -> Self {
-        LockApiCondvar {
-            raw: RawCondvar::new(),
-            policy: None,
-        }
-    }
-
-    /// A condvar with its own wait policy.
-    pub const fn with_policy(policy: WaitPolicy) -> Self {
-        LockApiCondvar {
-            raw: RawCondvar::new(),
-            policy: Some(policy),
-        }
-    }
-
-    /// The policy its waits use now.
-    pub fn policy(&self) -> WaitPolicy {
-        self.policy.unwrap_or_default()
-    }
-
-    /// Wakes one waiter; returns whether there was one to wake. The caller need not hold the
-    /// mutex.
-    #[inline]
-    pub fn notify_one(&self) -> bool {
-        self.raw.notify_one()
-    }
-
-    /// Wakes every waiter; returns how many had not been signalled yet.
-    #[inline]
-    pub fn notify_all(&self) -> usize {
-        self.raw.notify_all()
-    }
+    super::tuned_condvar!("condvar", notify_one, notify_all);
 
     /// Releases `guard`'s lock, waits for a notification, and re-locks it.
     pub fn wait<R: RawMutex, T: ?Sized>(&self, guard: &mut MutexGuard<'_, R, T>) {
@@ -133,45 +99,38 @@ impl LockApiCondvar {
         }
     }
 
-    /// Waits for a notification or until `timeout` has elapsed (on `CLOCK_MONOTONIC`).
-    pub fn wait_for<R: RawMutex, T: ?Sized>(
-        &self,
-        guard: &mut MutexGuard<'_, R, T>,
-        timeout: Duration,
-    ) -> WaitTimeoutResult {
-        self.wait_until(guard, &Deadline::after(timeout))
-    }
-
-    /// Waits for a notification or until `deadline` (absolute, on its clock); never reports a
-    /// timeout before the deadline, as measured on that clock.
+    /// Waits for a notification or until `deadline`: a [`Deadline`] (absolute, on its clock),
+    /// or a [`Duration`](std::time::Duration) from now on `CLOCK_MONOTONIC`. Never reports a
+    /// timeout before the deadline, as measured on its clock.
     pub fn wait_until<R: RawMutex, T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, R, T>,
-        deadline: &Deadline,
-    ) -> WaitTimeoutResult {
-        WaitTimeoutResult(self.wait_inner(guard, Some(deadline)).timed_out())
+        deadline: impl Into<Deadline>,
+    ) -> WaitOutcome {
+        self.wait_inner(guard, Some(&deadline.into()))
     }
 
-    /// Waits while `condition` returns `true`, at most until `timeout` has elapsed. The result
-    /// says whether it timed out with the condition still `true`.
-    pub fn wait_while_for<R, T, F>(
+    /// Waits while `condition` returns `true`, at most until `deadline` (as in
+    /// [`wait_until`](Self::wait_until)). The outcome is `TimedOut` if the deadline passed with
+    /// the condition still `true`.
+    pub fn wait_while_until<R, T, F>(
         &self,
         guard: &mut MutexGuard<'_, R, T>,
         mut condition: F,
-        timeout: Duration,
-    ) -> WaitTimeoutResult
+        deadline: impl Into<Deadline>,
+    ) -> WaitOutcome
     where
         R: RawMutex,
         T: ?Sized,
         F: FnMut(&mut T) -> bool,
     {
-        let deadline = Deadline::after(timeout);
+        let deadline = deadline.into();
         while condition(&mut **guard) {
-            if self.wait_until(guard, &deadline).timed_out() {
-                return WaitTimeoutResult(condition(&mut **guard));
+            if self.wait_until(guard, deadline).timed_out() && condition(&mut **guard) {
+                return WaitOutcome::TimedOut;
             }
         }
-        WaitTimeoutResult(false)
+        WaitOutcome::Woken
     }
 
     fn wait_inner<R: RawMutex, T: ?Sized>(

@@ -68,7 +68,7 @@
 //! - **One condvar may be used with several mutexes over its life** (std's Linux implementation
 //!   also allows this; POSIX calls concurrent use with two mutexes undefined). Each wait is
 //!   correct for the mutex it was given.
-//! - **Destruction** ([`RawCondvar::destroy`]): returns [`Error::Busy`] if a waiter has not been
+//! - **Destruction** ([`RawCondvar::destroy`]): returns [`Error::Busy`](crate::Error::Busy) if a waiter has not been
 //!   notified (POSIX: undefined behaviour; glibc blocks), and otherwise waits until notified
 //!   waiters have stopped touching the memory, so "broadcast, then destroy" is safe like in glibc.
 //!   A Rust [`Condvar`] cannot be dropped while a wait borrows it.
@@ -102,17 +102,72 @@ use crate::park::FutexPark;
 use crate::wait::{Deadline, WaitOutcome, WaitPolicy};
 use crate::wake::InterruptPark;
 
-/// The crate's error type; condvar operations return its [`Error::Busy`].
-pub use crate::error::Error;
+/// The constructors, policy accessors and notifies that [`Condvar`], `LockApiCondvar` and
+/// [`Event`](crate::event::Event) share: each is a [`RawCondvar`] (`raw`) with an optional
+/// policy of its own (`policy`) and, where an `interrupt` field is named, an optional interrupt
+/// rung; `notify_one`/`notify_all` call the raw condvar's `$one`/`$all` (documented with
+/// `notify_note`, if given).
+macro_rules! tuned_condvar {
+    ($noun:literal, $one:ident, $all:ident $(, $interrupt:ident)? $(; $notify_note:literal)?) => {
+        #[doc = concat!("A ", $noun, " that uses the process-wide default wait policy.")]
+        pub const fn new() -> Self {
+            Self {
+                raw: RawCondvar::new(),
+                policy: None,
+                $($interrupt: None,)?
+            }
+        }
 
-/// Whether [`Condvar::wait_timeout`] and friends returned because time ran out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WaitTimeoutResult(bool);
+        #[doc = concat!("This ", $noun, " with its own wait policy (instead of the process-wide")]
+        /// default).
+        pub const fn with_policy(mut self, policy: WaitPolicy) -> Self {
+            self.policy = Some(policy);
+            self
+        }
 
-impl WaitTimeoutResult {
-    /// `true` if the wait timed out without being notified.
-    pub const fn timed_out(&self) -> bool {
-        self.0
+        $(
+            #[doc = concat!("This ", $noun, " with its parked waiters sleeping as user-interrupt")]
+            /// receivers, woken by their notifier's user interrupt ([`crate::wake`]); the policy
+            /// decides when they park.
+            pub const fn with_interrupt_park(mut self, rung: InterruptPark) -> Self {
+                self.$interrupt = Some(rung);
+                self
+            }
+        )?
+
+        /// The policy its waits use now.
+        pub fn policy(&self) -> WaitPolicy {
+            self.policy.unwrap_or_default()
+        }
+
+        #[doc = concat!("What the adaptive waits on this ", $noun, " did with their spin windows")]
+        /// ([`RawCondvar::spin_stats`]).
+        pub fn spin_stats(&self) -> crate::wait::SpinStats {
+            self.raw.spin_stats()
+        }
+
+        /// Wakes one waiter; returns whether there was one to wake.
+        $(#[doc = ""] #[doc = $notify_note])?
+        #[inline]
+        pub fn notify_one(&self) -> bool {
+            self.raw.$one()
+        }
+
+        /// Wakes every waiter; returns how many had not been signalled yet.
+        $(#[doc = ""] #[doc = $notify_note])?
+        #[inline]
+        pub fn notify_all(&self) -> usize {
+            self.raw.$all()
+        }
+    };
+}
+pub(crate) use tuned_condvar;
+
+/// A timeout is a deadline that far from now on `CLOCK_MONOTONIC`, so every wait that takes a
+/// deadline (`impl Into<Deadline>`) also takes a [`Duration`].
+impl From<Duration> for Deadline {
+    fn from(timeout: Duration) -> Deadline {
+        Deadline::after(timeout)
     }
 }
 
@@ -129,84 +184,16 @@ pub struct Condvar {
 }
 
 impl Condvar {
-    /// A condvar that uses the process-wide default policy.
-    pub const fn new() -> Self {
-        Condvar {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: None,
-        }
-    }
-
-    /// A condvar with its own wait policy.
-    ///
-    /// ```
-    /// use nemo_user::condvar::Condvar;
-    /// use nemo_user::wait::WaitPolicy;
-    ///
-    /// let cv = Condvar::with_policy(WaitPolicy::park_only());
-    /// assert_eq!(cv.policy(), WaitPolicy::park_only());
-    /// ```
-    pub const fn with_policy(policy: WaitPolicy) -> Self {
-        Condvar {
-            raw: RawCondvar::new(),
-            policy: Some(policy),
-            interrupt: None,
-        }
-    }
-
-    /// A condvar whose parked waiters sleep as user-interrupt receivers and are woken by their
-    /// notifier's user interrupt ([`crate::wake`]); the process-wide default policy decides
-    /// when they park.
-    pub const fn with_interrupt_park(rung: InterruptPark) -> Self {
-        Condvar {
-            raw: RawCondvar::new(),
-            policy: None,
-            interrupt: Some(rung),
-        }
-    }
-
-    /// Sets (or, with `None`, clears) the interrupt rung of this condvar's waits.
-    pub fn set_interrupt_park(&mut self, rung: Option<InterruptPark>) {
-        self.interrupt = rung;
-    }
+    tuned_condvar!("condvar", notify_one, notify_all, interrupt);
 
     /// The interrupt rung its waits park on, if any.
     pub fn interrupt_park(&self) -> Option<InterruptPark> {
         self.interrupt
     }
 
-    /// Sets (or, with `None`, clears) this condvar's own policy.
-    pub fn set_policy(&mut self, policy: Option<WaitPolicy>) {
-        self.policy = policy;
-    }
-
-    /// The policy its waits use now.
-    pub fn policy(&self) -> WaitPolicy {
-        self.policy.unwrap_or_default()
-    }
-
-    /// What the adaptive waits on this condvar did with their spin windows
-    /// ([`RawCondvar::spin_stats`]).
-    pub fn spin_stats(&self) -> crate::wait::SpinStats {
-        self.raw.spin_stats()
-    }
-
     /// The underlying raw condvar.
     pub fn raw(&self) -> &RawCondvar {
         &self.raw
-    }
-
-    /// Wakes one waiter; returns whether there was one to wake.
-    #[inline]
-    pub fn notify_one(&self) -> bool {
-        self.raw.notify_one()
-    }
-
-    /// Wakes every waiter; returns how many had not been signalled yet.
-    #[inline]
-    pub fn notify_all(&self) -> usize {
-        self.raw.notify_all()
     }
 
     /// Releases `guard`'s lock, waits for a notification, and re-locks `mutex`.
@@ -240,20 +227,9 @@ impl Condvar {
         Ok(guard)
     }
 
-    /// Waits for a notification or until `timeout` has elapsed (on `CLOCK_MONOTONIC`).
-    ///
-    /// # Panics
-    /// If `guard` does not belong to `mutex`.
-    pub fn wait_timeout<'a, T>(
-        &self,
-        guard: MutexGuard<'a, T>,
-        mutex: &'a Mutex<T>,
-        timeout: Duration,
-    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        self.wait_until(guard, mutex, &Deadline::after(timeout))
-    }
-
-    /// Waits for a notification or until `deadline` (absolute, on its clock).
+    /// Waits for a notification or until `deadline`: a [`Deadline`] (absolute, on its clock),
+    /// or a [`Duration`] from now on `CLOCK_MONOTONIC` as with `std::sync::Condvar`. Never
+    /// reports a timeout before the deadline, as measured on its clock.
     ///
     /// ```
     /// use nemo_user::condvar::Condvar;
@@ -262,30 +238,32 @@ impl Condvar {
     /// use std::time::Duration;
     ///
     /// let (m, cv) = (Mutex::new(()), Condvar::new());
+    /// let (g, r) = cv.wait_timeout(m.lock().unwrap(), &m, Duration::from_millis(1)).unwrap();
+    /// assert!(r.timed_out());
     /// let deadline = Deadline::after_on(Clock::Realtime, Duration::from_millis(2));
-    /// let (_g, r) = cv.wait_until(m.lock().unwrap(), &m, &deadline).unwrap();
+    /// let (_g, r) = cv.wait_timeout(g, &m, deadline).unwrap();
     /// assert!(r.timed_out());
     /// assert!(deadline.has_passed());
     /// ```
     ///
     /// # Panics
     /// If `guard` does not belong to `mutex`.
-    pub fn wait_until<'a, T>(
+    pub fn wait_timeout<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
         mutex: &'a Mutex<T>,
-        deadline: &Deadline,
-    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let (relocked, outcome) = self.wait_inner(guard, mutex, Some(deadline));
-        let r = WaitTimeoutResult(outcome.timed_out());
+        deadline: impl Into<Deadline>,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitOutcome)> {
+        let (relocked, outcome) = self.wait_inner(guard, mutex, Some(&deadline.into()));
         match relocked {
-            Ok(g) => Ok((g, r)),
-            Err(p) => Err(PoisonError::new((p.into_inner(), r))),
+            Ok(g) => Ok((g, outcome)),
+            Err(p) => Err(PoisonError::new((p.into_inner(), outcome))),
         }
     }
 
-    /// Waits while `condition` returns `true`, at most until `timeout` has elapsed. The result
-    /// says whether it timed out with the condition still `true`.
+    /// Waits while `condition` returns `true`, at most until `deadline` (as in
+    /// [`wait_timeout`](Self::wait_timeout)). The outcome is `TimedOut` if the deadline passed
+    /// with the condition still `true`.
     ///
     /// # Panics
     /// If `guard` does not belong to `mutex`.
@@ -293,22 +271,26 @@ impl Condvar {
         &self,
         mut guard: MutexGuard<'a, T>,
         mutex: &'a Mutex<T>,
-        timeout: Duration,
+        deadline: impl Into<Deadline>,
         mut condition: F,
-    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
+    ) -> LockResult<(MutexGuard<'a, T>, WaitOutcome)>
     where
         F: FnMut(&mut T) -> bool,
     {
-        let deadline = Deadline::after(timeout);
+        let deadline = deadline.into();
         loop {
             if !condition(&mut *guard) {
-                return Ok((guard, WaitTimeoutResult(false)));
+                return Ok((guard, WaitOutcome::Woken));
             }
-            let (g, r) = self.wait_until(guard, mutex, &deadline)?;
+            let (g, r) = self.wait_timeout(guard, mutex, deadline)?;
             guard = g;
             if r.timed_out() {
-                let still = condition(&mut *guard);
-                return Ok((guard, WaitTimeoutResult(still)));
+                let outcome = if condition(&mut *guard) {
+                    WaitOutcome::TimedOut
+                } else {
+                    WaitOutcome::Woken
+                };
+                return Ok((guard, outcome));
             }
         }
     }
@@ -401,6 +383,7 @@ mod tests {
 
     #[test]
     fn errors_map_to_errno() {
+        use crate::Error;
         assert_eq!(Error::Busy { waiters: 2 }.errno(), libc::EBUSY);
         assert!(Error::Busy { waiters: 2 }.to_string().contains('2'));
     }

@@ -7,74 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::futex;
 use crate::wait::Deadline;
 
-/// The atomic operations the protocol uses on a 32-bit word.
-pub(crate) trait Atom32: Send + Sync {
-    fn load(&self, o: Ordering) -> u32;
-    fn fetch_add(&self, v: u32, o: Ordering) -> u32;
-    fn fetch_sub(&self, v: u32, o: Ordering) -> u32;
-    fn compare_exchange_weak(
-        &self,
-        cur: u32,
-        new: u32,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<u32, u32>;
-}
-
-/// The atomic operations the protocol uses on a 64-bit word.
-pub(crate) trait Atom64: Send + Sync {
-    fn load(&self, o: Ordering) -> u64;
-    fn store(&self, v: u64, o: Ordering);
-    fn fetch_add(&self, v: u64, o: Ordering) -> u64;
-    fn compare_exchange(&self, cur: u64, new: u64, s: Ordering, f: Ordering) -> Result<u64, u64>;
-    fn compare_exchange_weak(
-        &self,
-        cur: u64,
-        new: u64,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<u64, u64>;
-}
-
-macro_rules! forward {
-    ($ty:ty, $int:ty; $($name:ident($($arg:ident: $argty:ty),*) -> $ret:ty;)*) => {
-        $(
-            #[inline(always)]
-            fn $name(&self, $($arg: $argty),*) -> $ret {
-                <$ty>::$name(self, $($arg),*)
-            }
-        )*
-    };
-}
-
-macro_rules! atom_impl {
-    ($a32:ty, $a64:ty) => {
-        impl Atom32 for $a32 {
-            forward!($a32, u32;
-                load(o: Ordering) -> u32;
-                fetch_add(v: u32, o: Ordering) -> u32;
-                fetch_sub(v: u32, o: Ordering) -> u32;
-                compare_exchange_weak(cur: u32, new: u32, s: Ordering, f: Ordering)
-                    -> Result<u32, u32>;
-            );
-        }
-        impl Atom64 for $a64 {
-            forward!($a64, u64;
-                load(o: Ordering) -> u64;
-                store(v: u64, o: Ordering) -> ();
-                fetch_add(v: u64, o: Ordering) -> u64;
-                compare_exchange(cur: u64, new: u64, s: Ordering, f: Ordering)
-                    -> Result<u64, u64>;
-                compare_exchange_weak(cur: u64, new: u64, s: Ordering, f: Ordering)
-                    -> Result<u64, u64>;
-            );
-        }
-    };
-}
-
-atom_impl!(AtomicU32, AtomicU64);
-#[cfg(test)]
-atom_impl!(loom::sync::atomic::AtomicU32, loom::sync::atomic::AtomicU64);
+pub(crate) use crate::atom::{Atom32, Atom64};
 
 /// Atomics, futexes, fences and time for the protocol.
 pub(crate) trait Platform: Send + Sync {

@@ -1,15 +1,15 @@
 //! [`RawCondvar`]: the 48-byte, pointer-free condition variable a C shim keeps inside a
 //! `pthread_cond_t`, usable with any mutex.
 
-use super::Error;
 use super::lockword::{ATTR_MONOTONIC, ATTR_POLICY_MASK, ATTR_POLICY_SHIFT, ATTR_SHARED};
 use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use super::waiting::{learn, spin_adaptive, wait_ticket};
+use crate::error::Error;
 use crate::park::{FutexPark, Park, ParkRequest};
 use crate::wait::adaptive::{Ended, Plan};
 use crate::wait::ladder::{Climb, climb};
-use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolicy};
+use crate::wait::{Clock, Deadline, PolicyClass, WaitOutcome, WaitPolicy};
 
 /// A condition variable in 48 bytes (align 8) with no pointers, so it fits inside a glibc
 /// `pthread_cond_t` and works in memory shared between processes. **All-zero bytes are a valid,
@@ -29,7 +29,7 @@ use crate::wait::{Clock, Deadline, PolicyClass, Timespec, WaitOutcome, WaitPolic
 /// use std::sync::Mutex;
 /// use std::time::Duration;
 ///
-/// static CV: RawCondvar = RawCondvar::ZERO;
+/// static CV: RawCondvar = RawCondvar::new();
 /// let m = Mutex::new(());
 ///
 /// // Nobody notifies: the wait times out, and the relock's result comes back.
@@ -108,13 +108,8 @@ impl std::fmt::Debug for RawCondvar {
 }
 
 impl RawCondvar {
-    /// The all-zero condvar, as a constant initializer (the analog of
-    /// `PTHREAD_COND_INITIALIZER`). Each use is a fresh condvar.
-    #[allow(clippy::declare_interior_mutable_const)]
-    pub const ZERO: RawCondvar = RawCondvar::new();
-
-    /// A new condvar: `CLOCK_REALTIME`, process-private, default policy. Same bytes as
-    /// [`ZERO`](Self::ZERO).
+    /// A new condvar: `CLOCK_REALTIME`, process-private, default policy; all-zero bytes (the
+    /// analog of `PTHREAD_COND_INITIALIZER`, usable in a `static`).
     pub const fn new() -> Self {
         RawCondvar {
             core: Core::<Native>::new(),
@@ -170,11 +165,6 @@ impl RawCondvar {
         crate::wait::stats::stats_of(super::waiting::core_addr(&self.core))
     }
 
-    /// A deadline at `at` on this condvar's clock (what `pthread_cond_timedwait` means).
-    pub fn deadline_at(&self, at: Timespec) -> Deadline {
-        Deadline::new(self.clock(), at)
-    }
-
     /// Wakes one waiter that has not been signalled yet; returns whether there was one. Exactly
     /// one waiter returns because of it. No system call unless that waiter is parked; with
     /// nobody waiting, one load.
@@ -224,7 +214,8 @@ impl RawCondvar {
     /// The caller holds its mutex. `unlock` releases it (if it fails — an error-checking mutex
     /// not owned by the caller — the wait is abandoned and its error returned, the mutex still
     /// not relocked); after the wait, `relock` re-acquires it and its result is returned with the
-    /// outcome. `deadline` is absolute on its own clock (see [`deadline_at`](Self::deadline_at)).
+    /// outcome. `deadline` is absolute on its own clock (`pthread_cond_timedwait`'s is
+    /// `Deadline::new(cv.clock(), abstime)`).
     ///
     /// A panic in `unlock` (or in a custom park) unwinds with the condvar's state intact.
     pub fn wait_raw<E, R>(
@@ -274,7 +265,7 @@ impl RawCondvar {
     /// [`Error::Busy`] if some waiter has not been notified (it would block forever), otherwise
     /// waits until every notified waiter has stopped touching the object — so destroying right
     /// after `notify_all` is safe even though the woken waiters are still on their way out. After
-    /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::ZERO`]).
+    /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::new`]).
     pub fn destroy(&self) -> Result<(), Error> {
         self.core
             .destroy()

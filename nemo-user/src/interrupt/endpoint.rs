@@ -42,7 +42,13 @@ impl Endpoint {
         &self.shared
     }
 
-    /// Connects a sender of `vector` (same as [`Sender::connect`]).
+    /// Connects a sender of `vector` to the receiver behind this endpoint.
+    ///
+    /// Errors: [`Error::VectorOutOfRange`](crate::Error::VectorOutOfRange) (≥ 64),
+    /// [`Error::VectorNotEnabled`](crate::Error::VectorNotEnabled),
+    /// [`Error::ReceiverGone`](crate::Error::ReceiverGone),
+    /// [`Error::ForeignProcess`](crate::Error::ForeignProcess); on `uintr`, the kernel's errors
+    /// (e.g. a full target table).
     pub fn connect(&self, vector: u64) -> Result<Sender> {
         Sender::connect(self, vector)
     }
@@ -72,9 +78,13 @@ impl Endpoint {
     pub fn is_process_shared(&self) -> bool {
         self.shared.doorbell().process_shared
     }
+}
 
-    /// Whether two endpoints lead to the same receiver.
-    pub fn same_receiver(&self, other: &Endpoint) -> bool {
+/// Two endpoints are equal when they lead to the same receiver.
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Endpoint) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 }
+
+impl Eq for Endpoint {}

@@ -20,7 +20,7 @@ use super::thread;
 /// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::{Guard, Receiver};
 ///
 /// let hits = Rc::new(Cell::new(0));

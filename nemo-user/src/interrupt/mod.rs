@@ -35,7 +35,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicU64, Ordering};
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::{Receiver, Sender};
 //!
 //! // The handler of a signal-backend receiver runs like a signal handler: atomics only.
@@ -46,7 +46,7 @@
 //!     .register(move |v| { g.fetch_or(v.bit(), Ordering::SeqCst); })?;
 //! let ep = rx.endpoint();
 //! std::thread::spawn(move || -> Result<(), nemo_user::Error> {
-//!     Sender::connect(&ep, 9)?.send()
+//!     ep.connect(9)?.send()
 //! }).join().unwrap()?;
 //! while got.load(Ordering::SeqCst) == 0 {
 //!     std::hint::spin_loop(); // the signal interrupts this loop and runs the handler
@@ -76,7 +76,7 @@ pub use sender::Sender;
 pub use uintr_sys::Vector;
 
 /// The mask with all 64 vectors set.
-pub const ALL_VECTORS: u64 = u64::MAX;
+pub(crate) const ALL_VECTORS: u64 = u64::MAX;
 
 /// The backend of the calling thread's receiver, if it has one.
 pub fn current_backend() -> Option<kind::BackendKind> {

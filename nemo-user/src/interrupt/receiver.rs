@@ -39,7 +39,7 @@ use super::{ALL_VECTORS, Vector};
 /// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::{Receiver, Sender};
 ///
 /// let seen = Rc::new(Cell::new(0u64));
@@ -47,7 +47,7 @@ use super::{ALL_VECTORS, Vector};
 /// let rx = Receiver::builder()
 ///     .backend(BackendKind::Poll)
 ///     .register(move |v| s.set(s.get() | v.bit()))?;
-/// let tx = Sender::connect(&rx.endpoint(), 7)?;
+/// let tx = rx.endpoint().connect(7)?;
 /// std::thread::scope(|sc| {
 ///     sc.spawn(|| tx.send()).join().unwrap()
 /// })?;
@@ -85,12 +85,6 @@ impl Default for ReceiverBuilder {
 }
 
 impl ReceiverBuilder {
-    /// Default options: the process's default backend ([`crate::backend_info`]), all 64 vectors,
-    /// not process-shared.
-    pub fn new() -> ReceiverBuilder {
-        ReceiverBuilder::default()
-    }
-
     /// Uses this backend instead of the process default. Registering fails with
     /// [`Error::BackendUnavailable`] if it cannot run here.
     pub fn backend(mut self, kind: BackendKind) -> Self {
@@ -207,12 +201,12 @@ impl Receiver {
     where
         F: FnMut(Vector) + 'static,
     {
-        ReceiverBuilder::new().register(handler)
+        ReceiverBuilder::default().register(handler)
     }
 
     /// Options for registering a receiver.
     pub fn builder() -> ReceiverBuilder {
-        ReceiverBuilder::new()
+        ReceiverBuilder::default()
     }
 
     fn shared(&self) -> &Arc<Shared> {
@@ -236,17 +230,12 @@ impl Receiver {
     pub fn pending(&self) -> u64 {
         self.shared().doorbell().upid.pir()
     }
-
-    /// The kernel thread id of the receiving thread.
-    pub fn tid(&self) -> libc::pid_t {
-        self.shared().doorbell().tid
-    }
 }
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
-            .field("tid", &self.tid())
+            .field("tid", &self.shared().doorbell().tid)
             .field("backend", &self.backend())
             .field("pending", &format_args!("{:#x}", self.pending()))
             .finish()

@@ -15,11 +15,11 @@ use super::thread;
 /// including from inside an interrupt handler (sending is async-signal-safe).
 ///
 /// ```
-/// use nemo_user::backend::BackendKind;
-/// use nemo_user::interrupt::{Receiver, Sender};
+/// use nemo_user::BackendKind;
+/// use nemo_user::interrupt::Receiver;
 ///
 /// let rx = Receiver::builder().backend(BackendKind::Poll).register(|_| {})?;
-/// assert!(matches!(Sender::connect(&rx.endpoint(), 64), Err(nemo_user::Error::VectorOutOfRange(64))));
+/// assert!(matches!(rx.endpoint().connect(64), Err(nemo_user::Error::VectorOutOfRange(64))));
 /// let tx = rx.endpoint().connect(63)?;
 /// tx.send()?;
 /// tx.send()?; // coalesces with the first
@@ -43,12 +43,8 @@ impl core::fmt::Debug for Sender {
 }
 
 impl Sender {
-    /// Connects to `vector` of the receiver behind `endpoint`.
-    ///
-    /// Errors: [`Error::VectorOutOfRange`] (≥ 64), [`Error::VectorNotEnabled`],
-    /// [`Error::ReceiverGone`], [`Error::ForeignProcess`]; on `uintr`, the kernel's errors
-    /// (e.g. a full target table).
-    pub fn connect(endpoint: &Endpoint, vector: u64) -> Result<Sender> {
+    /// Connects to `vector` of the receiver behind `endpoint` ([`Endpoint::connect`]).
+    pub(crate) fn connect(endpoint: &Endpoint, vector: u64) -> Result<Sender> {
         thread::init_process();
         let vector = Vector::new(vector).map_err(|_| Error::VectorOutOfRange(vector))?;
         let shared = endpoint.shared().clone();
@@ -122,10 +118,5 @@ impl Sender {
     /// The endpoint this sender is connected to.
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(self.shared.clone())
-    }
-
-    /// Whether the receiver is still registered.
-    pub fn is_alive(&self) -> bool {
-        self.shared.doorbell().is_alive()
     }
 }

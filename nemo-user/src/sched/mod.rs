@@ -68,7 +68,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //! use nemo_user::sched::{self, Runtime};
 //!
 //! let rt = Runtime::builder()

@@ -40,7 +40,7 @@
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::time::Duration;
-//! use nemo_user::backend::BackendKind;
+//! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::Receiver;
 //! use nemo_user::timer::{Arm, TimerThread, Idle};
 //!
@@ -51,7 +51,7 @@
 //!     .backend(BackendKind::Poll)
 //!     .register(move |_| p.store(true, Ordering::Relaxed))?;
 //! let timers = TimerThread::spawn(Idle::Sleep)?;
-//! let quantum = timers.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
+//! let quantum = timers.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
 //! let mut slices = 0;
 //! while slices < 3 {
 //!     // ... run a task ...
@@ -76,10 +76,8 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::interrupt::Endpoint;
 
-pub use self::posix::MAX_POSIX_TIMERS;
 pub use self::thread::{TimerThread, TimerThreadBuilder};
 pub use self::timer_core::{Idle, TimerCore, TimerCoreBuilder};
-pub use crate::clock::tsc_ghz;
 
 /// When a timer expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,8 +119,8 @@ impl TickStats {
 
 /// A timer: periodic or one-shot ticks on a receiver's vector. Dropping it cancels it.
 ///
-/// Made by [`TimerThread::arm`] / [`TimerCore::arm`] (a timer thread sends the ticks, any
-/// backend), [`TimerCore::arm_fn`] (a function called on the timer thread), or
+/// Made by [`TimerCore::arm`] (on a core of its own or a [`TimerThread`]'s: a timer thread
+/// sends the ticks, any backend), [`TimerCore::arm_fn`] (a function called on the timer thread), or
 /// [`Timer::posix`] (a per-thread kernel timer, `signal` backend). `'a` is the lifetime of what
 /// a [`TimerCore`]'s functions borrow (`'static` for the others).
 #[must_use = "dropping a timer cancels it: keep it for as long as it should tick"]
@@ -156,14 +154,14 @@ impl Timer<'static> {
     ///
     /// Errors: [`Error::TimerUnsupported`](crate::Error::TimerUnsupported) on another backend,
     /// [`Error::InvalidPeriod`](crate::Error::InvalidPeriod), the errors of
-    /// [`Sender::connect`](crate::interrupt::Sender::connect), [`Error::Os`](crate::Error::Os)
-    /// if the kernel refuses (or [`MAX_POSIX_TIMERS`] exist).
+    /// [`Endpoint::connect`](crate::interrupt::Endpoint::connect), [`Error::Os`](crate::Error::Os)
+    /// if the kernel refuses (or 256 POSIX timers exist in the process).
     ///
     /// ```
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicU64, Ordering};
     /// use std::time::Duration;
-    /// use nemo_user::backend::BackendKind;
+    /// use nemo_user::BackendKind;
     /// use nemo_user::interrupt::Receiver;
     /// use nemo_user::timer::{Arm, Timer};
     ///

@@ -32,7 +32,7 @@ use super::destination::Counts;
 use super::{Arm, TickStats};
 
 /// POSIX timers that may exist at once in a process (the kernel has its own, larger limit).
-pub const MAX_POSIX_TIMERS: usize = 256;
+pub(crate) const MAX_POSIX_TIMERS: usize = 256;
 
 const TAG: u64 = 0x6e;
 const TAG_SHIFT: u32 = 56;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::Endpoint;
 
 use super::timer_core::{Idle, TimerCore, TimerCoreBuilder};
-use super::{Arm, Expiry, Timer};
+use super::{Arm, Timer};
 
 /// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
 /// worker its preemption ticks. Dropping it stops and joins the thread; its timers then stay
@@ -18,7 +18,7 @@ use super::{Arm, Expiry, Timer};
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use std::time::Duration;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::Receiver;
 /// use nemo_user::timer::{Arm, TimerThread, Idle};
 ///
@@ -29,7 +29,7 @@ use super::{Arm, Expiry, Timer};
 ///     .backend(BackendKind::Signal)
 ///     .register(move |v| if v.get() == TICK as u8 { t.fetch_add(1, Ordering::Relaxed); })?;
 /// let timer_thread = TimerThread::spawn(Idle::Sleep)?;
-/// let timer = timer_thread.arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
+/// let timer = timer_thread.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
 /// while ticks.load(Ordering::Relaxed) < 5 {
 ///     std::hint::spin_loop(); // the ticks interrupt this loop
 /// }
@@ -56,15 +56,10 @@ pub struct TimerThreadBuilder {
 }
 
 impl TimerThreadBuilder {
-    /// How the thread waits between deadlines (default [`Idle::Spin`]).
-    pub fn wait(mut self, wait: Idle) -> Self {
-        self.core = self.core.wait(wait);
-        self
-    }
-
-    /// The TSC rate, if known (see [`TimerCoreBuilder::tsc_ghz`]).
-    pub fn tsc_ghz(mut self, ghz: f64) -> Self {
-        self.core = self.core.tsc_ghz(ghz);
+    /// The options of the core the thread runs: how it waits between deadlines (default
+    /// [`Idle::Spin`]), the TSC rate ([`TimerCore::builder`]).
+    pub fn core(mut self, core: TimerCoreBuilder) -> Self {
+        self.core = core;
         self
     }
 
@@ -139,7 +134,9 @@ fn pin_current(cpu: usize) -> Result<()> {
 impl TimerThread {
     /// Starts a timer thread that waits as `wait` says.
     pub fn spawn(wait: Idle) -> Result<TimerThread> {
-        TimerThread::builder().wait(wait).spawn()
+        TimerThread::builder()
+            .core(TimerCore::builder().wait(wait))
+            .spawn()
     }
 
     /// Options.
@@ -153,26 +150,13 @@ impl TimerThread {
 
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see
     /// [`TimerCore::arm`]).
-    pub fn arm(&self, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'static>> {
+    pub(crate) fn arm(&self, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'static>> {
         self.core.arm(endpoint, vector, arm)
     }
 
-    /// Arms a timer that calls `f` on the timer thread (see [`TimerCore::arm_fn`]).
-    pub fn arm_fn<F>(&self, arm: Arm, f: F) -> Result<Timer<'static>>
-    where
-        F: FnMut(Expiry) + Send + 'static,
-    {
-        self.core.arm_fn(arm, f)
-    }
-
-    /// The core the thread runs.
+    /// The core the thread runs: arm timers on it ([`TimerCore::arm`], [`TimerCore::arm_fn`]).
     pub fn core(&self) -> &Arc<TimerCore<'static>> {
         &self.core
-    }
-
-    /// How the thread waits (see [`TimerCore::wait`]).
-    pub fn wait(&self) -> Idle {
-        self.core.wait()
     }
 
     /// CPU time the thread has used so far (its `pthread_getcpuclockid` clock): what the timer

@@ -170,12 +170,7 @@ impl core::fmt::Debug for TimerCore<'_> {
 }
 
 impl<'a> TimerCore<'a> {
-    /// A core that waits as `wait` says (see [`TimerCoreBuilder`] for the other options).
-    pub fn new(wait: Idle) -> TimerCore<'a> {
-        TimerCore::builder().wait(wait).build()
-    }
-
-    /// Options.
+    /// Options: how the core waits, the TSC rate.
     pub fn builder() -> TimerCoreBuilder {
         TimerCoreBuilder {
             wait: Idle::Spin,
@@ -190,7 +185,8 @@ impl<'a> TimerCore<'a> {
     }
 
     /// Whether its deadlines are TSC values (else `CLOCK_MONOTONIC`).
-    pub fn uses_tsc(&self) -> bool {
+    #[cfg(test)]
+    fn uses_tsc(&self) -> bool {
         self.clock.is_tsc()
     }
 
@@ -240,7 +236,7 @@ impl<'a> TimerCore<'a> {
     ///
     /// Errors: [`Error::InvalidPeriod`] for a zero period (or one too long for the clock),
     /// [`Error::VectorOutOfRange`], [`Error::VectorNotEnabled`], [`Error::ReceiverGone`],
-    /// [`Error::ForeignProcess`] (as [`Sender::connect`]), [`Error::TimerStopped`], and
+    /// [`Error::ForeignProcess`] (as [`Endpoint::connect`](crate::interrupt::Endpoint::connect)), [`Error::TimerStopped`], and
     /// [`Error::TimerUnsupported`] when called from a timer function of this very core.
     pub fn arm(self: &Arc<Self>, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'a>> {
         let schedule = self.schedule(arm)?;
@@ -543,18 +539,18 @@ mod tests {
 
     #[test]
     fn pause_falls_back_to_spin_without_waitpkg() {
-        let c: TimerCore<'_> = TimerCore::new(Idle::Pause);
+        let c: TimerCore<'_> = TimerCore::builder().wait(Idle::Pause).build();
         if !waitpkg() || !c.uses_tsc() {
             assert_eq!(c.wait(), Idle::Spin);
         }
-        let s: TimerCore<'_> = TimerCore::new(Idle::Sleep);
+        let s: TimerCore<'_> = TimerCore::builder().wait(Idle::Sleep).build();
         assert_eq!(s.wait(), Idle::Sleep);
         assert!(!s.uses_tsc(), "sleeping deadlines are CLOCK_MONOTONIC");
     }
 
     #[test]
     fn schedules_validate_periods() {
-        let c: TimerCore<'_> = TimerCore::new(Idle::Sleep);
+        let c: TimerCore<'_> = TimerCore::builder().wait(Idle::Sleep).build();
         assert_eq!(
             c.schedule(Arm::Periodic(Duration::ZERO)),
             Err(Error::InvalidPeriod(Duration::ZERO))
@@ -572,7 +568,7 @@ mod tests {
 
     #[test]
     fn a_stopped_core_refuses_to_run_or_arm() {
-        let c = Arc::new(TimerCore::new(Idle::Spin));
+        let c = Arc::new(TimerCore::builder().wait(Idle::Spin).build());
         c.stop();
         assert!(c.is_stopped());
         assert_eq!(c.run(), Err(Error::TimerStopped));

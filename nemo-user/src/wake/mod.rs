@@ -86,11 +86,11 @@ use crate::wait::Deadline;
 ///
 /// ```
 /// use nemo_user::condvar::Condvar;
-/// use nemo_user::backend::BackendKind;
+/// use nemo_user::BackendKind;
 /// use nemo_user::wake::InterruptPark;
 /// use std::sync::{Arc, Mutex};
 ///
-/// let pair = Arc::new((Mutex::new(false), Condvar::with_interrupt_park(
+/// let pair = Arc::new((Mutex::new(false), Condvar::new().with_interrupt_park(
 ///     InterruptPark::with_backend(BackendKind::Signal),
 /// )));
 /// let p = pair.clone();
@@ -141,7 +141,7 @@ impl InterruptPark {
     }
 
     /// Whether it asks for the emulated `uintr` backend.
-    pub const fn is_emulated(&self) -> bool {
+    pub(crate) const fn is_emulated(&self) -> bool {
         self.emulated
     }
 

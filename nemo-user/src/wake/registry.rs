@@ -22,7 +22,7 @@
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::condvar::platform::Atom32;
+use crate::atom::Atom32;
 
 /// How many claimed wakers a notifier holds at once (on its stack) before it wakes them and
 /// claims more: a broadcast to more waiters runs in batches of this size, without allocating.

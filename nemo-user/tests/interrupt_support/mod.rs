@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+use nemo_user::BackendKind;
 use nemo_user::am::{ActionId, Domain};
-use nemo_user::backend::BackendKind;
-use nemo_user::interrupt::ReceiverBuilder;
+use nemo_user::interrupt::{Receiver, ReceiverBuilder};
 
 /// The software backends, which CI runs everywhere.
 pub const SOFTWARE: [BackendKind; 2] = [BackendKind::Signal, BackendKind::Poll];
@@ -35,8 +35,8 @@ impl Flavor {
 
     pub fn builder(self) -> ReceiverBuilder {
         match self {
-            Flavor::UintrEmulated => ReceiverBuilder::new().uintr_emulated(true),
-            f => ReceiverBuilder::new().backend(f.kind()),
+            Flavor::UintrEmulated => Receiver::builder().uintr_emulated(true),
+            f => Receiver::builder().backend(f.kind()),
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::Receiver;
 use nemo_user::timer::{Arm, Idle, Timer, TimerThread};
 
@@ -75,7 +75,7 @@ impl Ticked {
                 let tt = self
                     .timer_thread
                     .get_or_insert_with(|| TimerThread::spawn(wait).expect("timer thread"));
-                tt.arm(&self.rx.endpoint(), TICK, arm).expect("arm")
+                tt.core().arm(&self.rx.endpoint(), TICK, arm).expect("arm")
             }
             Source::Posix => Timer::posix(&self.rx.endpoint(), TICK, arm).expect("posix timer"),
         }
