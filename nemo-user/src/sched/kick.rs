@@ -19,7 +19,7 @@
 //!   notifies the event after the push, so a parked task of an idle worker is not left waiting.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::AcqRel, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering::AcqRel, Ordering::Relaxed};
 
 use super::queue::SharedQueue;
 use super::wakeup::WorkerState;
@@ -34,6 +34,8 @@ pub(crate) struct TaskToken {
     pub(crate) id: u64,
     state: AtomicU8,
     latency_critical: AtomicBool,
+    /// The word a condvar or event wait of the task sleeps on (see `waiter.rs`).
+    pub(crate) wait_word: AtomicU32,
     worker: Arc<WorkerState>,
     queue: Arc<SharedQueue>,
 }
@@ -44,6 +46,7 @@ impl TaskToken {
             id,
             state: AtomicU8::new(EMPTY),
             latency_critical: AtomicBool::new(false),
+            wait_word: AtomicU32::new(0),
             worker,
             queue,
         }
@@ -74,7 +77,7 @@ impl TaskToken {
         self.latency_critical.store(critical, Relaxed);
     }
 
-    fn unpark(&self) {
+    pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, AcqRel) != PARKED {
             return;
         }
