@@ -111,6 +111,8 @@
 
 mod join;
 mod kick;
+#[cfg(test)]
+mod loom_models;
 mod queue;
 mod task;
 mod waiter;
