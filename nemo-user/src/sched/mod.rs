@@ -15,6 +15,10 @@
 //! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
 //! | `join.rs` | [`JoinHandle`]: results and panics |
 //!
+//! What a runtime needs from nemo, and how to plug in a scheduler of your own instead of this
+//! one, is in `RUNTIMES.md` beside the crate's `Cargo.toml` (with `examples/sched_own.rs`, a
+//! whole scheduler on nemo's receivers, timer and kicks in one file).
+//!
 //! # Preemption
 //!
 //! Each worker's timer ticks every quantum while it has tasks. The tick is a user interrupt on
