@@ -12,24 +12,27 @@
 //!   nemo `Event`; the sender stamps and notifies the event, and the waiting task stamps when it
 //!   runs. The notify unparks it and kicks the worker, whose running task switches at its next
 //!   safepoint;
-//! - `kick off`: the same, the waiting task not marked: it runs when a quantum tick
+//! - `unpark`: as `kick on`, but the task parks with `sched::park` and the sender calls its
+//!   `Unparker` directly: the kick without the condvar protocol and the waiter registry, to show
+//!   what each part costs;
+//! - `kick off`: as `kick on`, the waiting task not marked: it runs when a quantum tick
 //!   ([`QUANTUM`], in both runtimes) preempts the long task — up to two quanta later, as the
 //!   preempted task is queued before it.
 //!
-//! The three run in alternating blocks within one measurement, so drifts of a shared machine
-//! hit them alike. Samples are `kick on` latencies; `am_*` and `off_*` are the others' quantiles,
-//! `on_over_am_*` the ratios (target: p50 ≤ 1.10×).
+//! The four run in alternating blocks within one measurement, so drifts of a shared machine
+//! hit them alike. Samples are `kick on` latencies; `am_*`, `unpark_*` and `off_*` are the
+//! others' quantiles, `on_over_am_*` the ratios (target: p50 ≤ 1.10×).
 
-use std::sync::Arc;
 use std::sync::atomic::{
     AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst,
 };
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nemo_user::am::Domain;
 use nemo_user::backend::BackendKind;
 use nemo_user::event::Event;
-use nemo_user::sched::{self, Runtime};
+use nemo_user::sched::{self, Runtime, Unparker};
 
 use super::Driver;
 use super::sched_support::{Latencies, backend_of, spin, spins_per_us};
@@ -48,13 +51,13 @@ pub const QUANTUM: Duration = Duration::from_micros(200);
 /// About how long the busy loops work between two safepoints.
 pub const CHUNK_NS: f64 = 100.0;
 
-/// Blocks per measurement (each runs the three loops).
+/// Blocks per measurement (each runs the four loops).
 const BLOCKS: usize = 4;
 
 pub(super) const FOOTER: &str = "\
 samples: kick on (wake → the latency-critical task runs, its worker busy); am_p50/am_p99: the \
 raw active message to a busy thread of the same backend, measured the same way in the same run; \
-off_*: the task not latency-critical (runs at a quantum tick, quantum 200 µs); target: \
+unpark_*: the task woken by its Unparker instead of an Event (kick alone); off_*: the task not latency-critical (runs at a quantum tick, quantum 200 µs); target: \
 on_over_am_p50 ≤ 1.10";
 
 impl Driver for Kick {
@@ -96,6 +99,7 @@ impl Driver for Kick {
         let per = case.events.div_ceil(BLOCKS).max(1);
         let gap = case.gap.duration();
         let (mut am, mut on, mut off) = (Latencies::new(), Latencies::new(), Latencies::new());
+        let mut unpark = Latencies::new();
         let mut samples = Vec::with_capacity(per * BLOCKS);
         for block in 0..BLOCKS {
             let warmup = if block == 0 { case.warmup } else { 0 };
@@ -109,11 +113,16 @@ impl Driver for Kick {
                 };
                 match what {
                     0 => p.raw_am(&mut am, &mut Vec::new()),
-                    1 => p.sched(true, &mut on, &mut samples),
-                    _ => p.sched(false, &mut off, &mut Vec::new()),
+                    1 => p.sched(true, Via::Event, &mut on, &mut samples),
+                    2 => p.sched(true, Via::Unparker, &mut unpark, &mut Vec::new()),
+                    _ => p.sched(false, Via::Event, &mut off, &mut Vec::new()),
                 }
             };
-            let order: [usize; 3] = if block % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+            let order: [usize; 4] = if block % 2 == 0 {
+                [0, 1, 2, 3]
+            } else {
+                [3, 2, 1, 0]
+            };
             for what in order {
                 run(what)?;
             }
@@ -128,6 +137,8 @@ impl Driver for Kick {
             extra: vec![
                 ("am_p50", am.quantile_ns(0.5)),
                 ("am_p99", am.quantile_ns(0.99)),
+                ("unpark_p50", unpark.quantile_ns(0.5)),
+                ("unpark_p99", unpark.quantile_ns(0.99)),
                 ("off_p50", off.quantile_ns(0.5)),
                 ("off_p99", off.quantile_ns(0.99)),
                 (
@@ -141,6 +152,16 @@ impl Driver for Kick {
             ],
         })
     }
+}
+
+/// How the sender wakes the waiting task.
+#[derive(Clone, Copy)]
+enum Via {
+    /// A nemo `Event` the task waits on (the condvar protocol and the waiter registry, then
+    /// the unpark).
+    Event,
+    /// The task's `sched::Unparker` directly (the unpark and kick alone).
+    Unparker,
 }
 
 /// One block of one loop.
@@ -223,7 +244,9 @@ impl Loop {
                         timeout: TIMEOUT,
                     });
                 }
-                std::hint::spin_loop();
+                // Yield, not spin: on a machine with fewer free cores than threads, a spinning
+                // sender would take turns with the receiver it waits for.
+                std::thread::yield_now();
             }
             if i >= self.warmup {
                 let ns = stamps.at.load(Acquire).saturating_sub(t0);
@@ -284,10 +307,11 @@ impl Loop {
         })
     }
 
-    /// A waiting task of a one-worker runtime whose other task is busy.
+    /// A waiting task of a one-worker runtime whose other task is busy, woken through `via`.
     fn sched(
         &self,
         kick: bool,
+        via: Via,
         lat: &mut Latencies,
         samples: &mut Vec<u64>,
     ) -> Result<(), Failure> {
@@ -302,14 +326,29 @@ impl Loop {
             })?;
         let stamps = Arc::new(Stamps::new());
         let event = Arc::new((Event::new(), AtomicU64::new(0)));
+        let unparker = Arc::new(Mutex::new(None::<Unparker>));
         let waiter = {
-            let (stamps, event) = (Arc::clone(&stamps), Arc::clone(&event));
+            let (stamps, event, unparker) = (
+                Arc::clone(&stamps),
+                Arc::clone(&event),
+                Arc::clone(&unparker),
+            );
             rt.spawn(move || {
                 sched::set_latency_critical(kick);
+                *unparker.lock().unwrap_or_else(PoisonError::into_inner) =
+                    sched::current_unparker();
                 let (ev, seq) = &*event;
                 let mut seen = 0;
+                let waiting = |seen: u64| seq.load(Acquire) == seen && !stamps.stop.load(Acquire);
                 loop {
-                    ev.wait_while(|| seq.load(Acquire) == seen && !stamps.stop.load(Acquire));
+                    match via {
+                        Via::Event => ev.wait_while(|| waiting(seen)),
+                        Via::Unparker => {
+                            while waiting(seen) {
+                                sched::park();
+                            }
+                        }
+                    }
                     if stamps.stop.load(Acquire) {
                         return;
                     }
@@ -333,13 +372,25 @@ impl Loop {
             &stamps,
             || {
                 event.1.fetch_add(1, Release);
-                event.0.notify_one();
+                match via {
+                    Via::Event => {
+                        event.0.notify_one();
+                    }
+                    Via::Unparker => {
+                        if let Some(u) = &*unparker.lock().unwrap_or_else(PoisonError::into_inner) {
+                            u.unpark();
+                        }
+                    }
+                }
             },
             lat,
             samples,
         );
         stamps.stop.store(true, Release);
         event.0.notify_all();
+        if let Some(u) = &*unparker.lock().unwrap_or_else(PoisonError::into_inner) {
+            u.unpark();
+        }
         let _ = waiter.join();
         let _ = busy.join();
         rt.shutdown();
