@@ -7,7 +7,8 @@
 //! (`plain`), with safepoints and quantum zero (`quiet`), and with safepoints at the case's
 //! quantum (`ticked`); `quiet` and `ticked` alternate in order. Each run is timed by the worker
 //! thread's CPU clock, read inside the task, so other programs on the machine do not count; the
-//! ticks' timer thread spins on its deadlines on another core and does not count either.
+//! ticks' timer thread sleeps to its deadlines (`Idle::Sleep`) and does not count either, and
+//! `preemptions_per_run` shows how many ticks a run really took.
 //!
 //! - `slowdown_pct`: median ticked over median quiet, minus one — the cost of preemption;
 //! - `checks_pct`: median quiet over median plain, minus one — the cost of the safepoints alone
@@ -121,7 +122,9 @@ impl Driver for Preempt {
             .workers(1)
             .backend(backend)
             .quantum(Duration::ZERO)
-            .timer_idle(Idle::Spin)
+            // Not `Idle::Spin`: on `poll`, ticks from a spinning timer thread stall after the
+            // first (see `bench/README.md`).
+            .timer_idle(Idle::Sleep)
             .build()
             .map_err(|e| Failure::Register {
                 receiver: 0,
