@@ -115,6 +115,7 @@ impl Driver for Hol {
                 cases.push(Case {
                     regime: regime(load, q),
                     gap: Gap::Spin(Duration::from_nanos((interarrival_us * 1e3) as u64)),
+                    // GETs; the SCANs come on top.
                     events: plan.iters.unwrap_or(requests).max(1),
                     warmup: 0,
                     budget: Some(f.run),
@@ -149,17 +150,21 @@ impl Driver for Hol {
         let chunks = |us: f64| ((us * 1000.0 / CHUNK_NS).round() as u32).max(1);
         let (get_chunks, scan_chunks) = (chunks(GET_US), chunks(SCAN_US));
 
-        // Arrivals, drawn up front: exponential gaps of mean service / load.
-        let n = case.events;
+        // Arrivals, drawn up front: exponential gaps of mean service / load, until there are
+        // `case.events` GETs (the SCANs come on top).
         let mean_gap_ns = mean_service_us() * 1000.0 / load;
         let mut t = 0.0f64;
-        let mut arrivals = Vec::with_capacity(n);
-        let mut scans = Vec::with_capacity(n);
-        for _ in 0..n {
+        let mut arrivals = Vec::with_capacity(case.events + case.events / 100);
+        let mut scans = Vec::with_capacity(arrivals.capacity());
+        let mut gets = 0;
+        while gets < case.events {
             t += -mean_gap_ns * (1.0 - fastrand::f64()).ln();
             arrivals.push(t as u64);
-            scans.push(fastrand::f64() < SCAN_SHARE);
+            let scan = fastrand::f64() < SCAN_SHARE;
+            scans.push(scan);
+            gets += usize::from(!scan);
         }
+        let n = arrivals.len();
 
         let rt = Runtime::builder()
             .workers(1)

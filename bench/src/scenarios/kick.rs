@@ -96,12 +96,16 @@ impl Driver for Kick {
     ) -> Result<Measurement, Failure> {
         let backend = backend_of(instance)?;
         let chunk = (spins_per_us() * CHUNK_NS / 1000.0).max(1.0) as u32;
-        let per = case.events.div_ceil(BLOCKS).max(1);
+        let mut samples = Vec::with_capacity(case.events);
         let gap = case.gap.duration();
         let (mut am, mut on, mut off) = (Latencies::new(), Latencies::new(), Latencies::new());
         let mut unpark = Latencies::new();
-        let mut samples = Vec::with_capacity(per * BLOCKS);
         for block in 0..BLOCKS {
+            // The events spread over the blocks, `case.events` in all.
+            let per = case.events / BLOCKS + usize::from(block < case.events % BLOCKS);
+            if per == 0 {
+                continue;
+            }
             let warmup = if block == 0 { case.warmup } else { 0 };
             let mut run = |what: usize| -> Result<(), Failure> {
                 let p = Loop {

@@ -13,7 +13,8 @@
 //! - `slowdown_pct`: median ticked over median quiet, minus one — the cost of preemption;
 //! - `checks_pct`: median quiet over median plain, minus one — the cost of the safepoints alone
 //!   (a thread-local load and, on `poll`, the pending word);
-//! - samples and `ns_per_preemption`: extra CPU time of a ticked run per preemption it took.
+//! - samples: the extra CPU time of each ticked run over the quiet run it is paired with;
+//! - `ns_per_preemption`: that extra time per preemption the run took (median).
 //!
 //! On `signal` a tick is a real-time signal handled on the worker (its cost counts); on `poll`
 //! the tick is a store the worker's next safepoint reads. Neither preempts between safepoints
@@ -41,7 +42,8 @@ pub(super) const FOOTER: &str = "\
 paper (xUI Fig. 5, preemption every 5 µs): safepoint polling and signals cost most, UIPI less, \
 xUI's tracked interrupts + KB timer least (gem5 only); slowdown_pct: ticked vs quiet (same \
 safepoints, quantum 0), medians of interleaved runs timed by the worker's CPU clock; \
-checks_pct: quiet vs no safepoints; samples: extra CPU ns per preemption";
+checks_pct: quiet vs no safepoints; samples: extra CPU ns of each ticked run over its quiet \
+pair; ns_per_preemption: that per preemption";
 
 struct Form {
     intervals: &'static [u64],
@@ -141,6 +143,7 @@ impl Driver for Preempt {
         }
         let (mut plain, mut quiet, mut ticked) = (Vec::new(), Vec::new(), Vec::new());
         let mut per_preemption = Vec::new();
+        let mut extra_ns = Vec::with_capacity(reps);
         let mut preemptions = Vec::new();
         for rep in 0..reps {
             plain.push(runner.time(&w, Mode::Plain)?.cpu_ns as f64);
@@ -161,6 +164,7 @@ impl Driver for Preempt {
             quiet.push(q);
             ticked.push(t.cpu_ns as f64);
             preemptions.push(t.preemptions as f64);
+            extra_ns.push((t.cpu_ns as f64 - q).max(0.0).round() as u64);
             if t.preemptions > 0 {
                 per_preemption.push(((t.cpu_ns as f64 - q) / t.preemptions as f64).max(0.0));
             }
@@ -169,7 +173,7 @@ impl Driver for Preempt {
         let (p, q, t) = (median(&plain), median(&quiet), median(&ticked));
         Ok(Measurement {
             unit: Unit::Ns,
-            samples: Samples::Latency(per_preemption.iter().map(|x| x.round() as u64).collect()),
+            samples: Samples::Latency(extra_ns),
             waiter_cpu_ns_per_event: None,
             pinned: false,
             clamped: 0,
