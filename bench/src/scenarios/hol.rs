@@ -13,14 +13,18 @@
 //!
 //! The quantum ticks come from the runtime's timer thread sleeping to its deadlines
 //! (`Idle::Sleep`, with minimal timer slack): it frees its core, and the worker's real tick rate
-//! (`ticks_per_ms`) shows how far short of the quantum its wake-ups fall. Samples are
+//! (`ticks_per_ms`) shows how far short of the quantum its wake-ups fall; `worker_cpu_pct` is
+//! how much of a core the worker thread got over the run (on a shared machine, less than 100 %
+//! makes the offered load higher than its nominal value). Samples are
 //! GET latencies; `get_p999`, `scan_p99`, `goodput_kreq_s` (requests served per second of the
 //! run, first arrival to last completion) and `offered_kreq_s` come with them. Targets (xUI): at
 //! 50 % load and a 20 µs quantum, GET p99 ≤ 0.1× and goodput ≥ 0.9× the same load without
 //! preemption.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Release};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Release,
+};
 use std::time::{Duration, Instant};
 
 use nemo_user::sched::{self, Runtime};
@@ -28,7 +32,7 @@ use nemo_user::timer::Idle;
 
 use super::Driver;
 use super::sched_support::{Latencies, backend_of, spin, spins_per_us};
-use crate::clock::Unit;
+use crate::clock::{Unit, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
 use crate::plan::{Plan, Profile};
@@ -185,6 +189,8 @@ impl Driver for Hol {
             scans,
             next: AtomicUsize::new(0),
             done: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            cpu_start: AtomicU64::new(0),
+            cpu_end: AtomicU64::new(0),
         });
         let servers: Vec<_> = (0..SERVERS)
             .map(|_| {
@@ -234,6 +240,15 @@ impl Driver for Hol {
                     "ticks_per_ms",
                     stats.ticks as f64 / (last_done.max(1) as f64 / 1e6),
                 ),
+                (
+                    "worker_cpu_pct",
+                    shared
+                        .cpu_end
+                        .load(Acquire)
+                        .saturating_sub(shared.cpu_start.load(Acquire)) as f64
+                        / last_done.max(1) as f64
+                        * 100.0,
+                ),
             ],
         })
     }
@@ -249,6 +264,10 @@ struct Shared {
     next: AtomicUsize,
     /// Completion − arrival of each request, ns.
     done: Vec<AtomicU64>,
+    /// The worker thread's CPU clock when the first server started and when the last one
+    /// ended (ns; 0: not yet).
+    cpu_start: AtomicU64,
+    cpu_end: AtomicU64,
 }
 
 impl Shared {
@@ -263,6 +282,13 @@ impl Shared {
 
     /// A server task: takes the requests whose arrival has come, in order, until none is left.
     fn serve(&self, chunk: u32, get_chunks: u32, scan_chunks: u32) {
+        let cpu = || thread_cpu_ns().unwrap_or(0);
+        let _ = self.cpu_start.compare_exchange(0, cpu(), AcqRel, Acquire);
+        self.serve_requests(chunk, get_chunks, scan_chunks);
+        self.cpu_end.fetch_max(cpu(), AcqRel);
+    }
+
+    fn serve_requests(&self, chunk: u32, get_chunks: u32, scan_chunks: u32) {
         loop {
             let i = self.next.load(Acquire);
             if i >= self.arrivals.len() {
