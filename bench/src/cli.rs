@@ -460,7 +460,7 @@ pub fn list(sim: bool) -> String {
         if sim { ", --sim" } else { "" }
     );
     for m in mechanisms::MECHANISMS {
-        let takes = |s: &&scenarios::Scenario| s.accepts(m.kind) && m.supports(s.id);
+        let takes = |s: &&scenarios::Scenario| s.takes(m);
         let applies: Vec<&str> = scenarios::SCENARIOS
             .iter()
             .filter(takes)

@@ -66,7 +66,7 @@ struct Planned<'a> {
 
 impl Planned<'_> {
     fn applies(&self) -> bool {
-        self.scenario.accepts(self.mechanism.kind) && self.mechanism.supports(self.scenario.id)
+        self.scenario.takes(self.mechanism)
     }
 }
 
@@ -108,7 +108,7 @@ pub fn run(
             let applying = selection
                 .mechanisms(s)
                 .into_iter()
-                .filter(|&m| s.accepts(m.kind) && m.supports(s.id))
+                .filter(|&m| s.takes(m))
                 .count();
             cs.len() * applying * plan.repetitions(s.repeat)
         })

@@ -466,6 +466,12 @@ pub trait InterruptLink: Send + Sync {
         None
     }
 
+    /// The `nemo_user` backend the link's receivers run, for scenarios that build their own
+    /// receivers on it (a `nemo_user::sched` runtime). `None` (the default): not a nemo link.
+    fn nemo_backend(&self) -> Option<nemo_user::backend::BackendKind> {
+        None
+    }
+
     /// On receiver `index`'s thread, after the run: stop delivering to it.
     fn unregister(&self, index: usize);
 

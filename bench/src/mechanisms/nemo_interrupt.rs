@@ -21,7 +21,7 @@ use crate::arrival::Arrivals;
 const VECTOR: u64 = 1;
 
 /// Scenarios these mechanisms take part in.
-pub(super) const TICK_SCENARIOS: &[&str] = &["overhead", "timer"];
+pub(super) const TICK_SCENARIOS: &[&str] = &["overhead", "timer", "kick", "hol", "preempt"];
 
 /// A `nemo_user` interrupt mechanism.
 pub struct NemoInterrupt {
@@ -107,6 +107,10 @@ impl InterruptLink for NemoLink {
 
     fn delivers_at_safepoints(&self) -> bool {
         self.backend == BackendKind::Poll
+    }
+
+    fn nemo_backend(&self) -> Option<BackendKind> {
+        Some(self.backend)
     }
 
     fn own_ticks(

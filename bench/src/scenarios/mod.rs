@@ -6,16 +6,20 @@
 //! entry in [`SCENARIOS`]: see `src/mechanisms/README.md`.
 
 use crate::harness::{Case, Context, Failure};
-use crate::mechanisms::{Instance, Kind, Setup, Skipped};
+use crate::mechanisms::{Instance, Kind, Mechanism, Setup, Skipped};
 use crate::plan::{Counts, Plan};
 use crate::samples::Measurement;
 
 mod am;
 mod broadcast;
 mod coherence;
+mod hol;
+mod kick;
 mod overhead;
 mod pool;
+mod preempt;
 pub mod real;
+mod sched_support;
 mod timer;
 mod unicast;
 
@@ -90,7 +94,43 @@ pub static SCENARIOS: &[Scenario] = &[
         footer: timer::FOOTER,
         ..Scenario::new(&timer::Timer)
     },
+    Scenario {
+        id: "kick",
+        about: "wake → running of a latency-critical sched task on a busy worker, kick on/off, \
+                next to the raw active message of the same backend",
+        figures: "Nemo §4.1 (kick)",
+        baseline: "nemo_signal",
+        accepts: &[Kind::Interrupt],
+        rows: SCHED_ROWS,
+        footer: kick::FOOTER,
+        ..Scenario::new(&kick::Kick)
+    },
+    Scenario {
+        id: "hol",
+        about: "one sched worker, Poisson GETs (1.2 µs) and SCANs (580 µs): GET tail latency and \
+                goodput, no preemption vs quanta of 5, 20, 50 µs",
+        figures: "xUI Fig. 7",
+        baseline: "nemo_signal",
+        accepts: &[Kind::Interrupt],
+        rows: SCHED_ROWS,
+        footer: hol::FOOTER,
+        ..Scenario::new(&hol::Hol)
+    },
+    Scenario {
+        id: "preempt",
+        about: "slowdown of fib / linpack / memops in a sched task preempted every 5–100 µs \
+                (a switch back to the same task)",
+        figures: "xUI Fig. 5",
+        baseline: "nemo_signal",
+        accepts: &[Kind::Interrupt],
+        rows: SCHED_ROWS,
+        footer: preempt::FOOTER,
+        ..Scenario::new(&preempt::Preempt)
+    },
 ];
+
+/// The rows of the `nemo_user::sched` scenarios: one per backend their runtime runs on.
+const SCHED_ROWS: &[&str] = &["nemo_signal", "nemo_poll", "nemo_uintr"];
 
 /// Looks a scenario up by id.
 pub fn find(id: &str) -> Option<&'static Scenario> {
@@ -118,6 +158,9 @@ pub struct Scenario {
     pub pairs: &'static [(&'static str, &'static str)],
     /// The mechanism kinds that take part.
     pub accepts: &'static [Kind],
+    /// The only mechanisms that take part, if not empty (scenarios that build their own
+    /// receivers on the backend a row names).
+    pub rows: &'static [&'static str],
     /// Lines printed under the scenario's table (the paper's numbers to compare with).
     pub footer: &'static str,
     /// How many times each case runs by default ([`Plan::repetitions`]), per profile.
@@ -144,6 +187,7 @@ impl Scenario {
             baseline: "pthread_cond",
             pairs: &[],
             accepts: &[Kind::Blocking, Kind::Polling, Kind::Interrupt],
+            rows: &[],
             footer: "",
             repeat: ONCE,
             driver,
@@ -181,6 +225,14 @@ impl Scenario {
     /// Whether mechanisms of this kind take part.
     pub fn accepts(&self, kind: Kind) -> bool {
         self.accepts.contains(&kind)
+    }
+
+    /// Whether `m` is a row of this scenario: its kind takes part, it applies here by design,
+    /// and the scenario does not restrict its rows to others.
+    pub fn takes(&self, m: &Mechanism) -> bool {
+        self.accepts(m.kind)
+            && m.supports(self.id)
+            && (self.rows.is_empty() || self.rows.contains(&m.id))
     }
 
     /// The footer.

@@ -40,6 +40,27 @@ pub(super) fn park(
     ))
 }
 
+/// Parks the calling `sched` task (not its worker thread) until the wait ends; `None` outside a
+/// task, inside a guard, or on a process-shared condvar (the caller then blocks the thread).
+#[cfg(feature = "sched")]
+pub(super) fn park_task(
+    core: &Core<Native>,
+    t: &mut Ticket,
+    deadline: Option<&Deadline>,
+) -> Option<WaitOutcome> {
+    if core.shared() {
+        return None;
+    }
+    let waker = native::NativeWaker::Task(crate::sched::TaskWaker::current()?);
+    Some(park_registered(
+        core,
+        t,
+        native::registry(),
+        &waker,
+        deadline,
+    ))
+}
+
 /// The waiter's loop: register, re-check, sleep, withdraw, re-check; pass a claimed wake on if
 /// it returns on another token (see [`crate::wake`]).
 pub(crate) fn park_registered<P, W, L, C>(

@@ -25,6 +25,12 @@ pub(super) fn wait_ticket(
     if let Some(o) = t.outcome() {
         return o;
     }
+    // Inside a `sched` task: no spinning (it would hold the worker that may run the notifier);
+    // the task suspends until the notify wakes it.
+    #[cfg(feature = "sched")]
+    if let Some(o) = super::interrupt_park::park_task(core, t, deadline) {
+        return o;
+    }
     if policy.is_adaptive() {
         return wait_adaptive(core, t, policy, parker, deadline);
     }

@@ -99,9 +99,9 @@ impl<T> JoinHandle<T> {
 
     /// Blocks the calling OS thread until the task has finished, and returns its result.
     ///
-    /// Called from inside a task, this blocks that task's worker thread, and every task queued
-    /// on it, until the joined task finishes; on a runtime with one worker, joining a task that
-    /// has not started yet from inside another task never returns. Join from outside the runtime.
+    /// Called from inside a task, it suspends that task (the wait is one on nemo's condvar, which
+    /// parks tasks rather than their worker), so a task may join one that has not started yet,
+    /// even on a runtime with one worker.
     pub fn join(self) -> Result<T, JoinError> {
         let slot = self.slot.lock();
         let mut slot = self

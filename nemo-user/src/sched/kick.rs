@@ -17,9 +17,16 @@
 //!   thread, after the CAS), so an id in the inbox always names a parked task.
 //! - Idle workers wait on the shared event with their inbox in the condition, and an unparker
 //!   notifies the event after the push, so a parked task of an idle worker is not left waiting.
+//! - The handshake is lock-free: the state word ([`ParkState`]) and the inbox (a lock-free
+//!   `SegQueue`). The one mutex on the path, around the worker's kick sender, only orders its
+//!   installation and removal against kicks; a kick never decides whether a task is runnable.
+//!   `loom_models.rs` runs [`ParkState`]'s code, the inbox and the wait word of `waiter.rs`
+//!   under loom.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::AcqRel, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU8, AtomicU32, Ordering, Ordering::AcqRel, Ordering::Relaxed,
+};
 
 use super::queue::SharedQueue;
 use super::wakeup::WorkerState;
@@ -28,12 +35,61 @@ const EMPTY: u8 = 0;
 const NOTIFIED: u8 = 1;
 const PARKED: u8 = 2;
 
+/// The atomic operations the state word needs, so that the loom models (`loom_models.rs`) run
+/// [`ParkState`]'s own code on loom's atomics.
+pub(crate) trait StateWord: Send + Sync {
+    fn swap(&self, v: u8, o: Ordering) -> u8;
+    fn compare_exchange(&self, cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8>;
+}
+
+impl StateWord for AtomicU8 {
+    #[inline]
+    fn swap(&self, v: u8, o: Ordering) -> u8 {
+        AtomicU8::swap(self, v, o)
+    }
+
+    #[inline]
+    fn compare_exchange(&self, cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8> {
+        AtomicU8::compare_exchange(self, cur, new, s, f)
+    }
+}
+
+/// A task's state word (`EMPTY`, `NOTIFIED`, `PARKED`) and its three transitions.
+#[derive(Debug)]
+pub(crate) struct ParkState<A>(pub(crate) A);
+
+impl<A: StateWord> ParkState<A> {
+    /// The task's side, before it suspends to park: consumes a token if there is one.
+    #[inline]
+    pub(crate) fn take_token(&self) -> bool {
+        self.0.swap(EMPTY, AcqRel) == NOTIFIED
+    }
+
+    /// The worker's side, after the task suspended to park: whether it is now parked (`false`:
+    /// a token came in between, and the task stays runnable).
+    #[inline]
+    pub(crate) fn try_park(&self) -> bool {
+        self.0
+            .compare_exchange(EMPTY, PARKED, AcqRel, Relaxed)
+            .is_ok()
+    }
+
+    /// An unparker's side: leaves a token, and returns whether the task was parked — then the
+    /// caller, and no one else, must make it runnable.
+    #[inline]
+    pub(crate) fn notify(&self) -> bool {
+        self.0.swap(NOTIFIED, AcqRel) == PARKED
+    }
+}
+
 /// What unparkers and the worker share about one task.
 #[derive(Debug)]
 pub(crate) struct TaskToken {
     pub(crate) id: u64,
-    state: AtomicU8,
+    state: ParkState<AtomicU8>,
     latency_critical: AtomicBool,
+    /// The word a condvar or event wait of the task sleeps on (see `waiter.rs`).
+    pub(crate) wait_word: AtomicU32,
     worker: Arc<WorkerState>,
     queue: Arc<SharedQueue>,
 }
@@ -42,8 +98,9 @@ impl TaskToken {
     pub(crate) fn new(id: u64, worker: Arc<WorkerState>, queue: Arc<SharedQueue>) -> TaskToken {
         TaskToken {
             id,
-            state: AtomicU8::new(EMPTY),
+            state: ParkState(AtomicU8::new(EMPTY)),
             latency_critical: AtomicBool::new(false),
+            wait_word: AtomicU32::new(0),
             worker,
             queue,
         }
@@ -51,15 +108,12 @@ impl TaskToken {
 
     /// The task's side, before it suspends to park: consumes a token if there is one.
     pub(crate) fn take_token(&self) -> bool {
-        self.state.swap(EMPTY, AcqRel) == NOTIFIED
+        self.state.take_token()
     }
 
-    /// The worker's side, after the task suspended to park: whether it is now parked (`false`:
-    /// a token came in between, and the task stays runnable).
+    /// The worker's side, after the task suspended to park: whether it is now parked.
     pub(crate) fn try_park(&self) -> bool {
-        self.state
-            .compare_exchange(EMPTY, PARKED, AcqRel, Relaxed)
-            .is_ok()
+        self.state.try_park()
     }
 
     pub(crate) fn worker(&self) -> &Arc<WorkerState> {
@@ -74,8 +128,8 @@ impl TaskToken {
         self.latency_critical.store(critical, Relaxed);
     }
 
-    fn unpark(&self) {
-        if self.state.swap(NOTIFIED, AcqRel) != PARKED {
+    pub(crate) fn unpark(&self) {
+        if !self.state.notify() {
             return;
         }
         self.worker.inbox.push(self.id);

@@ -11,8 +11,13 @@
 //! | `queue.rs` | the shared queue of unstarted tasks, each worker's round robin, idle waits |
 //! | `wakeup.rs` | the tick and kick handler, the preemption request, the per-worker quantum |
 //! | `kick.rs` | [`park`] / [`Unparker`]: the parking handshake and the kick |
+//! | `waiter.rs` | how a task waits on nemo's [`Condvar`](crate::condvar::Condvar) and [`Event`](crate::event::Event) |
 //! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
 //! | `join.rs` | [`JoinHandle`]: results and panics |
+//!
+//! What a runtime needs from nemo, and how to plug in a scheduler of your own instead of this
+//! one, is in `RUNTIMES.md` beside the crate's `Cargo.toml` (with `examples/sched_own.rs`, a
+//! whole scheduler on nemo's receivers, timer and kicks in one file).
 //!
 //! # Preemption
 //!
@@ -52,6 +57,20 @@
 //! work like [`std::thread::park`]'s: an unpark before the park makes the park return at once,
 //! and several unparks before one park wake it once; no unpark is lost, and no task is queued
 //! twice.
+//!
+//! # Waiting on nemo's condvars and events
+//!
+//! A task that waits on a [`Condvar`](crate::condvar::Condvar),
+//! [`LockApiCondvar`](crate::condvar::LockApiCondvar) or [`Event`](crate::event::Event) suspends
+//! itself, not its worker: the wait skips the spinning rungs and parks the task, and the notify
+//! (from a task or a plain thread) unparks it as an [`Unparker`] would — with a kick when the
+//! task is latency-critical. `notify_one` stays exact, for task and thread waiters mixed on one
+//! condvar. Two cases still block the worker thread: a wait inside a
+//! [`Guard`](crate::interrupt::Guard) and a wait on a process-shared condvar. A timed wait
+//! does not block but yields its worker until woken or the deadline, so on a worker with nothing
+//! else to run it spins. The mutex of a condvar wait is an OS mutex: a task must not reach a
+//! safepoint (or yield, or park) while it holds one, or a task of the same worker that then asks
+//! for it blocks the worker for good.
 //!
 //! # What a task may do
 //!
@@ -96,8 +115,11 @@
 
 mod join;
 mod kick;
+#[cfg(test)]
+mod loom_models;
 mod queue;
 mod task;
+mod waiter;
 mod wakeup;
 mod worker;
 
@@ -115,6 +137,7 @@ pub use self::kick::Unparker;
 pub use self::task::{
     current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
 };
+pub(crate) use self::waiter::TaskWaker;
 
 use self::join::Slot;
 use self::queue::SharedQueue;

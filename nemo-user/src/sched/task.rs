@@ -183,6 +183,20 @@ pub fn park() {
     token.take_token();
 }
 
+/// The calling task's token, if a task runs here and may suspend (no [`Guard`] is held): what a
+/// condvar or event wait of the task registers (see `waiter.rs`).
+pub(crate) fn current_token() -> Option<Arc<TaskToken>> {
+    let current = CURRENT.get()?;
+    if Guard::is_held() {
+        return None;
+    }
+    // SAFETY: valid while `CURRENT` is `Some`; the coroutine's `Arc` keeps it alive (see `park`).
+    Some(unsafe {
+        Arc::increment_strong_count(current.token);
+        Arc::from_raw(current.token)
+    })
+}
+
 /// An [`Unparker`] of the calling task, or `None` outside a task.
 pub fn current_unparker() -> Option<Unparker> {
     let current = CURRENT.get()?;

@@ -37,6 +37,11 @@
 //! with `EINTR` when an interrupt arrives — so on UINTR, code on a thread that parks this way
 //! must retry on `EINTR` (as code that uses signals must anyway).
 //!
+//! The registry also holds waiters that are not threads: a wait inside a `nemo_user::sched`
+//! task (feature `sched`) registers the task, on any condvar or event that is not
+//! process-shared, and the claim's wake unparks the task on its worker instead of interrupting a
+//! thread (`sched/waiter.rs`). The handshake below is the same for both.
+//!
 //! # The handshake (who may touch what when)
 //!
 //! The condvar protocol (`condvar/protocol.rs`) alone decides *which* waiter returns and when —

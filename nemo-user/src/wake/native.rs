@@ -90,38 +90,79 @@ pub(crate) struct ThreadWaker {
     sleep: Sleep,
 }
 
-/// A shared handle on a [`ThreadWaker`], what registry slots hold.
+/// A registry slot's waiter: a thread sleeping as a receiver of its own, or a `sched` task
+/// parked on its worker (`crate::sched`, woken by an unpark of the task instead of an interrupt
+/// of a thread).
 #[derive(Clone)]
-pub(crate) struct NativeWaker(Arc<ThreadWaker>);
+pub(crate) enum NativeWaker {
+    /// A thread's [`ThreadWaker`].
+    Thread(Arc<ThreadWaker>),
+    /// A task of a `sched` runtime.
+    #[cfg(feature = "sched")]
+    Task(crate::sched::TaskWaker),
+}
 
 impl Waker for NativeWaker {
     #[inline]
     fn same(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        match (self, other) {
+            (NativeWaker::Thread(a), NativeWaker::Thread(b)) => Arc::ptr_eq(a, b),
+            #[cfg(feature = "sched")]
+            (NativeWaker::Task(a), NativeWaker::Task(b)) => a.same(b),
+            #[cfg(feature = "sched")]
+            _ => false,
+        }
     }
 
     #[inline]
     fn wake(&self) -> bool {
-        self.0.word.store(WOKEN, Release);
-        self.0.sender.send().is_ok()
+        match self {
+            NativeWaker::Thread(t) => {
+                t.word.store(WOKEN, Release);
+                t.sender.send().is_ok()
+            }
+            #[cfg(feature = "sched")]
+            NativeWaker::Task(t) => t.wake(),
+        }
     }
 }
 
 impl super::ParkedWaker for NativeWaker {
     #[inline]
     fn arm(&self, cv: usize) {
-        self.0.parked_on.store(cv, Relaxed);
-        self.0.word.store(ARMED, Relaxed);
+        match self {
+            NativeWaker::Thread(t) => {
+                t.parked_on.store(cv, Relaxed);
+                t.word.store(ARMED, Relaxed);
+            }
+            #[cfg(feature = "sched")]
+            NativeWaker::Task(t) => t.arm(),
+        }
     }
 
     #[inline]
     fn disarm(&self) {
-        self.0.parked_on.store(0, Relaxed);
+        match self {
+            NativeWaker::Thread(t) => t.parked_on.store(0, Relaxed),
+            #[cfg(feature = "sched")]
+            NativeWaker::Task(_) => {}
+        }
     }
 
     fn block(&self, deadline: Option<&Deadline>) -> ParkResult {
-        let w = &self.0.word;
-        match self.0.sleep {
+        match self {
+            NativeWaker::Thread(t) => t.block(deadline),
+            #[cfg(feature = "sched")]
+            NativeWaker::Task(t) => t.block(deadline),
+        }
+    }
+}
+
+impl ThreadWaker {
+    /// Sleeps until a notifier sets the word (or early, for any reason) or until `deadline`.
+    fn block(&self, deadline: Option<&Deadline>) -> ParkResult {
+        let w = &self.word;
+        match self.sleep {
             Sleep::Futex => match futex::wait(w, ARMED, MATCH_ANY, deadline, false) {
                 futex::WaitResult::TimedOut => ParkResult::TimedOut,
                 futex::WaitResult::Mismatch => ParkResult::Changed,
@@ -162,17 +203,17 @@ impl super::ParkedWaker for NativeWaker {
 /// What the calling thread holds while it can park on interrupts.
 struct Held {
     park: InterruptPark,
-    waker: NativeWaker,
+    waker: Arc<ThreadWaker>,
     // Dropped after `waker`'s slot is withdrawn (field order).
     _receiver: Receiver,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let cv = self.waker.0.parked_on.swap(0, Relaxed);
+        let cv = self.waker.parked_on.swap(0, Relaxed);
         if cv != 0 {
             // The thread is exiting inside an interrupt park: leave no slot behind.
-            registry().withdraw(cv, &self.waker);
+            registry().withdraw(cv, &NativeWaker::Thread(Arc::clone(&self.waker)));
         }
     }
 }
@@ -189,13 +230,13 @@ pub(crate) fn thread_waker(park: &InterruptPark) -> Option<NativeWaker> {
         let mut held = held.try_borrow_mut().ok()?;
         if let Some(h) = held.as_ref() {
             if h.park == *park {
-                return Some(h.waker.clone());
+                return Some(NativeWaker::Thread(Arc::clone(&h.waker)));
             }
             // Another backend was asked for: start over with it.
             *held = None;
         }
         let h = register(park)?;
-        let w = h.waker.clone();
+        let w = NativeWaker::Thread(Arc::clone(&h.waker));
         *held = Some(h);
         Some(w)
     })
@@ -235,12 +276,12 @@ fn register(park: &InterruptPark) -> Option<Held> {
     let sender = receiver.endpoint().connect(WAKE_VECTOR).ok()?;
     Some(Held {
         park: *park,
-        waker: NativeWaker(Arc::new(ThreadWaker {
+        waker: Arc::new(ThreadWaker {
             word: AtomicU32::new(ARMED),
             parked_on: AtomicUsize::new(0),
             sender,
             sleep,
-        })),
+        }),
         _receiver: receiver,
     })
 }

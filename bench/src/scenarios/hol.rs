@@ -1,0 +1,321 @@
+//! `hol` (xUI Fig. 7, a synthetic RocksDB-like server): head-of-line blocking on one
+//! `nemo_user::sched` worker, and how preemption at a quantum relieves it.
+//!
+//! Requests arrive open-loop (Poisson, at an offered load of the worker's capacity): 99.5 % GETs
+//! of [`GET_US`] of work and 0.5 % SCANs of [`SCAN_US`], both busy loops with a
+//! `sched::safepoint` every [`CHUNK_NS`]. The arrival times are drawn up front; [`SERVERS`]
+//! server tasks on the one worker take the requests whose time has come in arrival order (an
+//! idle server yields until the next arrival), serve them, and record completion − arrival, so
+//! a server that falls behind does not slow the arrivals (no coordinated omission). Without
+//! preemption a SCAN holds the worker for its whole 580 µs and every GET behind it waits; with a
+//! quantum, the SCAN's task is preempted at its next safepoint and the other servers take the
+//! GETs.
+//!
+//! The quantum ticks come from the runtime's timer thread sleeping to its deadlines
+//! (`Idle::Sleep`, with minimal timer slack): it frees its core, and the worker's real tick rate
+//! (`ticks_per_ms`) shows how far short of the quantum its wake-ups fall; `worker_cpu_pct` is
+//! how much of a core the worker thread got over the run (on a shared machine, less than 100 %
+//! makes the offered load higher than its nominal value). Samples are
+//! GET latencies; `get_p999`, `scan_p99`, `goodput_kreq_s` (requests served per second of the
+//! run, first arrival to last completion) and `offered_kreq_s` come with them. Targets (xUI): at
+//! 50 % load and a 20 µs quantum, GET p99 ≤ 0.1× and goodput ≥ 0.9× the same load without
+//! preemption.
+
+use std::sync::Arc;
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Release,
+};
+use std::time::{Duration, Instant};
+
+use nemo_user::sched::{self, Runtime};
+use nemo_user::timer::Idle;
+
+use super::Driver;
+use super::sched_support::{Latencies, backend_of, spin, spins_per_us};
+use crate::clock::{Unit, thread_cpu_ns};
+use crate::harness::{Case, Context, Failure, Fanout, Gap};
+use crate::mechanisms::{Instance, Setup, Skipped};
+use crate::plan::{Plan, Profile};
+use crate::samples::{Measurement, Samples};
+
+/// The hol scenario.
+pub struct Hol;
+
+/// A GET's work.
+pub const GET_US: f64 = 1.2;
+/// A SCAN's work.
+pub const SCAN_US: f64 = 580.0;
+/// The share of SCANs.
+pub const SCAN_SHARE: f64 = 0.005;
+/// Work between two safepoints.
+pub const CHUNK_NS: f64 = 100.0;
+/// Server tasks on the worker.
+pub const SERVERS: usize = 16;
+
+/// The mean work per request, in µs.
+fn mean_service_us() -> f64 {
+    (1.0 - SCAN_SHARE) * GET_US + SCAN_SHARE * SCAN_US
+}
+
+pub(super) const FOOTER: &str = "\
+samples: GET latency (arrival → completion) on one worker, open-loop Poisson arrivals; \
+get_p999, scan_p99 in ns; regime: offered load and quantum (none: no preemption); \
+paper (xUI Fig. 7): preemption cuts the GET tail by orders of magnitude at equal goodput; \
+targets: at 50 % load, 20 µs quantum, GET p99 ≤ 0.1× and goodput ≥ 0.9× '50% none'";
+
+/// What a profile runs.
+struct Form {
+    loads: &'static [u32],
+    quanta: &'static [u64],
+    run: Duration,
+}
+
+fn form(plan: &Plan) -> Form {
+    match plan.profile {
+        Profile::Full if plan.is_named("hol") => Form {
+            loads: &[30, 50, 70, 90],
+            quanta: &[0, 5, 20, 50],
+            run: Duration::from_millis(400),
+        },
+        Profile::Full => Form {
+            loads: &[50],
+            quanta: &[0, 20],
+            run: Duration::from_millis(150),
+        },
+        Profile::Quick | Profile::Sim => Form {
+            loads: &[50],
+            quanta: &[0, 20],
+            run: Duration::from_millis(50),
+        },
+    }
+}
+
+fn regime(load: u32, quantum_us: u64) -> String {
+    match quantum_us {
+        0 => format!("{load}% none"),
+        q => format!("{load}% q{q}us"),
+    }
+}
+
+/// `("50% q20us")` → `(0.5, 20 µs)`; quantum zero for `none`.
+fn parse(regime: &str) -> Option<(f64, Duration)> {
+    let (load, q) = regime.split_once("% ")?;
+    let load = load.parse::<u32>().ok()?;
+    let q = match q {
+        "none" => 0,
+        q => q.strip_prefix('q')?.strip_suffix("us")?.parse().ok()?,
+    };
+    Some((f64::from(load) / 100.0, Duration::from_micros(q)))
+}
+
+impl Driver for Hol {
+    fn cases(&self, plan: &Plan) -> Vec<Case> {
+        let f = form(plan);
+        let mut cases = Vec::new();
+        for &load in f.loads {
+            let interarrival_us = mean_service_us() / (f64::from(load) / 100.0);
+            let requests = (f.run.as_secs_f64() * 1e6 / interarrival_us) as usize;
+            for &q in f.quanta {
+                cases.push(Case {
+                    regime: regime(load, q),
+                    gap: Gap::Spin(Duration::from_nanos((interarrival_us * 1e3) as u64)),
+                    // GETs; the SCANs come on top.
+                    events: plan.iters.unwrap_or(requests).max(1),
+                    warmup: 0,
+                    budget: Some(f.run),
+                    receivers: 1,
+                    fanout: Fanout::One,
+                });
+            }
+        }
+        cases
+    }
+
+    fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
+        if setup.sim {
+            return Err(Skipped::new(
+                "an open-loop run of 10⁴ requests is too long for a simulator",
+            ));
+        }
+        Ok(())
+    }
+
+    fn measure(
+        &self,
+        _ctx: &Context,
+        case: &Case,
+        instance: &Instance,
+    ) -> Result<Measurement, Failure> {
+        let backend = backend_of(instance)?;
+        let (load, quantum) = parse(&case.regime)
+            .ok_or_else(|| Failure::Unsupported(format!("bad regime {:?}", case.regime)))?;
+        let per_us = spins_per_us();
+        let chunk = (per_us * CHUNK_NS / 1000.0).max(1.0) as u32;
+        let chunks = |us: f64| ((us * 1000.0 / CHUNK_NS).round() as u32).max(1);
+        let (get_chunks, scan_chunks) = (chunks(GET_US), chunks(SCAN_US));
+
+        // Arrivals, drawn up front: exponential gaps of mean service / load, until there are
+        // `case.events` GETs (the SCANs come on top).
+        let mean_gap_ns = mean_service_us() * 1000.0 / load;
+        let mut t = 0.0f64;
+        let mut arrivals = Vec::with_capacity(case.events + case.events / 100);
+        let mut scans = Vec::with_capacity(arrivals.capacity());
+        let mut gets = 0;
+        while gets < case.events {
+            t += -mean_gap_ns * (1.0 - fastrand::f64()).ln();
+            arrivals.push(t as u64);
+            let scan = fastrand::f64() < SCAN_SHARE;
+            scans.push(scan);
+            gets += usize::from(!scan);
+        }
+        let n = arrivals.len();
+
+        let rt = Runtime::builder()
+            .workers(1)
+            .backend(backend)
+            .quantum(quantum)
+            // Not `Idle::Spin`: on `poll`, ticks from a spinning timer thread stall after the
+            // first (they stay pending and are counted as coalesced; see `bench/README.md`).
+            .timer_idle(Idle::Sleep)
+            .build()
+            .map_err(|e| Failure::Register {
+                receiver: 0,
+                reason: e.to_string(),
+            })?;
+        let shared = Arc::new(Shared {
+            // The servers start within a millisecond; arrivals count from then.
+            base: Instant::now() + Duration::from_millis(2),
+            arrivals,
+            scans,
+            next: AtomicUsize::new(0),
+            done: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            cpu_start: AtomicU64::new(0),
+            cpu_end: AtomicU64::new(0),
+        });
+        let servers: Vec<_> = (0..SERVERS)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                rt.spawn(move || shared.serve(chunk, get_chunks, scan_chunks))
+            })
+            .collect();
+        for s in servers {
+            s.join()
+                .map_err(|e| Failure::Unsupported(format!("a server task failed: {e}")))?;
+        }
+        let stats = rt.stats()[0];
+        rt.shutdown();
+
+        let (mut gets, mut scans) = (Latencies::new(), Latencies::new());
+        let mut samples = Vec::with_capacity(n);
+        let mut last_done = 0u64;
+        for i in 0..n {
+            let lat = shared.done[i].load(Acquire);
+            last_done = last_done.max(shared.arrivals[i] + lat);
+            if shared.scans[i] {
+                scans.record(Duration::from_nanos(lat));
+            } else {
+                gets.record(Duration::from_nanos(lat));
+                samples.push(lat);
+            }
+        }
+        let span_s = |ns: u64| ns.max(1) as f64 / 1e9;
+        let offered = n as f64 / span_s(shared.arrivals.last().copied().unwrap_or(0));
+        let goodput = n as f64 / span_s(last_done);
+        Ok(Measurement {
+            unit: Unit::Ns,
+            samples: Samples::Latency(samples),
+            waiter_cpu_ns_per_event: None,
+            pinned: false,
+            clamped: 0,
+            extra: vec![
+                ("get_p50", gets.quantile_ns(0.5)),
+                ("get_p99", gets.quantile_ns(0.99)),
+                ("get_p999", gets.quantile_ns(0.999)),
+                ("scan_p99", scans.quantile_ns(0.99)),
+                ("scans", scans.len() as f64),
+                ("goodput_kreq_s", goodput / 1e3),
+                ("offered_kreq_s", offered / 1e3),
+                ("preemptions", stats.preemptions as f64),
+                (
+                    "ticks_per_ms",
+                    stats.ticks as f64 / (last_done.max(1) as f64 / 1e6),
+                ),
+                (
+                    "worker_cpu_pct",
+                    shared
+                        .cpu_end
+                        .load(Acquire)
+                        .saturating_sub(shared.cpu_start.load(Acquire)) as f64
+                        / last_done.max(1) as f64
+                        * 100.0,
+                ),
+            ],
+        })
+    }
+}
+
+/// The request stream and its results, shared by the server tasks.
+struct Shared {
+    base: Instant,
+    /// Arrival times, ns after `base`, ascending.
+    arrivals: Vec<u64>,
+    scans: Vec<bool>,
+    /// The first request not taken yet.
+    next: AtomicUsize,
+    /// Completion − arrival of each request, ns.
+    done: Vec<AtomicU64>,
+    /// The worker thread's CPU clock when the first server started and when the last one
+    /// ended (ns; 0: not yet).
+    cpu_start: AtomicU64,
+    cpu_end: AtomicU64,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(
+            Instant::now()
+                .saturating_duration_since(self.base)
+                .as_nanos(),
+        )
+        .unwrap_or(u64::MAX)
+    }
+
+    /// A server task: takes the requests whose arrival has come, in order, until none is left.
+    fn serve(&self, chunk: u32, get_chunks: u32, scan_chunks: u32) {
+        let cpu = || thread_cpu_ns().unwrap_or(0);
+        let _ = self.cpu_start.compare_exchange(0, cpu(), AcqRel, Acquire);
+        self.serve_requests(chunk, get_chunks, scan_chunks);
+        self.cpu_end.fetch_max(cpu(), AcqRel);
+    }
+
+    fn serve_requests(&self, chunk: u32, get_chunks: u32, scan_chunks: u32) {
+        loop {
+            let i = self.next.load(Acquire);
+            if i >= self.arrivals.len() {
+                return;
+            }
+            if self.arrivals[i] > self.now_ns() {
+                sched::yield_now();
+                continue;
+            }
+            if self
+                .next
+                .compare_exchange(i, i + 1, Release, Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            let chunks = if self.scans[i] {
+                scan_chunks
+            } else {
+                get_chunks
+            };
+            for _ in 0..chunks {
+                std::hint::black_box(spin(chunk));
+                sched::safepoint();
+            }
+            let lat = self.now_ns().saturating_sub(self.arrivals[i]);
+            self.done[i].store(lat, Release);
+        }
+    }
+}
