@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqC
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::interrupt::{Receiver, Vector};
 use nemo_user::timer::{Arm, Idle, TimerThread};
 
@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })?;
             endpoint_tx.send(receiver.endpoint()).ok();
             // 2. Its quantum: a periodic tick on its own vector.
-            let _tick = timers.arm(
+            let _tick = timers.core().arm(
                 &receiver.endpoint(),
                 TICK,
                 Arm::Periodic(Duration::from_micros(500)),

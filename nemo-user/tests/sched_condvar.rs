@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 use nemo_user::condvar::Condvar;
 use nemo_user::event::Event;
 use nemo_user::interrupt::Guard;
@@ -151,7 +151,7 @@ fn tasks_waiting_on_an_interrupt_park_condvar_take_every_permit_exactly_once() {
     for backend in BACKENDS {
         permits_reach_tasks_exactly_once(
             backend,
-            Condvar::with_interrupt_park(InterruptPark::with_backend(BackendKind::Signal)),
+            Condvar::new().with_interrupt_park(InterruptPark::with_backend(BackendKind::Signal)),
         );
     }
 }
@@ -167,7 +167,7 @@ fn notify_one_wakes_exactly_one_waiter_among_tasks_and_threads() {
         let rt = runtime(backend, 2, Duration::from_micros(200));
         let shared = Arc::new((
             Mutex::new(0usize),
-            Condvar::with_interrupt_park(InterruptPark::with_backend(BackendKind::Signal)),
+            Condvar::new().with_interrupt_park(InterruptPark::with_backend(BackendKind::Signal)),
             AtomicUsize::new(0),
         ));
         // Each waiter waits once: it returns only on a notification meant for it.

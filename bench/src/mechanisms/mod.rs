@@ -468,7 +468,7 @@ pub trait InterruptLink: Send + Sync {
 
     /// The `nemo_user` backend the link's receivers run, for scenarios that build their own
     /// receivers on it (a `nemo_user::sched` runtime). `None` (the default): not a nemo link.
-    fn nemo_backend(&self) -> Option<nemo_user::backend::BackendKind> {
+    fn nemo_backend(&self) -> Option<nemo_user::BackendKind> {
         None
     }
 

@@ -29,8 +29,8 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use nemo_user::BackendKind;
 use nemo_user::am::Domain;
-use nemo_user::backend::BackendKind;
 use nemo_user::event::Event;
 use nemo_user::sched::{self, Runtime, Unparker};
 

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use nemo_user::backend::BackendKind;
+use nemo_user::BackendKind;
 
 use crate::harness::Failure;
 use crate::mechanisms::Instance;
