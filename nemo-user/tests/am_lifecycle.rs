@@ -87,6 +87,9 @@ fn a_target_whose_thread_exits_registered_is_gone_and_its_slot_reused() {
     }
 }
 
+/// How far the process's mapping and descriptor counts may move because of other tests.
+const SLACK: usize = 32;
+
 #[test]
 fn ten_thousand_threads_exiting_registered_leave_no_targets_mappings_or_fds() {
     let domain = Domain::builder()
@@ -104,8 +107,11 @@ fn ten_thousand_threads_exiting_registered_leave_no_targets_mappings_or_fds() {
         exit_registered(&domain).unwrap_or_else(|e| panic!("cycle {i}: {e}"));
     }
     assert_eq!(domain.broadcast(add, 1), Ok(0), "live targets");
-    assert_eq!(count_lines("/proc/self/maps"), maps, "mappings");
-    assert_eq!(count_fds(), fds, "file descriptors");
+    // Other tests of this binary run alongside and map stacks or open files of their own, so
+    // the counts may move by a few; a leak per exiting thread would add ten thousand.
+    let (maps_after, fds_after) = (count_lines("/proc/self/maps"), count_fds());
+    assert!(maps_after <= maps + SLACK, "mappings: {maps} before, {maps_after} after");
+    assert!(fds_after <= fds + SLACK, "file descriptors: {fds} before, {fds_after} after");
     // All four slots can be taken at once.
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let rx = Arc::new(std::sync::Mutex::new(rx));
