@@ -171,7 +171,9 @@ fn timeouts_lose_no_notification() {
             *m.lock().unwrap() += 1;
             cv.notify_one();
             if i % 8 == 0 {
-                thread::sleep(Duration::from_micros(100));
+                // Twenty timeouts long: a timed taker that runs at all times out here, even on
+                // a machine busy enough to hold it off the CPU for most of the gap.
+                thread::sleep(Duration::from_millis(1));
             }
         }
         let start = Instant::now();
