@@ -110,8 +110,14 @@ fn ten_thousand_threads_exiting_registered_leave_no_targets_mappings_or_fds() {
     // Other tests of this binary run alongside and map stacks or open files of their own, so
     // the counts may move by a few; a leak per exiting thread would add ten thousand.
     let (maps_after, fds_after) = (count_lines("/proc/self/maps"), count_fds());
-    assert!(maps_after <= maps + SLACK, "mappings: {maps} before, {maps_after} after");
-    assert!(fds_after <= fds + SLACK, "file descriptors: {fds} before, {fds_after} after");
+    assert!(
+        maps_after <= maps + SLACK,
+        "mappings: {maps} before, {maps_after} after"
+    );
+    assert!(
+        fds_after <= fds + SLACK,
+        "file descriptors: {fds} before, {fds_after} after"
+    );
     // All four slots can be taken at once.
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let rx = Arc::new(std::sync::Mutex::new(rx));
