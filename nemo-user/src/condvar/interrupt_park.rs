@@ -51,7 +51,7 @@ pub(super) fn park_task(
     if core.shared() {
         return None;
     }
-    let waker = native::NativeWaker::Task(crate::sched::TaskWaker::current()?);
+    let waker = native::NativeWaker::Task(crate::wake::task::current()?);
     Some(park_registered(
         core,
         t,

@@ -43,7 +43,7 @@ impl Task {
         })
     }
 
-    /// An unparker (`TaskWaker::wake`, then `TaskToken::unpark`): publish, then notify; the one
+    /// An unparker (`TaskParking::wake` of the task's `TaskToken`, then `TaskToken::unpark`): publish, then notify; the one
     /// that finds the task parked queues it.
     fn wake(&self) {
         self.word.fetch_add(1, Release);
@@ -54,7 +54,7 @@ impl Task {
 }
 
 /// The task waits until `wakes` wakes were published, parking whenever the word says not yet
-/// (`TaskWaker::block` around `sched::park`); its worker parks it and, when its inbox is empty,
+/// (`TaskParking::block` around `sched::park`); its worker parks it and, when its inbox is empty,
 /// waits for the unparkers to finish — after which the wake must be there.
 fn run_task(task: &Task, wakes: u32, mut unparkers: Vec<thread::JoinHandle<()>>) {
     let mut parks = 0u32;

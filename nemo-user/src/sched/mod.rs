@@ -137,7 +137,6 @@ pub use self::kick::Unparker;
 pub use self::task::{
     current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
 };
-pub(crate) use self::waiter::TaskWaker;
 
 use self::join::Slot;
 use self::queue::SharedQueue;
@@ -228,6 +227,8 @@ impl Builder {
         if self.workers == 0 {
             return Err(SchedError::NoWorkers);
         }
+        // Before any task runs: condvar and event waits inside tasks suspend the task.
+        crate::wake::task::register_current(waiter::current);
         let timers = Arc::new(TimerThread::spawn(self.timer_idle)?);
         let queue = Arc::new(SharedQueue::new());
         let mut rt = Runtime {

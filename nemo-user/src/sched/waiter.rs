@@ -5,13 +5,13 @@
 //! condvar or event already claims and wakes the registered waiters of the group it signals,
 //! whatever the condvar's park. A wait that finds itself inside a task (and outside a
 //! [`Guard`](crate::interrupt::Guard), on a condvar that is not process-shared) skips the
-//! spinning rungs and registers the task's [`TaskWaker`] there instead of parking the thread;
+//! spinning rungs and registers the task's handle there (through the task seam, `crate::wake::task`) instead of parking the thread;
 //! the notifier's wake sets the task's wait word and unparks the task ([`super::Unparker`]),
 //! which kicks its worker when the task is latency-critical. The condvar protocol alone decides
 //! which waiter returns, so `notify_one` stays exact for tasks and threads mixed.
 //!
 //! Invariants:
-//! - `wait_word` is `WOKEN` only between a notifier's wake and the task's next [`TaskWaker::arm`];
+//! - `wait_word` is `WOKEN` only between a notifier's wake and the task's next `arm`;
 //!   the task suspends only while it reads `ARMED`. The notifier stores `WOKEN` *before* it
 //!   unparks, so either the task's re-check sees the store or the unpark finds it suspended (or
 //!   leaves a token its next park consumes): no lost wakeup (the task side of `kick.rs`).
@@ -21,49 +21,42 @@
 //! - A timed wait cannot park (nothing would unpark it at the deadline): it yields the worker
 //!   until woken or the deadline passes, so on a worker with nothing else to run it spins.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use super::kick::TaskToken;
 use crate::park::ParkResult;
 use crate::wait::Deadline;
+use crate::wake::task::{TaskHandle, TaskParking};
 
 const ARMED: u32 = 0;
 const WOKEN: u32 = 1;
 
-/// A task's handle in the waiter registry (see the module docs).
-#[derive(Clone, Debug)]
-pub(crate) struct TaskWaker(Arc<TaskToken>);
+/// The calling task's handle for the waiter registry (registered with `crate::wake::task` when a
+/// runtime is built), or `None` where a wait must block the thread instead: outside a task, or
+/// inside a [`Guard`](crate::interrupt::Guard).
+pub(crate) fn current() -> Option<TaskHandle> {
+    super::task::current_token().map(|t| t as TaskHandle)
+}
 
-impl TaskWaker {
-    /// The calling task's waker, or `None` where a wait must block the thread instead: outside a
-    /// task, or inside a [`Guard`](crate::interrupt::Guard).
-    pub(crate) fn current() -> Option<TaskWaker> {
-        super::task::current_token().map(TaskWaker)
-    }
-
-    /// Whether two handles name the same task.
-    pub(crate) fn same(&self, other: &TaskWaker) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-
+/// A task's side of a wait in the registry (see the module docs).
+impl TaskParking for TaskToken {
     /// Notifier side: marks the task woken, then makes it runnable (kicking its worker if it is
     /// latency-critical). A task outlives its waits, so the wake always reaches it.
-    pub(crate) fn wake(&self) -> bool {
-        self.0.wait_word.store(WOKEN, Release);
-        self.0.unpark();
+    fn wake(&self) -> bool {
+        self.wait_word.store(WOKEN, Release);
+        self.unpark();
         true
     }
 
-    /// Before registering: the next [`block`](Self::block) suspends until a wake.
-    pub(crate) fn arm(&self) {
-        self.0.wait_word.store(ARMED, Relaxed);
+    /// Before registering: the next [`block`](TaskParking::block) suspends until a wake.
+    fn arm(&self) {
+        self.wait_word.store(ARMED, Relaxed);
     }
 
     /// Suspends the task until a wake, or until `deadline` (yielding the worker meanwhile).
-    pub(crate) fn block(&self, deadline: Option<&Deadline>) -> ParkResult {
+    fn block(&self, deadline: Option<&Deadline>) -> ParkResult {
         loop {
-            if self.0.wait_word.load(Acquire) != ARMED {
+            if self.wait_word.load(Acquire) != ARMED {
                 return ParkResult::Woken;
             }
             match deadline {

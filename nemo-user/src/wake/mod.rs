@@ -79,6 +79,8 @@
 
 pub(crate) mod native;
 pub(crate) mod registry;
+#[cfg(feature = "sched")]
+pub(crate) mod task;
 
 use crate::backend::BackendKind;
 use crate::park::{FutexPark, Park, ParkRequest, ParkResult};

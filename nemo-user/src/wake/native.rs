@@ -91,15 +91,15 @@ pub(crate) struct ThreadWaker {
 }
 
 /// A registry slot's waiter: a thread sleeping as a receiver of its own, or a `sched` task
-/// parked on its worker (`crate::sched`, woken by an unpark of the task instead of an interrupt
-/// of a thread).
+/// parked on its worker (through the task seam, `wake/task.rs`: woken by an unpark of the task
+/// instead of an interrupt of a thread).
 #[derive(Clone)]
 pub(crate) enum NativeWaker {
     /// A thread's [`ThreadWaker`].
     Thread(Arc<ThreadWaker>),
     /// A task of a `sched` runtime.
     #[cfg(feature = "sched")]
-    Task(crate::sched::TaskWaker),
+    Task(super::task::TaskHandle),
 }
 
 impl Waker for NativeWaker {
@@ -108,7 +108,7 @@ impl Waker for NativeWaker {
         match (self, other) {
             (NativeWaker::Thread(a), NativeWaker::Thread(b)) => Arc::ptr_eq(a, b),
             #[cfg(feature = "sched")]
-            (NativeWaker::Task(a), NativeWaker::Task(b)) => a.same(b),
+            (NativeWaker::Task(a), NativeWaker::Task(b)) => super::task::same(a, b),
             #[cfg(feature = "sched")]
             _ => false,
         }
