@@ -18,8 +18,9 @@
 Each step writes gem5/results/STEP.md: the exact command, the gem5 commit
 and patch checksum, the nemo commit, the host time, and the step's output
 (tables as the scripts print them; raw results in STEP.json where the
-script writes JSON). gem5's own output stays under m5out/STEP. Commit each
-result file after its step. The GEM5 environment variable may replace
+script writes JSON). gem5's own output stays under m5out/STEP. With
+--commit the step then commits its result files alone (calibrate leaves
+calibration.json to the freeze step). The GEM5 environment variable may replace
 --gem5; GEM5_SRC (default /opt/gem5/gem5) is the tree it was built from.
 """
 
@@ -147,6 +148,8 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--binary", help="static nemo-bench (broadcast)")
     p.add_argument("--iters", type=int, default=40, help="broadcast events per regime")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    p.add_argument("--commit", action="store_true",
+                   help="commit gem5/results/STEP.* (only those) after the step")
     opts = p.parse_args(argv)
     if opts.step != "freeze" and not opts.gem5 and not opts.dry_run:
         p.error("--gem5 (or GEM5=) is required")
@@ -193,6 +196,13 @@ def main(argv: Sequence[str]) -> int:
         f.write("\n".join(lines))
     print(f"steps.py {opts.step}: exit status {status}, {wall:.0f} s; {out_md}",
           file=sys.stderr)
+    if opts.commit:
+        files = [os.path.relpath(os.path.join(RESULTS, f), REPO) for f in os.listdir(RESULTS)
+                 if os.path.splitext(f)[0] == opts.step]
+        subprocess.run(["git", "add", "--"] + files, cwd=REPO, check=True)
+        subprocess.run(["git", "commit", "-q", "-m",
+                        f"gem5 results: step {opts.step} (exit status {status}, {wall:.0f} s "
+                        "host time)", "--"] + files, cwd=REPO, check=True)
     return status
 
 
