@@ -48,7 +48,8 @@ chase_build(size_t bytes, size_t *count)
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        const size_t j = (size_t)(x % i);
+        /* j uniform in [0, i) without a division (cheap to simulate). */
+        const size_t j = (size_t)(((unsigned __int128)x * i) >> 64);
         const uint32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
