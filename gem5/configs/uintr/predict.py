@@ -301,6 +301,36 @@ def sensitivity_table(by_setting, calib: Calibration) -> str:
     return "\n".join(lines)
 
 
+def run_plan(gem5: str, todo: Sequence[tuple], binary: str, outdir_of, jobs: int):
+    """Runs every (setting, experiment) pair, at most `jobs` at a time.
+    Returns the RESULT lines by setting and run, and per run its command,
+    exit status and host time."""
+
+    def one(job):
+        s, e = job
+        cmd = command(gem5, outdir_of(s), binary, e, s)
+        t0 = time.monotonic()
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        host = time.monotonic() - t0
+        log = os.path.join(REPO, outdir_of(s), f"{e.name}.log")
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        with open(log, "w") as f:
+            f.write(" ".join(cmd) + "\n" + out.stdout + out.stderr)
+        res = parse_results(out.stdout)
+        state = "ok" if out.returncode == 0 and res else f"FAILED (status {out.returncode})"
+        print(f"{s.name} {e.name}: {state}, {host:.0f} s; {log}", file=sys.stderr)
+        return s, e.name, res, {"command": cmd, "status": out.returncode,
+                                "host_seconds": round(host, 1), "results": res}
+
+    by_setting: Dict[Setting, Dict[str, List[Dict[str, str]]]] = {}
+    raw: Dict[str, dict] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for s, name, res, record in pool.map(one, todo):
+            by_setting.setdefault(s, {})[name] = res
+            raw.setdefault(s.name, {})[name] = record
+    return by_setting, raw
+
+
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gem5")
@@ -350,29 +380,7 @@ def main(argv: Sequence[str]) -> int:
     subprocess.run(["make", "-s", "-C", os.path.join(REPO, "gem5", "uintr", "bench")],
                    check=True)
     started = time.monotonic()
-
-    def one(job):
-        s, e = job
-        cmd = command(opts.gem5, outdir(s), binary, e, s)
-        t0 = time.monotonic()
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        host = time.monotonic() - t0
-        log = os.path.join(REPO, outdir(s), f"{e.name}.log")
-        os.makedirs(os.path.dirname(log), exist_ok=True)
-        with open(log, "w") as f:
-            f.write(" ".join(cmd) + "\n" + out.stdout + out.stderr)
-        res = parse_results(out.stdout)
-        state = "ok" if out.returncode == 0 and res else f"FAILED (status {out.returncode})"
-        print(f"{s.name} {e.name}: {state}, {host:.0f} s; {log}", file=sys.stderr)
-        return s, e.name, res, {"command": cmd, "status": out.returncode,
-                                "host_seconds": round(host, 1), "results": res}
-
-    by_setting: Dict[Setting, Dict[str, List[Dict[str, str]]]] = {}
-    raw = {}
-    with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
-        for s, name, res, record in pool.map(one, todo):
-            by_setting.setdefault(s, {})[name] = res
-            raw.setdefault(s.name, {})[name] = record
+    by_setting, raw = run_plan(opts.gem5, todo, binary, outdir, opts.jobs)
     wall = time.monotonic() - started
     frozen = by_setting.get(Setting(), {})
     if opts.only in ("all", "predictions"):
