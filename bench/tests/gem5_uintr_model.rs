@@ -1,8 +1,10 @@
 //! Runs the tests of the gem5 UINTR model that need no gem5: the unit tests
 //! of its simulator-free C++ core (`gem5/uintr/tests/test_core.cc`, built
 //! here with g++) and the Python tests of its configs
-//! (`gem5/configs/uintr/tests`). A missing g++ or python3 skips its test
-//! with a message, unless `NEMO_REQUIRE_ALL_TESTS=1`, which makes it fail.
+//! (`gem5/configs/uintr/tests`), and the native checks of the benchmarks'
+//! pointer chase (`make -C gem5/uintr/bench check`). A missing g++, gcc,
+//! make or python3 skips its test with a message, unless
+//! `NEMO_REQUIRE_ALL_TESTS=1`, which makes it fail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -112,6 +114,29 @@ fn uintr_config_python_tests_pass() {
         output.status.success() && stderr.contains("\nOK"),
         "gem5 UINTR config tests failed; rerun with \
          `python3 -m unittest discover -v -s {CONFIG_TESTS}`\n{}",
+        show(&output)
+    );
+}
+
+/// The pointer chase behind the xUI §3.5 and §6.1 runs
+/// (`gem5/uintr/bench/chase.h`), checked natively by `make check`.
+#[test]
+fn uintr_bench_pointer_chase_checks_pass() {
+    if !tool_available("gcc") || !tool_available("make") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nemo-gem5-chase-{}", std::process::id()));
+    let output = Command::new("make")
+        .args(["-s", "-C", "gem5/uintr/bench", "check"])
+        .arg(format!("OUT={}", dir.display()))
+        .current_dir(repo_root())
+        .output()
+        .expect("run make");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("test_chase: 0 failures"),
+        "the pointer-chase checks failed\n{}",
         show(&output)
     );
 }

@@ -21,14 +21,27 @@ fitted Table 2 row (Fig. 4's UIPI cost is the receiver cost's run) are
 labelled "same runs as a fitted row". The xUI paper gives Fig. 4 as bars
 per kernel; only the means (and the 5 us slowdowns) are in uintr_params,
 so the per-kernel and other-interval rows have no paper number here.
-xUI §3.5's pointer-chase experiment and §6.1's tracked worst case need
-programs uintr_micro does not have yet: they are listed, not run.
+* xUI §3.5's pointer chase (uintr_micro chase, RSP untouched): end-to-end
+  latency at working sets from L1-resident to DRAM-bound under flush and
+  drain; the paper saw no variation on Sapphire Rapids (flush);
+* xUI §6.1's worst case (uintr_micro chase with N dependent DRAM-bound
+  loads feeding RSP): the worst end-to-end latency under tracked delivery
+  (the paper: close to 7000 cycles at 50 or more loads) and under flush on
+  the same program (the paper: an order of magnitude less).
+
+Predictions must not run before calibration.json is frozen: unless
+--dry-run, predict.py refuses when the file differs from the committed
+one. --only predictions|sensitivity, --intervals and --runs pick a subset
+(the order of priority when host time is short).
 """
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
@@ -40,6 +53,7 @@ from calibrate import check  # noqa: E402
 from reproduce import REPO, gem5_command, parse_results  # noqa: E402
 from uintr_params import (  # noqa: E402
     CALIBRATION,
+    CALIBRATION_FILE,
     FIG2,
     FIG4_CYCLES_PER_EVENT,
     FIG4_KERNELS,
@@ -60,12 +74,21 @@ SOURCES = {  # Fig. 4 source -> (strategy, uintr_micro source, cores)
 }
 ROB_SIZES = (256, 384, 512)
 SENSITIVITY_STEP = 0.25
-NOT_RUN = (
-    ("xUI §3.5 pointer chase: latency flat under flush, growing under drain",
-     "uintr_micro has no pointer-chase mode yet"),
-    ("xUI §6.1 worst case: tracked delivery behind long-latency loads feeding RSP "
-     "(and flush on the same program)", "uintr_micro has no such program yet"),
-)
+# Rows the scripts know but no run produced (none since uintr_micro chase).
+NOT_RUN: tuple = ()
+
+# xUI §3.5: working sets of the pointer chase, from L1-resident to far
+# beyond the LLC of the 2-core board (4 slices, 7.5 MiB).
+CHASE_BYTES = {"16KiB": 16 << 10, "1MiB": 1 << 20, "6MiB": 6 << 20, "32MiB": 32 << 20}
+CHASE_EVENTS = "12"   # the first warms up: 11 counted
+CHASE_GAP = "4000"
+# xUI §6.1: dependent DRAM-bound loads per RSP write.
+RSP_CHAIN_BYTES = 32 << 20
+RSP_CHAIN_LOADS = (10, 50)
+# The paper's §6.1 numbers: "close to 7000 cycles with a chain of 50 or
+# more long-latency loads" (tracked), flush "an order of magnitude less".
+SEC61_TRACKED_WORST = 7000
+SEC61_TRACKED_OVER_FLUSH = 10
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,22 @@ def interval_experiments() -> List[Experiment]:
                 runs.append(Experiment(f"{src}-{kernel}-{us}us", strategy,
                                        ("overhead", kernel, source, str(interval),
                                         str(reps)), cores=cores))
+    return runs
+
+
+def chase_experiments() -> List[Experiment]:
+    """xUI §3.5 (chase, flush and drain, every working set) and §6.1
+    (loads feeding RSP, tracked and flush)."""
+    runs = []
+    for size, nbytes in CHASE_BYTES.items():
+        for strategy in ("flush", "drain"):
+            runs.append(Experiment(f"chase-{size}-{strategy}", strategy,
+                                   ("chase", str(nbytes), "0", CHASE_EVENTS, CHASE_GAP)))
+    for loads in RSP_CHAIN_LOADS:
+        for strategy in ("tracked", "flush"):
+            runs.append(Experiment(f"rspchain-{loads}-{strategy}", strategy,
+                                   ("chase", str(RSP_CHAIN_BYTES), str(loads),
+                                    CHASE_EVENTS, CHASE_GAP)))
     return runs
 
 
@@ -137,6 +176,41 @@ def value(results: Dict[str, List[Dict[str, str]]], run: str, key: str) -> Optio
     return None
 
 
+def ratio_of(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or not b else a / b
+
+
+def chase_rows(results: Dict[str, List[Dict[str, str]]], calib: Calibration) -> List[tuple]:
+    """xUI §3.5 and §6.1 rows (see the module docstring)."""
+    lab = label(calib)
+    small, large = next(iter(CHASE_BYTES)), list(CHASE_BYTES)[-1]
+    rows = []
+    for strategy in ("flush", "drain"):
+        for size in CHASE_BYTES:
+            rows.append((f"§3.5 chase {size}, {strategy}: end-to-end", None,
+                         value(results, f"chase-{size}-{strategy}", "end_to_end"), lab))
+    flush_ratio = ratio_of(value(results, f"chase-{large}-flush", "end_to_end"),
+                           value(results, f"chase-{small}-flush", "end_to_end"))
+    drain_ratio = ratio_of(value(results, f"chase-{large}-drain", "end_to_end"),
+                           value(results, f"chase-{small}-drain", "end_to_end"))
+    rows.append((f"§3.5 flush: end-to-end at {large} / at {small} (paper: flat)", 1.0,
+                 flush_ratio, lab))
+    rows.append((f"§3.5 drain: end-to-end at {large} / at {small} (paper: grows, "
+                 "not measured)", None, drain_ratio, lab))
+    for loads in RSP_CHAIN_LOADS:
+        tracked = value(results, f"rspchain-{loads}-tracked", "max_end_to_end")
+        flush = value(results, f"rspchain-{loads}-flush", "max_end_to_end")
+        paper = SEC61_TRACKED_WORST if loads >= 50 else None
+        rows.append((f"§6.1 {loads} loads feeding RSP, tracked: worst end-to-end", paper,
+                     tracked, lab))
+        rows.append((f"§6.1 {loads} loads feeding RSP, flush: worst end-to-end", None,
+                     flush, lab))
+        rows.append((f"§6.1 {loads} loads feeding RSP: worst tracked / worst flush",
+                     SEC61_TRACKED_OVER_FLUSH if loads >= 50 else None,
+                     ratio_of(tracked, flush), lab))
+    return rows
+
+
 def prediction_rows(results: Dict[str, List[Dict[str, str]]],
                     calib: Calibration) -> List[tuple]:
     """(quantity, paper or None, ours, label) for every prediction."""
@@ -159,7 +233,7 @@ def prediction_rows(results: Dict[str, List[Dict[str, str]]],
                 rows.append((f"Fig. 4 {src} {k}: slowdown % at {us} us", paper,
                              value(results, f"{src}-{k}-{us}us", "slowdown_pct"),
                              label(calib, src == "uipi" and us == 5)))
-    return rows
+    return rows + chase_rows(results, calib)
 
 
 def render(rows: Sequence[tuple]) -> str:
@@ -168,10 +242,93 @@ def render(rows: Sequence[tuple]) -> str:
     for name, paper, ours, lab in rows:
         ratio = "—" if paper is None or ours is None else f"{ours / paper:.2f}"
         lines.append(f"| {name} | {'—' if paper is None else f'{paper:g}'} | "
-                     f"{'n/a' if ours is None else f'{ours:.1f}'} | {ratio} | {lab} |")
+                     f"{'n/a' if ours is None else f'{ours:.{2 if abs(ours) < 10 else 1}f}'} "
+                     f"| {ratio} | {lab} |")
     for name, why in NOT_RUN:
         lines.append(f"| {name} | | not run | | {why} |")
     return "\n".join(lines)
+
+
+def calibration_frozen(path: str = CALIBRATION_FILE) -> bool:
+    """Whether calibration.json is committed as it is (no local change)."""
+    rel = os.path.relpath(path, REPO)
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", rel], cwd=REPO,
+                             capture_output=True).returncode == 0
+    clean = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", rel], cwd=REPO,
+                           capture_output=True).returncode == 0
+    return tracked and clean
+
+
+def plan(calib: Calibration, only: str, intervals: Sequence[int],
+         runs: Optional[str]) -> List[tuple]:
+    """The (setting, experiment) pairs of a predict.py invocation."""
+    todo = []
+    if only in ("all", "predictions"):
+        e2e = Experiment("e2e", "flush", ("e2e", "40", "6000"))
+        exps = [e2e] + [e for e in interval_experiments()
+                        if int(e.name.rsplit("-", 1)[1][:-2]) in intervals]
+        exps += chase_experiments()
+        if runs:
+            exps = [e for e in exps if re.search(runs, e.name)]
+        todo += [(Setting(), e) for e in exps]
+    if only in ("all", "sensitivity"):
+        have = {e.name for s, e in todo if s == Setting()}
+        todo += [(Setting(), e) for e in sensitivity_experiments() if e.name not in have]
+        todo += [(s, e) for s in sensitivity_settings(calib) for e in sensitivity_experiments()]
+    return todo
+
+
+def sensitivity_table(by_setting, calib: Calibration) -> str:
+    lines = ["| setting | end-to-end | Δ % | UIPI cycles/event (mean) | Δ % |",
+             "|---|---:|---:|---:|---:|"]
+
+    def metrics(res):
+        e = value(res, "e2e", "end_to_end")
+        per = [value(res, f"uipi-{k}-5us", "cycles_per_event") for k in FIG4_KERNELS]
+        return e, (None if None in per else sum(per) / len(per))
+
+    def delta(x, b):
+        return "n/a" if x is None or not b else f"{100 * (x / b - 1):+.1f}"
+
+    def show(x):
+        return "n/a" if x is None else f"{x:.1f}"
+
+    base_e, base_c = metrics(by_setting.get(Setting(), {}))
+    for s in [Setting()] + sensitivity_settings(calib):
+        e, c = metrics(by_setting.get(s, {}))
+        lines.append(f"| {s.name} | {show(e)} | {delta(e, base_e)} | {show(c)} | "
+                     f"{delta(c, base_c)} |")
+    return "\n".join(lines)
+
+
+def run_plan(gem5: str, todo: Sequence[tuple], binary: str, outdir_of, jobs: int):
+    """Runs every (setting, experiment) pair, at most `jobs` at a time.
+    Returns the RESULT lines by setting and run, and per run its command,
+    exit status and host time."""
+
+    def one(job):
+        s, e = job
+        cmd = command(gem5, outdir_of(s), binary, e, s)
+        t0 = time.monotonic()
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        host = time.monotonic() - t0
+        log = os.path.join(REPO, outdir_of(s), f"{e.name}.log")
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        with open(log, "w") as f:
+            f.write(" ".join(cmd) + "\n" + out.stdout + out.stderr)
+        res = parse_results(out.stdout)
+        state = "ok" if out.returncode == 0 and res else f"FAILED (status {out.returncode})"
+        print(f"{s.name} {e.name}: {state}, {host:.0f} s; {log}", file=sys.stderr)
+        return s, e.name, res, {"command": cmd, "status": out.returncode,
+                                "host_seconds": round(host, 1), "results": res}
+
+    by_setting: Dict[Setting, Dict[str, List[Dict[str, str]]]] = {}
+    raw: Dict[str, dict] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for s, name, res, record in pool.map(one, todo):
+            by_setting.setdefault(s, {})[name] = res
+            raw.setdefault(s.name, {})[name] = record
+    return by_setting, raw
 
 
 def main(argv: Sequence[str]) -> int:
@@ -179,9 +336,22 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--gem5")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--outdir", default="m5out/predict")
-    p.add_argument("--no-sensitivity", action="store_true")
+    p.add_argument("--only", choices=("all", "predictions", "sensitivity"), default="all")
+    p.add_argument("--no-sensitivity", action="store_true",
+                   help="the same as --only predictions")
+    p.add_argument("--intervals", default=",".join(map(str, INTERVALS_US)),
+                   help="Fig. 4 intervals in us, comma-separated (default: all)")
+    p.add_argument("--runs", default=None,
+                   help="only the prediction runs whose name matches this regex")
+    p.add_argument("--json", default=None, help="write every run's results here")
     p.add_argument("--dry-run", action="store_true")
     opts = p.parse_args(argv)
+    if opts.no_sensitivity:
+        opts.only = "predictions"
+    intervals = [int(x) for x in opts.intervals.split(",") if x]
+    unknown = set(intervals) - set(INTERVALS_US)
+    if unknown:
+        p.error(f"--intervals: {sorted(unknown)} not among {INTERVALS_US}")
 
     calib = CALIBRATION
     problems = check(calib)
@@ -190,10 +360,7 @@ def main(argv: Sequence[str]) -> int:
               + "".join(f"\n  {x}" for x in problems)
               + "\n  nothing below is labelled predicted", file=sys.stderr)
     binary = os.path.join("gem5", "uintr", "bench", "build", "uintr_micro")
-    e2e = Experiment("e2e", "flush", ("e2e", "40", "6000"))
-    todo = [(Setting(), e) for e in [e2e] + interval_experiments()]
-    if not opts.no_sensitivity:
-        todo += [(s, e) for s in sensitivity_settings(calib) for e in sensitivity_experiments()]
+    todo = plan(calib, opts.only, intervals, opts.runs)
     gem5 = opts.gem5 or "GEM5"
 
     def outdir(s: Setting) -> str:
@@ -206,38 +373,28 @@ def main(argv: Sequence[str]) -> int:
         return 0
     if not opts.gem5:
         p.error("--gem5 is required (or --dry-run)")
+    if not calibration_frozen():
+        print("predict.py: calibration.json has uncommitted changes: commit (freeze) it "
+              "before any prediction runs", file=sys.stderr)
+        return 2
     subprocess.run(["make", "-s", "-C", os.path.join(REPO, "gem5", "uintr", "bench")],
                    check=True)
-
-    def one(job):
-        s, e = job
-        out = subprocess.run(command(opts.gem5, outdir(s), binary, e, s),
-                             capture_output=True, text=True, cwd=REPO)
-        return s, e.name, parse_results(out.stdout)
-
-    by_setting: Dict[Setting, Dict[str, List[Dict[str, str]]]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
-        for s, name, res in pool.map(one, todo):
-            by_setting.setdefault(s, {})[name] = res
+    started = time.monotonic()
+    by_setting, raw = run_plan(opts.gem5, todo, binary, outdir, opts.jobs)
+    wall = time.monotonic() - started
     frozen = by_setting.get(Setting(), {})
-    print(render(prediction_rows(frozen, calib)))
-    if not opts.no_sensitivity:
-        print("\n| setting | end-to-end | Δ % | UIPI cycles/event (mean) | Δ % |")
-        print("|---|---:|---:|---:|---:|")
-
-        def metrics(res):
-            e = value(res, "e2e", "end_to_end")
-            per = [value(res, f"uipi-{k}-5us", "cycles_per_event") for k in FIG4_KERNELS]
-            return e, (None if None in per else sum(per) / len(per))
-
-        base_e, base_c = metrics(frozen)
-        for s in [Setting()] + sensitivity_settings(calib):
-            e, c = metrics(by_setting.get(s, {}))
-
-            def delta(x, b):
-                return "n/a" if x is None or not b else f"{100 * (x / b - 1):+.1f}"
-
-            print(f"| {s.name} | {e} | {delta(e, base_e)} | {c} | {delta(c, base_c)} |")
+    if opts.only in ("all", "predictions"):
+        print(render([r for r in prediction_rows(frozen, calib) if r[2] is not None]))
+    if opts.only in ("all", "sensitivity"):
+        print()
+        print(sensitivity_table(by_setting, calib))
+    print(f"\npredict.py: {len(todo)} runs, {wall:.0f} s host time (--jobs {opts.jobs})",
+          file=sys.stderr)
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"calibration_status": calib.status, "host_seconds": round(wall),
+                       "jobs": opts.jobs, "runs": raw}, f, indent=1)
+            f.write("\n")
     return 0
 
 

@@ -19,6 +19,16 @@
  *       (uipi: a timer thread on another core sends senduipi; kbtimer: the
  *       KB timer of the receiving core); cycles lost per interrupt and the
  *       slowdown.
+ *   uintr_micro chase <bytes> <loads-per-rsp-write> <events> <gap-cycles>
+ *       end-to-end latency (as e2e) while the receiver chases pointers
+ *       through one random cycle of 64-byte nodes spanning <bytes>, so
+ *       that the share of loads missing each cache level grows with
+ *       <bytes>.  With <loads-per-rsp-write> = 0 the chase never touches
+ *       RSP (xUI §3.5: flush keeps the latency flat as misses grow, drain
+ *       does not).  With N > 0, every N dependent loads end in an
+ *       instruction that adds to RSP a zero computed from the last load,
+ *       so RSP depends on the whole chain in flight (xUI §6.1: the
+ *       worst case of tracked delivery, whose micro-code reads RSP).
  */
 
 #include <errno.h>
@@ -27,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chase.h"
 #include "uintr_bench.h"
 
 #define REPEAT16(x) x x x x x x x x x x x x x x x x
@@ -106,6 +117,8 @@ run_ops(long iterations)
            per_op(c_send, empty, iterations), (unsigned long)delivered);
     return 0;
 }
+
+static volatile uint64_t sink;
 
 /* ---------------------------------------------------------------- e2e */
 
@@ -191,9 +204,60 @@ run_e2e(long events, uint64_t gap)
     return 0;
 }
 
-/* ----------------------------------------------------------- overhead */
+/* -------------------------------------------------------------- chase */
 
-static volatile uint64_t sink;
+static int
+run_chase(size_t bytes, unsigned long rsp_every, long events, uint64_t gap)
+{
+    if (events > MAX_RECORDS)
+        events = MAX_RECORDS;
+    if (events < 2) {
+        fprintf(stderr, "uintr_micro: chase needs at least 2 events\n");
+        return 1;
+    }
+    size_t nodes;
+    struct chase_node *p = chase_build(bytes, &nodes);
+    if (!p)
+        die("chase: allocation");
+    e2e_events = events;
+    e2e_gap = gap;
+    register_receiver(probe_handler);
+    pthread_t sender;
+    if (pthread_create(&sender, NULL, e2e_sender, NULL) != 0)
+        die("pthread_create");
+    e2e_fd = (int)uintr_sys(SYS_uintr_vector_fd, 2, 0, 0);
+    if (e2e_fd < 0)
+        die("uintr_vector_fd");
+    _stui();
+
+    uint64_t chased = 0;
+    const unsigned long step = rsp_every ? rsp_every : 64;
+    while (!e2e_done) {
+        p = rsp_every ? chase_into_rsp(p, step) : chase_loads(p, step);
+        chased += step;
+    }
+    pthread_join(sender, NULL);
+    sink = (uint64_t)(uintptr_t)p;
+
+    /* The first event warms caches and predictors; it is not counted. */
+    double sum = 0, worst = 0, best = 0;
+    long n = 0;
+    for (long i = 1; i < events; ++i) {
+        const double d = (double)(probe_entry[i] - e2e_send[i]);
+        sum += d;
+        worst = n == 0 || d > worst ? d : worst;
+        best = n == 0 || d < best ? d : best;
+        n++;
+    }
+    printf("RESULT test=chase bytes=%lu nodes=%lu rsp_every=%lu events=%ld "
+           "loads=%lu end_to_end=%.1f min_end_to_end=%.0f "
+           "max_end_to_end=%.0f\n",
+           (unsigned long)bytes, (unsigned long)nodes, rsp_every, n,
+           (unsigned long)chased, sum / n, best, worst);
+    return 0;
+}
+
+/* ----------------------------------------------------------- overhead */
 
 static uint64_t
 fib(unsigned n)
@@ -343,7 +407,7 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: uintr_micro ops|e2e|overhead ...\n");
+        fprintf(stderr, "usage: uintr_micro ops|e2e|overhead|chase ...\n");
         return 1;
     }
     const int kb = argc > 3 && !strcmp(argv[1], "overhead") &&
@@ -360,6 +424,10 @@ main(int argc, char **argv)
     if (!strcmp(argv[1], "overhead") && argc > 5)
         return run_overhead(argv[2], argv[3], strtoull(argv[4], NULL, 0),
                             atol(argv[5]));
+    if (!strcmp(argv[1], "chase") && argc > 5)
+        return run_chase((size_t)strtoull(argv[2], NULL, 0),
+                         strtoul(argv[3], NULL, 0), atol(argv[4]),
+                         strtoull(argv[5], NULL, 0));
     fprintf(stderr, "uintr_micro: bad arguments\n");
     return 1;
 }

@@ -43,12 +43,12 @@ WaitMonitor::write(uint64_t addr)
     return _sleeping && _kind == WaitKind::Umwait;
 }
 
-WaitDecision
+SleepDecision
 WaitMonitor::begin(WaitKind kind, uint64_t now, uint32_t ecx,
                    uint64_t deadline, uint32_t umwaitControl,
                    bool interruptPending)
 {
-    WaitDecision d;
+    SleepDecision d;
     const bool c02Allowed = !(umwaitControl & 1);
     d.state = (ecx & 1) || !c02Allowed ? PowerState::C01 : PowerState::C02;
 

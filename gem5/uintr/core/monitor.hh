@@ -68,7 +68,7 @@ enum class WakeReason
 const char *wakeReasonName(WakeReason r);
 
 /** What an UMWAIT/TPAUSE does when it executes. */
-struct WaitDecision
+struct SleepDecision
 {
     /** False: the instruction completes at once with CF = `cf`. */
     bool sleeps = false;
@@ -98,7 +98,7 @@ class WaitMonitor
      * @param umwaitControl IA32_UMWAIT_CONTROL
      * @param interruptPending UIRR != 0 and UIF = 1
      */
-    WaitDecision begin(WaitKind kind, uint64_t now, uint32_t ecx,
+    SleepDecision begin(WaitKind kind, uint64_t now, uint32_t ecx,
                        uint64_t deadline, uint32_t umwaitControl,
                        bool interruptPending);
 

@@ -581,7 +581,7 @@ UintrModel::umwait(ThreadContext *tc, const StaticInstPtr &inst,
         (tc->getReg(X86ISA::int_reg::Rax) & 0xffffffffULL);
     const uint64_t now = tc->readMiscReg(misc_reg::Tsc);
     const bool interrupt = deliverable(tc);
-    const core::WaitDecision d = cs.monitor.begin(
+    const core::SleepDecision d = cs.monitor.begin(
         kind, now, ecx, deadline, umwaitControl, interrupt);
 
     // CF is 0 unless the OS limit ends the sleep (endMonitorWait sets it).

@@ -24,7 +24,7 @@ testUmwaitNeedsAnArmedUntriggeredMonitor()
 {
     WaitMonitor m;
     // Never armed: no sleep, CF = 0.
-    WaitDecision d = m.begin(WaitKind::Umwait, 100, c01, 10000, noLimit,
+    SleepDecision d = m.begin(WaitKind::Umwait, 100, c01, 10000, noLimit,
                              false);
     CHECK(!d.sleeps);
     CHECK(!d.cf);
@@ -54,7 +54,7 @@ testWriteWakesASleepingUmwaitWithCfClear()
 {
     WaitMonitor m;
     m.arm(0x2000);
-    const WaitDecision d =
+    const SleepDecision d =
         m.begin(WaitKind::Umwait, 1000, c02, 50000, noLimit, false);
     CHECK(d.sleeps);
     CHECK(d.state == PowerState::C02);
@@ -81,7 +81,7 @@ testDeadlineAndOsLimit()
     WaitMonitor m;
     // Deadline before the OS limit: the deadline ends it, CF = 0.
     m.arm(0x3000);
-    WaitDecision d = m.begin(WaitKind::Umwait, 1000, c01, 21000,
+    SleepDecision d = m.begin(WaitKind::Umwait, 1000, c01, 21000,
                              linuxUmwaitControl, false);
     CHECK(d.sleeps);
     CHECK(d.state == PowerState::C01);
@@ -134,7 +134,7 @@ testTpauseIgnoresTheMonitor()
 {
     WaitMonitor m;
     // No monitor needed...
-    WaitDecision d =
+    SleepDecision d =
         m.begin(WaitKind::Tpause, 10, c02, 5000, noLimit, false);
     CHECK(d.sleeps);
     CHECK_EQ(d.wakeAt, 5000u);

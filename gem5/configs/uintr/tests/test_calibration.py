@@ -8,9 +8,15 @@ from dataclasses import replace
 import uintr_path  # noqa: F401
 from calibrate import calibrated, check, corrected, fit, table2_measured
 from predict import (
+    CHASE_BYTES,
     NOT_RUN,
+    RSP_CHAIN_LOADS,
+    SEC61_TRACKED_WORST,
+    Setting,
+    chase_experiments,
     interval_experiments,
     label,
+    plan,
     prediction_rows,
     render,
     sensitivity_settings,
@@ -33,7 +39,10 @@ EMERGENT = {"senduipi": 100.0, "stui": 14.0, "clui": 0.0, "end_to_end": 900.0,
 
 
 def linear_gem5(values):
-    return {t: values[p] + EMERGENT[t] for p, t in FREE_PARAMETERS.items()}
+    rows = {t: values[p] + EMERGENT[t] for p, t in FREE_PARAMETERS.items()}
+    # As in the model: the end-to-end latency contains the notification processing.
+    rows["end_to_end"] += values["notification_processing"]
+    return rows
 
 
 class TheCommittedFile(unittest.TestCase):
@@ -106,8 +115,9 @@ class Fit(unittest.TestCase):
         measured = {"senduipi": 400.0, "stui": 30.0, "clui": 5.0, "end_to_end": 1300.0,
                     "receiver_cost": 700.0}
         new = corrected(values, measured)
+        # ipi: +60 for end-to-end, less the +20 the notification processing adds to it.
         self.assertEqual(new, {"senduipi": 283, "stui": 12, "clui_port_latency": 1,
-                               "ipi": 560, "notification_processing": 120})
+                               "ipi": 540, "notification_processing": 120})
 
     def test_table2_from_reproduce_results(self):
         results = {"ops": [{"senduipi": "383", "clui": "2", "stui": "32"}],
@@ -136,6 +146,63 @@ class Prediction(unittest.TestCase):
         text = render(rows)
         for name, _ in NOT_RUN:
             self.assertIn(name, text)
+
+
+class ChaseAndWorstCase(unittest.TestCase):
+    def test_runs(self):
+        exps = {e.name: e for e in chase_experiments()}
+        self.assertEqual(len(exps), 2 * len(CHASE_BYTES) + 2 * len(RSP_CHAIN_LOADS))
+        small = exps["chase-16KiB-drain"]
+        self.assertEqual(small.strategy, "drain")
+        self.assertEqual(small.args[:3], ("chase", str(16 << 10), "0"))
+        self.assertEqual(small.cores, 2)  # receiver + sender
+        worst = exps["rspchain-50-tracked"]
+        self.assertEqual(worst.strategy, "tracked")
+        self.assertEqual(worst.args[2], "50")
+        self.assertEqual(exps["rspchain-50-flush"].args, worst.args)
+        # The largest working set is beyond the 2-core board's LLC (4 x 1.875 MiB).
+        self.assertGreater(max(CHASE_BYTES.values()), 4 * 1920 * 1024)
+
+    def test_rows(self):
+        results = {
+            "chase-16KiB-flush": [{"end_to_end": "1400"}],
+            "chase-32MiB-flush": [{"end_to_end": "1470"}],
+            "chase-16KiB-drain": [{"end_to_end": "1500"}],
+            "chase-32MiB-drain": [{"end_to_end": "9000"}],
+            "rspchain-50-tracked": [{"max_end_to_end": "12000"}],
+            "rspchain-50-flush": [{"max_end_to_end": "1500"}],
+        }
+        rows = {r[0]: r for r in prediction_rows(results, CALIBRATION)}
+        flat = rows["§3.5 flush: end-to-end at 32MiB / at 16KiB (paper: flat)"]
+        self.assertEqual(flat[1], 1.0)
+        self.assertAlmostEqual(flat[2], 1.05)
+        grows = rows["§3.5 drain: end-to-end at 32MiB / at 16KiB (paper: grows, not measured)"]
+        self.assertIsNone(grows[1])
+        self.assertAlmostEqual(grows[2], 6.0)
+        tracked = rows["§6.1 50 loads feeding RSP, tracked: worst end-to-end"]
+        self.assertEqual(tracked[1:3], (SEC61_TRACKED_WORST, 12000.0))
+        self.assertAlmostEqual(
+            rows["§6.1 50 loads feeding RSP: worst tracked / worst flush"][2], 8.0)
+        # A run that produced nothing is n/a, not zero.
+        self.assertIsNone(rows["§6.1 10 loads feeding RSP, tracked: worst end-to-end"][2])
+        self.assertIn("| 1.05 | 1.05 |", render([flat]))
+
+
+class Plan(unittest.TestCase):
+    def test_subsets(self):
+        only5 = plan(CALIBRATION, "predictions", [5], None)
+        names = [e.name for _, e in only5]
+        self.assertEqual(len(names), 1 + 9 + len(chase_experiments()))
+        self.assertTrue(all(s == Setting() for s, _ in only5))
+        self.assertNotIn("uipi-fib-10us", names)
+        chase = plan(CALIBRATION, "predictions", [5], r"^(chase|rspchain)-")
+        self.assertEqual(len(chase), len(chase_experiments()))
+        sens = plan(CALIBRATION, "sensitivity", [], None)
+        # The frozen baseline plus every setting, each on e2e and three kernels.
+        self.assertEqual(len(sens), 4 * (1 + len(sensitivity_settings(CALIBRATION))))
+        full = plan(CALIBRATION, "all", [1, 2, 5, 10, 20, 50, 100], None)
+        pairs = [(s, e.name) for s, e in full]
+        self.assertEqual(len(pairs), len(set(pairs)))  # no run twice
 
 
 class Loading(unittest.TestCase):
