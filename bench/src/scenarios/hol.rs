@@ -187,26 +187,7 @@ impl Driver for Hol {
                 receiver: 0,
                 reason: e.to_string(),
             })?;
-        let shared = Arc::new(Shared {
-            // The servers start within a millisecond; arrivals count from then.
-            base: Instant::now() + Duration::from_millis(2),
-            arrivals,
-            scans,
-            next: AtomicUsize::new(0),
-            done: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            cpu_start: AtomicU64::new(0),
-            cpu_end: AtomicU64::new(0),
-        });
-        let servers: Vec<_> = (0..SERVERS)
-            .map(|_| {
-                let shared = Arc::clone(&shared);
-                rt.spawn(move || shared.serve(chunk, get_chunks, scan_chunks))
-            })
-            .collect();
-        for s in servers {
-            s.join()
-                .map_err(|e| Failure::Unsupported(format!("a server task failed: {e}")))?;
-        }
+        let shared = serve_all(&rt, arrivals, scans, chunk, get_chunks, scan_chunks)?;
         let stats = rt.stats()[0];
         rt.shutdown();
 
@@ -292,26 +273,15 @@ fn measured_service_us(
     let mut best = Duration::MAX;
     // The least disturbed of three rounds: the worker's rate while it has a CPU.
     for _ in 0..3 {
-        let shared = Arc::new(Shared {
-            base: Instant::now() + Duration::from_millis(2),
-            arrivals: vec![0; REQUESTS],
-            scans: (0..REQUESTS).map(|i| i % 200 == 199).collect(),
-            next: AtomicUsize::new(0),
-            done: (0..REQUESTS).map(|_| AtomicU64::new(0)).collect(),
-            cpu_start: AtomicU64::new(0),
-            cpu_end: AtomicU64::new(0),
-        });
-        let servers: Vec<_> = (0..SERVERS)
-            .map(|_| {
-                let shared = Arc::clone(&shared);
-                rt.spawn(move || shared.serve(chunk, get_chunks, scan_chunks))
-            })
-            .collect();
-        for s in servers {
-            s.join().map_err(|e| {
-                Failure::Unsupported(format!("a calibration server task failed: {e}"))
-            })?;
-        }
+        let scans = (0..REQUESTS).map(|i| i % 200 == 199).collect();
+        let shared = serve_all(
+            &rt,
+            vec![0; REQUESTS],
+            scans,
+            chunk,
+            get_chunks,
+            scan_chunks,
+        )?;
         let last = shared
             .done
             .iter()
@@ -324,6 +294,40 @@ fn measured_service_us(
     let us = (best.as_secs_f64() * 1e6 / REQUESTS as f64).max(mean_service_us());
     measured.push((backend, us));
     Ok(us)
+}
+
+/// Runs the request stream `arrivals`/`scans` through [`SERVERS`] server tasks on `rt` until
+/// every request is served; returns the stream with its results.
+fn serve_all(
+    rt: &Runtime,
+    arrivals: Vec<u64>,
+    scans: Vec<bool>,
+    chunk: u32,
+    get_chunks: u32,
+    scan_chunks: u32,
+) -> Result<Arc<Shared>, Failure> {
+    let n = arrivals.len();
+    let shared = Arc::new(Shared {
+        // The servers start within a millisecond; arrivals count from then.
+        base: Instant::now() + Duration::from_millis(2),
+        arrivals,
+        scans,
+        next: AtomicUsize::new(0),
+        done: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        cpu_start: AtomicU64::new(0),
+        cpu_end: AtomicU64::new(0),
+    });
+    let servers: Vec<_> = (0..SERVERS)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            rt.spawn(move || shared.serve(chunk, get_chunks, scan_chunks))
+        })
+        .collect();
+    for s in servers {
+        s.join()
+            .map_err(|e| Failure::Unsupported(format!("a server task failed: {e}")))?;
+    }
+    Ok(shared)
 }
 
 /// The request stream and its results, shared by the server tasks.
