@@ -105,7 +105,8 @@ pub(super) fn spin_adaptive(
     let permit =
         shift.and_then(|_| SpinPermit::acquire(|| core.has_parked(), || core.poll(t).is_some()));
     let spun = permit.is_some();
-    let refused = shift.is_some() && !spun;
+    // A waiter whose notification came during the admission grace was not refused.
+    let refused = shift.is_some() && !spun && t.outcome().is_none();
     stats::record(addr, began(refused, spun));
     let scale = |ns: u32| match shift {
         Some(s) if spun => Duration::from_nanos(window_ns(u64::from(ns), s, partner_waking)),
