@@ -4,6 +4,8 @@
     python3 gem5/configs/uintr/broadcast_matrix.py --gem5 GEM5_OPT \\
         --binary STATIC_NEMO_BENCH [--jobs 2] [--outdir m5out/bcast] \\
         [--waiters 15 ...] [--only NAME ...] [--dry-run] [--json out.json]
+    python3 gem5/configs/uintr/broadcast_matrix.py --collect [--outdir ...] \\
+        [--waiters 15 ...] [--only NAME ...] [--json out.json]
 
 Runs, with 3, 7 and 15 waiters (and 1, the single-waiter baseline), one
 gem5 run per row group on N+1 cores of `run_uintr.py`:
@@ -237,14 +239,14 @@ def _cell(v) -> str:
 
 def render_rows(rows: Sequence[Row]) -> str:
     lines = ["| waiters | scenario | mechanism | rung / strategy | regime | "
-             "first p50 | last p50 | sigma p50 | n | label |",
-             "|---:|---|---|---|---|---:|---:|---:|---:|---|"]
+             "first p50 | last p50 | sigma p50 | n | label | run |",
+             "|---:|---|---|---|---|---:|---:|---:|---:|---|---|"]
     for r in sorted(rows, key=lambda r: (r.scenario, r.mechanism, r.rung,
                                           r.regime, r.waiters)):
         lines.append(f"| {r.waiters} | {r.scenario} | `{r.mechanism}` | "
                      f"{r.rung} | {r.regime} | {_cell(r.first)} | "
                      f"{_cell(r.last)} | {_cell(r.sigma)} | {_cell(r.n)} | "
-                     f"{r.note} |")
+                     f"{r.note} | {r.run} |")
     return "\n".join(lines)
 
 
@@ -322,6 +324,35 @@ def run_one(gem5: str, outdir: str, binary: str, run: Run):
     return run, proc.returncode, wall, doc, stats
 
 
+def collect(outdir: str, runs: Sequence[Run]) -> Tuple[List[Row], List[dict]]:
+    """Rows and a record from runs that have already finished in `outdir`
+    (their nemo-bench.json and stats.txt), without running anything: for
+    runs started one group at a time. A run with no JSON is recorded as
+    not run (no rows)."""
+    rows: List[Row] = []
+    record = []
+    for run in runs:
+        out = os.path.join(outdir, run.name)
+        doc, stats = {}, {}
+        try:
+            with open(os.path.join(out, "nemo-bench.json")) as f:
+                doc = json.load(f)
+            with open(os.path.join(out, "stats.txt")) as f:
+                stats = parse_stats(f.read())
+        except (OSError, ValueError):
+            pass
+        if not doc:
+            record.append({"run": run.name, "status": "not run"})
+            continue
+        rows += rows_of(run, doc, stats)
+        iters = doc.get("results", [{}])[0].get("broadcasts") if run.scenario == "broadcast" else None
+        record.append({"run": run.name, "status": 0,
+                       "host_seconds": stats.get("hostSeconds"),
+                       "sim_seconds": stats.get("simSeconds"),
+                       "broadcasts": iters})
+    return rows, record
+
+
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gem5", help="gem5.opt with the UINTR model")
@@ -334,6 +365,8 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--dry-run", action="store_true",
                    help="print the runs, their commands and estimates only")
+    p.add_argument("--collect", action="store_true",
+                   help="run nothing: the tables from the runs already in --outdir")
     opts = p.parse_args(argv)
 
     waiters = opts.waiters or (BASELINE_WAITERS,) + WAITERS
@@ -351,6 +384,20 @@ def main(argv: Sequence[str]) -> int:
                   f"{r.max_sim_seconds() * 1e3:.1f} ms)\n  "
                   + shlex.join(gem5_command(gem5, opts.outdir, binary, r)))
         print(f"{len(todo)} runs, ~{total / 3600:.1f} h host time one at a time")
+        return 0
+    if opts.collect:
+        rows, record = collect(os.path.join(REPO, opts.outdir), todo)
+        for r in record:
+            print(f"{r['run']}: {r['status'] if r['status'] == 'not run' else 'ok'}"
+                  f"{'' if r['status'] == 'not run' else ', hostSeconds ' + str(r['host_seconds'])}",
+                  file=sys.stderr)
+        print(render_rows(rows))
+        print()
+        print(render_targets(targets(rows)))
+        if opts.json:
+            with open(opts.json, "w") as f:
+                json.dump({"runs": record, "rows": [r.__dict__ for r in rows]},
+                          f, indent=2)
         return 0
     if not opts.gem5 or not opts.binary:
         p.error("--gem5 and --binary are required (or --dry-run)")

@@ -9,6 +9,7 @@ from broadcast_matrix import (
     HOST_SECONDS_PER_CORE_SIM_SECOND,
     LOWER_BOUND,
     Run,
+    collect,
     gem5_command,
     involves_kernel,
     matrix,
@@ -120,6 +121,32 @@ class Labels(unittest.TestCase):
         skipped = rows_of(am, {"results": [dict(mechanism="am_uintr", regime="broadcast",
                                                skipped="no UINTR")]}, {})
         self.assertEqual(skipped[0].note, "no UINTR")
+
+
+class Collect(unittest.TestCase):
+    def test_rows_from_finished_runs_only(self):
+        import json
+        import os
+        import tempfile
+        runs = [Run("bcast-uintr-flush-w15", "broadcast", 15, ("uintr",)),
+                Run("am-flush-w15", "am", 15, ("am_poll", "uintr", "am_uintr"))]
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, runs[0].name)
+            os.makedirs(out)
+            with open(os.path.join(out, "nemo-bench.json"), "w") as f:
+                json.dump({"results": [result("uintr", "short-gap", 700, 6000, 1500,
+                                              broadcasts=40)]}, f)
+            with open(os.path.join(out, "stats.txt"), "w") as f:
+                f.write("hostSeconds   321.5   # host\nsimSeconds 0.01 # sim\n")
+            # A run directory without JSON (still running or failed) gives no rows.
+            os.makedirs(os.path.join(d, runs[1].name))
+            rows, record = collect(d, runs)
+        self.assertEqual([(r.mechanism, r.rung, r.last, r.run) for r in rows],
+                         [("uintr", "flush", 6000, "bcast-uintr-flush-w15")])
+        self.assertEqual(record[0]["host_seconds"], 321.5)
+        self.assertEqual(record[0]["broadcasts"], 40)
+        self.assertEqual(record[1], {"run": "am-flush-w15", "status": "not run"})
+        self.assertIn("| bcast-uintr-flush-w15 |", render_rows(rows))
 
 
 class Targets(unittest.TestCase):
