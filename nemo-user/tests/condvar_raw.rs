@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nemo_user::Error;
+use nemo_user::ErrorKind;
 use nemo_user::condvar::{Condvar, RawCondvar};
 use nemo_user::embed::{FutexPark, SplitWait};
 use nemo_user::wait::{Clock, Deadline, WaitOutcome, WaitPolicy};
@@ -298,7 +298,12 @@ fn split_phase_abandon_consumes_a_pending_signal() {
 fn destroy_refuses_unnotified_waiters_and_waits_for_notified_ones() {
     let cv = Arc::new(RawCondvar::new());
     let mut t = cv.begin_wait();
-    assert_eq!(cv.destroy(), Err(Error::Busy { waiters: 1 }));
+    let busy = cv.destroy().unwrap_err();
+    assert_eq!((busy.kind(), busy.errno()), (ErrorKind::Busy, libc::EBUSY));
+    assert_eq!(
+        busy.to_string(),
+        "condvar is busy: 1 waiter(s) have not been notified"
+    );
     assert_eq!(cv.notify_all(), 1);
     // The waiter is notified but has not left: destroy must wait for it.
     let done = Arc::new(AtomicUsize::new(0));

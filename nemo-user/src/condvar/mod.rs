@@ -68,7 +68,7 @@
 //! - **One condvar may be used with several mutexes over its life** (std's Linux implementation
 //!   also allows this; POSIX calls concurrent use with two mutexes undefined). Each wait is
 //!   correct for the mutex it was given.
-//! - **Destruction** ([`RawCondvar::destroy`]): returns [`Error::Busy`](crate::Error::Busy) if a waiter has not been
+//! - **Destruction** ([`RawCondvar::destroy`]): returns [`ErrorKind::Busy`](crate::ErrorKind::Busy) if a waiter has not been
 //!   notified (POSIX: undefined behaviour; glibc blocks), and otherwise waits until notified
 //!   waiters have stopped touching the memory, so "broadcast, then destroy" is safe like in glibc.
 //!   A Rust [`Condvar`] cannot be dropped while a wait borrows it.
@@ -383,8 +383,9 @@ mod tests {
 
     #[test]
     fn errors_map_to_errno() {
-        use crate::Error;
-        assert_eq!(Error::Busy { waiters: 2 }.errno(), libc::EBUSY);
-        assert!(Error::Busy { waiters: 2 }.to_string().contains('2'));
+        use crate::error::{Error, ErrorKind, Repr};
+        let busy = Error::from(Repr::Busy { waiters: 2 });
+        assert_eq!((busy.kind(), busy.errno()), (ErrorKind::Busy, libc::EBUSY));
+        assert!(busy.to_string().contains('2'));
     }
 }

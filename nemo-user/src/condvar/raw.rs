@@ -6,6 +6,7 @@ use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use super::waiting::{learn, spin_adaptive, wait_ticket};
 use crate::error::Error;
+use crate::error::Repr;
 use crate::park::{FutexPark, Park, ParkRequest};
 use crate::wait::adaptive::{Ended, Plan};
 use crate::wait::ladder::{Climb, climb};
@@ -262,14 +263,14 @@ impl RawCondvar {
     }
 
     /// Prepares the condvar for destruction (`pthread_cond_destroy`): fails with
-    /// [`Error::Busy`] if some waiter has not been notified (it would block forever), otherwise
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) if some waiter has not been notified (it would block forever), otherwise
     /// waits until every notified waiter has stopped touching the object — so destroying right
     /// after `notify_all` is safe even though the woken waiters are still on their way out. After
     /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::new`]).
     pub fn destroy(&self) -> Result<(), Error> {
         self.core
             .destroy()
-            .map_err(|waiters| Error::Busy { waiters })
+            .map_err(|waiters| Repr::Busy { waiters }.into())
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`TimerThread`]: a [`TimerCore`] on a thread of its own.
 
+use crate::error::Repr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use super::{Arm, Timer};
 
 /// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
 /// worker its preemption ticks. Dropping it stops and joins the thread; its timers then stay
-/// disarmed (re-arming them fails with [`Error::TimerStopped`]).
+/// disarmed (re-arming them fails with [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped)).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -77,7 +78,7 @@ impl TimerThreadBuilder {
 
     /// Starts the thread.
     ///
-    /// Errors: [`Error::Os`] if the thread cannot be created or pinned.
+    /// Errors: [`ErrorKind::Os`](crate::ErrorKind::Os) if the thread cannot be created or pinned.
     pub fn spawn(self) -> Result<TimerThread> {
         let core = Arc::new(self.core.build());
         let served = core.clone();
@@ -94,7 +95,7 @@ impl TimerThreadBuilder {
                     let _ = served.run();
                 }
             })
-            .map_err(|e| Error::Os(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
+            .map_err(|e| Repr::Os(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
         match started.recv() {
             Ok(Ok(())) => Ok(TimerThread {
                 core,
@@ -106,7 +107,7 @@ impl TimerThreadBuilder {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(Error::Os(libc::EAGAIN))
+                Err(Repr::Os(libc::EAGAIN).into())
             }
         }
     }
@@ -114,7 +115,7 @@ impl TimerThreadBuilder {
 
 fn pin_current(cpu: usize) -> Result<()> {
     if cpu >= 8 * core::mem::size_of::<libc::cpu_set_t>() {
-        return Err(Error::Os(libc::EINVAL));
+        return Err(Repr::Os(libc::EINVAL).into());
     }
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes the bit of `cpu`, which is
     // within the set (checked above).

@@ -5,7 +5,7 @@
 //!
 //! - A thread's [`ThreadWaker`] is reachable from other threads only through registry slots
 //!   (an `Arc`); its receiver lives in the thread's TLS. A notifier holding a stale handle after
-//!   the thread exited gets [`Error::ReceiverGone`](crate::Error::ReceiverGone) from the send
+//!   the thread exited gets [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone) from the send
 //!   (the receiver's send bracket guarantees no signal reaches a reused thread id), and the
 //!   registry counts that claim as no wake.
 //! - `word` is `WOKEN` only between a notifier's wake and the waiter's next [`ParkedWaker::arm`];
