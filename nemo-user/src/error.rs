@@ -100,6 +100,12 @@ pub(crate) enum Repr {
         /// Targets that did not.
         failed: usize,
     },
+    /// A `timespec` deadline whose nanoseconds are outside `0..1e9`.
+    #[error("invalid timespec: tv_nsec = {nsec} is outside 0..1_000_000_000")]
+    InvalidTimespec {
+        /// The offending `tv_nsec`.
+        nsec: i64,
+    },
     /// A timer period is zero, or a period or delay does not fit the timer's clock.
     #[error("invalid timer period or delay {0:?} (a period must be non-zero)")]
     InvalidPeriod(std::time::Duration),
@@ -131,7 +137,7 @@ pub(crate) enum Repr {
 pub enum ErrorKind {
     /// An argument the call cannot use: a vector out of `0..64` or not enabled on the
     /// receiver, an action id the domain does not have, a zero timer period or one that does
-    /// not fit the timer's clock. `EINVAL`.
+    /// not fit the timer's clock, a `timespec` whose `tv_nsec` is outside `0..1e9`. `EINVAL`.
     InvalidArgument,
     /// `NEMO_BACKEND` or `NEMO_SIGNAL` (or a string parsed as a backend) has a value that names
     /// no backend or no usable real-time signal. `EINVAL`.
@@ -189,6 +195,7 @@ impl Error {
             Repr::VectorOutOfRange(_)
             | Repr::VectorNotEnabled(_)
             | Repr::UnknownAction(_)
+            | Repr::InvalidTimespec { .. }
             | Repr::InvalidPeriod(_) => ErrorKind::InvalidArgument,
             Repr::InvalidBackend { .. } | Repr::InvalidSignal { .. } => ErrorKind::InvalidConfig,
             Repr::AlreadyRegistered => ErrorKind::AlreadyRegistered,
@@ -227,6 +234,7 @@ impl Error {
             | Repr::InvalidSignal { .. }
             | Repr::UnknownAction(_)
             | Repr::UnknownTarget(_)
+            | Repr::InvalidTimespec { .. }
             | Repr::InvalidPeriod(_) => libc::EINVAL,
             Repr::TimerUnsupported(_) => libc::ENOTSUP,
             Repr::TimerStopped => libc::ESHUTDOWN,

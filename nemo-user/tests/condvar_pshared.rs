@@ -62,12 +62,9 @@ fn child(s: &Shared, rounds: u32) -> i32 {
     if lock(s) != 0 {
         return 5;
     }
-    let at = Clock::Monotonic
-        .now()
-        .saturating_add(Duration::from_millis(2));
-    let deadline = Deadline::new(s.cv.clock(), at);
+    let deadline = Deadline::after_on(s.cv.clock(), Duration::from_millis(2));
     match s.cv.wait_raw(|| unlock(s), || lock(s), Some(&deadline)) {
-        Ok((WaitOutcome::TimedOut, 0)) if Clock::Monotonic.now() >= at => {}
+        Ok((WaitOutcome::TimedOut, 0)) if deadline.has_passed() => {}
         _ => return 6,
     }
     if unlock(s).is_err() {
