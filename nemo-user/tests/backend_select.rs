@@ -69,7 +69,7 @@ fn probe() {
             assert_eq!(info.kind.name(), name);
             assert!(info.forced);
             let rx = Receiver::register(|_| {}).unwrap();
-            assert_eq!(rx.backend(), info.kind);
+            assert_eq!(rx.endpoint().backend(), info.kind);
         }
         None => {
             let info = backend_info().unwrap();
@@ -87,7 +87,7 @@ fn probe() {
         .backend(BackendKind::Poll)
         .register(|_| {})
         .unwrap();
-    assert_eq!(rx.backend(), BackendKind::Poll);
+    assert_eq!(rx.endpoint().backend(), BackendKind::Poll);
     drop(rx);
     if let Ok(value) = std::env::var("NEMO_SIGNAL") {
         let chosen = nemo_user::embed::signal_number();

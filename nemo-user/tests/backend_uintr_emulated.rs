@@ -24,7 +24,7 @@ fn deliveries_enter_through_the_trampoline_and_leave_by_uiret() {
             h.fetch_add(1, SeqCst);
         })
         .unwrap();
-    assert_eq!(rx.backend(), BackendKind::Uintr);
+    assert_eq!(rx.endpoint().backend(), BackendKind::Uintr);
     let (entries, uirets) = (emulation::delivery_count(), emulation::uiret_count());
     let ep = rx.endpoint();
     std::thread::scope(|s| {
@@ -171,7 +171,7 @@ fn active_messages_run_over_the_emulated_uintr_path() {
     let target = domain
         .register_target_with(Receiver::builder().uintr_emulated(true), |_| {})
         .unwrap();
-    assert_eq!(target.receiver().backend(), BackendKind::Uintr);
+    assert_eq!(target.receiver().endpoint().backend(), BackendKind::Uintr);
     let (d, id) = (domain.clone(), target.id());
     std::thread::spawn(move || {
         for x in 1..=1000 {

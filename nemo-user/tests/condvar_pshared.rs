@@ -114,9 +114,7 @@ fn process_shared_condvar_works_across_fork() {
         // a valid RawCondvar, AtomicU32 and (before init) pthread_mutex_t storage. Nothing else
         // references it yet.
         let s: &mut Shared = unsafe { &mut *sp };
-        s.cv.set_process_shared(true);
-        s.cv.set_clock(Clock::Monotonic);
-        s.cv.set_policy_class(class);
+        s.cv = RawCondvar::with_attributes(Clock::Monotonic, true, class);
         let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
         // SAFETY: attr is initialised before use and destroyed after; the mutex storage is ours.
         unsafe {

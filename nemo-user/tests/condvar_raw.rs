@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nemo_user::ErrorKind;
 use nemo_user::condvar::{Condvar, RawCondvar};
 use nemo_user::embed::{FutexPark, SplitWait};
-use nemo_user::wait::{Clock, Deadline, WaitOutcome, WaitPolicy};
+use nemo_user::wait::{Clock, Deadline, PolicyClass, WaitOutcome, WaitPolicy};
 
 fn policies() -> [WaitPolicy; 4] {
     [
@@ -118,8 +118,7 @@ fn all_zero_bytes_are_a_working_condvar() {
 fn timeouts_are_never_early_on_either_clock() {
     for policy in policies() {
         for clock in [Clock::Realtime, Clock::Monotonic] {
-            let mut cv = RawCondvar::new();
-            cv.set_clock(clock);
+            let cv = RawCondvar::with_attributes(clock, false, PolicyClass::Default);
             for us in [0u64, 15, 60, 250, 1500] {
                 let deadline = Deadline::after_on(cv.clock(), Duration::from_micros(us));
                 assert_eq!(deadline.clock(), clock);
@@ -327,10 +326,9 @@ fn destroy_refuses_unnotified_waiters_and_waits_for_notified_ones() {
 
 #[test]
 fn the_condvar_clock_follows_the_attribute() {
-    let mut cv = RawCondvar::new();
-    assert_eq!(cv.clock(), Clock::Realtime);
-    cv.set_clock(Clock::Monotonic);
-    assert_eq!(cv.clock(), Clock::Monotonic);
-    cv.set_clock(Clock::Realtime);
-    assert_eq!(cv.clock(), Clock::Realtime);
+    assert_eq!(RawCondvar::new().clock(), Clock::Realtime);
+    for clock in [Clock::Monotonic, Clock::Realtime] {
+        let cv = RawCondvar::with_attributes(clock, false, PolicyClass::Default);
+        assert_eq!(cv.clock(), clock);
+    }
 }

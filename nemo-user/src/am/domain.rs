@@ -451,7 +451,7 @@ impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Target")
             .field("id", &self.id)
-            .field("backend", &self.receiver.backend())
+            .field("backend", &self.receiver.endpoint().backend())
             .field("queued", &self.queued())
             .finish()
     }

@@ -186,11 +186,6 @@ pub struct Condvar {
 impl Condvar {
     tuned_condvar!("condvar", notify_one, notify_all, interrupt);
 
-    /// The interrupt rung its waits park on, if any.
-    pub fn interrupt_park(&self) -> Option<InterruptPark> {
-        self.interrupt
-    }
-
     /// The underlying raw condvar.
     pub fn raw(&self) -> &RawCondvar {
         &self.raw
@@ -350,23 +345,27 @@ mod tests {
     #[test]
     fn attributes_round_trip_and_default_to_zero() {
         use crate::wait::{Clock, PolicyClass};
-        let mut cv = RawCondvar::new();
+        let cv = RawCondvar::new();
         assert_eq!(cv.clock(), Clock::Realtime);
         assert!(!cv.is_process_shared());
         assert_eq!(cv.policy_class(), PolicyClass::Default);
-        cv.set_clock(Clock::Monotonic);
-        cv.set_process_shared(true);
-        cv.set_policy_class(PolicyClass::ParkOnly);
-        assert_eq!(cv.clock(), Clock::Monotonic);
-        assert!(cv.is_process_shared());
-        assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
-        cv.set_process_shared(false);
-        assert_eq!(cv.clock(), Clock::Monotonic);
-        assert!(!cv.is_process_shared());
-        assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
-        cv.set_clock(Clock::Realtime);
-        cv.set_policy_class(PolicyClass::Default);
-        // Back to the all-zero bytes.
+        for clock in [Clock::Realtime, Clock::Monotonic] {
+            for shared in [false, true] {
+                for class in [
+                    PolicyClass::Default,
+                    PolicyClass::ParkOnly,
+                    PolicyClass::SpinOnly,
+                ] {
+                    let cv = RawCondvar::with_attributes(clock, shared, class);
+                    assert_eq!(
+                        (cv.clock(), cv.is_process_shared(), cv.policy_class()),
+                        (clock, shared, class)
+                    );
+                }
+            }
+        }
+        // The default attributes are the all-zero bytes.
+        let cv = RawCondvar::with_attributes(Clock::Realtime, false, PolicyClass::Default);
         // SAFETY: RawCondvar is 48 bytes of plain atomics, valid to view as bytes.
         let bytes: [u8; 48] = unsafe { std::mem::transmute(cv) };
         assert_eq!(bytes, [0u8; 48]);

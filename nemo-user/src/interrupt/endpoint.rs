@@ -65,18 +65,13 @@ impl Endpoint {
     }
 
     /// The receiver's process id.
-    pub fn pid(&self) -> libc::pid_t {
+    pub(crate) fn pid(&self) -> libc::pid_t {
         self.shared.doorbell().pid
     }
 
     /// The receiver's kernel thread id.
     pub fn tid(&self) -> libc::pid_t {
         self.shared.doorbell().tid
-    }
-
-    /// Whether fork children can send through this endpoint.
-    pub fn is_process_shared(&self) -> bool {
-        self.shared.doorbell().process_shared
     }
 }
 

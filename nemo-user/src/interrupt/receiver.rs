@@ -220,11 +220,6 @@ impl Receiver {
         Endpoint::new(self.shared().clone())
     }
 
-    /// The backend this receiver runs on.
-    pub fn backend(&self) -> BackendKind {
-        self.shared().doorbell().kind()
-    }
-
     /// Vectors posted to this receiver's software UPID and not yet delivered: everything pending
     /// on `signal` and `poll`; on `uintr`, only vectors deferred by a guard (the CPU's own pending
     /// vectors are not visible).
@@ -237,7 +232,7 @@ impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
             .field("tid", &self.shared().doorbell().tid)
-            .field("backend", &self.backend())
+            .field("backend", &self.shared().doorbell().kind())
             .field("pending", &format_args!("{:#x}", self.pending()))
             .finish()
     }

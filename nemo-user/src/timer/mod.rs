@@ -76,7 +76,7 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::interrupt::Endpoint;
 
-pub use self::thread::{TimerThread, TimerThreadBuilder};
+pub use self::thread::TimerThread;
 pub use self::timer_core::{Idle, TimerCore, TimerCoreBuilder};
 
 /// When a timer expires.

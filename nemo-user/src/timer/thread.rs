@@ -47,45 +47,18 @@ pub struct TimerThread {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Options for a [`TimerThread`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct TimerThreadBuilder {
-    core: TimerCoreBuilder,
-    cpu: Option<usize>,
-    name: String,
-}
-
-impl TimerThreadBuilder {
-    /// The options of the core the thread runs: how it waits between deadlines (default
-    /// [`Idle::Spin`]), the TSC rate ([`TimerCore::builder`]).
-    pub fn core(mut self, core: TimerCoreBuilder) -> Self {
-        self.core = core;
-        self
-    }
-
-    /// Pins the thread to this CPU (an index in the kernel's CPU numbering).
-    pub fn cpu(mut self, cpu: usize) -> Self {
-        self.cpu = Some(cpu);
-        self
-    }
-
-    /// The thread's name (default `nemo-timer`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Starts the thread.
+impl TimerCoreBuilder {
+    /// The core, running on a thread of its own (named `nemo-timer`, pinned to
+    /// [`cpu`](Self::cpu) if one was given).
     ///
     /// Errors: [`ErrorKind::Os`](crate::ErrorKind::Os) if the thread cannot be created or pinned.
     pub fn spawn(self) -> Result<TimerThread> {
-        let core = Arc::new(self.core.build());
-        let served = core.clone();
         let cpu = self.cpu;
+        let core = Arc::new(self.build());
+        let served = core.clone();
         let (started_tx, started) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name(self.name)
+            .name("nemo-timer".into())
             .spawn(move || {
                 let pinned = cpu.map_or(Ok(()), pin_current);
                 let ok = pinned.is_ok();
@@ -135,18 +108,7 @@ fn pin_current(cpu: usize) -> Result<()> {
 impl TimerThread {
     /// Starts a timer thread that waits as `wait` says.
     pub fn spawn(wait: Idle) -> Result<TimerThread> {
-        TimerThread::builder()
-            .core(TimerCore::builder().wait(wait))
-            .spawn()
-    }
-
-    /// Options.
-    pub fn builder() -> TimerThreadBuilder {
-        TimerThreadBuilder {
-            core: TimerCore::builder(),
-            cpu: None,
-            name: "nemo-timer".into(),
-        }
+        TimerCore::builder().wait(wait).spawn()
     }
 
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see

@@ -45,12 +45,16 @@ pub enum Idle {
     Sleep,
 }
 
-/// Options for a [`TimerCore`].
+/// Options for a [`TimerCore`], served on a thread of the caller's ([`build`](Self::build),
+/// then [`TimerCore::run`]) or on a thread of its own ([`spawn`](Self::spawn), a
+/// [`TimerThread`](super::TimerThread)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[must_use]
 pub struct TimerCoreBuilder {
     wait: Idle,
     tsc_ghz: Option<f64>,
+    /// The CPU a spawned thread pins itself to.
+    pub(super) cpu: Option<usize>,
 }
 
 impl TimerCoreBuilder {
@@ -65,6 +69,13 @@ impl TimerCoreBuilder {
     /// by [`Idle::Sleep`], which keeps its deadlines in `CLOCK_MONOTONIC`.
     pub fn tsc_ghz(mut self, ghz: f64) -> Self {
         self.tsc_ghz = Some(ghz);
+        self
+    }
+
+    /// For [`spawn`](Self::spawn): pins the timer thread to this CPU (an index in the kernel's
+    /// CPU numbering). A core that is [built](Self::build) runs wherever its caller runs.
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = Some(cpu);
         self
     }
 
@@ -171,17 +182,20 @@ impl core::fmt::Debug for TimerCore<'_> {
 }
 
 impl<'a> TimerCore<'a> {
-    /// Options: how the core waits, the TSC rate.
+    /// Options: how the core waits, the TSC rate, and for a core on a thread of its own the
+    /// CPU it runs on.
     pub fn builder() -> TimerCoreBuilder {
         TimerCoreBuilder {
             wait: Idle::Spin,
             tsc_ghz: None,
+            cpu: None,
         }
     }
 
     /// How this core waits: the requested [`Idle`], or [`Idle::Spin`] where [`Idle::Pause`]
-    /// cannot run.
-    pub fn wait(&self) -> Idle {
+    /// cannot run (its `Debug` output shows it too).
+    #[cfg(test)]
+    fn wait(&self) -> Idle {
         self.wait
     }
 
@@ -230,7 +244,8 @@ impl<'a> TimerCore<'a> {
     }
 
     /// Whether [`stop`](TimerCore::stop) was called (or a timer function panicked).
-    pub fn is_stopped(&self) -> bool {
+    #[cfg(test)]
+    fn is_stopped(&self) -> bool {
         self.stopped.load(SeqCst)
     }
 
