@@ -14,11 +14,11 @@
 //!
 //! # Invariants
 //!
-//! - A domain handle is a `Box<NemoAmDomain>` whose `magic` is [`DOMAIN_MAGIC`] from
+//! - A domain handle is a `Box<NemoAmDomain>` whose `magic` is `DOMAIN_MAGIC` from
 //!   `nemo_am_domain_create` until `nemo_am_domain_destroy` clears it: a null, misaligned or
 //!   foreign pointer (readable memory without the magic) is `EINVAL`.
-//! - A target handle is live exactly while its address is in [`TARGETS`]; the handle is also
-//!   held by its thread's [`ThreadTarget`], which frees it at thread exit if nobody
+//! - A target handle is live exactly while its address is in `TARGETS`; the handle is also
+//!   held by its thread's `ThreadTarget`, which frees it at thread exit if nobody
 //!   unregistered it. Only the set decides, so a stale or foreign target handle is `EINVAL`
 //!   without being read.
 //! - Action and target ids carry their domain (see [`nemo_user::am::ActionId`],
