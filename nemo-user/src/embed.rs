@@ -25,7 +25,7 @@
 
 pub use crate::backend::signal::signal_number;
 pub use crate::condvar::raw::SplitWait;
-pub use crate::park::{FutexPark, Park, ParkRequest, ParkResult};
+pub use crate::park::{FutexPark, Park, ParkRequest};
 pub use crate::wait::admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 
 /// The futex, for an embedding that makes the blocking call itself (the preload shim's C wait,

@@ -165,12 +165,13 @@ impl ThreadWaker {
         match self.sleep {
             Sleep::Futex => match futex::wait(w, ARMED, MATCH_ANY, deadline, false) {
                 futex::WaitResult::TimedOut => ParkResult::TimedOut,
-                futex::WaitResult::Mismatch => ParkResult::Changed,
-                futex::WaitResult::Woken | futex::WaitResult::Interrupted => ParkResult::Woken,
+                futex::WaitResult::Mismatch
+                | futex::WaitResult::Woken
+                | futex::WaitResult::Interrupted => ParkResult::Woken,
             },
             Sleep::UintrWait(support) => loop {
                 if w.load(Acquire) != ARMED {
-                    return ParkResult::Changed;
+                    return ParkResult::Woken;
                 }
                 let mut usec = UINTR_WAIT_SLICE.as_micros() as u64;
                 if let Some(d) = deadline {
