@@ -66,7 +66,7 @@ impl Timespec {
     /// Checks a C `timespec`: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
     /// (`EINVAL`, as POSIX says) for nanoseconds outside `0..1_000_000_000`.
     pub(crate) fn from_libc(ts: &libc::timespec) -> Result<Self> {
-        let nsec = i64::from(ts.tv_nsec);
+        let nsec = ts.tv_nsec;
         if !(0..1_000_000_000).contains(&nsec) {
             return Err(Repr::InvalidTimespec { nsec }.into());
         }
