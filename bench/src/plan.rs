@@ -199,7 +199,7 @@ mod tests {
         assert!(sim.long_gap < DEFAULT_LONG_GAP);
         // Longer than the default policy's spin window, or the "long" gap would catch the
         // waiter still spinning.
-        let spin = nemo_user::wait::WaitPolicy::BUILTIN_SPIN;
+        let spin = nemo_user::wait::WaitPolicy::BUILTIN.spin().unwrap();
         assert!(sim.long_gap >= 2 * spin, "{:?} vs {spin:?}", sim.long_gap);
         assert!(sim.short_gap < spin);
     }

@@ -23,11 +23,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use nemo_user::condvar::Condvar;
 use nemo_user::event::Event;
-use nemo_user::wait::{Clock, WaitPolicy};
+use nemo_user::wait::WaitPolicy;
 
 fn now_ns() -> u64 {
-    let t = Clock::Monotonic.now();
-    t.sec() as u64 * 1_000_000_000 + u64::from(t.nsec())
+    nemo_user::embed::clock::monotonic_ns()
 }
 
 fn thread_cpu_ns() -> u64 {

@@ -22,11 +22,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use nemo_user::condvar::RawCondvar;
-use nemo_user::wait::Clock;
 
 fn now_ns() -> u64 {
-    let t = Clock::Monotonic.now();
-    t.sec() as u64 * 1_000_000_000 + u64::from(t.nsec())
+    nemo_user::embed::clock::monotonic_ns()
 }
 
 /// The cores this process may use, read once before any thread pins itself (a thread spawned

@@ -25,7 +25,7 @@
 
 pub use crate::backend::signal::signal_number;
 pub use crate::condvar::raw::SplitWait;
-pub use crate::park::{FutexPark, Park, ParkRequest, ParkResult};
+pub use crate::park::{FutexPark, Park, ParkRequest};
 pub use crate::wait::admission::{ParkedHere, SpinCensus, refresh_spin_capacity, spin_census};
 
 /// The futex, for an embedding that makes the blocking call itself (the preload shim's C wait,
@@ -46,7 +46,7 @@ pub mod c {
     use std::ffi::c_int;
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
-    use crate::wait::{Clock, Deadline, Timespec};
+    use crate::wait::{Clock, Deadline};
 
     /// Runs the body of an exported C function: a panic (a bug) becomes `ENOTRECOVERABLE`
     /// instead of unwinding into C.
@@ -68,8 +68,7 @@ pub mod c {
             return Err(libc::EINVAL);
         }
         // SAFETY: non-null, aligned (checked) and readable per the caller.
-        let at = Timespec::from_libc(unsafe { &*abstime }).map_err(|e| e.errno())?;
-        Ok(Deadline::new(clock, at))
+        Deadline::new(clock, unsafe { *abstime }).map_err(|e| e.errno())
     }
 
     #[cfg(test)]
@@ -97,7 +96,7 @@ pub mod c {
                 };
                 let d = deadline(Clock::Realtime, &good).unwrap();
                 assert_eq!(
-                    (d.clock(), d.at().sec(), d.at().nsec()),
+                    (d.clock(), d.at().tv_sec, d.at().tv_nsec),
                     (Clock::Realtime, 1, 5)
                 );
             }

@@ -2,10 +2,15 @@
 //! timers share this one type.
 //!
 //! Every failure a caller can provoke (a vector out of range, a receiver that has gone, a full
-//! mailbox, a backend that this machine cannot run) is a variant here, never a panic; and
-//! [`Error::errno`] gives the value a C caller sees for it.
+//! mailbox, a backend that this machine cannot run) is an [`Error`], never a panic. Like
+//! `std::io::Error`, it is opaque: [`Error::kind`] says what went wrong in a form to branch on
+//! ([`ErrorKind`]), its `Display` says it in full (with the values involved), [`Error::errno`]
+//! gives the value a C caller sees for it, and the two errors that hand data back to the caller
+//! have an accessor for it ([`Error::returned_payload`], [`Error::notified`]).
+//!
+//! Inside the crate the cases are the variants of [`Repr`]; an `Err(Repr::X)` becomes an
+//! [`Error`] through `?` or `.into()`.
 
-use thiserror::Error;
 use uintr_sys::Vector;
 
 use crate::am::ids::{ActionId, TargetId};
@@ -14,10 +19,9 @@ use crate::interrupt::kind::BackendKind;
 /// Result alias for this crate's API.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
-/// What went wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum Error {
+/// The cases of an [`Error`], with the values its message names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Repr {
     /// A user-interrupt vector must be in `0..64`.
     #[error("user-interrupt vector {0} is out of range (valid: 0..64)")]
     VectorOutOfRange(u64),
@@ -96,6 +100,12 @@ pub enum Error {
         /// Targets that did not.
         failed: usize,
     },
+    /// A `timespec` deadline whose nanoseconds are outside `0..1e9`.
+    #[error("invalid timespec: tv_nsec = {nsec} is outside 0..1_000_000_000")]
+    InvalidTimespec {
+        /// The offending `tv_nsec`.
+        nsec: i64,
+    },
     /// A timer period is zero, or a period or delay does not fit the timer's clock.
     #[error("invalid timer period or delay {0:?} (a period must be non-zero)")]
     InvalidPeriod(std::time::Duration),
@@ -119,42 +129,260 @@ pub enum Error {
     Os(i32),
 }
 
+/// What went wrong, as a caller branches on it: the kind of an [`Error`] ([`Error::kind`]).
+///
+/// New kinds may be added; the error's message says more than its kind (the values involved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument the call cannot use: a vector out of `0..64` or not enabled on the
+    /// receiver, an action id the domain does not have, a zero timer period or one that does
+    /// not fit the timer's clock, a `timespec` whose `tv_nsec` is outside `0..1e9`. `EINVAL`.
+    InvalidArgument,
+    /// `NEMO_BACKEND` or `NEMO_SIGNAL` (or a string parsed as a backend) has a value that names
+    /// no backend or no usable real-time signal. `EINVAL`.
+    InvalidConfig,
+    /// The calling thread already has a receiver: one receiver per thread. `EBUSY`.
+    AlreadyRegistered,
+    /// The receiver was dropped, or its thread exited. `ESHUTDOWN`.
+    ReceiverGone,
+    /// The endpoint belongs to a receiver in another process (a fork parent) and was not
+    /// created process-shared, so nothing sent from here could reach it. `EXDEV`.
+    ForeignProcess,
+    /// This machine, kernel or timer cannot do it: a backend that cannot run here, a timer
+    /// operation its source does not support (the message says why). `ENOTSUP`.
+    Unsupported,
+    /// A fixed-size table is full: a domain's actions (`ENOSPC`) or targets (`ENOSPC`), or the
+    /// real-time signals the `signal` backend may use (`EBUSY`; set `NEMO_SIGNAL`).
+    ResourceExhausted,
+    /// The target id names no registered target (never registered, or unregistered since).
+    /// `EINVAL`.
+    UnknownTarget,
+    /// The target's mailbox is full: the message was not queued and comes back to the sender
+    /// ([`Error::returned_payload`]). `EAGAIN`.
+    MailboxFull,
+    /// A broadcast reached some targets but not all (their mailboxes were full or they went
+    /// away); [`Error::notified`] says how many it reached. `EAGAIN`.
+    BroadcastIncomplete,
+    /// The timer core serving the timer has stopped. `ESHUTDOWN`.
+    TimerStopped,
+    /// A condvar or event is being destroyed while some waiters have not been notified.
+    /// `EBUSY`.
+    Busy,
+    /// A system call (a user-interrupt one included) failed; [`Error::errno`] is its errno.
+    Os,
+}
+
+/// What went wrong: an [`ErrorKind`] to branch on, a message with the details, an errno.
+///
+/// ```
+/// use nemo_user::{ErrorKind, interrupt::Receiver};
+///
+/// let rx = Receiver::register(|_| {})?;
+/// let e = rx.endpoint().connect(64).unwrap_err();
+/// assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+/// assert_eq!(e.errno(), libc::EINVAL);
+/// assert_eq!(e.to_string(), "user-interrupt vector 64 is out of range (valid: 0..64)");
+/// # Ok::<(), nemo_user::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Repr);
+
 impl Error {
-    /// The errno value a C caller would see for this error.
-    ///
-    /// ```
-    /// use nemo_user::Error;
-    /// assert_eq!(Error::ReceiverGone.errno(), libc::ESHUTDOWN);
-    /// assert_eq!(Error::VectorOutOfRange(64).errno(), libc::EINVAL);
-    /// ```
-    pub fn errno(&self) -> i32 {
-        match self {
-            Error::VectorOutOfRange(_)
-            | Error::VectorNotEnabled(_)
-            | Error::InvalidBackend { .. }
-            | Error::InvalidSignal { .. }
-            | Error::UnknownAction(_)
-            | Error::UnknownTarget(_)
-            | Error::InvalidPeriod(_) => libc::EINVAL,
-            Error::TimerUnsupported(_) => libc::ENOTSUP,
-            Error::TimerStopped => libc::ESHUTDOWN,
-            Error::AlreadyRegistered => libc::EBUSY,
-            Error::ReceiverGone => libc::ESHUTDOWN,
-            Error::ForeignProcess => libc::EXDEV,
-            Error::BackendUnavailable { .. } => libc::ENOTSUP,
-            Error::NoFreeSignal | Error::Busy { .. } => libc::EBUSY,
-            Error::MailboxFull { .. } | Error::BroadcastIncomplete { .. } => libc::EAGAIN,
-            Error::ActionTableFull(_) | Error::TargetTableFull(_) => libc::ENOSPC,
-            Error::Uintr(e) => e.errno(),
-            Error::Os(e) => *e,
+    /// What went wrong, to branch on.
+    pub fn kind(&self) -> ErrorKind {
+        match &self.0 {
+            Repr::VectorOutOfRange(_)
+            | Repr::VectorNotEnabled(_)
+            | Repr::UnknownAction(_)
+            | Repr::InvalidTimespec { .. }
+            | Repr::InvalidPeriod(_) => ErrorKind::InvalidArgument,
+            Repr::InvalidBackend { .. } | Repr::InvalidSignal { .. } => ErrorKind::InvalidConfig,
+            Repr::AlreadyRegistered => ErrorKind::AlreadyRegistered,
+            Repr::ReceiverGone => ErrorKind::ReceiverGone,
+            Repr::ForeignProcess => ErrorKind::ForeignProcess,
+            Repr::BackendUnavailable { .. } | Repr::TimerUnsupported(_) => ErrorKind::Unsupported,
+            Repr::NoFreeSignal | Repr::ActionTableFull(_) | Repr::TargetTableFull(_) => {
+                ErrorKind::ResourceExhausted
+            }
+            Repr::UnknownTarget(_) => ErrorKind::UnknownTarget,
+            Repr::MailboxFull { .. } => ErrorKind::MailboxFull,
+            Repr::BroadcastIncomplete { .. } => ErrorKind::BroadcastIncomplete,
+            Repr::TimerStopped => ErrorKind::TimerStopped,
+            Repr::Busy { .. } => ErrorKind::Busy,
+            Repr::Uintr(_) | Repr::Os(_) => ErrorKind::Os,
         }
     }
 
+    /// The errno value a C caller would see for this error.
+    ///
+    /// ```
+    /// use nemo_user::interrupt::Receiver;
+    ///
+    /// let rx = Receiver::register(|_| {})?;
+    /// let ep = rx.endpoint();
+    /// assert_eq!(ep.connect(64).unwrap_err().errno(), libc::EINVAL);
+    /// drop(rx);
+    /// assert_eq!(ep.connect(1).unwrap_err().errno(), libc::ESHUTDOWN);
+    /// # Ok::<(), nemo_user::Error>(())
+    /// ```
+    pub fn errno(&self) -> i32 {
+        match &self.0 {
+            Repr::VectorOutOfRange(_)
+            | Repr::VectorNotEnabled(_)
+            | Repr::InvalidBackend { .. }
+            | Repr::InvalidSignal { .. }
+            | Repr::UnknownAction(_)
+            | Repr::UnknownTarget(_)
+            | Repr::InvalidTimespec { .. }
+            | Repr::InvalidPeriod(_) => libc::EINVAL,
+            Repr::TimerUnsupported(_) => libc::ENOTSUP,
+            Repr::TimerStopped => libc::ESHUTDOWN,
+            Repr::AlreadyRegistered => libc::EBUSY,
+            Repr::ReceiverGone => libc::ESHUTDOWN,
+            Repr::ForeignProcess => libc::EXDEV,
+            Repr::BackendUnavailable { .. } => libc::ENOTSUP,
+            Repr::NoFreeSignal | Repr::Busy { .. } => libc::EBUSY,
+            Repr::MailboxFull { .. } | Repr::BroadcastIncomplete { .. } => libc::EAGAIN,
+            Repr::ActionTableFull(_) | Repr::TargetTableFull(_) => libc::ENOSPC,
+            Repr::Uintr(e) => e.errno(),
+            Repr::Os(e) => *e,
+        }
+    }
+
+    /// The payload of the message a full mailbox refused ([`ErrorKind::MailboxFull`]): it was
+    /// not queued, and comes back to the sender. `None` for every other error.
+    pub fn returned_payload(&self) -> Option<u64> {
+        match self.0 {
+            Repr::MailboxFull { payload, .. } => Some(payload),
+            _ => None,
+        }
+    }
+
+    /// How many targets an incomplete broadcast reached ([`ErrorKind::BroadcastIncomplete`]).
+    /// `None` for every other error.
+    pub fn notified(&self) -> Option<usize> {
+        match self.0 {
+            Repr::BroadcastIncomplete { notified, .. } => Some(notified),
+            _ => None,
+        }
+    }
+
+    /// The case, for code inside the crate that tells cases apart more finely than
+    /// [`ErrorKind`].
+    pub(crate) fn repr(&self) -> &Repr {
+        &self.0
+    }
+
     pub(crate) fn last_os_error() -> Error {
-        Error::Os(
+        Repr::Os(
             std::io::Error::last_os_error()
                 .raw_os_error()
                 .unwrap_or(libc::EIO),
         )
+        .into()
+    }
+}
+
+impl From<Repr> for Error {
+    #[inline]
+    fn from(repr: Repr) -> Error {
+        Error(repr)
+    }
+}
+
+impl From<uintr_sys::Error> for Error {
+    fn from(e: uintr_sys::Error) -> Error {
+        Error(Repr::Uintr(e))
+    }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_errnos_and_messages() {
+        let t = TargetId::from(7u32);
+        let a = ActionId::from(3u32);
+        let cases: [(Repr, ErrorKind, i32); 8] = [
+            (
+                Repr::VectorOutOfRange(64),
+                ErrorKind::InvalidArgument,
+                libc::EINVAL,
+            ),
+            (
+                Repr::UnknownTarget(t),
+                ErrorKind::UnknownTarget,
+                libc::EINVAL,
+            ),
+            (
+                Repr::ActionTableFull(2),
+                ErrorKind::ResourceExhausted,
+                libc::ENOSPC,
+            ),
+            (
+                Repr::NoFreeSignal,
+                ErrorKind::ResourceExhausted,
+                libc::EBUSY,
+            ),
+            (Repr::Busy { waiters: 2 }, ErrorKind::Busy, libc::EBUSY),
+            (Repr::Os(libc::ENOBUFS), ErrorKind::Os, libc::ENOBUFS),
+            (
+                Repr::MailboxFull {
+                    target: t,
+                    action: a,
+                    payload: 0x2a,
+                },
+                ErrorKind::MailboxFull,
+                libc::EAGAIN,
+            ),
+            (
+                Repr::BroadcastIncomplete {
+                    notified: 3,
+                    failed: 1,
+                },
+                ErrorKind::BroadcastIncomplete,
+                libc::EAGAIN,
+            ),
+        ];
+        for (repr, kind, errno) in cases {
+            let message = repr.to_string();
+            let e = Error::from(repr);
+            assert_eq!((e.kind(), e.errno()), (kind, errno), "{e:?}");
+            assert_eq!(e.to_string(), message);
+        }
+        let full = Error::from(Repr::MailboxFull {
+            target: t,
+            action: a,
+            payload: 0x2a,
+        });
+        assert_eq!(full.returned_payload(), Some(0x2a));
+        assert_eq!(full.notified(), None);
+        assert!(full.to_string().contains("payload 0x2a returned"));
+        let partial = Error::from(Repr::BroadcastIncomplete {
+            notified: 3,
+            failed: 1,
+        });
+        assert_eq!(partial.notified(), Some(3));
+        assert_eq!(partial.returned_payload(), None);
     }
 }

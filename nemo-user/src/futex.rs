@@ -108,7 +108,7 @@ pub fn wait(
     shared: bool,
 ) -> WaitResult {
     let clock = deadline.map_or(Clock::Monotonic, Deadline::clock);
-    let at = deadline.map(|d| d.at().to_libc());
+    let at = deadline.map(Deadline::at);
     // SAFETY: `word` is a live, aligned u32 for the duration of the call.
     let r = unsafe {
         wait_with_op(

@@ -137,7 +137,7 @@ pub mod wake;
 
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 
 /// The examples of the crate's README, compiled and run as doc tests (the README is inside the
 /// package, so they run from the published crate too).

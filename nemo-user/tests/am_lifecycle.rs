@@ -10,13 +10,13 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use nemo_user::BackendKind;
-use nemo_user::Error;
+use nemo_user::ErrorKind;
 use nemo_user::am::{Domain, TargetId};
 use nemo_user::interrupt::Receiver;
 
 mod interrupt_support;
 
-use interrupt_support::counting;
+use interrupt_support::{counting, described};
 
 const CHILD: &str = "AM_LIFECYCLE_CHILD";
 
@@ -51,14 +51,24 @@ fn ids_of_one_domain_are_refused_by_another() {
     assert_ne!(act_a, act_b);
     let t = a.register_target().unwrap();
     let id_a = t.id();
-    assert_eq!(a.notify(id_a, act_b, 1), Err(Error::UnknownAction(act_b)));
-    assert_eq!(a.broadcast(act_b, 1), Err(Error::UnknownAction(act_b)));
+    let unknown = Err((
+        ErrorKind::InvalidArgument,
+        format!("unknown action {act_b}"),
+    ));
+    assert_eq!(described(a.notify(id_a, act_b, 1)), unknown);
+    assert_eq!(described(a.broadcast(act_b, 1).map(drop)), unknown);
     drop(t);
     let t = b.register_target().unwrap();
     let id_b = t.id();
     assert_eq!(id_a.index(), id_b.index(), "the same slot of both tables");
-    assert_eq!(b.notify(id_a, act_b, 1), Err(Error::UnknownTarget(id_a)));
-    assert_eq!(a.notify(id_b, act_a, 1), Err(Error::UnknownTarget(id_b)));
+    assert_eq!(
+        described(b.notify(id_a, act_b, 1)),
+        Err((ErrorKind::UnknownTarget, format!("unknown target {id_a}")))
+    );
+    assert_eq!(
+        described(a.notify(id_b, act_a, 1)),
+        Err((ErrorKind::UnknownTarget, format!("unknown target {id_b}")))
+    );
     b.notify(id_b, act_b, 5).unwrap();
     nemo_user::poll();
     assert_eq!((sum_a.load(SeqCst), sum_b.load(SeqCst)), (0, 5));
@@ -71,8 +81,8 @@ fn a_target_whose_thread_exits_registered_is_gone_and_its_slot_reused() {
         let (add, _) = counting(&domain);
         let gone = exit_registered(&domain).unwrap();
         assert_eq!(
-            domain.notify(gone, add, 1),
-            Err(Error::UnknownTarget(gone)),
+            described(domain.notify(gone, add, 1)),
+            Err((ErrorKind::UnknownTarget, format!("unknown target {gone}"))),
             "{kind:?}"
         );
         // Not counted, and not a failure that a retry could cure.
@@ -213,7 +223,10 @@ fn child_cases() {
             let start = Instant::now();
             let r = std::thread::spawn(move || tx.send()).join().unwrap();
             let took = start.elapsed();
-            assert_eq!(r, Err(Error::Os(libc::EAGAIN)));
+            assert_eq!(
+                r.map_err(|e| (e.kind(), e.errno())),
+                Err((ErrorKind::Os, libc::EAGAIN))
+            );
             assert!(took >= Duration::from_millis(900), "{took:?}");
             assert!(took < Duration::from_secs(10), "{took:?}");
             // The vector stayed posted: dropping the receiver delivers it.

@@ -7,42 +7,48 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use interrupt_support::{SOFTWARE, counting, wait_until};
-use nemo_user::BackendKind;
-use nemo_user::Error;
+use interrupt_support::{SOFTWARE, counting, described, wait_until};
 use nemo_user::am::{ActionId, Domain, TargetId};
 use nemo_user::interrupt::{Guard, Receiver, Vector};
+use nemo_user::{BackendKind, ErrorKind};
 
 #[test]
 fn unknown_actions_and_targets_are_errors() {
     let domain = Domain::builder().backend(BackendKind::Poll).build();
     let (add, _) = counting(&domain);
     let target = domain.register_target().unwrap();
-    let bogus_action = ActionId::from_u32(77);
+    let bogus_action = ActionId::from(77);
+    let unknown_action = Err((
+        ErrorKind::InvalidArgument,
+        format!("unknown action {bogus_action}"),
+    ));
     assert_eq!(
-        domain.notify(target.id(), bogus_action, 1),
-        Err(Error::UnknownAction(bogus_action))
+        described(domain.notify(target.id(), bogus_action, 1)),
+        unknown_action
     );
     assert_eq!(
-        domain.broadcast(bogus_action, 1),
-        Err(Error::UnknownAction(bogus_action))
+        described(domain.broadcast(bogus_action, 1).map(drop)),
+        unknown_action
     );
-    for bogus in [TargetId::from_u32(5), TargetId::from_u32(u32::MAX)] {
+    let unknown_target =
+        |id: TargetId| Err((ErrorKind::UnknownTarget, format!("unknown target {id}")));
+    for bogus in [TargetId::from(5), TargetId::from(u32::MAX)] {
         assert_eq!(
-            domain.notify(bogus, add, 1),
-            Err(Error::UnknownTarget(bogus))
+            described(domain.notify(bogus, add, 1)),
+            unknown_target(bogus)
         );
     }
     let id = target.id();
     drop(target);
-    assert_eq!(domain.notify(id, add, 1), Err(Error::UnknownTarget(id)));
+    assert_eq!(described(domain.notify(id, add, 1)), unknown_target(id));
     // A new target in the same slot does not answer to the old id.
     let again = domain.register_target().unwrap();
     assert_eq!(again.id().index(), id.index());
     assert_ne!(again.id(), id);
-    assert_eq!(domain.notify(id, add, 1), Err(Error::UnknownTarget(id)));
+    let e = domain.notify(id, add, 1).unwrap_err();
+    assert_eq!(described::<()>(Err(e.clone())), unknown_target(id));
+    assert_eq!(e.errno(), libc::EINVAL);
     assert!(domain.notify(again.id(), add, 1).is_ok());
-    assert_eq!(Error::UnknownTarget(id).errno(), libc::EINVAL);
 }
 
 #[test]
@@ -60,13 +66,13 @@ fn a_full_mailbox_hands_the_payload_back() {
             d.notify(id, add, x).unwrap();
         }
         let e = d.notify(id, add, 0xdead_beef).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MailboxFull);
+        assert_eq!(e.returned_payload(), Some(0xdead_beef));
         assert_eq!(
-            e,
-            Error::MailboxFull {
-                target: id,
-                action: add,
-                payload: 0xdead_beef
-            }
+            e.to_string(),
+            format!(
+                "the mailbox of target {id} is full (action {add}, payload 0xdeadbeef returned)"
+            )
         );
         assert_eq!(e.errno(), libc::EAGAIN);
     })
@@ -170,12 +176,12 @@ fn broadcast_reports_targets_it_could_not_reach() {
     });
     rx.recv().unwrap();
     domain.notify(me.id(), add, 1).unwrap(); // fills my one-slot mailbox
+    let e = domain.broadcast(add, 10).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BroadcastIncomplete);
+    assert_eq!(e.notified(), Some(1));
     assert_eq!(
-        domain.broadcast(add, 10),
-        Err(Error::BroadcastIncomplete {
-            notified: 1,
-            failed: 1
-        })
+        e.to_string(),
+        "broadcast incomplete: 1 targets notified, 1 failed"
     );
     done_tx.send(()).unwrap();
     other.join().unwrap();
@@ -275,18 +281,27 @@ fn tables_are_bounded() {
     domain.register_action(|_| {}).unwrap();
     domain.register_action(|_| {}).unwrap();
     assert_eq!(
-        domain.register_action(|_| {}).unwrap_err(),
-        Error::ActionTableFull(2)
+        described(domain.register_action(|_| {})),
+        Err((
+            ErrorKind::ResourceExhausted,
+            "the action descriptor table is full (2 actions)".to_string()
+        ))
     );
     let _mine = domain.register_target().unwrap();
     let d = domain.clone();
     let e = std::thread::spawn(move || d.register_target().map(|_| ()).unwrap_err())
         .join()
         .unwrap();
-    assert_eq!(e, Error::TargetTableFull(1));
+    assert_eq!(
+        (e.kind(), e.to_string().as_str()),
+        (
+            ErrorKind::ResourceExhausted,
+            "the target table is full (1 targets)"
+        )
+    );
     // The thread already has a receiver: one per thread.
     assert_eq!(
-        domain.register_target().unwrap_err(),
-        Error::AlreadyRegistered
+        domain.register_target().unwrap_err().kind(),
+        ErrorKind::AlreadyRegistered
     );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 use interrupt_support::{Flavor, wait_for};
-use nemo_user::Error;
+use nemo_user::ErrorKind;
 use nemo_user::am::Domain;
 use nemo_user::interrupt::Guard;
 
@@ -54,9 +54,9 @@ fn stress(flavor: Flavor, mailbox: usize, per_sender: u64) {
                     loop {
                         match d.notify(id, record, payload) {
                             Ok(()) => break,
-                            Err(Error::MailboxFull { payload: back, .. }) => {
+                            Err(e) if e.kind() == ErrorKind::MailboxFull => {
                                 // The payload comes back intact; retry it.
-                                payload = back;
+                                payload = e.returned_payload().unwrap();
                                 full.fetch_add(1, SeqCst);
                                 std::thread::yield_now();
                             }
@@ -159,7 +159,7 @@ fn targets_come_and_go_under_fire() {
                 {
                     lives_done += 1;
                     let t = d.register_target_with(flavor.builder(), |_| {}).unwrap();
-                    cur.store(t.id().as_u32() as u64, SeqCst);
+                    cur.store(u64::from(u32::from(t.id())), SeqCst);
                     for _ in 0..20 {
                         nemo_user::poll();
                         std::thread::yield_now();
@@ -185,7 +185,7 @@ fn targets_come_and_go_under_fire() {
                             std::thread::yield_now();
                             continue;
                         }
-                        let id = nemo_user::am::TargetId::from_u32(raw as u32);
+                        let id = nemo_user::am::TargetId::from(raw as u32);
                         match d.notify(id, count, 0) {
                             Ok(()) => {
                                 acc.fetch_add(1, SeqCst);
@@ -194,7 +194,12 @@ fn targets_come_and_go_under_fire() {
                                 // under test is that code.
                                 std::thread::sleep(std::time::Duration::from_micros(10));
                             }
-                            Err(Error::UnknownTarget(_)) | Err(Error::MailboxFull { .. }) => {
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    ErrorKind::UnknownTarget | ErrorKind::MailboxFull
+                                ) =>
+                            {
                                 std::thread::yield_now();
                             }
                             Err(e) => panic!("{flavor}: {e}"),

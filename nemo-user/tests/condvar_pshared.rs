@@ -62,12 +62,9 @@ fn child(s: &Shared, rounds: u32) -> i32 {
     if lock(s) != 0 {
         return 5;
     }
-    let at = Clock::Monotonic
-        .now()
-        .saturating_add(Duration::from_millis(2));
-    let deadline = Deadline::new(s.cv.clock(), at);
+    let deadline = Deadline::after_on(s.cv.clock(), Duration::from_millis(2));
     match s.cv.wait_raw(|| unlock(s), || lock(s), Some(&deadline)) {
-        Ok((WaitOutcome::TimedOut, 0)) if Clock::Monotonic.now() >= at => {}
+        Ok((WaitOutcome::TimedOut, 0)) if deadline.has_passed() => {}
         _ => return 6,
     }
     if unlock(s).is_err() {
@@ -117,9 +114,7 @@ fn process_shared_condvar_works_across_fork() {
         // a valid RawCondvar, AtomicU32 and (before init) pthread_mutex_t storage. Nothing else
         // references it yet.
         let s: &mut Shared = unsafe { &mut *sp };
-        s.cv.set_process_shared(true);
-        s.cv.set_clock(Clock::Monotonic);
-        s.cv.set_policy_class(class);
+        s.cv = RawCondvar::with_attributes(Clock::Monotonic, true, class);
         let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
         // SAFETY: attr is initialised before use and destroyed after; the mutex storage is ours.
         unsafe {

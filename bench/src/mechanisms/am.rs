@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nemo_user::BackendKind;
-use nemo_user::Error;
+use nemo_user::ErrorKind;
 use nemo_user::am::{ActionId, Domain, TargetId};
 use nemo_user::interrupt::{Receiver, ReceiverBuilder};
 
@@ -97,7 +97,7 @@ impl AmLink {
 
     fn target(&self, index: usize) -> Option<TargetId> {
         let v = self.ids.get(index)?.load(Ordering::Acquire);
-        (v & REGISTERED != 0).then(|| TargetId::from_u32(v as u32))
+        (v & REGISTERED != 0).then(|| TargetId::from(v as u32))
     }
 }
 
@@ -113,7 +113,7 @@ impl InterruptLink for AmLink {
                 .register_target_with(self.targets.clone(), |_| {})
                 .map_err(|e| format!("cannot register an active-message target: {e}"))?;
             slot.store(
-                REGISTERED | u64::from(target.id().as_u32()),
+                REGISTERED | u64::from(u32::from(target.id())),
                 Ordering::Release,
             );
             Ok(target)
@@ -131,7 +131,7 @@ impl InterruptLink for AmLink {
         let mut deadline = None;
         loop {
             match self.domain.notify(target, self.action, index as u64) {
-                Err(Error::MailboxFull { .. }) => {}
+                Err(e) if e.kind() == ErrorKind::MailboxFull => {}
                 // Sent, or undeliverable (the target went away): the loop that measures sees
                 // which from the arrivals.
                 Ok(()) | Err(_) => return,

@@ -106,7 +106,7 @@ mod tests {
     fn uses_the_process_default_policy() {
         assert_eq!(
             CondvarEvent::new(None).policy(),
-            nemo_user::wait::default_policy()
+            nemo_user::wait::WaitPolicy::default()
         );
     }
 }

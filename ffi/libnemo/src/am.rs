@@ -14,11 +14,11 @@
 //!
 //! # Invariants
 //!
-//! - A domain handle is a `Box<NemoAmDomain>` whose `magic` is [`DOMAIN_MAGIC`] from
+//! - A domain handle is a `Box<NemoAmDomain>` whose `magic` is `DOMAIN_MAGIC` from
 //!   `nemo_am_domain_create` until `nemo_am_domain_destroy` clears it: a null, misaligned or
 //!   foreign pointer (readable memory without the magic) is `EINVAL`.
-//! - A target handle is live exactly while its address is in [`TARGETS`]; the handle is also
-//!   held by its thread's [`ThreadTarget`], which frees it at thread exit if nobody
+//! - A target handle is live exactly while its address is in `TARGETS`; the handle is also
+//!   held by its thread's `ThreadTarget`, which frees it at thread exit if nobody
 //!   unregistered it. Only the set decides, so a stale or foreign target handle is `EINVAL`
 //!   without being read.
 //! - Action and target ids carry their domain (see [`nemo_user::am::ActionId`],
@@ -282,7 +282,7 @@ pub unsafe extern "C" fn nemo_am_register_action(
         match unsafe { d.register_c_action(f, ctx) } {
             Ok(id) => {
                 // SAFETY: non-null and writable per the caller.
-                unsafe { action.write(id.as_u32()) };
+                unsafe { action.write(u32::from(id)) };
                 0
             }
             Err(e) => e.errno(),
@@ -312,7 +312,7 @@ pub unsafe extern "C" fn nemo_am_register_target(
         }
         match d.register_target() {
             Ok(t) => {
-                let id = t.id().as_u32();
+                let id = u32::from(t.id());
                 // SAFETY: gettid has no preconditions.
                 let tid = unsafe { libc::gettid() };
                 let handle = Box::into_raw(Box::new(NemoAmTarget {
@@ -388,11 +388,7 @@ pub unsafe extern "C" fn nemo_am_notify(
         let Some(d) = (unsafe { domain_ref(domain) }) else {
             return EINVAL;
         };
-        let r = d.notify(
-            TargetId::from_u32(target),
-            ActionId::from_u32(action),
-            payload,
-        );
+        let r = d.notify(TargetId::from(target), ActionId::from(action), payload);
         r.map_or_else(|e| e.errno(), |()| 0)
     })
 }
@@ -416,10 +412,9 @@ pub unsafe extern "C" fn nemo_am_broadcast(
         // SAFETY: per the caller.
         let d = unsafe { domain_ref(domain) }.ok_or(EINVAL)?;
         optional_out(notified)?;
-        let (n, rc) = match d.broadcast(ActionId::from_u32(action), payload) {
+        let (n, rc) = match d.broadcast(ActionId::from(action), payload) {
             Ok(n) => (n, 0),
-            Err(nemo_user::Error::BroadcastIncomplete { notified, .. }) => (notified, libc::EAGAIN),
-            Err(e) => (0, e.errno()),
+            Err(e) => (e.notified().unwrap_or(0), e.errno()),
         };
         if !notified.is_null() {
             // SAFETY: non-null and aligned (checked above), writable per the caller.

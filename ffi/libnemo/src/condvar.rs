@@ -75,10 +75,7 @@ pub(crate) unsafe fn init_raw<T>(p: *mut T, attr: *const NemoAttr) -> c_int {
         Ok(x) => x,
         Err(e) => return e,
     };
-    let mut cv = RawCondvar::new();
-    cv.set_clock(clock);
-    cv.set_process_shared(shared);
-    cv.set_policy_class(policy);
+    let cv = RawCondvar::with_attributes(clock, shared, policy);
     // SAFETY: non-null, aligned (checked), writable for 48 bytes and unused per the caller.
     unsafe { p.cast::<RawCondvar>().write(cv) };
     0

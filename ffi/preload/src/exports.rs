@@ -11,7 +11,7 @@ use std::ffi::c_int;
 use libc::{EINVAL, ENOSYS, pthread_cond_t, pthread_condattr_t};
 use nemo_user::condvar::RawCondvar;
 use nemo_user::embed::c::guard;
-use nemo_user::wait::Clock;
+use nemo_user::wait::{Clock, PolicyClass};
 
 use crate::mode;
 use crate::pthread::condvar;
@@ -34,8 +34,9 @@ pub unsafe extern "C" fn nemo_preload_cond_init(
         if cond.is_null() || !cond.cast::<RawCondvar>().is_aligned() {
             return EINVAL;
         }
-        let mut cv = RawCondvar::new();
-        if !attr.is_null() {
+        let cv = if attr.is_null() {
+            RawCondvar::new()
+        } else {
             let (mut clock, mut pshared) = (0, 0);
             // SAFETY: `attr` is an initialised condattr per the caller; the outputs are locals.
             let rc = unsafe {
@@ -45,9 +46,9 @@ pub unsafe extern "C" fn nemo_preload_cond_init(
             let Some(clock) = Clock::from_id(clock).filter(|_| rc == 0) else {
                 return EINVAL;
             };
-            cv.set_clock(clock);
-            cv.set_process_shared(pshared == libc::PTHREAD_PROCESS_SHARED);
-        }
+            let shared = pshared == libc::PTHREAD_PROCESS_SHARED;
+            RawCondvar::with_attributes(clock, shared, PolicyClass::Default)
+        };
         // SAFETY: checked non-null and aligned; writable and unused per the caller.
         unsafe { cond.cast::<RawCondvar>().write(cv) };
         0

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use libc::{clockid_t, pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
-use nemo_user::wait::{CondvarSpinStats, WaitPolicy, default_policy, set_default_policy, waitpkg};
+use nemo_user::wait::{CondvarSpinStats, WaitPolicy, set_default_policy, waitpkg};
 
 /// Set to `off` (or `0`, `false`, `no`) to forward everything to glibc.
 pub(crate) const MODE_ENV: &str = "NEMO_PRELOAD";
@@ -205,7 +205,7 @@ pub(crate) fn info() -> &'static CStr {
             };
             format!(
                 "nemo_preload {version}: mode on; backend {backend}; policy {}",
-                describe(&default_policy()),
+                describe(&WaitPolicy::default()),
             )
         };
         // No interior NUL can come from these pieces; fall back to a fixed text if one did.

@@ -14,6 +14,7 @@
 //!   message that names the action (unwinding out of such a handler is not possible, and
 //!   catching there would allocate).
 
+use crate::error::Repr;
 use core::ffi::c_void;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, OnceLock};
 
 use super::ids::ActionId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// An action that panicked while the `poll` backend ran it: taken from the domain with
 /// [`Domain::take_action_panic`](super::Domain::take_action_panic).
@@ -143,7 +144,7 @@ impl ActionTable {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = self.slots.get(i) else {
             self.next.fetch_sub(1, Ordering::Relaxed);
-            return Err(Error::ActionTableFull(self.slots.len()));
+            return Err(Repr::ActionTableFull(self.slots.len()).into());
         };
         // Each index is handed out once, so the slot is empty.
         let _ = slot.set(action);

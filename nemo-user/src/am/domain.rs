@@ -1,5 +1,6 @@
 //! [`Domain`]: an action table and the targets it can reach.
 
+use crate::error::Repr;
 use core::ffi::c_void;
 use core::fmt;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use super::ids::{ActionId, TargetId};
 use super::mailbox::{MAX_CAPACITY, Mailbox};
 use super::target::{Entry, TargetTable};
 use crate::backend::BackendKind;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::interrupt::process::current_pid;
 use crate::interrupt::{Receiver, ReceiverBuilder, Sender, Vector};
 
@@ -58,7 +59,7 @@ impl DomainBuilder {
     }
 
     /// Messages each target's mailbox holds before notifies fail with
-    /// [`Error::MailboxFull`] (default 1024, at least 1, at most 2^30).
+    /// [`ErrorKind::MailboxFull`](crate::ErrorKind::MailboxFull) (default 1024, at least 1, at most 2^30).
     pub fn mailbox(mut self, n: usize) -> Self {
         self.mailbox = n.clamp(1, MAX_CAPACITY);
         self
@@ -169,7 +170,7 @@ impl Domain {
 
     /// Adds an action; it lives as long as the domain. The handler runs on target threads,
     /// inside their interrupt handler. Its id belongs to this domain: other domains refuse it
-    /// with [`Error::UnknownAction`].
+    /// with [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (unknown action).
     ///
     /// # Panics in actions
     ///
@@ -180,7 +181,7 @@ impl Domain {
     /// or user-interrupt handler, which cannot be unwound: the process aborts, after a line on
     /// stderr that names the action.
     ///
-    /// Errors: [`Error::ActionTableFull`].
+    /// Errors: [`ErrorKind::ResourceExhausted`](crate::ErrorKind::ResourceExhausted) (action table full).
     pub fn register_action<F>(&self, handler: F) -> Result<ActionId>
     where
         F: Fn(u64) + Send + Sync + 'static,
@@ -205,8 +206,8 @@ impl Domain {
 
     /// Registers the calling thread as a target, on the domain's backend.
     ///
-    /// Errors: [`Error::AlreadyRegistered`] if the thread has a receiver,
-    /// [`Error::TargetTableFull`], and the receiver's registration errors.
+    /// Errors: [`ErrorKind::AlreadyRegistered`](crate::ErrorKind::AlreadyRegistered) if the thread has a receiver,
+    /// [`ErrorKind::ResourceExhausted`](crate::ErrorKind::ResourceExhausted) (target table full), and the receiver's registration errors.
     pub fn register_target(&self) -> Result<Target> {
         let mut b = ReceiverBuilder::default();
         if let Some(kind) = self.inner.backend {
@@ -240,7 +241,7 @@ impl Domain {
                     HandlerContext::Interrupt
                 };
                 entry.mailbox.drain(entry.line(), |action, payload| {
-                    d.actions.run(ActionId::from_u32(action), payload, context)
+                    d.actions.run(ActionId::from(action), payload, context)
                 });
             }
         })?;
@@ -260,24 +261,24 @@ impl Domain {
     /// Queues `(action, payload)` for `target` and interrupts it. Async-signal-safe (callable
     /// from handlers), no allocation.
     ///
-    /// Errors: [`Error::UnknownAction`] (not an action of this domain),
-    /// [`Error::UnknownTarget`] (not a target of this domain: never registered, unregistered,
-    /// or its thread exited), [`Error::MailboxFull`] with the payload handed back in its
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (unknown action) (not an action of this domain),
+    /// [`ErrorKind::UnknownTarget`](crate::ErrorKind::UnknownTarget) (not a target of this domain: never registered, unregistered,
+    /// or its thread exited), [`ErrorKind::MailboxFull`](crate::ErrorKind::MailboxFull) with the payload handed back in its
     /// `payload` field — the only error that a later retry can cure —,
-    /// [`Error::ForeignProcess`] from a fork child, and, on `signal`, `Error::Os(ENOBUFS)` when
+    /// [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess) from a fork child, and, on `signal`, `Error::Os(ENOBUFS)` when
     /// the kernel's real-time signal queue stayed full for a second (the sender yields, then
     /// sleeps 10 µs to 10 ms between tries): the message
     /// *is* queued (do not resend it) and runs at the target's next delivery.
     #[inline]
     pub fn notify(&self, target: TargetId, action: ActionId, payload: u64) -> Result<()> {
         if !self.inner.actions.contains(action) {
-            return Err(Error::UnknownAction(action));
+            return Err(Repr::UnknownAction(action).into());
         }
         let access = self
             .inner
             .targets
             .get(target)
-            .ok_or(Error::UnknownTarget(target))?;
+            .ok_or(Repr::UnknownTarget(target))?;
         Self::post(access.entry(), target, action, payload)
     }
 
@@ -286,17 +287,17 @@ impl Domain {
         let doorbell = entry.sender.doorbell();
         // The mailbox is this process's memory (even when the doorbell is process-shared).
         if doorbell.pid != current_pid() {
-            return Err(Error::ForeignProcess);
+            return Err(Repr::ForeignProcess.into());
         }
         if !doorbell.is_alive() {
             // The thread exited with the target registered: it is gone like an unregistered
             // one, and its slot is reclaimed by its exit hook or the next registration.
-            return Err(Error::UnknownTarget(target));
+            return Err(Repr::UnknownTarget(target).into());
         }
         entry
             .mailbox
-            .push(entry.line(), action.as_u32(), payload)
-            .map_err(|()| Error::MailboxFull {
+            .push(entry.line(), u32::from(action), payload)
+            .map_err(|()| Repr::MailboxFull {
                 target,
                 action,
                 payload,
@@ -305,13 +306,13 @@ impl Domain {
         // notifiers in flight before its receiver drains for the last time. (A target whose
         // thread exited without dropping it is caught by the liveness check above, or its
         // message is discarded with everything else that was pending at the exit.)
-        entry.sender.post_held().map_err(|e| match e {
+        entry.sender.post_held().map_err(|e| match e.repr() {
             // The thread exited after the liveness check above.
-            Error::ReceiverGone => Error::UnknownTarget(target),
+            Repr::ReceiverGone => Repr::UnknownTarget(target).into(),
             // The real-time signal queue stayed full: the message is queued, the interrupt
             // was not sent; a resend would queue it twice, so this is not `EAGAIN`.
-            Error::Os(libc::EAGAIN) => Error::Os(libc::ENOBUFS),
-            e => e,
+            Repr::Os(libc::EAGAIN) => Repr::Os(libc::ENOBUFS).into(),
+            _ => e,
         })
     }
 
@@ -320,28 +321,30 @@ impl Domain {
     ///
     /// Targets whose threads have exited are not registered any more and are skipped.
     ///
-    /// Errors: [`Error::UnknownAction`]; [`Error::ForeignProcess`] from a fork child;
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (unknown action); [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess) from a fork child;
     /// another error of [`notify`](Domain::notify) that a target's send met (the first; the
-    /// other targets got the message); [`Error::BroadcastIncomplete`] if some targets'
+    /// other targets got the message); [`ErrorKind::BroadcastIncomplete`](crate::ErrorKind::BroadcastIncomplete) if some targets'
     /// mailboxes were full — the others got the message, and a retry can reach the rest once
     /// they have drained.
     pub fn broadcast(&self, action: ActionId, payload: u64) -> Result<usize> {
         if !self.inner.actions.contains(action) {
-            return Err(Error::UnknownAction(action));
+            return Err(Repr::UnknownAction(action).into());
         }
         let (mut notified, mut failed, mut other) = (0, 0, None);
         for access in self.inner.targets.live() {
             match Self::post(access.entry(), access.id(), action, payload) {
                 Ok(()) => notified += 1,
-                Err(Error::MailboxFull { .. }) => failed += 1,
-                Err(Error::UnknownTarget(_)) => {}
-                // Every target of a domain lives in the process that registered it.
-                Err(Error::ForeignProcess) => return Err(Error::ForeignProcess),
-                // Queued, not interrupted (see `notify`): the others still get theirs.
-                Err(e) => {
-                    notified += usize::from(e == Error::Os(libc::ENOBUFS));
-                    other.get_or_insert(e);
-                }
+                Err(e) => match e.repr() {
+                    Repr::MailboxFull { .. } => failed += 1,
+                    Repr::UnknownTarget(_) => {}
+                    // Every target of a domain lives in the process that registered it.
+                    Repr::ForeignProcess => return Err(e),
+                    // Queued, not interrupted (see `notify`): the others still get theirs.
+                    r => {
+                        notified += usize::from(*r == Repr::Os(libc::ENOBUFS));
+                        other.get_or_insert(e);
+                    }
+                },
             }
         }
         if let Some(e) = other {
@@ -350,7 +353,7 @@ impl Domain {
         if failed == 0 {
             Ok(notified)
         } else {
-            Err(Error::BroadcastIncomplete { notified, failed })
+            Err(Repr::BroadcastIncomplete { notified, failed }.into())
         }
     }
 
@@ -417,7 +420,7 @@ pub(crate) use exit_hook::clear as forget_exit_hook;
 /// A thread registered to receive a domain's active messages.
 ///
 /// Dropping it unregisters the thread: messages queued before are delivered by the drop (on the
-/// `signal` and `poll` backends), later notifies fail with [`Error::UnknownTarget`]. Not `Send`:
+/// `signal` and `poll` backends), later notifies fail with [`ErrorKind::UnknownTarget`](crate::ErrorKind::UnknownTarget). Not `Send`:
 /// it belongs to its thread.
 #[must_use = "dropping a target unregisters the thread: keep it for as long as it receives"]
 pub struct Target {
@@ -448,7 +451,7 @@ impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Target")
             .field("id", &self.id)
-            .field("backend", &self.receiver.backend())
+            .field("backend", &self.receiver.endpoint().backend())
             .field("queued", &self.queued())
             .finish()
     }

@@ -25,14 +25,18 @@ macro_rules! packed_id {
             pub const fn index(self) -> usize {
                 (self.0 & ((1 << Self::INDEX_BITS) - 1)) as usize
             }
+        }
 
-            /// The id as a plain number (for a C caller).
-            pub const fn as_u32(self) -> u32 {
-                self.0
+        /// The id as a plain number (for a C caller).
+        impl From<$id> for u32 {
+            fn from(id: $id) -> u32 {
+                id.0
             }
+        }
 
-            #[doc = $from_doc]
-            pub const fn from_u32(id: u32) -> $id {
+        #[doc = $from_doc]
+        impl From<u32> for $id {
+            fn from(id: u32) -> $id {
                 $id(id)
             }
         }
@@ -40,7 +44,7 @@ macro_rules! packed_id {
 }
 
 /// Names an action of one [`Domain`](super::Domain): the domain's tag and the action's index.
-/// Another domain refuses it with [`Error::UnknownAction`](crate::Error::UnknownAction).
+/// Another domain refuses it ([`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActionId(u32);
 
@@ -71,7 +75,7 @@ impl fmt::Display for ActionId {
 
 /// Names a target of a [`Domain`](super::Domain): a slot index and a registration stamp, so the
 /// id of a target that went away, or of another domain's target, is refused with
-/// [`Error::UnknownTarget`](crate::Error::UnknownTarget) (up to the bound in the module docs:
+/// [`ErrorKind::UnknownTarget`](crate::ErrorKind::UnknownTarget) (up to the bound in the module docs:
 /// 65 536 registrations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TargetId(u32);

@@ -16,7 +16,7 @@
 //! handlers returns runs nothing but handlers: on the `signal` and `uintr` backends, senders that
 //! together post faster than one thread runs the actions starve that thread's own code (its
 //! messages are still all handled). The full mailbox is the back-pressure; a sender that retries
-//! at once on [`Error::MailboxFull`](crate::Error::MailboxFull) keeps the storm going, so back off
+//! at once on [`ErrorKind::MailboxFull`](crate::ErrorKind::MailboxFull) keeps the storm going, so back off
 //! (sleep, or do other work) before retrying.
 //!
 //! Ids carry their domain: an [`ActionId`] or [`TargetId`] of one domain is refused by every
@@ -43,7 +43,8 @@
 //!     std::hint::spin_loop(); // interrupted by the signal, which runs the action
 //! }
 //! drop(target);
-//! assert!(matches!(domain.notify(id, set, 1), Err(nemo_user::Error::UnknownTarget(_))));
+//! let gone = domain.notify(id, set, 1).unwrap_err();
+//! assert_eq!(gone.kind(), nemo_user::ErrorKind::UnknownTarget);
 //! # Ok::<(), nemo_user::Error>(())
 //! ```
 

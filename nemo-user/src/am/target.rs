@@ -25,12 +25,13 @@
 //! destroyed), a registration that finds the table full reclaims the slots of targets whose
 //! receiver is gone (see [`TargetTable::insert`]).
 
+use crate::error::Repr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 use super::ids::TargetId;
 use super::mailbox::{Line, Mailbox};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::interrupt::Sender;
 use crate::interrupt::process::current_pid;
 
@@ -126,10 +127,10 @@ impl TargetTable {
             Err(entry) => entry,
         };
         if self.reclaim_exited() == 0 {
-            return Err(Error::TargetTableFull(self.slots.len()));
+            return Err(Repr::TargetTableFull(self.slots.len()).into());
         }
         self.try_insert(entry)
-            .map_err(|_| Error::TargetTableFull(self.slots.len()))
+            .map_err(|_| Repr::TargetTableFull(self.slots.len()).into())
     }
 
     fn try_insert(&self, entry: Arc<Entry>) -> core::result::Result<TargetId, Arc<Entry>> {

@@ -27,6 +27,7 @@ pub(crate) mod poll;
 pub(crate) mod signal;
 pub(crate) mod uintr;
 
+use crate::error::Repr;
 use core::fmt;
 use core::str::FromStr;
 use std::sync::OnceLock;
@@ -59,9 +60,10 @@ impl FromStr for BackendKind {
             "uintr" => Ok(BackendKind::Uintr),
             "signal" => Ok(BackendKind::Signal),
             "poll" => Ok(BackendKind::Poll),
-            _ => Err(Error::InvalidBackend {
+            _ => Err(Repr::InvalidBackend {
                 value: s.to_string(),
-            }),
+            }
+            .into()),
         }
     }
 }
@@ -88,8 +90,8 @@ impl BackendInfo {
     /// forced) and whether UINTR is available (with the detection's reason). Pure, so every row
     /// of the decision is testable anywhere.
     ///
-    /// Errors: [`Error::InvalidBackend`] for a value that names no backend,
-    /// [`Error::BackendUnavailable`] for a forced backend that cannot run.
+    /// Errors: [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) (bad backend name) for a value that names no backend,
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) (backend unavailable) for a forced backend that cannot run.
     pub(crate) fn decide(
         nemo_backend: Option<&str>,
         uintr_available: bool,
@@ -98,12 +100,9 @@ impl BackendInfo {
         let forced = match nemo_backend.map(str::trim) {
             None | Some("") => None,
             Some(v) if v.eq_ignore_ascii_case("auto") => None,
-            Some(v) => Some(
-                v.parse::<BackendKind>()
-                    .map_err(|_| Error::InvalidBackend {
-                        value: v.to_string(),
-                    })?,
-            ),
+            Some(v) => Some(v.parse::<BackendKind>().map_err(|_| Repr::InvalidBackend {
+                value: v.to_string(),
+            })?),
         };
         match forced {
             Some(kind) => {
@@ -184,10 +183,11 @@ pub(crate) fn open(
 
 fn availability(kind: BackendKind, uintr_available: bool, uintr_reason: &str) -> Result<()> {
     match kind {
-        BackendKind::Uintr if !uintr_available => Err(Error::BackendUnavailable {
+        BackendKind::Uintr if !uintr_available => Err(Repr::BackendUnavailable {
             kind,
             reason: uintr_reason.to_string(),
-        }),
+        }
+        .into()),
         BackendKind::Uintr | BackendKind::Signal | BackendKind::Poll => Ok(()),
     }
 }
@@ -256,8 +256,8 @@ mod tests {
     #[test]
     fn forcing_an_unavailable_backend_is_an_error() {
         let e = without_uintr(Some("uintr")).unwrap_err();
-        match &e {
-            Error::BackendUnavailable { kind, reason } => {
+        match e.repr() {
+            Repr::BackendUnavailable { kind, reason } => {
                 assert_eq!(*kind, BackendKind::Uintr);
                 assert!(reason.contains("CPUID"), "{reason}");
             }
@@ -271,9 +271,10 @@ mod tests {
         let e = with_uintr(Some("futex")).unwrap_err();
         assert_eq!(
             e,
-            Error::InvalidBackend {
+            Repr::InvalidBackend {
                 value: "futex".into()
             }
+            .into()
         );
         let msg = e.to_string();
         for valid in ["uintr", "signal", "poll"] {

@@ -20,6 +20,7 @@
 //! use. [`signal_number()`] tells which. The handler is never uninstalled: a late signal after a
 //! receiver is dropped finds nothing to do.
 
+use crate::error::Repr;
 use core::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 
@@ -90,9 +91,11 @@ pub(crate) fn reserved_signals() -> [c_int; 2] {
 /// Parses a `NEMO_SIGNAL` value: `RTMIN+k`, `SIGRTMIN+k`, `RTMIN`, or a signal number, which
 /// must lie in `rtmin..=rtmax`.
 pub(crate) fn parse_signal(value: &str, rtmin: c_int, rtmax: c_int) -> Result<c_int> {
-    let invalid = |reason: String| Error::InvalidSignal {
-        value: value.to_string(),
-        reason,
+    let invalid = |reason: String| {
+        Error::from(Repr::InvalidSignal {
+            value: value.to_string(),
+            reason,
+        })
     };
     let v = value.trim();
     let upper = v.to_ascii_uppercase();
@@ -134,10 +137,11 @@ pub(crate) fn choose_signal(
     if let Some(value) = env.filter(|v| !v.trim().is_empty()) {
         let signo = parse_signal(value, rtmin, rtmax)?;
         if reserved.contains(&signo) {
-            return Err(Error::InvalidSignal {
+            return Err(Repr::InvalidSignal {
                 value: value.to_string(),
                 reason: format!("signal {signo} is used by the UINTR emulation"),
-            });
+            }
+            .into());
         }
         return Ok(signo);
     }
@@ -145,7 +149,7 @@ pub(crate) fn choose_signal(
     (first..=rtmax)
         .chain(rtmin..first)
         .find(|s| !reserved.contains(s) && is_free(*s))
-        .ok_or(Error::NoFreeSignal)
+        .ok_or(Repr::NoFreeSignal.into())
 }
 
 fn disposition_is_default(signo: c_int) -> bool {
@@ -173,7 +177,7 @@ fn install(signo: c_int) -> Result<()> {
 
 /// The real-time signal of this backend, chosen and its handler installed at the first call.
 ///
-/// Errors: [`Error::InvalidSignal`] for a bad `NEMO_SIGNAL`, [`Error::NoFreeSignal`].
+/// Errors: [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) (bad signal) for a bad `NEMO_SIGNAL`, [`ErrorKind::ResourceExhausted`](crate::ErrorKind::ResourceExhausted) (no free signal).
 ///
 /// ```
 /// let signo = nemo_user::embed::signal_number()?;
@@ -208,7 +212,7 @@ pub(crate) const SIGNAL_QUEUE_FULL_BOUND: std::time::Duration = std::time::Durat
 /// Called between [`Doorbell::enter`] and [`Doorbell::leave`], so the receiver's thread cannot
 /// have exited (and its id cannot have been reused) while the signal is sent.
 ///
-/// Errors: [`Error::ReceiverGone`]; `Error::Os(EAGAIN)` if the queue of pending real-time
+/// Errors: [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone); `Error::Os(EAGAIN)` if the queue of pending real-time
 /// signals (`RLIMIT_SIGPENDING`) stayed full for [`SIGNAL_QUEUE_FULL_BOUND`]: the vector stays
 /// posted, and is delivered at the receiver's next delivery (another notification, a safepoint,
 /// or its unregistration), not by this send.
@@ -265,9 +269,9 @@ pub(crate) fn notify(doorbell: &Doorbell) -> Result<()> {
                 waited += pause;
                 pause = (pause * 2).min(std::time::Duration::from_millis(10));
             }
-            Some(libc::ESRCH) => return Err(Error::ReceiverGone),
-            Some(e) => return Err(Error::Os(e)),
-            None => return Err(Error::Os(libc::EIO)),
+            Some(libc::ESRCH) => return Err(Repr::ReceiverGone.into()),
+            Some(e) => return Err(Repr::Os(e).into()),
+            None => return Err(Repr::Os(libc::EIO).into()),
         }
     }
 }
@@ -325,8 +329,8 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_realtime_signal() {
         for bad in ["10", "RTMIN+31", "RTMIN-1", "USR1", "RTMIN+x", ""] {
-            match parse_signal(bad, RTMIN, RTMAX) {
-                Err(Error::InvalidSignal { value, .. }) => assert_eq!(value, bad),
+            match parse_signal(bad, RTMIN, RTMAX).map_err(|e| e.repr().clone()) {
+                Err(Repr::InvalidSignal { value, .. }) => assert_eq!(value, bad),
                 other => panic!("{bad:?} gave {other:?}"),
             }
         }
@@ -351,7 +355,7 @@ mod tests {
         );
         assert_eq!(
             choose_signal(None, RTMIN, RTMAX, &[], |_| false),
-            Err(Error::NoFreeSignal)
+            Err(Repr::NoFreeSignal.into())
         );
     }
 
@@ -366,12 +370,13 @@ mod tests {
         let only = |s| s == reserved[0];
         assert_eq!(
             choose_signal(None, rtmin, rtmax, &reserved, only),
-            Err(Error::NoFreeSignal)
+            Err(Repr::NoFreeSignal.into())
         );
         let forced = format!("{}", reserved[0]);
         assert!(matches!(
-            choose_signal(Some(&forced), rtmin, rtmax, &reserved, |_| true),
-            Err(Error::InvalidSignal { .. })
+            choose_signal(Some(&forced), rtmin, rtmax, &reserved, |_| true)
+                .map_err(|e| e.repr().clone()),
+            Err(Repr::InvalidSignal { .. })
         ));
     }
 
@@ -382,8 +387,9 @@ mod tests {
             Ok(RTMIN + 1)
         );
         assert!(matches!(
-            choose_signal(Some("RTMIN+1"), RTMIN, RTMAX, &[RTMIN + 1], |_| true),
-            Err(Error::InvalidSignal { .. })
+            choose_signal(Some("RTMIN+1"), RTMIN, RTMAX, &[RTMIN + 1], |_| true)
+                .map_err(|e| e.repr().clone()),
+            Err(Repr::InvalidSignal { .. })
         ));
         assert_eq!(
             choose_signal(Some("  "), RTMIN, RTMAX, &[], |_| true),
@@ -420,7 +426,8 @@ mod tests {
         assert!(child >= 0);
         if child == 0 {
             // Another process: the send goes through the pidfd, not `tgkill`.
-            let ok = doorbell.pid != current_pid() && notify(&doorbell) == Err(Error::ReceiverGone);
+            let ok = doorbell.pid != current_pid()
+                && notify(&doorbell) == Err(Repr::ReceiverGone.into());
             // SAFETY: ends the child without running the parent's destructors.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }

@@ -40,6 +40,7 @@
 //! where there is no hardware; it costs two signals per interrupt, so never take its timings
 //! for UINTR's.
 
+use crate::error::Repr;
 use core::sync::atomic::Ordering::Relaxed;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -99,18 +100,23 @@ extern "C" fn on_uintr(_frame: &mut Frame, vector: u64) {
 
 fn support() -> Result<Support> {
     let d = uintr_sys::detect();
-    d.support().ok_or_else(|| Error::BackendUnavailable {
-        kind: BackendKind::Uintr,
-        reason: d.reason().to_string(),
+    d.support().ok_or_else(|| {
+        Error::from(Repr::BackendUnavailable {
+            kind: BackendKind::Uintr,
+            reason: d.reason().to_string(),
+        })
     })
 }
 
 /// Whether the `uintr` backend can run with these options.
 pub(crate) fn availability(opts: &Options) -> Result<()> {
     if opts.emulated {
-        emulation::install().map_err(|e| Error::BackendUnavailable {
-            kind: BackendKind::Uintr,
-            reason: format!("the UINTR emulation cannot run here: {e}"),
+        emulation::install().map_err(|e| {
+            Repr::BackendUnavailable {
+                kind: BackendKind::Uintr,
+                reason: format!("the UINTR emulation cannot run here: {e}"),
+            }
+            .into()
         })
     } else {
         support().map(drop)
@@ -145,8 +151,8 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
         availability(opts)?;
         // SAFETY: `entry` is a user-interrupt entry point built by uintr-sys's trampoline.
         unsafe { emulation::kernel::register_handler(entry, flags) }.map_err(|e| match e {
-            uintr_sys::Error::AlreadyRegistered => Error::AlreadyRegistered,
-            e => Error::Uintr(e),
+            uintr_sys::Error::AlreadyRegistered => Repr::AlreadyRegistered,
+            e => Repr::Uintr(e),
         })?;
         emulation::clui();
         discard_stale_interrupts(|on| {
@@ -164,7 +170,7 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
                         Ok(fd) => Some(fd),
                         Err(e) => {
                             let _ = emulation::kernel::unregister_handler();
-                            return Err(Error::Uintr(e));
+                            return Err(Repr::Uintr(e).into());
                         }
                     }
                 }
@@ -176,8 +182,8 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
     let support = support()?;
     // SAFETY: `entry` is a user-interrupt entry point built by uintr-sys's trampoline.
     unsafe { syscalls::register_handler(support, entry, flags) }.map_err(|e| match e {
-        uintr_sys::Error::AlreadyRegistered => Error::AlreadyRegistered,
-        e => Error::Uintr(e),
+        uintr_sys::Error::AlreadyRegistered => Repr::AlreadyRegistered,
+        e => Repr::Uintr(e),
     })?;
     // SAFETY: UINTR is enabled (a support token exists).
     unsafe { uintr_sys::instructions::clui() };
@@ -199,7 +205,7 @@ pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
                     Ok(fd) => Some(fd),
                     Err(e) => {
                         let _ = syscalls::unregister_handler(support);
-                        return Err(Error::Uintr(e));
+                        return Err(Repr::Uintr(e).into());
                     }
                 }
             }
@@ -279,26 +285,26 @@ impl UintrRoute {
                 let fd = fds
                     .get(vector.get() as usize)
                     .and_then(Option::as_ref)
-                    .ok_or(Error::VectorNotEnabled(vector))?;
+                    .ok_or(Repr::VectorNotEnabled(vector))?;
                 VectorFdRef::Kernel(support()?, fd.as_fd())
             }
             Registration::Emulated { fds } => {
                 if doorbell.pid != current_pid() {
                     // The emulation delivers within one process only.
-                    return Err(Error::ForeignProcess);
+                    return Err(Repr::ForeignProcess.into());
                 }
                 let fd = fds
                     .get(vector.get() as usize)
                     .and_then(Option::as_ref)
-                    .ok_or(Error::VectorNotEnabled(vector))?;
+                    .ok_or(Repr::VectorNotEnabled(vector))?;
                 VectorFdRef::Emulated(fd)
             }
         };
         SharedIndex::connect(receiver, vector, fd)
             .map(UintrRoute)
             .map_err(|e| match e {
-                uintr_sys::Error::ReceiverGone => Error::ReceiverGone,
-                e => Error::Uintr(e),
+                uintr_sys::Error::ReceiverGone => Repr::ReceiverGone.into(),
+                e => e.into(),
             })
     }
 }
@@ -313,7 +319,7 @@ impl Route for UintrRoute {
         if doorbell.pid == current_pid() && doorbell.tid == thread::with(|t| t.tid()) {
             return Ok(Sent::NotifySelf);
         }
-        self.0.send().map_err(Error::Uintr)?;
+        self.0.send().map_err(Repr::Uintr)?;
         Ok(Sent::Done)
     }
 

@@ -86,7 +86,7 @@ where
         registry.register(cv, generation, me);
         core.plat.fence(SeqCst);
         let slept = match core.poll(t) {
-            Some(_) => ParkResult::Changed,
+            Some(_) => ParkResult::Woken,
             None => me.block(deadline),
         };
         let claimed = registry.withdraw(cv, me);

@@ -54,7 +54,7 @@ impl ParkedWaker for LoomWaker {
 
     fn block(&self, deadline: Option<&Deadline>) -> ParkResult {
         if self.0.0.load(SeqCst) != 0 {
-            return ParkResult::Changed;
+            return ParkResult::Woken;
         }
         if deadline.is_some() {
             // The deadline passes as the waiter would sleep.
@@ -240,8 +240,7 @@ fn wait<'a, T>(
     let o = cv.park_until(&mut t, d, |w, v| {
         match cv.plat.futex_wait(w, v, MATCH_ANY, d, false) {
             WaitResult::TimedOut => ParkResult::TimedOut,
-            WaitResult::Mismatch => ParkResult::Changed,
-            WaitResult::Woken | WaitResult::Interrupted => ParkResult::Woken,
+            WaitResult::Mismatch | WaitResult::Woken | WaitResult::Interrupted => ParkResult::Woken,
         }
     });
     cv.leave(t);

@@ -68,7 +68,7 @@
 //! - **One condvar may be used with several mutexes over its life** (std's Linux implementation
 //!   also allows this; POSIX calls concurrent use with two mutexes undefined). Each wait is
 //!   correct for the mutex it was given.
-//! - **Destruction** ([`RawCondvar::destroy`]): returns [`Error::Busy`](crate::Error::Busy) if a waiter has not been
+//! - **Destruction** ([`RawCondvar::destroy`]): returns [`ErrorKind::Busy`](crate::ErrorKind::Busy) if a waiter has not been
 //!   notified (POSIX: undefined behaviour; glibc blocks), and otherwise waits until notified
 //!   waiters have stopped touching the memory, so "broadcast, then destroy" is safe like in glibc.
 //!   A Rust [`Condvar`] cannot be dropped while a wait borrows it.
@@ -185,11 +185,6 @@ pub struct Condvar {
 
 impl Condvar {
     tuned_condvar!("condvar", notify_one, notify_all, interrupt);
-
-    /// The interrupt rung its waits park on, if any.
-    pub fn interrupt_park(&self) -> Option<InterruptPark> {
-        self.interrupt
-    }
 
     /// The underlying raw condvar.
     pub fn raw(&self) -> &RawCondvar {
@@ -350,23 +345,27 @@ mod tests {
     #[test]
     fn attributes_round_trip_and_default_to_zero() {
         use crate::wait::{Clock, PolicyClass};
-        let mut cv = RawCondvar::new();
+        let cv = RawCondvar::new();
         assert_eq!(cv.clock(), Clock::Realtime);
         assert!(!cv.is_process_shared());
         assert_eq!(cv.policy_class(), PolicyClass::Default);
-        cv.set_clock(Clock::Monotonic);
-        cv.set_process_shared(true);
-        cv.set_policy_class(PolicyClass::ParkOnly);
-        assert_eq!(cv.clock(), Clock::Monotonic);
-        assert!(cv.is_process_shared());
-        assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
-        cv.set_process_shared(false);
-        assert_eq!(cv.clock(), Clock::Monotonic);
-        assert!(!cv.is_process_shared());
-        assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
-        cv.set_clock(Clock::Realtime);
-        cv.set_policy_class(PolicyClass::Default);
-        // Back to the all-zero bytes.
+        for clock in [Clock::Realtime, Clock::Monotonic] {
+            for shared in [false, true] {
+                for class in [
+                    PolicyClass::Default,
+                    PolicyClass::ParkOnly,
+                    PolicyClass::SpinOnly,
+                ] {
+                    let cv = RawCondvar::with_attributes(clock, shared, class);
+                    assert_eq!(
+                        (cv.clock(), cv.is_process_shared(), cv.policy_class()),
+                        (clock, shared, class)
+                    );
+                }
+            }
+        }
+        // The default attributes are the all-zero bytes.
+        let cv = RawCondvar::with_attributes(Clock::Realtime, false, PolicyClass::Default);
         // SAFETY: RawCondvar is 48 bytes of plain atomics, valid to view as bytes.
         let bytes: [u8; 48] = unsafe { std::mem::transmute(cv) };
         assert_eq!(bytes, [0u8; 48]);
@@ -383,8 +382,9 @@ mod tests {
 
     #[test]
     fn errors_map_to_errno() {
-        use crate::Error;
-        assert_eq!(Error::Busy { waiters: 2 }.errno(), libc::EBUSY);
-        assert!(Error::Busy { waiters: 2 }.to_string().contains('2'));
+        use crate::error::{Error, ErrorKind, Repr};
+        let busy = Error::from(Repr::Busy { waiters: 2 });
+        assert_eq!((busy.kind(), busy.errno()), (ErrorKind::Busy, libc::EBUSY));
+        assert!(busy.to_string().contains('2'));
     }
 }

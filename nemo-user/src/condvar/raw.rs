@@ -6,6 +6,7 @@ use super::platform::Native;
 use super::protocol::{Core, Ticket};
 use super::waiting::{learn, spin_adaptive, wait_ticket};
 use crate::error::Error;
+use crate::error::Repr;
 use crate::park::{FutexPark, Park, ParkRequest};
 use crate::wait::adaptive::{Ended, Plan};
 use crate::wait::ladder::{Climb, climb};
@@ -116,6 +117,38 @@ impl RawCondvar {
         }
     }
 
+    /// A new condvar with these attributes (what `pthread_cond_init` reads from a
+    /// `pthread_condattr_t`): the `clock` its `pthread_cond_timedwait` deadlines are measured
+    /// on (`pthread_condattr_setclock`); whether it is `process_shared`
+    /// (`pthread_condattr_setpshared`: its futex operations then omit `FUTEX_PRIVATE_FLAG`, so
+    /// it works in `MAP_SHARED` memory across `fork` and between unrelated processes); and the
+    /// `policy` [`wait_raw`](Self::wait_raw) uses. `with_attributes(Clock::Realtime, false,
+    /// PolicyClass::Default)` is [`new`](Self::new).
+    ///
+    /// ```
+    /// use nemo_user::condvar::RawCondvar;
+    /// use nemo_user::wait::{Clock, PolicyClass};
+    ///
+    /// let cv = RawCondvar::with_attributes(Clock::Monotonic, true, PolicyClass::ParkOnly);
+    /// assert_eq!(cv.clock(), Clock::Monotonic);
+    /// assert!(cv.is_process_shared());
+    /// assert_eq!(cv.policy_class(), PolicyClass::ParkOnly);
+    /// ```
+    pub fn with_attributes(clock: Clock, process_shared: bool, policy: PolicyClass) -> Self {
+        let cv = RawCondvar::new();
+        let monotonic = if clock == Clock::Monotonic {
+            ATTR_MONOTONIC
+        } else {
+            0
+        };
+        let shared = if process_shared { ATTR_SHARED } else { 0 };
+        cv.core.set_attr_bits(ATTR_MONOTONIC, monotonic);
+        cv.core.set_attr_bits(ATTR_SHARED, shared);
+        cv.core
+            .set_attr_bits(ATTR_POLICY_MASK, policy.bits() << ATTR_POLICY_SHIFT);
+        cv
+    }
+
     /// The clock that `pthread_cond_timedwait` deadlines of this condvar are measured on.
     pub fn clock(&self) -> Clock {
         if self.core.attr_bits() & ATTR_MONOTONIC != 0 {
@@ -125,38 +158,14 @@ impl RawCondvar {
         }
     }
 
-    /// Sets the clock (`pthread_condattr_setclock`). Configure before sharing the condvar.
-    pub fn set_clock(&mut self, clock: Clock) {
-        let bits = if clock == Clock::Monotonic {
-            ATTR_MONOTONIC
-        } else {
-            0
-        };
-        self.core.set_attr_bits(ATTR_MONOTONIC, bits);
-    }
-
     /// Whether the condvar works across processes (`PTHREAD_PROCESS_SHARED`).
     pub fn is_process_shared(&self) -> bool {
         self.core.attr_bits() & ATTR_SHARED != 0
     }
 
-    /// Marks the condvar process-shared (`pthread_condattr_setpshared`): its futex operations
-    /// then omit `FUTEX_PRIVATE_FLAG`, so it works in `MAP_SHARED` memory across `fork` and between
-    /// unrelated processes. Configure before sharing the condvar.
-    pub fn set_process_shared(&mut self, shared: bool) {
-        self.core
-            .set_attr_bits(ATTR_SHARED, if shared { ATTR_SHARED } else { 0 });
-    }
-
     /// The per-condvar policy choice.
     pub fn policy_class(&self) -> PolicyClass {
         PolicyClass::from_bits((self.core.attr_bits() & ATTR_POLICY_MASK) >> ATTR_POLICY_SHIFT)
-    }
-
-    /// Chooses the policy [`wait_raw`](Self::wait_raw) uses for this condvar.
-    pub fn set_policy_class(&mut self, class: PolicyClass) {
-        self.core
-            .set_attr_bits(ATTR_POLICY_MASK, class.bits() << ATTR_POLICY_SHIFT);
     }
 
     /// What the adaptive waits on this condvar did with their spin windows (sums over all
@@ -262,14 +271,14 @@ impl RawCondvar {
     }
 
     /// Prepares the condvar for destruction (`pthread_cond_destroy`): fails with
-    /// [`Error::Busy`] if some waiter has not been notified (it would block forever), otherwise
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) if some waiter has not been notified (it would block forever), otherwise
     /// waits until every notified waiter has stopped touching the object — so destroying right
     /// after `notify_all` is safe even though the woken waiters are still on their way out. After
     /// `Ok`, the memory may be freed or re-initialized (e.g. with [`RawCondvar::new`]).
     pub fn destroy(&self) -> Result<(), Error> {
         self.core
             .destroy()
-            .map_err(|waiters| Error::Busy { waiters })
+            .map_err(|waiters| Repr::Busy { waiters }.into())
     }
 }
 

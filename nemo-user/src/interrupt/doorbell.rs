@@ -9,7 +9,7 @@
 //! then waits until the count drains. `kill` runs on the receiver's thread before it can exit
 //! (when the receiver is dropped, or from a thread-exit hook if it was leaked), so every `tgkill`
 //! that passed `enter` completes while the tid is still the receiver's, and every later `enter`
-//! fails with [`Error::ReceiverGone`]. The same bracket orders posts before the receiver's final
+//! fails with [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone). The same bracket orders posts before the receiver's final
 //! drain: each send that returned `Ok` posted before `kill` returned.
 //!
 //! A send to a receiver on the sender's own thread notifies after `leave` (without a syscall, or
@@ -19,7 +19,7 @@
 //! # Process-shared endpoints
 //!
 //! By default the [`Doorbell`] lives on the heap: a fork child that inherits an endpoint sees a copy,
-//! which no longer reaches the receiver, and sends fail with [`Error::ForeignProcess`]. A
+//! which no longer reaches the receiver, and sends fail with [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess). A
 //! process-shared receiver puts its [`Doorbell`] in a `MAP_SHARED` anonymous mapping instead, so fork
 //! children post into the very UPID the receiver drains and notify it across the process
 //! boundary.
@@ -31,16 +31,17 @@
 //! (`pidfd_open(tid, PIDFD_THREAD)`, Linux 6.9) when it registers, fork children inherit that
 //! descriptor, and they signal through it (`pidfd_send_signal`). A pidfd names one thread for
 //! as long as it is open, so once that thread has exited the send fails with `ESRCH`
-//! ([`Error::ReceiverGone`]), whatever thread got its id since. Where the kernel has no thread
+//! ([`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone)), whatever thread got its id since. Where the kernel has no thread
 //! pidfds, cross-process senders fall back to `tgkill`, and the bound is the drain: a sender
 //! that stalls inside its bracket for more than [`CROSS_PROCESS_DRAIN`], in a window of a few
 //! instructions, and then finds the id reused by the time it signals, signals the wrong thread.
 
+use crate::error::Repr;
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use uintr_sys::{Upid, Vector};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 use super::kind::BackendKind;
 use super::process::current_pid;
@@ -116,12 +117,12 @@ impl Doorbell {
     #[inline]
     pub fn enter(&self) -> Result<()> {
         if !self.process_shared && self.pid != current_pid() {
-            return Err(Error::ForeignProcess);
+            return Err(Repr::ForeignProcess.into());
         }
         let prev = self.life.fetch_add(1, SeqCst);
         if prev & DEAD != 0 {
             self.leave();
-            return Err(Error::ReceiverGone);
+            return Err(Repr::ReceiverGone.into());
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use super::shared::Shared;
 ///
 /// Cheap to clone, `Send + Sync`, and it never keeps the receiver alive: once the receiver is
 /// dropped (or its thread exits), connecting and sending fail with
-/// [`Error::ReceiverGone`](crate::Error::ReceiverGone). An endpoint inherited by a fork child
+/// [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone). An endpoint inherited by a fork child
 /// reaches the parent's receiver only if that receiver was registered
 /// [`process_shared`](super::ReceiverBuilder::process_shared).
 #[derive(Clone)]
@@ -44,10 +44,10 @@ impl Endpoint {
 
     /// Connects a sender of `vector` to the receiver behind this endpoint.
     ///
-    /// Errors: [`Error::VectorOutOfRange`](crate::Error::VectorOutOfRange) (≥ 64),
-    /// [`Error::VectorNotEnabled`](crate::Error::VectorNotEnabled),
-    /// [`Error::ReceiverGone`](crate::Error::ReceiverGone),
-    /// [`Error::ForeignProcess`](crate::Error::ForeignProcess); on `uintr`, the kernel's errors
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (vector out of range) (≥ 64),
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (vector not enabled),
+    /// [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone),
+    /// [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess); on `uintr`, the kernel's errors
     /// (e.g. a full target table).
     pub fn connect(&self, vector: u64) -> Result<Sender> {
         Sender::connect(self, vector)
@@ -65,18 +65,13 @@ impl Endpoint {
     }
 
     /// The receiver's process id.
-    pub fn pid(&self) -> libc::pid_t {
+    pub(crate) fn pid(&self) -> libc::pid_t {
         self.shared.doorbell().pid
     }
 
     /// The receiver's kernel thread id.
     pub fn tid(&self) -> libc::pid_t {
         self.shared.doorbell().tid
-    }
-
-    /// Whether fork children can send through this endpoint.
-    pub fn is_process_shared(&self) -> bool {
-        self.shared.doorbell().process_shared
     }
 }
 

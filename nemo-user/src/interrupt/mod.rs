@@ -26,10 +26,10 @@
 //! # Lifecycle
 //!
 //! Dropping a receiver (or the thread exiting without dropping it) unregisters it: later sends
-//! and connects fail with [`Error::ReceiverGone`](crate::Error::ReceiverGone), and no signal is
+//! and connects fail with [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone), and no signal is
 //! ever sent to the exited thread's id. The thread may register again. In a fork child, the
 //! parent's receivers are gone: the child never runs the parent's handlers, and its sends through
-//! inherited endpoints fail with [`ForeignProcess`](crate::Error::ForeignProcess) unless the
+//! inherited endpoints fail with [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess) unless the
 //! receiver was [process-shared](ReceiverBuilder::process_shared).
 //!
 //! ```

@@ -1,12 +1,13 @@
 //! [`Receiver`]: a thread's registration to receive user interrupts.
 
+use crate::error::Repr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::backend::{self, BackendKind};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 use super::delivery::drain;
 use super::doorbell::Doorbell;
@@ -27,7 +28,7 @@ use super::{ALL_VECTORS, Vector};
 ///
 /// Dropping the receiver unregisters it: every send that returned `Ok` before is delivered by
 /// the drop at the latest (even inside a [`Guard`](super::Guard): the drop is where the owner
-/// chose to end the receiver), and every later send fails with [`Error::ReceiverGone`]. The
+/// chose to end the receiver), and every later send fails with [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone). The
 /// thread may then register again. If the thread exits with the receiver leaked, the receiver
 /// is marked gone at thread exit, and what was pending is discarded.
 ///
@@ -54,7 +55,7 @@ use super::{ALL_VECTORS, Vector};
 /// assert_eq!(nemo_user::poll(), 1); // the poll backend delivers at safepoints
 /// assert_eq!(seen.get(), 1 << 7);
 /// drop(rx);
-/// assert_eq!(tx.send(), Err(nemo_user::Error::ReceiverGone));
+/// assert_eq!(tx.send().unwrap_err().kind(), nemo_user::ErrorKind::ReceiverGone);
 /// # Ok::<(), nemo_user::Error>(())
 /// ```
 #[must_use = "dropping a receiver unregisters it: keep it for as long as the thread receives"]
@@ -86,7 +87,7 @@ impl Default for ReceiverBuilder {
 
 impl ReceiverBuilder {
     /// Uses this backend instead of the process default. Registering fails with
-    /// [`Error::BackendUnavailable`] if it cannot run here.
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) (backend unavailable) if it cannot run here.
     pub fn backend(mut self, kind: BackendKind) -> Self {
         self.backend = Some(kind);
         self
@@ -107,7 +108,7 @@ impl ReceiverBuilder {
 
     /// Puts the receiver's UPID in memory shared with fork children, so that endpoints inherited
     /// across `fork` still reach it (children can send to their parent's receiver). A forked
-    /// child's sends otherwise fail with [`Error::ForeignProcess`].
+    /// child's sends otherwise fail with [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess).
     pub fn process_shared(mut self, shared: bool) -> Self {
         self.process_shared = shared;
         self
@@ -154,10 +155,10 @@ impl ReceiverBuilder {
 
     /// Registers the calling thread as a receiver whose interrupts run `handler`.
     ///
-    /// Errors: [`Error::AlreadyRegistered`] if the thread has a receiver,
-    /// [`Error::BackendUnavailable`] / [`Error::InvalidBackend`] for a backend that cannot run
-    /// (or a bad `NEMO_BACKEND`), [`Error::InvalidSignal`] / [`Error::NoFreeSignal`] on `signal`,
-    /// [`Error::Uintr`] if the kernel refuses.
+    /// Errors: [`ErrorKind::AlreadyRegistered`](crate::ErrorKind::AlreadyRegistered) if the thread has a receiver,
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) (backend unavailable) / [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) (bad backend name) for a backend that cannot run
+    /// (or a bad `NEMO_BACKEND`), [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) (bad signal) / [`ErrorKind::ResourceExhausted`](crate::ErrorKind::ResourceExhausted) (no free signal) on `signal`,
+    /// [`ErrorKind::Os`](crate::ErrorKind::Os) (a user-interrupt system call) if the kernel refuses.
     pub fn register<F>(self, handler: F) -> Result<Receiver>
     where
         F: FnMut(Vector) + 'static,
@@ -166,7 +167,7 @@ impl ReceiverBuilder {
         let kind = backend::choose(self.backend, &self.uintr)?;
         thread::with(|ts| {
             if !ts.receiver.load(Relaxed).is_null() {
-                return Err(Error::AlreadyRegistered);
+                return Err(Repr::AlreadyRegistered.into());
             }
             let doorbell = Doorbell::new(
                 kind,
@@ -219,11 +220,6 @@ impl Receiver {
         Endpoint::new(self.shared().clone())
     }
 
-    /// The backend this receiver runs on.
-    pub fn backend(&self) -> BackendKind {
-        self.shared().doorbell().kind()
-    }
-
     /// Vectors posted to this receiver's software UPID and not yet delivered: everything pending
     /// on `signal` and `poll`; on `uintr`, only vectors deferred by a guard (the CPU's own pending
     /// vectors are not visible).
@@ -236,7 +232,7 @@ impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
             .field("tid", &self.shared().doorbell().tid)
-            .field("backend", &self.backend())
+            .field("backend", &self.shared().doorbell().kind())
             .field("pending", &format_args!("{:#x}", self.pending()))
             .finish()
     }

@@ -1,8 +1,9 @@
 //! [`Sender`]: the right to post one vector to one receiver.
 
+use crate::error::Repr;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 use super::Vector;
 use super::doorbell::Doorbell;
@@ -19,7 +20,9 @@ use super::thread;
 /// use nemo_user::interrupt::Receiver;
 ///
 /// let rx = Receiver::builder().backend(BackendKind::Poll).register(|_| {})?;
-/// assert!(matches!(rx.endpoint().connect(64), Err(nemo_user::Error::VectorOutOfRange(64))));
+/// let e = rx.endpoint().connect(64).unwrap_err();
+/// assert_eq!(e.kind(), nemo_user::ErrorKind::InvalidArgument);
+/// assert_eq!(e.to_string(), "user-interrupt vector 64 is out of range (valid: 0..64)");
 /// let tx = rx.endpoint().connect(63)?;
 /// tx.send()?;
 /// tx.send()?; // coalesces with the first
@@ -46,11 +49,11 @@ impl Sender {
     /// Connects to `vector` of the receiver behind `endpoint` ([`Endpoint::connect`]).
     pub(crate) fn connect(endpoint: &Endpoint, vector: u64) -> Result<Sender> {
         thread::init_process();
-        let vector = Vector::new(vector).map_err(|_| Error::VectorOutOfRange(vector))?;
+        let vector = Vector::new(vector).map_err(|_| Repr::VectorOutOfRange(vector))?;
         let shared = endpoint.shared().clone();
         let doorbell = shared.doorbell();
         if !doorbell.enabled(vector) {
-            return Err(Error::VectorNotEnabled(vector));
+            return Err(Repr::VectorNotEnabled(vector).into());
         }
         doorbell.enter()?;
         doorbell.leave();
@@ -65,8 +68,8 @@ impl Sender {
     /// Posts the vector; the receiver's handler runs once for it, however many sends coalesce
     /// before it is delivered.
     ///
-    /// Errors: [`Error::ReceiverGone`] once the receiver is dropped or its thread has exited;
-    /// [`Error::ForeignProcess`] from a fork child when the receiver is not process-shared.
+    /// Errors: [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone) once the receiver is dropped or its thread has exited;
+    /// [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess) from a fork child when the receiver is not process-shared.
     #[inline]
     pub fn send(&self) -> Result<()> {
         let doorbell = self.shared.doorbell();

@@ -24,19 +24,19 @@
 //!   it needs no registration and works across processes.
 //!
 //! ```
-//! use nemo_user::embed::{FutexPark, Park, ParkRequest, ParkResult};
-//! use nemo_user::wait::Deadline;
+//! use nemo_user::embed::{FutexPark, Park, ParkRequest};
+//! use nemo_user::wait::{Deadline, WaitOutcome};
 //! use std::sync::atomic::AtomicU32;
 //! use std::time::Duration;
 //!
 //! let word = AtomicU32::new(5);
-//! // The word does not hold 4: returns at once, nothing to wait for.
+//! // The word does not hold 4: returns at once (before any deadline), nothing to wait for.
 //! let req = ParkRequest { word: &word, expected: 4, deadline: None, shared: false };
-//! assert_eq!(FutexPark.park(&req), ParkResult::Changed);
+//! assert_eq!(FutexPark.park(&req), WaitOutcome::Woken);
 //! // It holds 5 and nobody wakes us: the deadline ends the wait.
 //! let d = Deadline::after(Duration::from_millis(1));
 //! let req = ParkRequest { word: &word, expected: 5, deadline: Some(&d), shared: false };
-//! assert_eq!(FutexPark.park(&req), ParkResult::TimedOut);
+//! assert_eq!(FutexPark.park(&req), WaitOutcome::TimedOut);
 //! assert!(d.has_passed());
 //! ```
 
@@ -45,7 +45,7 @@ pub use crate::wake::InterruptPark;
 use std::sync::atomic::AtomicU32;
 
 use crate::futex;
-use crate::wait::Deadline;
+use crate::wait::{Deadline, WaitOutcome};
 
 /// One request to block: sleep while `word` holds `expected`, until woken or `deadline`.
 #[derive(Clone, Copy, Debug)]
@@ -60,24 +60,21 @@ pub struct ParkRequest<'a> {
     pub shared: bool,
 }
 
-/// How a park ended. Every result is followed by a re-check of the condvar's state, so an
-/// implementation may return early for any reason; only [`ParkResult::TimedOut`] must be exact
-/// (returned only once the deadline has passed on its clock).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ParkResult {
-    /// Woken (or a spurious kernel wakeup, or a signal).
-    Woken,
-    /// The word had already changed.
-    Changed,
-    /// The deadline passed.
-    TimedOut,
-}
+/// How a park ended, as [`Park::park`] reports it: a [`WaitOutcome`] whose `TimedOut` is exact
+/// and whose `Woken` means only "returned before the deadline". The crate's own parkers name it
+/// so.
+pub(crate) type ParkResult = WaitOutcome;
 
 /// A way to block the calling thread until a word changes. See the module docs.
 pub trait Park {
     /// Blocks while `req.word` holds `req.expected`, until a wake or `req.deadline`.
-    fn park(&self, req: &ParkRequest<'_>) -> ParkResult;
+    ///
+    /// Returns [`WaitOutcome::TimedOut`] only once the deadline has passed on its clock, and
+    /// [`WaitOutcome::Woken`] for every other return: woken, the word had already changed, a
+    /// spurious wakeup or a signal. Every park is followed by a re-check of the condvar's
+    /// state, so an implementation may return early for any reason; only `TimedOut` must be
+    /// exact.
+    fn park(&self, req: &ParkRequest<'_>) -> WaitOutcome;
 
     /// The interrupt rung this park stands for, if any: the wait ladder then parks the waiter
     /// as a user-interrupt receiver ([`crate::wake`]) and uses [`park`](Park::park) only where
@@ -93,7 +90,7 @@ pub struct FutexPark;
 
 impl Park for FutexPark {
     #[inline]
-    fn park(&self, req: &ParkRequest<'_>) -> ParkResult {
+    fn park(&self, req: &ParkRequest<'_>) -> WaitOutcome {
         match futex::wait(
             req.word,
             req.expected,
@@ -101,9 +98,10 @@ impl Park for FutexPark {
             req.deadline,
             req.shared,
         ) {
-            futex::WaitResult::Woken | futex::WaitResult::Interrupted => ParkResult::Woken,
-            futex::WaitResult::Mismatch => ParkResult::Changed,
-            futex::WaitResult::TimedOut => ParkResult::TimedOut,
+            futex::WaitResult::Woken
+            | futex::WaitResult::Interrupted
+            | futex::WaitResult::Mismatch => WaitOutcome::Woken,
+            futex::WaitResult::TimedOut => WaitOutcome::TimedOut,
         }
     }
 }

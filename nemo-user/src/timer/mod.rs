@@ -76,7 +76,7 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::interrupt::Endpoint;
 
-pub use self::thread::{TimerThread, TimerThreadBuilder};
+pub use self::thread::TimerThread;
 pub use self::timer_core::{Idle, TimerCore, TimerCoreBuilder};
 
 /// When a timer expires.
@@ -152,9 +152,9 @@ impl Timer<'static> {
     /// the kernel to the receiver's thread: no timer thread. The receiver must run on the
     /// `signal` backend, in this process.
     ///
-    /// Errors: [`Error::TimerUnsupported`](crate::Error::TimerUnsupported) on another backend,
-    /// [`Error::InvalidPeriod`](crate::Error::InvalidPeriod), the errors of
-    /// [`Endpoint::connect`](crate::interrupt::Endpoint::connect), [`Error::Os`](crate::Error::Os)
+    /// Errors: [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) on another backend,
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (bad period), the errors of
+    /// [`Endpoint::connect`](crate::interrupt::Endpoint::connect), [`ErrorKind::Os`](crate::ErrorKind::Os)
     /// if the kernel refuses (or 256 POSIX timers exist in the process).
     ///
     /// ```
@@ -203,10 +203,10 @@ impl<'a> Timer<'a> {
 
     /// Re-arms the timer from now, cancelled or not, replacing its schedule.
     ///
-    /// Errors: [`Error::InvalidPeriod`](crate::Error::InvalidPeriod),
-    /// [`Error::ReceiverGone`](crate::Error::ReceiverGone),
-    /// [`Error::TimerStopped`](crate::Error::TimerStopped) (its timer core has stopped),
-    /// [`Error::TimerUnsupported`](crate::Error::TimerUnsupported) (from a function of its own
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (bad period),
+    /// [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone),
+    /// [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped) (its timer core has stopped),
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) (from a function of its own
     /// timer core).
     pub fn rearm(&self, arm: Arm) -> Result<()> {
         match &self.source {

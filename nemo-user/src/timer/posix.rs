@@ -16,6 +16,7 @@
 //! the new one and leaves. A signal still queued when its timer was deleted (older kernels
 //! deliver it) finds a different token and does nothing.
 
+use crate::error::Repr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
@@ -142,11 +143,11 @@ fn claim() -> Result<usize> {
                 .compare_exchange(FREE, CLAIMED, SeqCst, SeqCst)
                 .is_ok()
         })
-        .ok_or(Error::Os(libc::EAGAIN))
+        .ok_or(Repr::Os(libc::EAGAIN).into())
 }
 
 fn timespec(d: Duration) -> Result<libc::timespec> {
-    let tv_sec = libc::time_t::try_from(d.as_secs()).map_err(|_| Error::InvalidPeriod(d))?;
+    let tv_sec = libc::time_t::try_from(d.as_secs()).map_err(|_| Repr::InvalidPeriod(d))?;
     Ok(libc::timespec {
         tv_sec,
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -172,16 +173,17 @@ unsafe impl Sync for PosixTimer {}
 
 impl PosixTimer {
     pub fn create(endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<PosixTimer> {
-        let v = Vector::new(vector).map_err(|_| Error::VectorOutOfRange(vector))?;
+        let v = Vector::new(vector).map_err(|_| Repr::VectorOutOfRange(vector))?;
         if endpoint.backend() != BackendKind::Signal {
-            return Err(Error::TimerUnsupported(format!(
+            return Err(Repr::TimerUnsupported(format!(
                 "per-thread POSIX timers send the signal backend's signal; this receiver runs on \
                  the {} backend (use a TimerThread)",
                 endpoint.backend()
-            )));
+            ))
+            .into());
         }
         if endpoint.pid() != current_pid() {
-            return Err(Error::ForeignProcess);
+            return Err(Repr::ForeignProcess.into());
         }
         // Checks the vector is enabled and the receiver alive.
         drop(Sender::connect(endpoint, vector)?);
@@ -249,7 +251,7 @@ impl PosixTimer {
     fn settime(&self, arm: Arm) -> Result<()> {
         let (value, interval) = check(arm)?;
         if !self.endpoint.is_alive() {
-            return Err(Error::ReceiverGone);
+            return Err(Repr::ReceiverGone.into());
         }
         let slot = self.slot();
         slot.one_shot.store(interval.is_zero(), SeqCst);
@@ -264,7 +266,7 @@ impl PosixTimer {
     pub fn set_period(&self, period: Duration) -> Result<()> {
         check(Arm::Periodic(period))?;
         if !self.endpoint.is_alive() {
-            return Err(Error::ReceiverGone);
+            return Err(Repr::ReceiverGone.into());
         }
         let slot = self.slot();
         let now = monotonic_ns();
@@ -324,7 +326,7 @@ fn zero_itimerspec() -> libc::itimerspec {
 /// `arm` as (first expiration, interval), validated.
 fn check(arm: Arm) -> Result<(Duration, Duration)> {
     let r = match arm {
-        Arm::Periodic(p) if p.is_zero() => return Err(Error::InvalidPeriod(p)),
+        Arm::Periodic(p) if p.is_zero() => return Err(Repr::InvalidPeriod(p).into()),
         Arm::Periodic(p) => (p, p),
         Arm::OneShot(d) => (d, Duration::ZERO),
     };
@@ -367,11 +369,11 @@ mod tests {
     fn arms_are_checked() {
         assert_eq!(
             check(Arm::Periodic(Duration::ZERO)),
-            Err(Error::InvalidPeriod(Duration::ZERO))
+            Err(Repr::InvalidPeriod(Duration::ZERO).into())
         );
         assert_eq!(
             check(Arm::OneShot(Duration::MAX)),
-            Err(Error::InvalidPeriod(Duration::MAX))
+            Err(Repr::InvalidPeriod(Duration::MAX).into())
         );
         let p = Duration::from_micros(50);
         assert_eq!(check(Arm::Periodic(p)), Ok((p, p)));

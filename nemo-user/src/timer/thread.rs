@@ -1,5 +1,6 @@
 //! [`TimerThread`]: a [`TimerCore`] on a thread of its own.
 
+use crate::error::Repr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use super::{Arm, Timer};
 
 /// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
 /// worker its preemption ticks. Dropping it stops and joins the thread; its timers then stay
-/// disarmed (re-arming them fails with [`Error::TimerStopped`]).
+/// disarmed (re-arming them fails with [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped)).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -46,45 +47,18 @@ pub struct TimerThread {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Options for a [`TimerThread`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct TimerThreadBuilder {
-    core: TimerCoreBuilder,
-    cpu: Option<usize>,
-    name: String,
-}
-
-impl TimerThreadBuilder {
-    /// The options of the core the thread runs: how it waits between deadlines (default
-    /// [`Idle::Spin`]), the TSC rate ([`TimerCore::builder`]).
-    pub fn core(mut self, core: TimerCoreBuilder) -> Self {
-        self.core = core;
-        self
-    }
-
-    /// Pins the thread to this CPU (an index in the kernel's CPU numbering).
-    pub fn cpu(mut self, cpu: usize) -> Self {
-        self.cpu = Some(cpu);
-        self
-    }
-
-    /// The thread's name (default `nemo-timer`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Starts the thread.
+impl TimerCoreBuilder {
+    /// The core, running on a thread of its own (named `nemo-timer`, pinned to
+    /// [`cpu`](Self::cpu) if one was given).
     ///
-    /// Errors: [`Error::Os`] if the thread cannot be created or pinned.
+    /// Errors: [`ErrorKind::Os`](crate::ErrorKind::Os) if the thread cannot be created or pinned.
     pub fn spawn(self) -> Result<TimerThread> {
-        let core = Arc::new(self.core.build());
-        let served = core.clone();
         let cpu = self.cpu;
+        let core = Arc::new(self.build());
+        let served = core.clone();
         let (started_tx, started) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name(self.name)
+            .name("nemo-timer".into())
             .spawn(move || {
                 let pinned = cpu.map_or(Ok(()), pin_current);
                 let ok = pinned.is_ok();
@@ -94,7 +68,7 @@ impl TimerThreadBuilder {
                     let _ = served.run();
                 }
             })
-            .map_err(|e| Error::Os(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
+            .map_err(|e| Repr::Os(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
         match started.recv() {
             Ok(Ok(())) => Ok(TimerThread {
                 core,
@@ -106,7 +80,7 @@ impl TimerThreadBuilder {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(Error::Os(libc::EAGAIN))
+                Err(Repr::Os(libc::EAGAIN).into())
             }
         }
     }
@@ -114,7 +88,7 @@ impl TimerThreadBuilder {
 
 fn pin_current(cpu: usize) -> Result<()> {
     if cpu >= 8 * core::mem::size_of::<libc::cpu_set_t>() {
-        return Err(Error::Os(libc::EINVAL));
+        return Err(Repr::Os(libc::EINVAL).into());
     }
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes the bit of `cpu`, which is
     // within the set (checked above).
@@ -134,18 +108,7 @@ fn pin_current(cpu: usize) -> Result<()> {
 impl TimerThread {
     /// Starts a timer thread that waits as `wait` says.
     pub fn spawn(wait: Idle) -> Result<TimerThread> {
-        TimerThread::builder()
-            .core(TimerCore::builder().wait(wait))
-            .spawn()
-    }
-
-    /// Options.
-    pub fn builder() -> TimerThreadBuilder {
-        TimerThreadBuilder {
-            core: TimerCore::builder(),
-            cpu: None,
-            name: "nemo-timer".into(),
-        }
+        TimerCore::builder().wait(wait).spawn()
     }
 
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see

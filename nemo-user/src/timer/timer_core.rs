@@ -15,11 +15,12 @@
 //! and skips the timer, or the cancel sees it firing and waits (both sides `SeqCst`): after
 //! `cancel` returns, nothing more is sent or called for the timer.
 
+use crate::error::Repr;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::interrupt::{Endpoint, Sender, thread};
 
 use super::clock::{DeadlineClock, MinimalSlack, Ticks, futex_wait, futex_wake};
@@ -44,12 +45,16 @@ pub enum Idle {
     Sleep,
 }
 
-/// Options for a [`TimerCore`].
+/// Options for a [`TimerCore`], served on a thread of the caller's ([`build`](Self::build),
+/// then [`TimerCore::run`]) or on a thread of its own ([`spawn`](Self::spawn), a
+/// [`TimerThread`](super::TimerThread)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[must_use]
 pub struct TimerCoreBuilder {
     wait: Idle,
     tsc_ghz: Option<f64>,
+    /// The CPU a spawned thread pins itself to.
+    pub(super) cpu: Option<usize>,
 }
 
 impl TimerCoreBuilder {
@@ -64,6 +69,13 @@ impl TimerCoreBuilder {
     /// by [`Idle::Sleep`], which keeps its deadlines in `CLOCK_MONOTONIC`.
     pub fn tsc_ghz(mut self, ghz: f64) -> Self {
         self.tsc_ghz = Some(ghz);
+        self
+    }
+
+    /// For [`spawn`](Self::spawn): pins the timer thread to this CPU (an index in the kernel's
+    /// CPU numbering). A core that is [built](Self::build) runs wherever its caller runs.
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = Some(cpu);
         self
     }
 
@@ -170,17 +182,20 @@ impl core::fmt::Debug for TimerCore<'_> {
 }
 
 impl<'a> TimerCore<'a> {
-    /// Options: how the core waits, the TSC rate.
+    /// Options: how the core waits, the TSC rate, and for a core on a thread of its own the
+    /// CPU it runs on.
     pub fn builder() -> TimerCoreBuilder {
         TimerCoreBuilder {
             wait: Idle::Spin,
             tsc_ghz: None,
+            cpu: None,
         }
     }
 
     /// How this core waits: the requested [`Idle`], or [`Idle::Spin`] where [`Idle::Pause`]
-    /// cannot run.
-    pub fn wait(&self) -> Idle {
+    /// cannot run (its `Debug` output shows it too).
+    #[cfg(test)]
+    fn wait(&self) -> Idle {
         self.wait
     }
 
@@ -193,17 +208,18 @@ impl<'a> TimerCore<'a> {
     /// Serves the timers on the calling thread until [`stop`](TimerCore::stop). With
     /// [`Idle::Sleep`] it lowers the thread's timer slack to 1 ns meanwhile.
     ///
-    /// Errors: [`Error::TimerStopped`] after `stop`; [`Error::TimerUnsupported`] if the core
+    /// Errors: [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped) after `stop`; [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) if the core
     /// already runs on another thread. A timer function that panics stops the core, and the
     /// panic propagates out of `run`.
     pub fn run(&self) -> Result<()> {
         if self.stopped.load(SeqCst) {
-            return Err(Error::TimerStopped);
+            return Err(Repr::TimerStopped.into());
         }
         if self.running.swap(true, SeqCst) {
-            return Err(Error::TimerUnsupported(
+            return Err(Repr::TimerUnsupported(
                 "this timer core is already running on another thread".into(),
-            ));
+            )
+            .into());
         }
         let _running = Running(self);
         self.runner.store(thread::with(|t| t.tid()), SeqCst);
@@ -221,23 +237,24 @@ impl<'a> TimerCore<'a> {
     }
 
     /// Ends [`run`](TimerCore::run) (at once, or after the expiration it is serving). Final:
-    /// the core cannot run again, and arming on it fails with [`Error::TimerStopped`].
+    /// the core cannot run again, and arming on it fails with [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped).
     pub fn stop(&self) {
         self.stopped.store(true, SeqCst);
         self.changed();
     }
 
     /// Whether [`stop`](TimerCore::stop) was called (or a timer function panicked).
-    pub fn is_stopped(&self) -> bool {
+    #[cfg(test)]
+    fn is_stopped(&self) -> bool {
         self.stopped.load(SeqCst)
     }
 
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` at every expiration.
     ///
-    /// Errors: [`Error::InvalidPeriod`] for a zero period (or one too long for the clock),
-    /// [`Error::VectorOutOfRange`], [`Error::VectorNotEnabled`], [`Error::ReceiverGone`],
-    /// [`Error::ForeignProcess`] (as [`Endpoint::connect`](crate::interrupt::Endpoint::connect)), [`Error::TimerStopped`], and
-    /// [`Error::TimerUnsupported`] when called from a timer function of this very core.
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (bad period) for a zero period (or one too long for the clock),
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (vector out of range), [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (vector not enabled), [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone),
+    /// [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess) (as [`Endpoint::connect`](crate::interrupt::Endpoint::connect)), [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped), and
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when called from a timer function of this very core.
     pub fn arm(self: &Arc<Self>, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'a>> {
         let schedule = self.schedule(arm)?;
         let sender = Sender::connect(endpoint, vector)?;
@@ -291,14 +308,14 @@ impl<'a> TimerCore<'a> {
                 let t = self.period_ticks(p)?;
                 Ok((t, t))
             }
-            Arm::OneShot(d) => Ok((0, self.clock.ticks(d).ok_or(Error::InvalidPeriod(d))?)),
+            Arm::OneShot(d) => Ok((0, self.clock.ticks(d).ok_or(Repr::InvalidPeriod(d))?)),
         }
     }
 
     fn period_ticks(&self, p: Duration) -> Result<Ticks> {
         match self.clock.ticks(p) {
             Some(t) if t > 0 => Ok(t),
-            _ => Err(Error::InvalidPeriod(p)),
+            _ => Err(Repr::InvalidPeriod(p).into()),
         }
     }
 
@@ -312,12 +329,13 @@ impl<'a> TimerCore<'a> {
     /// Checks that the schedule may be changed from here, now.
     fn usable(&self) -> Result<()> {
         if self.on_runner() {
-            return Err(Error::TimerUnsupported(
+            return Err(Repr::TimerUnsupported(
                 "a timer function cannot arm or re-arm timers of its own timer core".into(),
-            ));
+            )
+            .into());
         }
         if self.stopped.load(SeqCst) {
-            return Err(Error::TimerStopped);
+            return Err(Repr::TimerStopped.into());
         }
         Ok(())
     }
@@ -486,14 +504,14 @@ impl<'a> CoreTimer<'a> {
         self.core.usable()?;
         if self.slot.state() == state::DEAD || !self.receiver_alive() {
             self.slot.disarm(state::DEAD);
-            return Err(Error::ReceiverGone);
+            return Err(Repr::ReceiverGone.into());
         }
         {
             let mut entries = self.core.lock();
             let e = entries
                 .iter_mut()
                 .find(|e| Arc::ptr_eq(&e.slot, &self.slot))
-                .ok_or(Error::TimerStopped)?;
+                .ok_or(Repr::TimerStopped)?;
             let now = self.core.clock.now();
             f(e, now);
             // Under the lock: the loop sees the new schedule and the state together.
@@ -553,11 +571,11 @@ mod tests {
         let c: TimerCore<'_> = TimerCore::builder().wait(Idle::Sleep).build();
         assert_eq!(
             c.schedule(Arm::Periodic(Duration::ZERO)),
-            Err(Error::InvalidPeriod(Duration::ZERO))
+            Err(Repr::InvalidPeriod(Duration::ZERO).into())
         );
         assert_eq!(
             c.schedule(Arm::Periodic(Duration::MAX)),
-            Err(Error::InvalidPeriod(Duration::MAX))
+            Err(Repr::InvalidPeriod(Duration::MAX).into())
         );
         assert_eq!(
             c.schedule(Arm::Periodic(Duration::from_micros(5))),
@@ -571,8 +589,8 @@ mod tests {
         let c = Arc::new(TimerCore::builder().wait(Idle::Spin).build());
         c.stop();
         assert!(c.is_stopped());
-        assert_eq!(c.run(), Err(Error::TimerStopped));
+        assert_eq!(c.run(), Err(Repr::TimerStopped.into()));
         let r = c.arm_fn(Arm::OneShot(Duration::ZERO), |_| {});
-        assert!(matches!(r, Err(Error::TimerStopped)));
+        assert_eq!(r.err(), Some(Repr::TimerStopped.into()));
     }
 }

@@ -1,13 +1,15 @@
 //! Absolute deadlines on a chosen clock, the way `pthread_cond_timedwait` and
 //! `pthread_cond_clockwait` take them.
 //!
-//! A deadline is an absolute [`Timespec`] on a [`Clock`]. Relative timeouts
-//! ([`Deadline::after`]) are converted once, on `CLOCK_MONOTONIC`, so a wait never restarts its
-//! timeout after a spurious return. Every rung of the wait ladder compares against the deadline's
+//! A deadline is an absolute `timespec` on a [`Clock`] (checked once, when it is made: a
+//! `tv_nsec` outside `0..1e9` is refused). Relative timeouts ([`Deadline::after`]) are converted
+//! once, on `CLOCK_MONOTONIC`, so a wait never restarts its timeout after a spurious return. Every rung of the wait ladder compares against the deadline's
 //! own clock, and the park rung hands the absolute time to the kernel, so a timed wait never
 //! returns before the deadline as measured on that clock.
 
 use std::time::Duration;
+
+use crate::error::{Repr, Result};
 
 /// A clock deadlines can be measured on: the two clocks POSIX condition variables accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -39,7 +41,7 @@ impl Clock {
 
     /// The current time on this clock.
     #[inline]
-    pub fn now(self) -> Timespec {
+    pub(crate) fn now(self) -> Timespec {
         // Both clock ids exist on every Linux kernel, so the call cannot fail.
         let ts = crate::clock::now(self.id()).unwrap_or(libc::timespec {
             tv_sec: 0,
@@ -53,47 +55,29 @@ impl Clock {
 }
 
 /// A `timespec` whose nanoseconds are known to be in `0..1_000_000_000`. Seconds may be negative
-/// (a time before the epoch is simply in the past).
+/// (a time before the epoch is simply in the past). Ordered by time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timespec {
+pub(crate) struct Timespec {
     sec: i64,
     nsec: u32,
 }
 
-/// A `timespec` whose `tv_nsec` is outside `0..1_000_000_000` (what POSIX calls `EINVAL`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid timespec: tv_nsec = {nsec} is outside 0..1_000_000_000")]
-pub struct InvalidTimespec {
-    /// The offending `tv_nsec`.
-    pub nsec: i64,
-}
-
-impl InvalidTimespec {
-    /// The errno value a C API reports for it (`EINVAL`).
-    pub const fn errno(&self) -> i32 {
-        libc::EINVAL
-    }
-}
-
 impl Timespec {
-    /// Builds a timespec, rejecting nanoseconds outside `0..1_000_000_000`.
-    pub const fn new(sec: i64, nsec: i64) -> Result<Self, InvalidTimespec> {
-        if nsec < 0 || nsec >= 1_000_000_000 {
-            return Err(InvalidTimespec { nsec });
+    /// Checks a C `timespec`: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// (`EINVAL`, as POSIX says) for nanoseconds outside `0..1_000_000_000`.
+    pub(crate) fn from_libc(ts: &libc::timespec) -> Result<Self> {
+        let nsec = ts.tv_nsec;
+        if !(0..1_000_000_000).contains(&nsec) {
+            return Err(Repr::InvalidTimespec { nsec }.into());
         }
         Ok(Timespec {
-            sec,
+            sec: ts.tv_sec,
             nsec: nsec as u32,
         })
     }
 
-    /// Converts a C `timespec`.
-    pub fn from_libc(ts: &libc::timespec) -> Result<Self, InvalidTimespec> {
-        Self::new(ts.tv_sec, ts.tv_nsec)
-    }
-
     /// The C `timespec`.
-    pub const fn to_libc(self) -> libc::timespec {
+    pub(crate) const fn to_libc(self) -> libc::timespec {
         libc::timespec {
             tv_sec: self.sec,
             tv_nsec: self.nsec as libc::c_long,
@@ -101,17 +85,17 @@ impl Timespec {
     }
 
     /// Seconds.
-    pub const fn sec(self) -> i64 {
+    pub(crate) const fn sec(self) -> i64 {
         self.sec
     }
 
     /// Nanoseconds, in `0..1_000_000_000`.
-    pub const fn nsec(self) -> u32 {
+    pub(crate) const fn nsec(self) -> u32 {
         self.nsec
     }
 
     /// `self + d`, saturating at the largest representable time.
-    pub fn saturating_add(self, d: Duration) -> Self {
+    pub(crate) fn saturating_add(self, d: Duration) -> Self {
         let mut nsec = self.nsec + d.subsec_nanos();
         let mut carry = 0;
         if nsec >= 1_000_000_000 {
@@ -133,7 +117,7 @@ impl Timespec {
     }
 
     /// `self - earlier`, or zero if `earlier` is later.
-    pub fn saturating_duration_since(self, earlier: Timespec) -> Duration {
+    pub(crate) fn saturating_duration_since(self, earlier: Timespec) -> Duration {
         if self <= earlier {
             return Duration::ZERO;
         }
@@ -168,9 +152,24 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// The instant `at` on `clock` (what `pthread_cond_clockwait` takes).
-    pub const fn new(clock: Clock, at: Timespec) -> Self {
-        Deadline { clock, at }
+    /// The instant `at` on `clock` (what `pthread_cond_clockwait` takes). Fails with
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (`EINVAL`) if
+    /// `at.tv_nsec` is outside `0..1_000_000_000`.
+    ///
+    /// ```
+    /// use nemo_user::wait::{Clock, Deadline};
+    ///
+    /// let epoch = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    /// assert!(Deadline::new(Clock::Realtime, epoch)?.has_passed());
+    /// let bad = libc::timespec { tv_sec: 1, tv_nsec: 1_000_000_000 };
+    /// assert_eq!(Deadline::new(Clock::Realtime, bad).unwrap_err().errno(), libc::EINVAL);
+    /// # Ok::<(), nemo_user::Error>(())
+    /// ```
+    pub fn new(clock: Clock, at: libc::timespec) -> Result<Self> {
+        Ok(Deadline {
+            clock,
+            at: Timespec::from_libc(&at)?,
+        })
     }
 
     /// `timeout` from now, on `CLOCK_MONOTONIC`.
@@ -191,9 +190,9 @@ impl Deadline {
         self.clock
     }
 
-    /// The absolute time.
-    pub const fn at(&self) -> Timespec {
-        self.at
+    /// The absolute time, as a C `timespec` (`tv_nsec` in `0..1_000_000_000`).
+    pub const fn at(&self) -> libc::timespec {
+        self.at.to_libc()
     }
 
     /// Whether the deadline has been reached on its clock.
@@ -203,7 +202,7 @@ impl Deadline {
     }
 
     /// Time left until the deadline on its clock (zero once it has passed).
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(self.clock.now())
     }
 }
@@ -211,29 +210,40 @@ impl Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
-    #[test]
-    fn timespec_rejects_bad_nanoseconds() {
-        assert_eq!(
-            Timespec::new(1, 1_000_000_000),
-            Err(InvalidTimespec {
-                nsec: 1_000_000_000
-            })
-        );
-        assert_eq!(Timespec::new(1, -1), Err(InvalidTimespec { nsec: -1 }));
-        assert!(Timespec::new(-5, 0).is_ok());
-        assert_eq!(InvalidTimespec { nsec: -1 }.errno(), libc::EINVAL);
+    fn ts(tv_sec: i64, tv_nsec: i64) -> libc::timespec {
+        libc::timespec { tv_sec, tv_nsec }
     }
 
     #[test]
-    fn timespec_arithmetic_carries_and_saturates() -> Result<(), InvalidTimespec> {
-        let t = Timespec::new(10, 900_000_000)?;
+    fn timespec_rejects_bad_nanoseconds() {
+        for bad in [1_000_000_000, -1] {
+            let e = Timespec::from_libc(&ts(1, bad)).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.errno()),
+                (ErrorKind::InvalidArgument, libc::EINVAL)
+            );
+            assert_eq!(
+                e.to_string(),
+                format!("invalid timespec: tv_nsec = {bad} is outside 0..1_000_000_000")
+            );
+            assert_eq!(Deadline::new(Clock::Realtime, ts(1, bad)), Err(e));
+        }
+        assert!(Timespec::from_libc(&ts(-5, 0)).is_ok());
+    }
+
+    #[test]
+    fn timespec_arithmetic_carries_and_saturates() -> Result<()> {
+        let t = Timespec::from_libc(&ts(10, 900_000_000))?;
         let u = t.saturating_add(Duration::from_millis(200));
-        assert_eq!(u, Timespec::new(11, 100_000_000)?);
+        assert_eq!(u, Timespec::from_libc(&ts(11, 100_000_000))?);
         assert_eq!(u.saturating_duration_since(t), Duration::from_millis(200));
         assert_eq!(t.saturating_duration_since(u), Duration::ZERO);
-        let max = Timespec::new(i64::MAX, 0)?.saturating_add(Duration::from_secs(5));
-        assert_eq!(max, Timespec::new(i64::MAX, 999_999_999)?);
+        let max = Timespec::from_libc(&ts(i64::MAX, 0))?.saturating_add(Duration::from_secs(5));
+        assert_eq!(max, Timespec::from_libc(&ts(i64::MAX, 999_999_999))?);
+        let back = max.to_libc();
+        assert_eq!((back.tv_sec, back.tv_nsec), (i64::MAX, 999_999_999));
         Ok(())
     }
 
@@ -247,14 +257,17 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_on_both_clocks_expire() {
+    fn deadlines_on_both_clocks_expire() -> Result<()> {
         for c in [Clock::Realtime, Clock::Monotonic] {
-            let past = Deadline::new(c, c.now());
+            let past = Deadline::new(c, c.now().to_libc())?;
             assert!(past.has_passed());
             assert_eq!(past.remaining(), Duration::ZERO);
             let future = Deadline::after_on(c, Duration::from_secs(60));
             assert!(!future.has_passed());
             assert!(future.remaining() > Duration::from_secs(59));
+            let at = future.at();
+            assert_eq!(Deadline::new(c, at)?, future);
         }
+        Ok(())
     }
 }

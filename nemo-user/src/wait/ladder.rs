@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_policy_that_never_parks_keeps_polling_after_its_bounds() {
-        let policy = WaitPolicy::spin_then_park(Duration::from_micros(1)).with_park(false);
+        let policy = WaitPolicy::spin_only().with_spin(Duration::from_micros(1));
         let mut n = 0u32;
         let r = climb(
             &policy,

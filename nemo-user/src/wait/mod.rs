@@ -19,9 +19,9 @@
 //! a spinning waiter, the wakeup of a parked one and the notifier's `FUTEX_WAKE`. The spin bound
 //! is set to about what parking costs the waiter and the notifier together: spinning that long
 //! and then parking is never worse than twice the better choice in hindsight (the ski-rental
-//! rule), so [`WaitPolicy::BUILTIN_SPIN`] is 20 µs, the cost measured in a virtual machine. On
+//! rule), so the spin bound of [`WaitPolicy::BUILTIN`] is 20 µs, the cost measured in a virtual machine. On
 //! bare metal a futex wake is usually several times cheaper; rerun the example and set a policy
-//! ([`set_default_policy`]) to match. The `umwait` rung ([`WaitPolicy::BUILTIN_UMWAIT`]) needs
+//! ([`set_default_policy`]) to match. The `umwait` rung (100 µs in `BUILTIN`) needs
 //! WAITPKG to be measured at all. The numbers measured on the development machine are in
 //! `bench/README.md`.
 //!
@@ -79,9 +79,9 @@ pub(crate) mod load;
 mod policy;
 pub(crate) mod stats;
 
-pub use deadline::{Clock, Deadline, InvalidTimespec, Timespec};
+pub use deadline::{Clock, Deadline};
 pub use ladder::waitpkg;
-pub use policy::{PolicyClass, WaitPolicy, default_policy, set_default_policy};
+pub use policy::{PolicyClass, WaitPolicy, set_default_policy};
 pub use stats::{CondvarSpinStats, SpinStats, spin_stats};
 
 /// What a wait ended with.

@@ -47,6 +47,20 @@ pub struct WaitPolicy {
     adaptive: bool,
 }
 
+/// Default spin bound. Parking costs the waiter the futex wake-up latency minus the spin
+/// handoff latency (measured ≈ 15 µs here) and the notifier a `FUTEX_WAKE` (≈ 7.7 µs); spinning
+/// for about as long as parking costs — the classic 2-competitive rule — keeps any wait within
+/// twice the cost of the better choice in hindsight. See the [`wait`](crate::wait) module docs
+/// for the measurement.
+const BUILTIN_SPIN: Duration = Duration::from_micros(20);
+
+/// Default `umwait` bound, used only where the CPU has WAITPKG. A monitor-wait wakes almost as
+/// fast as a spin (on the store to the line) while the core idles in C0.1, so the low-latency
+/// window can extend well past the spin bound for little power. Not calibrated on the
+/// development machine, which has no WAITPKG; the OS also caps each `umwait`
+/// (`IA32_UMWAIT_CONTROL`, 100 000 TSC ticks by default).
+const BUILTIN_UMWAIT: Duration = Duration::from_micros(100);
+
 const SPIN_UNBOUNDED: u32 = u32::MAX;
 /// 30 bits, so that a policy packs into one word with its two flags.
 const UMWAIT_UNBOUNDED: u32 = (1 << 30) - 1;
@@ -61,27 +75,22 @@ const fn sat_ns(d: Duration, unbounded: u32) -> u32 {
 }
 
 impl WaitPolicy {
-    /// The built-in default: spin at most [`BUILTIN_SPIN`](Self::BUILTIN_SPIN), then `umwait`
-    /// for at most [`BUILTIN_UMWAIT`](Self::BUILTIN_UMWAIT) where the CPU has WAITPKG, then park;
-    /// adaptive, so the windows shrink where waits outlast them and nobody spins on a CPU the
-    /// process cannot spare.
-    pub const BUILTIN: WaitPolicy = WaitPolicy::spin_then_park(Self::BUILTIN_SPIN)
-        .with_umwait(Self::BUILTIN_UMWAIT)
+    /// The built-in default: spin at most 20 µs, then `umwait` for at most 100 µs where the CPU
+    /// has WAITPKG, then park; adaptive, so the windows shrink where waits outlast them and
+    /// nobody spins on a CPU the process cannot spare. `BUILTIN.spin()` and `BUILTIN.umwait()`
+    /// are its bounds (where they come from: the [`wait`](crate::wait) module docs).
+    ///
+    /// ```
+    /// use nemo_user::wait::WaitPolicy;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(WaitPolicy::BUILTIN.spin(), Some(Duration::from_micros(20)));
+    /// assert_eq!(WaitPolicy::BUILTIN.umwait(), Some(Duration::from_micros(100)));
+    /// assert!(WaitPolicy::BUILTIN.parks() && WaitPolicy::BUILTIN.is_adaptive());
+    /// ```
+    pub const BUILTIN: WaitPolicy = WaitPolicy::spin_then_park(BUILTIN_SPIN)
+        .with_umwait(BUILTIN_UMWAIT)
         .with_adaptive(true);
-
-    /// Default spin bound. Parking costs the waiter the futex wake-up latency minus the spin
-    /// handoff latency (measured ≈ 15 µs here) and the notifier a `FUTEX_WAKE` (≈ 7.7 µs); spinning
-    /// for about as long as parking costs — the classic 2-competitive rule — keeps any wait within
-    /// twice the cost of the better choice in hindsight. See the [`wait`](crate::wait) module docs
-    /// for the measurement.
-    pub const BUILTIN_SPIN: Duration = Duration::from_micros(20);
-
-    /// Default `umwait` bound, used only where the CPU has WAITPKG. A monitor-wait wakes almost as
-    /// fast as a spin (on the store to the line) while the core idles in C0.1, so the low-latency
-    /// window can extend well past the spin bound for little power. Not calibrated on the
-    /// development machine, which has no WAITPKG; the OS also caps each `umwait`
-    /// (`IA32_UMWAIT_CONTROL`, 100 000 TSC ticks by default).
-    pub const BUILTIN_UMWAIT: Duration = Duration::from_micros(100);
 
     /// Spin for `spin`, then park (no `umwait` rung). Fixed, not adaptive.
     pub const fn spin_then_park(spin: Duration) -> Self {
@@ -99,7 +108,9 @@ impl WaitPolicy {
     }
 
     /// Never park: spin on the cache line until woken or the deadline passes. Burns a core; meant
-    /// for threads that own one. Notifiers never need a system call for such waiters.
+    /// for threads that own one. Notifiers never need a system call for such waiters. Given a
+    /// spin bound and an `umwait` rung (`spin_only().with_spin(s).with_umwait(u)`), it spins
+    /// for `s` and then monitor-waits, where the CPU has WAITPKG, until woken.
     pub const fn spin_only() -> Self {
         WaitPolicy {
             spin_ns: SPIN_UNBOUNDED,
@@ -124,12 +135,6 @@ impl WaitPolicy {
             umwait_ns: sat_ns(umwait, UMWAIT_UNBOUNDED),
             ..self
         }
-    }
-
-    /// The same policy, parking (`true`) or repeating its last unparked rung — `umwait` where
-    /// available and enabled, otherwise spinning — until woken or the deadline (`false`).
-    pub const fn with_park(self, park: bool) -> Self {
-        WaitPolicy { park, ..self }
     }
 
     /// The same policy, adaptive (`true`) or fixed (`false`). Adaptivity applies only to a
@@ -213,7 +218,8 @@ impl WaitPolicy {
 }
 
 impl Default for WaitPolicy {
-    /// The process-wide default policy ([`default_policy`]).
+    /// The process-wide default policy: what a condvar or event without its own policy uses
+    /// ([`set_default_policy`] replaces it; it starts as [`WaitPolicy::BUILTIN`]).
     fn default() -> Self {
         default_policy()
     }
@@ -221,9 +227,10 @@ impl Default for WaitPolicy {
 
 static DEFAULT: AtomicU64 = AtomicU64::new(WaitPolicy::BUILTIN.pack());
 
-/// The process-wide default policy: what a condvar or event without its own policy uses.
+/// The process-wide default policy: what a condvar or event without its own policy uses
+/// (public as `WaitPolicy::default()`).
 #[inline]
-pub fn default_policy() -> WaitPolicy {
+fn default_policy() -> WaitPolicy {
     WaitPolicy::unpack(DEFAULT.load(Ordering::Relaxed))
 }
 
@@ -231,10 +238,10 @@ pub fn default_policy() -> WaitPolicy {
 /// previous one.
 ///
 /// ```
-/// use nemo_user::wait::{default_policy, set_default_policy, WaitPolicy};
+/// use nemo_user::wait::{set_default_policy, WaitPolicy};
 ///
 /// let before = set_default_policy(WaitPolicy::park_only());
-/// assert_eq!(default_policy(), WaitPolicy::park_only());
+/// assert_eq!(WaitPolicy::default(), WaitPolicy::park_only());
 /// set_default_policy(before);
 /// ```
 pub fn set_default_policy(policy: WaitPolicy) -> WaitPolicy {
@@ -246,7 +253,7 @@ pub fn set_default_policy(policy: WaitPolicy) -> WaitPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum PolicyClass {
-    /// Use the process-wide [`default_policy`].
+    /// Use the process-wide default policy ([`WaitPolicy::default()`]).
     #[default]
     Default,
     /// [`WaitPolicy::park_only`].
@@ -293,7 +300,7 @@ mod tests {
             WaitPolicy::park_only(),
             WaitPolicy::spin_only(),
             WaitPolicy::spin_then_park(Duration::from_nanos(1234)).with_umwait(Duration::MAX),
-            WaitPolicy::spin_only().with_park(true),
+            WaitPolicy::spin_only().with_spin(Duration::from_micros(3)),
             WaitPolicy::park_only().with_adaptive(true),
             WaitPolicy::spin_then_park(Duration::from_nanos(99))
                 .with_umwait(Duration::from_secs(9)),

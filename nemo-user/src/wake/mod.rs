@@ -27,7 +27,7 @@
 //! A thread that waits this way registers a receiver of its own at its first such wait (one
 //! vector, a handler that does nothing) and keeps it until it exits or calls
 //! [`InterruptPark::release_thread`]; meanwhile it cannot register another receiver
-//! ([`Error::AlreadyRegistered`](crate::Error::AlreadyRegistered)). A thread that already has a
+//! ([`ErrorKind::AlreadyRegistered`](crate::ErrorKind::AlreadyRegistered)). A thread that already has a
 //! receiver, a process-shared condvar, and the `poll` backend park on the futex as before.
 //!
 //! A wake may reach a thread after it has left the wait (it returned on its own poll while a

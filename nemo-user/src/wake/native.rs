@@ -5,7 +5,7 @@
 //!
 //! - A thread's [`ThreadWaker`] is reachable from other threads only through registry slots
 //!   (an `Arc`); its receiver lives in the thread's TLS. A notifier holding a stale handle after
-//!   the thread exited gets [`Error::ReceiverGone`](crate::Error::ReceiverGone) from the send
+//!   the thread exited gets [`ErrorKind::ReceiverGone`](crate::ErrorKind::ReceiverGone) from the send
 //!   (the receiver's send bracket guarantees no signal reaches a reused thread id), and the
 //!   registry counts that claim as no wake.
 //! - `word` is `WOKEN` only between a notifier's wake and the waiter's next [`ParkedWaker::arm`];
@@ -165,12 +165,13 @@ impl ThreadWaker {
         match self.sleep {
             Sleep::Futex => match futex::wait(w, ARMED, MATCH_ANY, deadline, false) {
                 futex::WaitResult::TimedOut => ParkResult::TimedOut,
-                futex::WaitResult::Mismatch => ParkResult::Changed,
-                futex::WaitResult::Woken | futex::WaitResult::Interrupted => ParkResult::Woken,
+                futex::WaitResult::Mismatch
+                | futex::WaitResult::Woken
+                | futex::WaitResult::Interrupted => ParkResult::Woken,
             },
             Sleep::UintrWait(support) => loop {
                 if w.load(Acquire) != ARMED {
-                    return ParkResult::Changed;
+                    return ParkResult::Woken;
                 }
                 let mut usec = UINTR_WAIT_SLICE.as_micros() as u64;
                 if let Some(d) = deadline {

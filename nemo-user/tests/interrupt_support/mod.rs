@@ -5,9 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use nemo_user::BackendKind;
 use nemo_user::am::{ActionId, Domain};
 use nemo_user::interrupt::{Receiver, ReceiverBuilder};
+use nemo_user::{BackendKind, ErrorKind};
+
+/// A result as the tests compare it: an error by its kind and its whole message.
+pub fn described<T>(r: nemo_user::Result<T>) -> Result<T, (ErrorKind, String)> {
+    r.map_err(|e| (e.kind(), e.to_string()))
+}
 
 /// The software backends, which CI runs everywhere.
 pub const SOFTWARE: [BackendKind; 2] = [BackendKind::Signal, BackendKind::Poll];
