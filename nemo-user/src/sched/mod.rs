@@ -117,6 +117,7 @@ mod join;
 mod kick;
 #[cfg(test)]
 mod loom_models;
+mod preemptible;
 mod queue;
 mod task;
 mod waiter;
@@ -134,6 +135,8 @@ use crate::timer::{Idle, TimerThread};
 
 pub use self::join::{JoinError, JoinHandle};
 pub use self::kick::Unparker;
+pub use self::preemptible::preemptible;
+pub(crate) use self::preemptible::redirect;
 pub use self::task::{
     current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
 };
@@ -175,6 +178,9 @@ pub struct Builder {
     quantum: Duration,
     stack_size: usize,
     timer_idle: Idle,
+    /// `uintr` receivers on `uintr_sys::emulation` (for this crate's tests of the `uintr` path
+    /// where there is no hardware).
+    uintr_emulated: bool,
 }
 
 impl Default for Builder {
@@ -185,6 +191,7 @@ impl Default for Builder {
             quantum: Duration::from_millis(1),
             stack_size: 256 * 1024,
             timer_idle: Idle::Sleep,
+            uintr_emulated: false,
         }
     }
 }
@@ -221,6 +228,14 @@ impl Builder {
         self
     }
 
+    /// Workers on the `uintr` backend's emulated path.
+    #[cfg(test)]
+    pub(crate) fn uintr_emulated(mut self) -> Self {
+        self.backend = Some(BackendKind::Uintr);
+        self.uintr_emulated = true;
+        self
+    }
+
     /// Starts the timer thread and the workers, and waits until every worker has registered its
     /// receiver and armed its timer.
     pub fn build(self) -> Result<Runtime, SchedError> {
@@ -229,6 +244,8 @@ impl Builder {
         }
         // Before any task runs: condvar and event waits inside tasks suspend the task.
         crate::wake::task::register_current(waiter::current);
+        // Before any tick: the stub's save area and the code it never interrupts.
+        preemptible::prepare();
         let timers = Arc::new(TimerThread::spawn(self.timer_idle)?);
         let queue = Arc::new(SharedQueue::new());
         let mut rt = Runtime {
@@ -246,6 +263,7 @@ impl Builder {
                 queue: Arc::clone(&rt.queue),
                 timers: Arc::clone(rt.timers.as_ref().expect("set above")),
                 backend: self.backend,
+                uintr_emulated: self.uintr_emulated,
                 stack_size: self.stack_size,
             };
             let ready = ready_tx.clone();
