@@ -118,6 +118,8 @@ mod kick;
 #[cfg(test)]
 mod loom_models;
 mod preemptible;
+#[cfg(test)]
+mod preemptible_tests;
 mod queue;
 mod task;
 mod waiter;
