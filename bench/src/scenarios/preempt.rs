@@ -258,9 +258,16 @@ impl Driver for Preempt {
             ("preemptions_per_run", median(&preemptions)),
             ("ticks_per_run", median(&ticks)),
         ]);
+        // The table's unit is the run's clock: simulated cycles under gem5.
+        let (unit, samples) = if ctx.sim {
+            let cycles = |ns: u64| ctx.clock.ticks(Duration::from_nanos(ns));
+            (ctx.clock.unit(), extra_ns.into_iter().map(cycles).collect())
+        } else {
+            (Unit::Ns, extra_ns)
+        };
         Ok(Measurement {
-            unit: Unit::Ns,
-            samples: Samples::Latency(extra_ns),
+            unit,
+            samples: Samples::Latency(samples),
             waiter_cpu_ns_per_event: None,
             pinned: false,
             clamped: 0,
