@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::{Builder, Guard, Runtime, preemptible, safepoint};
 
 /// How long a case waits for a preemption that a working implementation gives in a quantum.
-pub const DEADLINE: Duration = Duration::from_secs(5);
+pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Spins (no call, no safepoint) until `flag` is set or the deadline passes; returns whether
 /// the flag was set. The clock is read every 2²⁰ rounds only.
