@@ -76,7 +76,11 @@ thread_local! {
 /// in the C library, the dynamic loader or the unwinder (so `malloc`'s and `pthread_mutex`'s
 /// locks are not held by a preempted task), nor while a [`Guard`] is held, nor while the thread
 /// is panicking; the request then waits for the next tick or safepoint. A lock written in Rust
-/// (`std::sync::Mutex`, `parking_lot`) is not protected by this.
+/// (`std::sync::Mutex`, `parking_lot`) is not protected by this, nor is the C library of a
+/// statically linked program (it is part of the program's own code there).
+///
+/// A preemption takes the FP/SSE/AVX save area (`xsave`'s size, a few KiB at most) and a few
+/// hundred bytes more of the task's stack, below the interrupted code's frame.
 ///
 /// ```
 /// use std::time::Duration;
