@@ -34,7 +34,7 @@ fn registers_survive_preemption() {
 
 #[test]
 fn a_storm_keeps_exact_counts() {
-    cases::a_storm_keeps_exact_counts(signal(), 2);
+    cases::a_storm_keeps_exact_counts(signal(), 2, 2_000);
 }
 
 #[test]

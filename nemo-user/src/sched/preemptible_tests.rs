@@ -46,6 +46,7 @@ fn registers_survive_preemption() {
 #[test]
 fn a_storm_keeps_exact_counts() {
     if let Some(b) = uintr() {
-        cases::a_storm_keeps_exact_counts(b, 1);
+        // Three signals per emulated interrupt: far fewer ticks get through a loaded machine.
+        cases::a_storm_keeps_exact_counts(b, 1, 500);
     }
 }

@@ -302,12 +302,11 @@ pub fn registers_survive_preemption(builder: Builder) {
     assert!(s.preemptions >= 200, "too few preemptions to tell: {s:?}");
 }
 
-/// A storm: quantum 5 µs for about two seconds (longer if the ticks are slow to come), tasks on
-/// every worker spinning in regions and counting; every count comes out exact and every task
-/// finishes once.
-pub fn a_storm_keeps_exact_counts(builder: Builder, workers: usize) {
+/// A storm: quantum 5 µs for about two seconds (longer, up to [`DEADLINE`], until the workers
+/// were preempted `least_preemptions` times), tasks on every worker spinning in regions and
+/// counting; every count comes out exact and every task finishes once.
+pub fn a_storm_keeps_exact_counts(builder: Builder, workers: usize, least_preemptions: u64) {
     const TASKS: u64 = 6;
-    const LEAST_PREEMPTIONS: u64 = 2_000;
     let rt = builder
         .workers(workers)
         .quantum(Duration::from_micros(5))
@@ -335,7 +334,7 @@ pub fn a_storm_keeps_exact_counts(builder: Builder, workers: usize) {
     let start = Instant::now();
     let preemptions = |rt: &Runtime| rt.stats().iter().map(|s| s.preemptions).sum::<u64>();
     while start.elapsed() < Duration::from_secs(2)
-        || (preemptions(&rt) < LEAST_PREEMPTIONS && start.elapsed() < DEADLINE)
+        || (preemptions(&rt) < least_preemptions && start.elapsed() < DEADLINE)
     {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -358,7 +357,7 @@ pub fn a_storm_keeps_exact_counts(builder: Builder, workers: usize) {
     let preempted: u64 = stats.iter().map(|s| s.preemptions).sum();
     assert_eq!((started, completed), (TASKS, TASKS), "{stats:?}");
     assert!(
-        preempted >= LEAST_PREEMPTIONS,
+        preempted >= least_preemptions,
         "a storm with few preemptions: {stats:?}"
     );
     // A safepoint after the runtime is gone does nothing (nothing left requested or stuck).
