@@ -85,7 +85,8 @@ fn form(plan: &Plan) -> Form {
             reps: 3,
             run: Duration::from_millis(1),
         },
-        // xUI's headline quantum, short runs: gem5's O3 core simulates about 1 ms per minute.
+        // xUI's headline quantum, short runs: gem5's O3 model simulates a few hundred thousand
+        // instructions per host second (gem5/RESULTS.md).
         Profile::Sim => Form {
             intervals: &[5],
             reps: 1,
