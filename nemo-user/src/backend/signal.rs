@@ -292,7 +292,7 @@ fn notify_self() {
     });
 }
 
-extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: __errno_location returns this thread's errno slot; always valid.
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above.
@@ -307,6 +307,19 @@ extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, _: *mut libc::c_vo
         hook(info);
     }
     notify_self();
+    // A sched task in a preemptible region resumes in the preemption stub instead (the context
+    // `rt_sigreturn` restores is the one to rewrite).
+    #[cfg(feature = "sched")]
+    // SAFETY: the kernel passes an SA_SIGINFO handler the interrupted thread's ucontext, ours
+    // until the handler returns.
+    if let Some(uc) = unsafe { context.cast::<libc::ucontext_t>().as_mut() } {
+        let rip = &mut uc.uc_mcontext.gregs[libc::REG_RIP as usize];
+        if let Some(stub) = crate::sched::redirect(*rip as u64) {
+            *rip = stub as i64;
+        }
+    }
+    #[cfg(not(feature = "sched"))]
+    let _ = context;
     // SAFETY: as above.
     unsafe { *errno = saved };
 }

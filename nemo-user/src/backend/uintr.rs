@@ -84,7 +84,7 @@ mod entry {
 }
 
 /// What the trampoline calls for each interrupt.
-extern "C" fn on_uintr(_frame: &mut Frame, vector: u64) {
+extern "C" fn on_uintr(frame: &mut Frame, vector: u64) {
     thread::with(|ts| match ts.uif.load(Relaxed) {
         uif::CPU | uif::EMULATED => {
             if let Ok(vector) = Vector::new(vector) {
@@ -96,6 +96,14 @@ extern "C" fn on_uintr(_frame: &mut Frame, vector: u64) {
         // No `uintr` receiver any more: a notification taken after it went away.
         _ => {}
     });
+    // A sched task in a preemptible region resumes in the preemption stub instead: `uiret`
+    // (the CPU's, or the emulation's) pops this frame's RIP.
+    #[cfg(feature = "sched")]
+    if let Some(stub) = crate::sched::redirect(frame.rip) {
+        frame.rip = stub;
+    }
+    #[cfg(not(feature = "sched"))]
+    let _ = frame;
 }
 
 fn support() -> Result<Support> {

@@ -13,6 +13,7 @@
 //! | `kick.rs` | [`park`] / [`Unparker`]: the parking handshake and the kick |
 //! | `waiter.rs` | how a task waits on nemo's [`Condvar`](crate::condvar::Condvar) and [`Event`](crate::event::Event) |
 //! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
+//! | `preemptible.rs` | [`preemptible`] regions, the handler's redirect, the preemption stub |
 //! | `join.rs` | [`JoinHandle`]: results and panics |
 //!
 //! What a runtime needs from nemo, and how to plug in a scheduler of your own instead of this
@@ -22,28 +23,45 @@
 //! # Preemption
 //!
 //! Each worker's timer ticks every quantum while it has tasks. The tick is a user interrupt on
-//! the worker's thread, and its handler only sets the worker's *preemption request*. The running
-//! task honours the request at its next [`safepoint()`] — where a compiler would put a
-//! preemption check — by switching to the worker's next task. [`yield_now`] switches at once.
+//! the worker's thread, and its handler sets the worker's *preemption request*. Where the running
+//! task honours it depends on where the task is:
 //!
-//! The switch never happens inside the handler, on any backend: the handler runs with the
-//! thread's interrupt delivery deferred (and on `signal`, inside a signal frame), so a task
-//! suspended there would leave the worker's other tasks running with interrupts deferred, and a
-//! stack switch out of a signal handler is not sound in Rust. What the backends change is how
-//! the tick *reaches* the task:
+//! - **At safepoints**, everywhere: [`safepoint()`] — where a compiler would put a preemption
+//!   check — switches to the worker's next task when a request is pending; [`yield_now`]
+//!   switches at once. A switch there is an ordinary function call on the task's side, so the
+//!   task keeps its registers by the calling convention.
+//! - **At any instruction**, inside a [`preemptible`] region on the `signal` and `uintr`
+//!   backends: the handler rewrites the context it returns to (the signal's `ucontext_t`; the
+//!   `Frame` that `uiret` pops) so that the task, once the handler has returned, "calls" a
+//!   preemption stub. The stub saves every general register, RFLAGS and the FP/SSE/AVX state
+//!   (`xsave`, or `fxsave` where the OS reports no XSAVE area), switches as a safepoint does,
+//!   and returns to the interrupted instruction with everything restored. On `poll` the tick is
+//!   delivered at [`crate::poll`] (which [`safepoint()`] calls first), in ordinary code, so a
+//!   region changes nothing there: `poll` preempts at safepoints only.
 //!
-//! - `signal` and `uintr`: at any instruction; [`safepoint()`] then costs a thread-local load;
-//! - `poll`: at [`crate::poll`], which [`safepoint()`] calls first. A task that calls only
-//!   [`crate::poll`] receives its ticks but is never switched.
+//! Rules (the invariants of `task.rs` and `preemptible.rs`):
 //!
-//! So a task that never reaches a safepoint (or yield) keeps its worker: this is preemption at
-//! safepoints on every backend, with the ticks' delivery as the backends deliver it. A switch
-//! is an ordinary function call on the task's side, so a preempted task keeps its general and
-//! FP/SSE registers by the calling convention.
+//! - The switch never happens inside the handler, on any backend: the handler runs with the
+//!   thread's delivery deferred (and on `signal`, inside a signal frame), so a task suspended
+//!   there would leave the worker's other tasks running with interrupts deferred, and a stack
+//!   switch out of a signal handler is not sound in Rust. The stub runs after `rt_sigreturn` /
+//!   `uiret`, in ordinary context.
+//! - Nothing is preempted inside the scheduler (its loop calls no safepoint and is never in a
+//!   region: every switch leaves the region and re-enters it when the task runs again) or while
+//!   a [`Guard`](crate::interrupt::Guard) is held: [`safepoint()`] and [`yield_now`] do not
+//!   switch inside a guard, and the handler does not redirect inside one; the first safepoint,
+//!   or in a region the first tick, after the guard's drop honours the request.
+//! - Outside a region a task is never switched at an arbitrary instruction: a task that never
+//!   reaches a safepoint (or yield) there keeps its worker.
+//! - Inside a region the code promises to take no lock and not to allocate (see
+//!   [`preemptible`]): a task suspended holding a lock would block the next task of its worker
+//!   that takes it. As a second guard the handler never redirects while the interrupted
+//!   instruction is in the C library, the dynamic loader or `libgcc_s` (their executable
+//!   ranges are found with `dl_iterate_phdr` when a runtime is built), nor while the thread is
+//!   panicking; the request then waits for the next tick.
+//! - The stub returns with `ret`, to an address it was not called from: with user-space shadow
+//!   stacks (CET) enabled it would fault; Rust binaries do not enable them.
 //!
-//! Nothing is preempted inside the scheduler (its loop never calls a safepoint) or while a
-//! [`Guard`](crate::interrupt::Guard) is held: [`safepoint()`] and [`yield_now`] do not switch
-//! inside a guard, and the first safepoint after its drop honours a request made meanwhile.
 //! The quantum is per worker and may be changed at run time ([`Runtime::set_quantum`]).
 //!
 //! # Parking and kicks
@@ -117,6 +135,9 @@ mod join;
 mod kick;
 #[cfg(test)]
 mod loom_models;
+mod preemptible;
+#[cfg(test)]
+mod preemptible_tests;
 mod queue;
 mod task;
 mod waiter;
@@ -134,6 +155,8 @@ use crate::timer::{Idle, TimerThread};
 
 pub use self::join::{JoinError, JoinHandle};
 pub use self::kick::Unparker;
+pub use self::preemptible::preemptible;
+pub(crate) use self::preemptible::redirect;
 pub use self::task::{
     current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
 };
@@ -175,6 +198,9 @@ pub struct Builder {
     quantum: Duration,
     stack_size: usize,
     timer_idle: Idle,
+    /// `uintr` receivers on `uintr_sys::emulation` (for this crate's tests of the `uintr` path
+    /// where there is no hardware).
+    uintr_emulated: bool,
 }
 
 impl Default for Builder {
@@ -185,6 +211,7 @@ impl Default for Builder {
             quantum: Duration::from_millis(1),
             stack_size: 256 * 1024,
             timer_idle: Idle::Sleep,
+            uintr_emulated: false,
         }
     }
 }
@@ -221,6 +248,14 @@ impl Builder {
         self
     }
 
+    /// Workers on the `uintr` backend's emulated path.
+    #[cfg(test)]
+    pub(crate) fn uintr_emulated(mut self) -> Self {
+        self.backend = Some(BackendKind::Uintr);
+        self.uintr_emulated = true;
+        self
+    }
+
     /// Starts the timer thread and the workers, and waits until every worker has registered its
     /// receiver and armed its timer.
     pub fn build(self) -> Result<Runtime, SchedError> {
@@ -229,6 +264,8 @@ impl Builder {
         }
         // Before any task runs: condvar and event waits inside tasks suspend the task.
         crate::wake::task::register_current(waiter::current);
+        // Before any tick: the stub's save area and the code it never interrupts.
+        preemptible::prepare();
         let timers = Arc::new(TimerThread::spawn(self.timer_idle)?);
         let queue = Arc::new(SharedQueue::new());
         let mut rt = Runtime {
@@ -246,6 +283,7 @@ impl Builder {
                 queue: Arc::clone(&rt.queue),
                 timers: Arc::clone(rt.timers.as_ref().expect("set above")),
                 backend: self.backend,
+                uintr_emulated: self.uintr_emulated,
                 stack_size: self.stack_size,
             };
             let ready = ready_tx.clone();
@@ -277,7 +315,8 @@ pub struct WorkerStats {
     pub completed: u64,
     /// Switches by [`yield_now`].
     pub yields: u64,
-    /// Switches at a [`safepoint()`] after a tick.
+    /// Switches after a tick or a kick: at a [`safepoint()`], or at any instruction inside a
+    /// [`preemptible`] region.
     pub preemptions: u64,
     /// Quantum ticks its handler saw.
     pub ticks: u64,

@@ -7,10 +7,14 @@
 //!   every `resume` returns. Its pointers are valid while it is `Some`: the yielder is the
 //!   running coroutine's own (alive for as long as the coroutine body runs), and the task's
 //!   token and its worker's state are kept alive by the `Arc` the coroutine holds.
-//! - A task suspends only from its own code, through [`yield_now`], [`safepoint`] or [`park`], never from
-//!   an interrupt handler: the handler runs with the thread's delivery depth raised (on
-//!   `signal`, inside a signal frame too), and suspending there would leave every other task of
-//!   the worker running with interrupts deferred.
+//! - A task suspends only from its own code, through [`yield_now`], [`safepoint`] or [`park`], or
+//!   from the preemption stub a handler redirected it to inside a preemptible region (after the
+//!   handler returned: see `preemptible.rs`), never from an interrupt handler: the handler runs
+//!   with the thread's delivery depth raised (on `signal`, inside a signal frame too), and
+//!   suspending there would leave every other task of the worker running with interrupts
+//!   deferred.
+//! - Every suspension leaves the task's preemptible region for the switch and re-enters it
+//!   after `CURRENT` is restored, so a handler never finds a region while the scheduler runs.
 //! - A task never suspends while a [`Guard`] is held: the guard's deferral belongs to the thread,
 //!   so a switch would extend it over whatever task runs next.
 //! - A task's panic is caught inside its coroutine, so `resume` always returns.
@@ -27,6 +31,7 @@ use crate::interrupt::Guard;
 
 use super::join::{JoinError, Slot};
 use super::kick::{TaskToken, Unparker};
+use super::preemptible;
 use super::queue::Started;
 use super::wakeup::WorkerState;
 
@@ -99,14 +104,18 @@ pub(crate) fn clear_current() {
     CURRENT.set(None);
 }
 
-/// Suspends the running task with `why`, and restores `CURRENT` when it is resumed.
+/// Suspends the running task with `why`, and restores `CURRENT` (then its preemptible region,
+/// if it was in one) when it is resumed.
 fn suspend(current: Current, why: Switch) {
     // SAFETY: `CURRENT` is `Some` only while the coroutine that owns this yielder runs (module
     // invariants), and we are on that coroutine's stack now.
     let yielder = unsafe { &*current.yielder };
+    // No handler may redirect the switch or the scheduler's loop.
+    let region = preemptible::leave_region();
     yielder.suspend(why);
     // Resumed, on the same worker thread (tasks never migrate).
     CURRENT.set(Some(current));
+    preemptible::resume_region(region);
 }
 
 /// Gives the worker to its next task; the caller goes to the back of the worker's round robin.
@@ -147,10 +156,35 @@ pub fn safepoint() -> bool {
     if !worker.preempt_requested.load(Relaxed) || Guard::is_held() {
         return false;
     }
+    preempt(current, worker);
+    true
+}
+
+/// The switch of a requested preemption, at a safepoint or at any instruction.
+fn preempt(current: Current, worker: &WorkerState) {
     worker.preempt_requested.store(false, Relaxed);
     worker.preemptions.fetch_add(1, Relaxed);
     suspend(current, Switch::Preempted);
-    true
+}
+
+/// Preempts the running task where a handler redirected it inside a preemptible region (see
+/// `preemptible.rs`); returns its worker's state once the task runs again.
+///
+/// # Panics
+/// Outside a task, which the redirect rules out (it is called from an `extern "C"` function,
+/// so that would abort).
+pub(super) fn preempt_current() -> *const WorkerState {
+    let current = CURRENT
+        .get()
+        .expect("a preemptible region is entered only inside a task");
+    // SAFETY: valid while `CURRENT` is `Some` (module invariants).
+    preempt(current, unsafe { &*current.worker });
+    current.worker
+}
+
+/// The running task's worker state, or `None` outside a task (what a region records).
+pub(super) fn current_worker_state() -> Option<*const WorkerState> {
+    CURRENT.get().map(|c| c.worker)
 }
 
 /// Parks the calling task until an [`Unparker`] of it unparks it — or returns at once if one

@@ -33,6 +33,7 @@ use crate::interrupt::Receiver;
 use crate::timer::TimerThread;
 
 use super::kick::TaskToken;
+use super::preemptible::outside_regions;
 use super::queue::{LocalQueue, Runnable, SharedQueue, Started};
 use super::task::{Switch, clear_current};
 use super::wakeup::{KICK, QuantumTimer, TICK, WorkerState, tick_handler};
@@ -43,6 +44,7 @@ pub(crate) struct WorkerSetup {
     pub(crate) queue: Arc<SharedQueue>,
     pub(crate) timers: Arc<TimerThread>,
     pub(crate) backend: Option<BackendKind>,
+    pub(crate) uintr_emulated: bool,
     pub(crate) stack_size: usize,
 }
 
@@ -54,11 +56,15 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
         queue,
         timers,
         backend,
+        uintr_emulated,
         stack_size,
     } = setup;
     let mut builder = Receiver::builder().vectors(1 << TICK | 1 << KICK);
     if let Some(kind) = backend {
         builder = builder.backend(kind);
+    }
+    if uintr_emulated {
+        builder = builder.uintr_emulated(true);
     }
     let receiver = match builder.register(tick_handler(Arc::clone(&state))) {
         Ok(r) => r,
@@ -144,6 +150,7 @@ fn resume(state: &WorkerState, mut task: Started) -> Option<(Started, Switch)> {
     state.preempt_requested.store(false, Relaxed);
     let result = task.resume(());
     clear_current();
+    debug_assert!(outside_regions(), "a task left its worker inside a region");
     match result {
         CoroutineResult::Yield(why) => Some((task, why)),
         CoroutineResult::Return(()) => {
