@@ -234,11 +234,27 @@ fn syscall_errno(nr: i64, arg: u64) -> i32 {
 
 /// Whether a `/proc/cpuinfo` text has `uintr` among the `flags` of its first CPU.
 pub fn cpuinfo_has_uintr_flag(cpuinfo: &str) -> bool {
+    cpuinfo_has_flag(cpuinfo, "uintr")
+}
+
+/// Whether a `/proc/cpuinfo` text has `flag` (a whole word) among the `flags` of its first CPU.
+pub fn cpuinfo_has_flag(cpuinfo: &str, flag: &str) -> bool {
     cpuinfo
         .lines()
         .find(|l| l.starts_with("flags"))
         .and_then(|l| l.split_once(':'))
-        .is_some_and(|(_, flags)| flags.split_whitespace().any(|f| f == "uintr"))
+        .is_some_and(|(_, flags)| flags.split_whitespace().any(|f| f == flag))
+}
+
+/// Whether this machine announces xUI's KB timer (`xui_kbtimer` in `/proc/cpuinfo`), which only
+/// the gem5 UINTR model does: the condition for
+/// [`xui_set_timer`](crate::instructions::xui_set_timer). Read once per process.
+pub fn xui_kb_timer_announced() -> bool {
+    static ANNOUNCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANNOUNCED.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .is_ok_and(|text| cpuinfo_has_flag(&text, "xui_kbtimer"))
+    })
 }
 
 /// `CPUID.(EAX=7,ECX=0)` as `(ebx, ecx, edx)`, or zeros where leaf 7 does not exist.
@@ -334,6 +350,16 @@ mod tests {
         assert!(cpuinfo_has_uintr_flag(WITH));
         assert!(!cpuinfo_has_uintr_flag(WITHOUT));
         assert!(!cpuinfo_has_uintr_flag(""));
+        let model = "processor\t: 0\nflags\t\t: fpu uintr xui_kbtimer\nprocessor\t: 1\n";
+        assert!(cpuinfo_has_flag(model, "xui_kbtimer"));
+        assert!(!cpuinfo_has_flag(WITH, "xui_kbtimer"));
+        assert!(!cpuinfo_has_flag(model, "xui_kb"));
+    }
+
+    #[test]
+    fn no_real_machine_announces_the_kb_timer() {
+        // Only gem5's model serves the flag; this test never runs inside gem5.
+        assert!(!xui_kb_timer_announced());
     }
 
     #[test]

@@ -123,3 +123,51 @@ pub unsafe fn tpause(deep: bool, deadline: u64) -> bool {
     }
     cf != 0
 }
+
+/// How [`xui_set_timer`] reads its `cycles` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KbTimerMode {
+    /// `cycles` is an absolute TSC deadline; the timer fires once.
+    OneShot = 0,
+    /// `cycles` is a period in TSC cycles; a timer that fell behind fires once.
+    Periodic = 1,
+}
+
+/// xUI's KB timer (xUI §4.3): arms this hardware thread's timer, which posts `vector` straight
+/// into the thread's UIRR when it expires (no UPID, no sender core) and is delivered like any
+/// user interrupt. The timer is per hardware thread: it keeps firing whatever code the thread
+/// runs until [`xui_clear_timer`].
+///
+/// The KB timer is a research proposal: no CPU has it. The gem5 UINTR model implements it in
+/// the pseudo-op slot gem5 reserves for users (`0F 04 55 00`; RAX = cycles, RCX = mode,
+/// RDX = vector), and announces it with the `xui_kbtimer` flag in `/proc/cpuinfo`
+/// ([`crate::detect::xui_kb_timer_announced`]).
+///
+/// # Safety
+/// Only where `xui_kbtimer` is announced: on any real CPU the encoding is undefined (#UD,
+/// SIGILL). The thread must be a registered receiver with a handler for `vector`.
+#[inline(always)]
+pub unsafe fn xui_set_timer(cycles: u64, mode: KbTimerMode, vector: u8) {
+    // SAFETY: the caller guarantees the model's pseudo-op exists. Not `nomem`: it changes
+    // interrupt state, see the module invariant.
+    unsafe {
+        asm!(".byte 0x0f, 0x04", ".word 0x55", in("rax") cycles, in("rcx") mode as u64,
+             in("rdx") u64::from(vector), options(nostack, preserves_flags))
+    }
+}
+
+/// Disarms this hardware thread's KB timer (`0F 04 56 00` in the gem5 model).
+///
+/// # Safety
+/// As [`xui_set_timer`].
+#[inline(always)]
+pub unsafe fn xui_clear_timer() {
+    // SAFETY: as `xui_set_timer`.
+    unsafe {
+        asm!(
+            ".byte 0x0f, 0x04",
+            ".word 0x56",
+            options(nostack, preserves_flags)
+        )
+    }
+}

@@ -65,6 +65,21 @@ impl Driver for NemoInterrupt {
                 "poll preempts only at safepoints: sched::preemptible changes nothing there",
             ));
         }
+        // Its "… kbtimer" rows need xUI's KB timer, which only the gem5 model has, and user
+        // interrupts to deliver its ticks.
+        if setup.scenario == "preempt" && setup.regime.ends_with(" kbtimer") {
+            if self.backend != BackendKind::Uintr {
+                return Err(Skipped::new(
+                    "the KB timer posts a user interrupt: uintr backend only",
+                ));
+            }
+            if !uintr_sys::detect::xui_kb_timer_announced() {
+                return Err(Skipped::new(
+                    "xUI's KB timer exists only in the gem5 UINTR model (no xui_kbtimer flag in \
+                     /proc/cpuinfo)",
+                ));
+            }
+        }
         Ok(Instance::Interrupt(Box::new(NemoLink {
             backend: self.backend,
             posix: self.posix,

@@ -12,6 +12,11 @@
 //!   safepoints inside `sched::preemptible`, where the tick's handler redirects the task to the
 //!   preemption stub at whatever instruction it interrupted; each repetition runs it `plain`
 //!   (quantum zero) and `ticked`, alternating in order.
+//! - **kbtimer** (`fib 5us kbtimer`, under `--sim` on the gem5 UINTR model only): as anywhere,
+//!   but the ticks come from xUI's KB timer of the worker's own hardware thread (armed by the
+//!   task on `sched::TICK_VECTOR` with the quantum as its period, disarmed before it returns)
+//!   instead of `senduipi`s from the timer thread: xUI's "tracked + KB timer" when gem5 runs
+//!   with `--strategy tracked`.
 //!
 //! Each run is timed by the worker thread's CPU clock, read inside the task, so other programs on
 //! the machine do not count (under `--sim`, where each thread has a simulated core of its own,
@@ -20,7 +25,7 @@
 //! `ticks_per_run` show how many ticks a run really took and how many of them switched.
 //!
 //! - `slowdown_pct`: median ticked over median baseline, minus one — the cost of preemption
-//!   (baseline: `quiet` for safepoint rows, `plain` for anywhere rows);
+//!   (baseline: `quiet` for safepoint rows, `plain` for anywhere and kbtimer rows);
 //! - `checks_pct`: median quiet over median plain, minus one — the cost of the safepoints alone
 //!   (a thread-local load and, on `poll`, the pending word); safepoint rows only;
 //! - samples: the extra time of each ticked run over the baseline run it is paired with;
@@ -30,13 +35,15 @@
 //! the tick is a store the worker's next safepoint reads; on `uintr` a user interrupt. An
 //! anywhere row's tick that lands in the C library (memops' `memcpy`/`memset`) is deferred to a
 //! later tick (see `nemo_user::sched::preemptible`), which `ticks_per_run` over
-//! `preemptions_per_run` shows. xUI's tracked-interrupt rows need the gem5 model.
+//! `preemptions_per_run` shows. xUI's tracked-interrupt rows need the gem5 model (the
+//! delivery strategy is gem5's `run_uintr.py --strategy`, not a row).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use nemo_user::sched::{self, Runtime};
 use nemo_user::timer::Idle;
+use uintr_sys::instructions::{KbTimerMode, xui_clear_timer, xui_set_timer};
 
 use super::Driver;
 use super::sched_support::backend_of;
@@ -53,7 +60,8 @@ pub struct Preempt;
 pub(super) const FOOTER: &str = "\
 paper (xUI Fig. 5, preemption every 5 µs): safepoint polling and signals cost most, UIPI less, \
 xUI's tracked interrupts + KB timer least (gem5 only); rows \"… anywhere\": no safepoints, the \
-kernel in sched::preemptible, preempted at any instruction (signal, uintr); slowdown_pct: \
+kernel in sched::preemptible, preempted at any instruction (signal, uintr); rows \"… kbtimer\" (gem5 only): the same, ticked by \
+the worker's own KB timer; slowdown_pct: \
 ticked vs quiet (same safepoints, quantum 0; anywhere rows: vs the plain kernel), medians of \
 interleaved runs timed by the worker's CPU clock; checks_pct: quiet vs no safepoints; samples: \
 extra CPU ns of each ticked run over its pair; ns_per_preemption: that per preemption";
@@ -61,6 +69,9 @@ extra CPU ns of each ticked run over its pair; ns_per_preemption: that per preem
 /// The last word of an anywhere row's regime (`mechanisms::nemo_interrupt` skips such rows on
 /// `poll`, matching the same word).
 const ANYWHERE: &str = "anywhere";
+/// The last word of a KB-timer row's regime (`mechanisms::nemo_interrupt` skips such rows
+/// where the KB timer or user interrupts are missing).
+const KB_TIMER: &str = "kbtimer";
 
 struct Form {
     intervals: &'static [u64],
@@ -90,7 +101,7 @@ fn form(plan: &Plan) -> Form {
         Profile::Sim => Form {
             intervals: &[5],
             reps: 1,
-            run: Duration::from_micros(500),
+            run: Duration::from_micros(200),
         },
     }
 }
@@ -102,25 +113,46 @@ enum Rows {
     Safepoints,
     /// Anywhere inside `sched::preemptible`, no safepoints.
     Anywhere,
+    /// As `Anywhere`, the ticks from xUI's KB timer of the worker's own hardware thread instead
+    /// of the runtime's timer thread (gem5 UINTR model only; rows under `--sim`).
+    KbTimer,
+}
+
+impl Rows {
+    /// Timed runs per repetition: plain, quiet and ticked for safepoint rows; plain and
+    /// ticked otherwise.
+    fn runs(self) -> u32 {
+        match self {
+            Rows::Safepoints => 3,
+            Rows::Anywhere | Rows::KbTimer => 2,
+        }
+    }
 }
 
 impl Driver for Preempt {
     fn cases(&self, plan: &Plan) -> Vec<Case> {
         let f = form(plan);
         let reps = plan.iters.unwrap_or(f.reps);
-        // At least 200 ticks a run natively; 100 under gem5 (1 ms at 5 µs).
+        // At least 200 ticks a run natively; 40 under gem5 (200 µs at 5 µs: a few hundred
+        // thousand cycles of O3 simulation per run).
         let least = if plan.profile == Profile::Sim {
-            100
+            40
         } else {
             200
         };
+        let mut kinds = vec![Rows::Safepoints, Rows::Anywhere];
+        if plan.profile == Profile::Sim {
+            kinds.push(Rows::KbTimer);
+        }
         let mut cases = Vec::new();
         for &us in f.intervals {
             let run = f.run.max(Duration::from_micros(least * us));
-            for rows in [Rows::Safepoints, Rows::Anywhere] {
-                let (suffix, runs) = match rows {
-                    Rows::Safepoints => (String::new(), 3),
-                    Rows::Anywhere => (format!(" {ANYWHERE}"), 2),
+            for &rows in &kinds {
+                let runs = rows.runs();
+                let suffix = match rows {
+                    Rows::Safepoints => String::new(),
+                    Rows::Anywhere => format!(" {ANYWHERE}"),
+                    Rows::KbTimer => format!(" {KB_TIMER}"),
                 };
                 for k in Kernel::ALL {
                     cases.push(Case {
@@ -164,20 +196,19 @@ impl Driver for Preempt {
             .next()
             .and_then(Kernel::parse)
             .ok_or_else(|| Failure::Unsupported(format!("no kernel in {:?}", case.regime)))?;
-        let rows = if words.nth(1) == Some(ANYWHERE) {
-            Rows::Anywhere
-        } else {
-            Rows::Safepoints
+        let rows = match words.nth(1) {
+            Some(ANYWHERE) => Rows::Anywhere,
+            Some(KB_TIMER) => Rows::KbTimer,
+            _ => Rows::Safepoints,
         };
         let quantum = case.gap.duration();
         let reps = case.events.max(1);
-        let runs = match rows {
-            Rows::Safepoints => 3,
-            Rows::Anywhere => 2,
-        };
+        let runs = rows.runs();
         let run = case
             .budget
             .map_or(Duration::from_millis(4), |b| b / (runs * reps as u32));
+        // A KB timer period is in TSC cycles (the run's clock under gem5).
+        let kb_period = ctx.clock.ticks(quantum).max(1);
         let rt = Runtime::builder()
             .workers(1)
             .backend(backend)
@@ -203,11 +234,18 @@ impl Driver for Preempt {
         // The run whose extra time a tick costs: the same code unticked.
         let baseline = match rows {
             Rows::Safepoints => Mode::Quiet,
-            Rows::Anywhere => Mode::Plain,
+            Rows::Anywhere | Rows::KbTimer => Mode::Plain,
         };
         let ticked_mode = match rows {
             Rows::Safepoints => Mode::Quiet,
             Rows::Anywhere => Mode::Anywhere,
+            Rows::KbTimer => Mode::KbTimer(kb_period),
+        };
+        // The runtime's timer thread ticks the ticked runs, except the KB timer's.
+        let timer_quantum = if rows == Rows::KbTimer {
+            Duration::ZERO
+        } else {
+            quantum
         };
         // Units of work for one run of about `run`.
         let mut w = Workload::new(kernel);
@@ -229,7 +267,7 @@ impl Driver for Preempt {
             let mut t = Run::default();
             for second in [false, true] {
                 if second == (rep % 2 == 0) {
-                    set_quantum(quantum)?;
+                    set_quantum(timer_quantum)?;
                     t = runner.time(&w, ticked_mode)?;
                     set_quantum(Duration::ZERO)?;
                 } else {
@@ -285,6 +323,9 @@ enum Mode {
     Quiet,
     /// No safepoints, inside `sched::preemptible`.
     Anywhere,
+    /// As `Anywhere`, with this hardware thread's KB timer ticking every so many TSC cycles
+    /// on the worker's tick vector while the kernel runs.
+    KbTimer(u64),
 }
 
 #[derive(Default)]
@@ -320,6 +361,21 @@ impl Runner<'_> {
                         sched::safepoint();
                     }),
                     Mode::Anywhere => sched::preemptible(|| w.run(&mut || {})),
+                    Mode::KbTimer(period) => {
+                        // SAFETY: `instantiate` admits KB-timer rows only where the gem5 model
+                        // announces the timer, on the uintr backend: the worker's thread is a
+                        // registered receiver whose handler takes the tick vector. The timer is
+                        // disarmed before the task returns, so it never ticks another task's
+                        // run (ticks that land in the worker's loop meanwhile only set the
+                        // request that the worker clears before resuming a task).
+                        unsafe {
+                            xui_set_timer(period, KbTimerMode::Periodic, sched::TICK_VECTOR);
+                        }
+                        let r = sched::preemptible(|| w.run(&mut || {}));
+                        // SAFETY: as above.
+                        unsafe { xui_clear_timer() };
+                        r
+                    }
                 };
                 Some(clock()? - c0?)
             })

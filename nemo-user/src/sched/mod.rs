@@ -161,6 +161,12 @@ pub use self::task::{
     current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
 };
 
+/// The vector of a worker's receiver that quantum ticks arrive on. A runtime that brings a tick
+/// source of its own — a per-core hardware timer such as xUI's KB timer, armed by a task on its
+/// worker's thread — posts this vector to the worker: the worker's handler counts it as a tick
+/// and requests preemption, exactly as for a tick of the runtime's timer thread.
+pub const TICK_VECTOR: u8 = wakeup::TICK as u8;
+
 use self::join::Slot;
 use self::queue::SharedQueue;
 use self::task::Body;
