@@ -14,6 +14,7 @@
 //! | `waiter.rs` | how a task waits on nemo's [`Condvar`](crate::condvar::Condvar) and [`Event`](crate::event::Event) |
 //! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
 //! | `preemptible.rs` | [`preemptible`] regions, the handler's redirect, the preemption stub |
+//! | `stack.rs` | a task's stack (a guarded mapping; why not corosensei's `DefaultStack`) |
 //! | `join.rs` | [`JoinHandle`]: results and panics |
 //!
 //! What a runtime needs from nemo, and how to plug in a scheduler of your own instead of this
@@ -139,6 +140,7 @@ mod preemptible;
 #[cfg(test)]
 mod preemptible_tests;
 mod queue;
+mod stack;
 mod task;
 mod waiter;
 mod wakeup;

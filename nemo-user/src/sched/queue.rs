@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 
+use super::stack::TaskStack;
 use corosensei::Coroutine;
 use crossbeam_queue::SegQueue;
 
@@ -29,7 +30,7 @@ use crate::event::Event;
 use super::task::{Spawned, Switch};
 
 /// A started task: a coroutine that yields [`Switch`] each time it gives up the worker.
-pub(crate) type Started = Coroutine<(), Switch, ()>;
+pub(crate) type Started = Coroutine<(), Switch, (), TaskStack>;
 
 /// The tasks not started yet, shared by all workers, and how idle workers wait for them.
 pub(crate) struct SharedQueue {

@@ -24,7 +24,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
 use crate::interrupt::Guard;
@@ -33,6 +32,7 @@ use super::join::{JoinError, Slot};
 use super::kick::{TaskToken, Unparker};
 use super::preemptible;
 use super::queue::Started;
+use super::stack::TaskStack;
 use super::wakeup::WorkerState;
 
 /// Why a task suspended.
@@ -76,7 +76,7 @@ where
 {
     fn start(self: Box<Self>, token: Arc<TaskToken>, stack_size: usize) -> Option<Started> {
         let Body { f, slot } = *self;
-        let stack = match DefaultStack::new(stack_size) {
+        let stack = match TaskStack::new(stack_size) {
             Ok(stack) => stack,
             Err(e) => {
                 slot.complete(Err(JoinError::Stack(e)));
