@@ -179,8 +179,8 @@ impl Driver for Hol {
             .workers(1)
             .backend(backend)
             .quantum(quantum)
-            // Not `Idle::Spin`: on `poll`, ticks from a spinning timer thread stall after the
-            // first (they stay pending and are counted as coalesced; see `bench/README.md`).
+            // Not `Idle::Spin`: a spinning timer thread needs a core of its own, and here the
+            // worker and the client take both (see `bench/README.md`).
             .timer_idle(Idle::Sleep)
             .build()
             .map_err(|e| Failure::Register {

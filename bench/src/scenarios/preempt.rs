@@ -213,8 +213,9 @@ impl Driver for Preempt {
             .workers(1)
             .backend(backend)
             .quantum(Duration::ZERO)
-            // Not `Idle::Spin` natively: on `poll`, ticks from a spinning timer thread stall
-            // after the first (see `bench/README.md`). gem5 aborts on `clock_nanosleep`.
+            // Not `Idle::Spin` natively: a spinning timer thread needs a core of its own,
+            // which a small machine shared with other programs does not have (see
+            // `bench/README.md`). gem5 aborts on `clock_nanosleep`, and gives it a core.
             .timer_idle(if ctx.sim { Idle::Spin } else { Idle::Sleep })
             .build()
             .map_err(|e| Failure::Register {
