@@ -45,14 +45,16 @@ fn quick_overhead_and_timer_rows_have_their_keys() {
             for k in ["interval_us", "slowdown_pct", "events_per_run"] {
                 assert!(r[k].is_number(), "overhead {m} lacks {k}: {r}");
             }
-            // A cost per event exactly when there were events: on a loaded machine a few
-            // short runs can see no tick at all.
+            // A cost per event whenever the median run had events. (The cost is the median
+            // over the runs that had events, so on a loaded machine, where a few short runs
+            // see no tick at all, it may also be there with a median of zero events.)
             let events = r["events_per_run"].as_f64().unwrap_or(0.0);
-            assert_eq!(
-                r["ns_per_event"].is_number(),
-                events > 0.0,
-                "overhead {m}: ns_per_event iff events: {r}"
-            );
+            if events > 0.0 {
+                assert!(
+                    r["ns_per_event"].is_number(),
+                    "overhead {m}: events but no ns_per_event: {r}"
+                );
+            }
             assert_eq!(r["interval_us"], 5.0);
             assert_eq!(r["n"], 3, "one sample per repetition: {r}");
             assert!(r["regime"].as_str().is_some_and(|s| s.ends_with(" 5us")));
