@@ -1,5 +1,6 @@
 //! `sched::preemptible` on the `signal` backend: a tick preempts a task at any instruction inside
 //! the region (the handler rewrites the signal's context), and nowhere else.
+#![cfg(feature = "sched")]
 
 use nemo_user::BackendKind;
 use nemo_user::interrupt::Guard;

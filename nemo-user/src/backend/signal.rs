@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::delivery::drain;
 use crate::interrupt::doorbell::Doorbell;
 use crate::interrupt::process::current_pid;
+use crate::interrupt::resume;
 use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread;
 
@@ -307,19 +308,16 @@ extern "C" fn on_signal(_: c_int, info: *mut libc::siginfo_t, context: *mut libc
         hook(info);
     }
     notify_self();
-    // A sched task in a preemptible region resumes in the preemption stub instead (the context
-    // `rt_sigreturn` restores is the one to rewrite).
-    #[cfg(feature = "sched")]
+    // A task runtime may have the thread resume elsewhere (a sched task in a preemptible
+    // region: the preemption stub); the context `rt_sigreturn` restores is the one to rewrite.
     // SAFETY: the kernel passes an SA_SIGINFO handler the interrupted thread's ucontext, ours
     // until the handler returns.
     if let Some(uc) = unsafe { context.cast::<libc::ucontext_t>().as_mut() } {
         let rip = &mut uc.uc_mcontext.gregs[libc::REG_RIP as usize];
-        if let Some(stub) = crate::sched::redirect(*rip as u64) {
-            *rip = stub as i64;
+        if let Some(to) = resume::redirect(*rip as u64) {
+            *rip = to as i64;
         }
     }
-    #[cfg(not(feature = "sched"))]
-    let _ = context;
     // SAFETY: as above.
     unsafe { *errno = saved };
 }

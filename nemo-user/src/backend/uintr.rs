@@ -56,6 +56,7 @@ use crate::interrupt::doorbell::Doorbell;
 use crate::interrupt::flag::{set_uif, uif};
 use crate::interrupt::kind::BackendKind;
 use crate::interrupt::process::current_pid;
+use crate::interrupt::resume;
 use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread;
 
@@ -96,14 +97,12 @@ extern "C" fn on_uintr(frame: &mut Frame, vector: u64) {
         // No `uintr` receiver any more: a notification taken after it went away.
         _ => {}
     });
-    // A sched task in a preemptible region resumes in the preemption stub instead: `uiret`
-    // (the CPU's, or the emulation's) pops this frame's RIP.
-    #[cfg(feature = "sched")]
-    if let Some(stub) = crate::sched::redirect(frame.rip) {
-        frame.rip = stub;
+    // A task runtime may have the thread resume elsewhere (a sched task in a preemptible
+    // region: the preemption stub): `uiret` (the CPU's, or the emulation's) pops this frame's
+    // RIP.
+    if let Some(to) = resume::redirect(frame.rip) {
+        frame.rip = to;
     }
-    #[cfg(not(feature = "sched"))]
-    let _ = frame;
 }
 
 fn support() -> Result<Support> {

@@ -64,6 +64,7 @@ pub(crate) mod kind;
 pub(crate) mod local;
 pub(crate) mod process;
 mod receiver;
+pub(crate) mod resume;
 pub(crate) mod seam;
 mod sender;
 pub(crate) mod shared;

@@ -158,7 +158,6 @@ use crate::timer::{Idle, TimerThread};
 pub use self::join::{JoinError, JoinHandle};
 pub use self::kick::Unparker;
 pub use self::preemptible::preemptible;
-pub(crate) use self::preemptible::redirect;
 pub use self::task::{
     current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
 };
@@ -272,6 +271,7 @@ impl Builder {
         }
         // Before any task runs: condvar and event waits inside tasks suspend the task.
         crate::wake::task::register_current(waiter::current);
+        crate::interrupt::resume::register(preemptible::redirect);
         // Before any tick: the stub's save area and the code it never interrupts.
         preemptible::prepare();
         let timers = Arc::new(TimerThread::spawn(self.timer_idle)?);

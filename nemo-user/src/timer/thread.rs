@@ -113,6 +113,7 @@ impl TimerThread {
 
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see
     /// [`TimerCore::arm`]).
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
     pub(crate) fn arm(&self, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'static>> {
         self.core.arm(endpoint, vector, arm)
     }
