@@ -28,7 +28,6 @@ use std::sync::atomic::{
     AtomicBool, AtomicU8, AtomicU32, Ordering, Ordering::AcqRel, Ordering::Relaxed,
 };
 
-use super::queue::SharedQueue;
 use super::wakeup::WorkerState;
 
 const EMPTY: u8 = 0;
@@ -82,6 +81,13 @@ impl<A: StateWord> ParkState<A> {
     }
 }
 
+/// What an unpark needs of the runtime's shared queue: to wake an idle worker so that it looks
+/// at its inbox. A trait, so that this file does not import the queue (which holds tasks and
+/// their tokens).
+pub(crate) trait IdleWorkers: Send + Sync + core::fmt::Debug {
+    fn wake_idle_workers(&self);
+}
+
 /// What unparkers and the worker share about one task.
 #[derive(Debug)]
 pub(crate) struct TaskToken {
@@ -91,11 +97,11 @@ pub(crate) struct TaskToken {
     /// The word a condvar or event wait of the task sleeps on (see `waiter.rs`).
     pub(crate) wait_word: AtomicU32,
     worker: Arc<WorkerState>,
-    queue: Arc<SharedQueue>,
+    queue: Arc<dyn IdleWorkers>,
 }
 
 impl TaskToken {
-    pub(crate) fn new(id: u64, worker: Arc<WorkerState>, queue: Arc<SharedQueue>) -> TaskToken {
+    pub(crate) fn new(id: u64, worker: Arc<WorkerState>, queue: Arc<dyn IdleWorkers>) -> TaskToken {
         TaskToken {
             id,
             state: ParkState(AtomicU8::new(EMPTY)),

@@ -14,6 +14,8 @@
 //! | `waiter.rs` | how a task waits on nemo's [`Condvar`](crate::condvar::Condvar) and [`Event`](crate::event::Event) |
 //! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
 //! | `preemptible.rs` | [`preemptible`] regions, the handler's redirect, the preemption stub |
+//! | `region.rs` | the preemptible-region word the switch and the handler share |
+//! | `switch.rs` | a task's coroutine as the queue, the switch and the worker name it |
 //! | `stack.rs` | a task's stack (a guarded mapping; why not corosensei's `DefaultStack`) |
 //! | `join.rs` | [`JoinHandle`]: results and panics |
 //!
@@ -140,7 +142,9 @@ mod preemptible;
 #[cfg(test)]
 mod preemptible_tests;
 mod queue;
+mod region;
 mod stack;
+mod switch;
 mod task;
 mod waiter;
 mod wakeup;

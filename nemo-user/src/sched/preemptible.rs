@@ -32,19 +32,18 @@
 //!   started task to completion).
 
 use core::sync::atomic::Ordering::Relaxed;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, compiler_fence};
+use core::sync::atomic::{AtomicU32, AtomicU64, compiler_fence};
 use std::sync::OnceLock;
 
 use crate::interrupt::Guard;
 
+use super::region;
 use super::wakeup::WorkerState;
 
 #[cfg(doc)]
 use super::task::safepoint;
 
 thread_local! {
-    /// The running task's worker while the task is inside a preemptible region; null otherwise.
-    static REGION: AtomicPtr<WorkerState> = const { AtomicPtr::new(core::ptr::null_mut()) };
     /// The instruction a redirected task resumes at, from the handler to [`preempted`].
     static RESUME_AT: AtomicU64 = const { AtomicU64::new(0) };
 }
@@ -115,10 +114,10 @@ pub fn preemptible<R>(f: impl FnOnce() -> R) -> R {
     impl Drop for Leave {
         fn drop(&mut self) {
             compiler_fence(core::sync::atomic::Ordering::SeqCst);
-            REGION.with(|r| r.store(self.0, Relaxed));
+            region::store(self.0);
         }
     }
-    let outer = REGION.with(|r| r.swap(worker.cast_mut(), Relaxed));
+    let outer = region::swap(worker.cast_mut());
     let _leave = Leave(outer);
     // The handler must see the store before any instruction of `f`, and `f`'s last instruction
     // before the restore (C's `atomic_signal_fence`).
@@ -126,31 +125,11 @@ pub fn preemptible<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Leaves the region (if any) for a switch; returns what [`resume_region`] must restore.
-#[inline]
-pub(super) fn leave_region() -> *mut WorkerState {
-    let region = REGION.with(|r| r.swap(core::ptr::null_mut(), Relaxed));
-    compiler_fence(core::sync::atomic::Ordering::SeqCst);
-    region
-}
-
-/// Re-enters the region [`leave_region`] left, once the task runs again.
-#[inline]
-pub(super) fn resume_region(region: *mut WorkerState) {
-    compiler_fence(core::sync::atomic::Ordering::SeqCst);
-    REGION.with(|r| r.store(region, Relaxed));
-}
-
-/// Whether no task is in a region on this thread (the scheduler's loop checks it).
-pub(super) fn outside_regions() -> bool {
-    REGION.with(|r| r.load(Relaxed)).is_null()
-}
-
 /// Called by the `signal` and `uintr` handlers after they delivered, with the instruction the
 /// interrupted code resumes at: returns where it should resume instead (the preemption stub)
 /// if the running task is to be preempted there. Async-signal-safe.
 pub(crate) fn redirect(interrupted_rip: u64) -> Option<u64> {
-    let worker = REGION.with(|r| r.load(Relaxed));
+    let worker = region::load();
     if worker.is_null() {
         return None;
     }
@@ -164,7 +143,7 @@ pub(crate) fn redirect(interrupted_rip: u64) -> Option<u64> {
     {
         return None;
     }
-    REGION.with(|r| r.store(core::ptr::null_mut(), Relaxed));
+    region::store(core::ptr::null_mut());
     RESUME_AT.with(|r| r.store(interrupted_rip, Relaxed));
     Some(preemption_stub as *const () as u64)
 }
@@ -317,7 +296,7 @@ extern "C" fn preempted(interrupted: &mut Interrupted) {
     let worker = super::task::preempt_current();
     // The task runs again on its worker: back in its region (null only if the redirect found
     // no task, which the invariants rule out).
-    resume_region(worker.cast_mut());
+    region::resume_region(worker.cast_mut());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,9 +371,9 @@ mod tests {
 
     #[test]
     fn outside_a_task_nothing_is_redirected() {
-        assert!(outside_regions());
+        assert!(super::region::outside_regions());
         assert_eq!(preemptible(|| 7), 7);
-        assert!(outside_regions());
+        assert!(super::region::outside_regions());
         assert_eq!(redirect(0x1000), None);
     }
 }

@@ -21,16 +21,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 
-use super::stack::TaskStack;
-use corosensei::Coroutine;
 use crossbeam_queue::SegQueue;
 
 use crate::event::Event;
 
-use super::task::{Spawned, Switch};
-
-/// A started task: a coroutine that yields [`Switch`] each time it gives up the worker.
-pub(crate) type Started = Coroutine<(), Switch, (), TaskStack>;
+use super::kick::IdleWorkers;
+use super::switch::{Spawned, Started};
 
 /// The tasks not started yet, shared by all workers, and how idle workers wait for them.
 pub(crate) struct SharedQueue {
@@ -151,5 +147,11 @@ impl LocalQueue {
         self.tasks
             .pop_front()
             .or_else(|| shared.pop().map(Runnable::Unstarted))
+    }
+}
+
+impl IdleWorkers for SharedQueue {
+    fn wake_idle_workers(&self) {
+        SharedQueue::wake_idle_workers(self);
     }
 }

@@ -30,20 +30,10 @@ use crate::interrupt::Guard;
 
 use super::join::{JoinError, Slot};
 use super::kick::{TaskToken, Unparker};
-use super::preemptible;
-use super::queue::Started;
+use super::region;
 use super::stack::TaskStack;
+use super::switch::{Spawned, Started, Switch};
 use super::wakeup::WorkerState;
-
-/// Why a task suspended.
-pub(crate) enum Switch {
-    /// It called [`yield_now`].
-    Yielded,
-    /// A tick or a kick asked for preemption and the task reached a [`safepoint`].
-    Preempted,
-    /// It called [`park`] with no token: the worker parks it unless a token came meanwhile.
-    Parked(Arc<TaskToken>),
-}
 
 #[derive(Clone, Copy)]
 struct Current {
@@ -54,13 +44,6 @@ struct Current {
 
 thread_local! {
     static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
-}
-
-/// A spawned task that has not started: the worker that pops it turns it into a coroutine.
-pub(crate) trait Spawned: Send {
-    /// Makes the task's coroutine on the calling worker, or reports to its joiner why it cannot
-    /// (returning `None`).
-    fn start(self: Box<Self>, token: Arc<TaskToken>, stack_size: usize) -> Option<Started>;
 }
 
 /// A closure and the slot its result goes to.
@@ -111,11 +94,11 @@ fn suspend(current: Current, why: Switch) {
     // invariants), and we are on that coroutine's stack now.
     let yielder = unsafe { &*current.yielder };
     // No handler may redirect the switch or the scheduler's loop.
-    let region = preemptible::leave_region();
+    let region = region::leave_region();
     yielder.suspend(why);
     // Resumed, on the same worker thread (tasks never migrate).
     CURRENT.set(Some(current));
-    preemptible::resume_region(region);
+    region::resume_region(region);
 }
 
 /// Gives the worker to its next task; the caller goes to the back of the worker's round robin.

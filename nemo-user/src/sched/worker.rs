@@ -32,10 +32,11 @@ use crate::error::Result;
 use crate::interrupt::Receiver;
 use crate::timer::TimerThread;
 
-use super::kick::TaskToken;
-use super::preemptible::outside_regions;
-use super::queue::{LocalQueue, Runnable, SharedQueue, Started};
-use super::task::{Switch, clear_current};
+use super::kick::{IdleWorkers, TaskToken};
+use super::queue::{LocalQueue, Runnable, SharedQueue};
+use super::region::outside_regions;
+use super::switch::{Started, Switch};
+use super::task::clear_current;
 use super::wakeup::{KICK, QuantumTimer, TICK, WorkerState, tick_handler};
 
 /// What a worker thread is given.
@@ -116,7 +117,11 @@ fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usi
             Runnable::Started(task) => task,
             Runnable::Unstarted(spawned) => {
                 next_id += 1;
-                let token = TaskToken::new(next_id, Arc::clone(state), Arc::clone(queue));
+                let token = TaskToken::new(
+                    next_id,
+                    Arc::clone(state),
+                    Arc::clone(queue) as Arc<dyn IdleWorkers>,
+                );
                 match spawned.start(Arc::new(token), stack_size) {
                     Some(task) => {
                         state.started.fetch_add(1, Relaxed);
