@@ -33,6 +33,7 @@ use nemo_user::BackendKind;
 use nemo_user::am::Domain;
 use nemo_user::event::Event;
 use nemo_user::sched::{self, Runtime, Unparker};
+use nemo_user::timer::Idle;
 
 use super::Driver;
 use super::sched_support::{Latencies, backend_of, spin, spins_per_us};
@@ -66,13 +67,14 @@ impl Driver for Kick {
             Profile::Full if plan.is_named("kick") => 4000,
             Profile::Full => 400,
             Profile::Quick => 200,
-            Profile::Sim => 20,
+            // gem5's O3 model: a few hundred thousand simulated cycles per host second.
+            Profile::Sim => 12,
         });
         vec![Case {
             regime: "busy worker".into(),
             gap: Gap::Sleep(Duration::from_micros(50)),
             events,
-            warmup: 20,
+            warmup: if plan.profile == Profile::Sim { 4 } else { 20 },
             budget: None,
             receivers: 1,
             fanout: Fanout::One,
@@ -80,17 +82,22 @@ impl Driver for Kick {
     }
 
     fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        if setup.sim {
-            return Err(Skipped::new(
-                "a sched runtime's timer thread sleeps, which --sim runs cannot",
-            ));
+        // Under gem5 each thread needs a core: the sender (main), the worker and the spinning
+        // timer thread.
+        if setup.sim && setup.cores < 3 {
+            return Err(Skipped::new(format!(
+                "the sender, the worker and the spinning timer thread need 3 cores, and gem5 \
+                 syscall emulation runs one thread per core: simulate 3 cores \
+                 (run_nemo_bench.py --cores 3), not {}",
+                setup.cores
+            )));
         }
         Ok(())
     }
 
     fn measure(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         case: &Case,
         instance: &Instance,
     ) -> Result<Measurement, Failure> {
@@ -109,6 +116,7 @@ impl Driver for Kick {
             let warmup = if block == 0 { case.warmup } else { 0 };
             let mut run = |what: usize| -> Result<(), Failure> {
                 let p = Loop {
+                    sim: ctx.sim,
                     backend,
                     chunk,
                     events: per,
@@ -170,6 +178,8 @@ enum Via {
 
 /// One block of one loop.
 struct Loop {
+    /// Under gem5: the gaps are spun (it cannot sleep) and the timer thread spins.
+    sim: bool,
     backend: BackendKind,
     chunk: u32,
     events: usize,
@@ -217,7 +227,16 @@ impl Loop {
     /// Sleeps the gap (plus up to half of it at random, so events do not lock to a period).
     fn pause(&self) {
         let jitter = fastrand::u64(0..=self.gap.as_nanos() as u64 / 2);
-        std::thread::sleep(self.gap + Duration::from_nanos(jitter));
+        let gap = self.gap + Duration::from_nanos(jitter);
+        if self.sim {
+            // gem5's syscall emulation ends the simulation on `clock_nanosleep`.
+            let t = Instant::now();
+            while t.elapsed() < gap {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::sleep(gap);
+        }
     }
 
     /// Sends `warmup + events` events with `send`, each after the previous one arrived; records
@@ -323,6 +342,8 @@ impl Loop {
             .workers(1)
             .backend(self.backend)
             .quantum(QUANTUM)
+            // gem5 cannot sleep, and gives the spinning timer thread a core of its own.
+            .timer_idle(if self.sim { Idle::Spin } else { Idle::Sleep })
             .build()
             .map_err(|e| Failure::Register {
                 receiver: 0,
