@@ -140,19 +140,34 @@ impl Driver for Kick {
             }
         }
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        // The table's unit is the run's clock: simulated cycles under gem5 (the latencies are
+        // taken in simulated ns there), ns natively.
+        let (unit, scale) = if ctx.sim {
+            (
+                ctx.clock.unit(),
+                ctx.clock.ticks(Duration::from_secs(1)) as f64 / 1e9,
+            )
+        } else {
+            (Unit::Ns, 1.0)
+        };
+        let samples = samples
+            .into_iter()
+            .map(|ns| (ns as f64 * scale).round() as u64)
+            .collect();
+        let q = |l: &Latencies, p: f64| l.quantile_ns(p) * scale;
         Ok(Measurement {
-            unit: Unit::Ns,
+            unit,
             samples: Samples::Latency(samples),
             waiter_cpu_ns_per_event: None,
             pinned: false,
             clamped: 0,
             extra: vec![
-                ("am_p50", am.quantile_ns(0.5)),
-                ("am_p99", am.quantile_ns(0.99)),
-                ("unpark_p50", unpark.quantile_ns(0.5)),
-                ("unpark_p99", unpark.quantile_ns(0.99)),
-                ("off_p50", off.quantile_ns(0.5)),
-                ("off_p99", off.quantile_ns(0.99)),
+                ("am_p50", q(&am, 0.5)),
+                ("am_p99", q(&am, 0.99)),
+                ("unpark_p50", q(&unpark, 0.5)),
+                ("unpark_p99", q(&unpark, 0.99)),
+                ("off_p50", q(&off, 0.5)),
+                ("off_p99", q(&off, 0.99)),
                 (
                     "on_over_am_p50",
                     ratio(on.quantile_ns(0.5), am.quantile_ns(0.5)),
