@@ -22,6 +22,8 @@ pub(crate) struct TaskStack {
     /// Start of the mapping (the guard page).
     mapping: *mut libc::c_void,
     len: usize,
+    /// The guard page's size (the system's page size).
+    guard: usize,
 }
 
 // SAFETY: the mapping is plain memory owned by the value; nothing in it is tied to a thread.
@@ -58,7 +60,11 @@ impl TaskStack {
         if mapping == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let stack = TaskStack { mapping, len };
+        let stack = TaskStack {
+            mapping,
+            len,
+            guard: page,
+        };
         // SAFETY: `[mapping + page, mapping + len)` lies inside the mapping just made.
         let rw = unsafe {
             libc::mprotect(
@@ -87,12 +93,7 @@ unsafe impl Stack for TaskStack {
     }
 
     fn limit(&self) -> StackPointer {
-        // SAFETY: sysconf has no preconditions; the same page size as in `new`.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
-            .ok()
-            .filter(|p| p.is_power_of_two())
-            .unwrap_or(4096);
-        NonZeroUsize::new(self.start() + page).expect("a mapping does not start at 0")
+        NonZeroUsize::new(self.start() + self.guard).expect("a mapping does not start at 0")
     }
 }
 
