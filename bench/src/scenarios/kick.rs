@@ -36,7 +36,7 @@ use nemo_user::sched::{self, Runtime, Unparker};
 use nemo_user::timer::Idle;
 
 use super::Driver;
-use super::sched_support::{Latencies, backend_of, spin, spins_per_us};
+use super::sched_support::{Latencies, backend_of, spin, spins_per_us, three_sim_cores};
 use crate::clock::Unit;
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
@@ -82,17 +82,7 @@ impl Driver for Kick {
     }
 
     fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        // Under gem5 each thread needs a core: the sender (main), the worker and the spinning
-        // timer thread.
-        if setup.sim && setup.cores < 3 {
-            return Err(Skipped::new(format!(
-                "the sender, the worker and the spinning timer thread need 3 cores, and gem5 \
-                 syscall emulation runs one thread per core: simulate 3 cores \
-                 (run_nemo_bench.py --cores 3), not {}",
-                setup.cores
-            )));
-        }
-        Ok(())
+        three_sim_cores(setup)
     }
 
     fn measure(

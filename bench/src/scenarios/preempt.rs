@@ -46,7 +46,7 @@ use nemo_user::timer::Idle;
 use uintr_sys::instructions::{KbTimerMode, xui_clear_timer, xui_set_timer};
 
 use super::Driver;
-use super::sched_support::backend_of;
+use super::sched_support::{backend_of, three_sim_cores};
 use crate::clock::{Unit, monotonic_ns, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
@@ -171,17 +171,7 @@ impl Driver for Preempt {
     }
 
     fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        // Under gem5 each thread needs a core: the main thread (joining), the worker, and the
-        // timer thread, which spins there.
-        if setup.sim && setup.cores < 3 {
-            return Err(Skipped::new(format!(
-                "the main thread, the worker and the spinning timer thread need 3 cores, and \
-                 gem5 syscall emulation runs one thread per core: simulate 3 cores \
-                 (run_nemo_bench.py --cores 3), not {}",
-                setup.cores
-            )));
-        }
-        Ok(())
+        three_sim_cores(setup)
     }
 
     fn measure(

@@ -10,7 +10,21 @@ use hdrhistogram::Histogram;
 use nemo_user::BackendKind;
 
 use crate::harness::Failure;
-use crate::mechanisms::Instance;
+use crate::mechanisms::{Instance, Setup, Skipped};
+
+/// Under gem5, a sched scenario's threads each need a simulated core: `main` (sending or
+/// joining), the worker, and the runtime's timer thread, which spins there.
+pub(super) fn three_sim_cores(setup: &Setup<'_>) -> Result<(), Skipped> {
+    if setup.sim && setup.cores < 3 {
+        return Err(Skipped::new(format!(
+            "the main thread, the worker and the spinning timer thread need 3 cores, and gem5 \
+             syscall emulation runs one thread per core: simulate 3 cores \
+             (run_nemo_bench.py --cores 3), not {}",
+            setup.cores
+        )));
+    }
+    Ok(())
+}
 
 /// The backend of a `nemo_<backend>` row.
 pub(super) fn backend_of(instance: &Instance) -> Result<BackendKind, Failure> {

@@ -304,6 +304,19 @@ def render_targets(ts: Sequence[Target]) -> str:
     return "\n".join(lines)
 
 
+def read_outputs(out: str) -> Tuple[dict, Dict[str, float]]:
+    """A run directory's nemo-bench JSON and gem5 statistics (empty where missing)."""
+    doc, stats = {}, {}
+    try:
+        with open(os.path.join(out, "nemo-bench.json")) as f:
+            doc = json.load(f)
+        with open(os.path.join(out, "stats.txt")) as f:
+            stats = parse_stats(f.read())
+    except (OSError, ValueError):
+        pass
+    return doc, stats
+
+
 def run_one(gem5: str, outdir: str, binary: str, run: Run):
     cmd = gem5_command(gem5, outdir, binary, run)
     started = time.monotonic()
@@ -313,14 +326,7 @@ def run_one(gem5: str, outdir: str, binary: str, run: Run):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "run.log"), "w") as f:
         f.write(shlex.join(cmd) + "\n" + proc.stdout + proc.stderr)
-    doc, stats = {}, {}
-    try:
-        with open(os.path.join(out, "nemo-bench.json")) as f:
-            doc = json.load(f)
-        with open(os.path.join(out, "stats.txt")) as f:
-            stats = parse_stats(f.read())
-    except (OSError, ValueError):
-        pass
+    doc, stats = read_outputs(out)
     return run, proc.returncode, wall, doc, stats
 
 
@@ -332,15 +338,7 @@ def collect(outdir: str, runs: Sequence[Run]) -> Tuple[List[Row], List[dict]]:
     rows: List[Row] = []
     record = []
     for run in runs:
-        out = os.path.join(outdir, run.name)
-        doc, stats = {}, {}
-        try:
-            with open(os.path.join(out, "nemo-bench.json")) as f:
-                doc = json.load(f)
-            with open(os.path.join(out, "stats.txt")) as f:
-                stats = parse_stats(f.read())
-        except (OSError, ValueError):
-            pass
+        doc, stats = read_outputs(os.path.join(outdir, run.name))
         if not doc:
             record.append({"run": run.name, "status": "not run"})
             continue
