@@ -153,11 +153,12 @@ e2e_sender(void *arg)
     return NULL;
 }
 
-static int
-run_e2e(long events, uint64_t gap)
+/* The receiver side of an end-to-end run: registers the probe handler,
+ * starts the sender thread (`events` interrupts, `gap` cycles apart), takes
+ * the vector fd and enables delivery. */
+static pthread_t
+start_e2e(long events, uint64_t gap)
 {
-    if (events > MAX_RECORDS)
-        events = MAX_RECORDS;
     e2e_events = events;
     e2e_gap = gap;
     register_receiver(probe_handler);
@@ -168,6 +169,15 @@ run_e2e(long events, uint64_t gap)
     if (e2e_fd < 0)
         die("uintr_vector_fd");
     _stui();
+    return sender;
+}
+
+static int
+run_e2e(long events, uint64_t gap)
+{
+    if (events > MAX_RECORDS)
+        events = MAX_RECORDS;
+    pthread_t sender = start_e2e(events, gap);
 
     /* Spin on the TSC, as in xUI §3.5; remember when the handler returned
      * (the first TSC after its exit). */
@@ -219,16 +229,7 @@ run_chase(size_t bytes, unsigned long rsp_every, long events, uint64_t gap)
     struct chase_node *p = chase_build(bytes, &nodes);
     if (!p)
         die("chase: allocation");
-    e2e_events = events;
-    e2e_gap = gap;
-    register_receiver(probe_handler);
-    pthread_t sender;
-    if (pthread_create(&sender, NULL, e2e_sender, NULL) != 0)
-        die("pthread_create");
-    e2e_fd = (int)uintr_sys(SYS_uintr_vector_fd, 2, 0, 0);
-    if (e2e_fd < 0)
-        die("uintr_vector_fd");
-    _stui();
+    pthread_t sender = start_e2e(events, gap);
 
     uint64_t chased = 0;
     const unsigned long step = rsp_every ? rsp_every : 64;
