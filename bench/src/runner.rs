@@ -3,12 +3,17 @@
 //! mechanisms interleaved (A B C A B C …) so that drift in the machine's load hits every row
 //! alike and repetition k of a row can be paired with repetition k of its baseline. Produces
 //! the [`Report`].
+//!
+//! Where a scenario says so ([`Scenario::interleaves`]: the long gap of `unicast`), the
+//! interleaving is finer: within each repetition the blocking mechanisms whose waiters park
+//! take turns event by event, from one sender, so a drift shorter than a repetition hits them
+//! alike too. Mechanisms whose waiters spin are measured alone, as before.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::harness::{Case, Context};
 use crate::machine::{Machine, uintr_available};
-use crate::mechanisms::{self, Mechanism, Setup, Skipped};
+use crate::mechanisms::{self, BlockingEvent, Instance, Mechanism, Setup, Skipped};
 use crate::plan::Plan;
 use crate::report::{Measured, Outcome, Report, Row, ScenarioInfo};
 use crate::samples::Measurement;
@@ -136,19 +141,21 @@ pub fn run(
                 })
                 .collect();
             let rep_case = repetition(case, repetitions);
+            let together = scenario.interleaves(ctx, &rep_case);
             for _ in 0..repetitions {
+                if together {
+                    repetition_interleaved(ctx, &planned, &mut progress, &rep_case, &bar);
+                    continue;
+                }
                 for (p, state) in planned.iter().zip(progress.iter_mut()) {
-                    let Progress::Running(reps) = state else {
+                    if !matches!(state, Progress::Running(_)) {
                         continue;
-                    };
+                    }
                     bar.set_message(format!(
                         "{} {} {}",
                         p.scenario.id, p.case.regime, p.mechanism.id
                     ));
-                    match measure(ctx, p, &rep_case) {
-                        Ok(m) => reps.push(m),
-                        Err(outcome) => *state = Progress::Done(outcome),
-                    }
+                    record(state, measure(ctx, p, &rep_case));
                     bar.inc(1);
                 }
             }
@@ -257,6 +264,82 @@ fn measure(ctx: &Context, p: &Planned<'_>, case: &Case) -> Result<Measurement, O
     p.scenario
         .measure(ctx, case, &instance)
         .map_err(|f| Outcome::Failed(f.to_string()))
+}
+
+/// One repetition of every running row of a case whose blocking mechanisms take turns event
+/// by event: those whose waiters leave the core free measured together, the others alone. If
+/// the shared measurement fails (a lost event), each of its rows is measured again alone, so
+/// the failure lands on the row that caused it and the others still get their repetition.
+fn repetition_interleaved(
+    ctx: &Context,
+    planned: &[Planned<'_>],
+    progress: &mut [Progress],
+    case: &Case,
+    bar: &ProgressBar,
+) {
+    let mut together: Vec<(usize, Box<dyn BlockingEvent>)> = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        if !matches!(progress[i], Progress::Running(_)) {
+            continue;
+        }
+        let alone = if p.mechanism.kind.burns_core() {
+            measure(ctx, p, case)
+        } else {
+            match p.mechanism.instantiate(&setup(ctx, p.scenario.id, case)) {
+                Ok(Instance::Blocking(ev)) => {
+                    together.push((i, ev));
+                    continue;
+                }
+                Ok(instance) => p
+                    .scenario
+                    .measure(ctx, case, &instance)
+                    .map_err(|f| Outcome::Failed(f.to_string())),
+                Err(Skipped(reason)) => Err(Outcome::Skipped(reason)),
+            }
+        };
+        record(&mut progress[i], alone);
+        bar.inc(1);
+    }
+    let Some(&(first, _)) = together.first() else {
+        return;
+    };
+    let scenario = planned[first].scenario;
+    bar.set_message(format!(
+        "{} {}: {} mechanisms event by event",
+        scenario.id,
+        case.regime,
+        together.len()
+    ));
+    let evs: Vec<&dyn BlockingEvent> = together.iter().map(|(_, ev)| &**ev).collect();
+    let measured = scenario.measure_interleaved(ctx, case, &evs);
+    let rows: Vec<usize> = together.iter().map(|&(i, _)| i).collect();
+    drop(evs);
+    drop(together);
+    match measured {
+        Ok(ms) => {
+            for (&i, m) in rows.iter().zip(ms) {
+                record(&mut progress[i], Ok(m));
+            }
+        }
+        Err(_) => {
+            for &i in &rows {
+                record(&mut progress[i], measure(ctx, &planned[i], case));
+            }
+        }
+    }
+    bar.inc(rows.len() as u64);
+}
+
+/// Adds a repetition's result to its row: a measurement, or the row's final outcome.
+fn record(state: &mut Progress, result: Result<Measurement, Outcome>) {
+    match result {
+        Ok(m) => {
+            if let Progress::Running(reps) = state {
+                reps.push(m);
+            }
+        }
+        Err(outcome) => *state = Progress::Done(outcome),
+    }
 }
 
 fn row(ctx: &Context, p: &Planned<'_>, outcome: Outcome) -> Row {

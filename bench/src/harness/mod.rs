@@ -22,7 +22,7 @@ mod rounds;
 use std::time::Duration;
 
 pub use gate::{StartGate, spawn_gated, spawn_in};
-pub use rounds::{Rounds, rounds, wait_gap};
+pub use rounds::{Rounds, interleaved_blocking_rounds, rounds, wait_gap};
 
 use crate::clock::Clock;
 use crate::placement::Topology;

@@ -75,6 +75,15 @@ impl Rounds {
 
 /// Runs `case.warmup + case.events` rounds of `instance` and returns the measured ones.
 pub fn rounds(ctx: &Context, case: &Case, instance: &Instance) -> Result<Rounds, Failure> {
+    check_receivers(case)?;
+    match instance {
+        Instance::Blocking(ev) => blocking_rounds(ctx, case, &**ev),
+        Instance::Interrupt(link) => interrupt_rounds(ctx, case, &**link),
+    }
+}
+
+/// A case needs receivers, and exactly one if it is unicast.
+fn check_receivers(case: &Case) -> Result<(), Failure> {
     if case.receivers == 0 {
         return Err(Failure::Unsupported(
             "a case needs at least one receiver".into(),
@@ -85,10 +94,7 @@ pub fn rounds(ctx: &Context, case: &Case, instance: &Instance) -> Result<Rounds,
             "a unicast case has exactly one receiver".into(),
         ));
     }
-    match instance {
-        Instance::Blocking(ev) => blocking_rounds(ctx, case, &**ev),
-        Instance::Interrupt(link) => interrupt_rounds(ctx, case, &**link),
-    }
+    Ok(())
 }
 
 /// How the sender waits for receivers: spinning when it has its own core, yielding when it
@@ -213,20 +219,54 @@ fn release(ev: &dyn BlockingEvent, exited: &AtomicUsize, receivers: usize) {
 }
 
 fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result<Rounds, Failure> {
+    let mut all = interleaved_blocking_rounds(ctx, case, &[ev])?;
+    Ok(all.pop().expect("one instance, one result"))
+}
+
+/// Runs `case.warmup + case.events` rounds of each of `evs`, their events interleaved one by one
+/// (`evs[0]`, `evs[1]`, …, `evs[0]`, …) from one sender, and returns each instance's measured
+/// rounds in the order of `evs`. Each instance has its own `case.receivers` receivers, pinned to
+/// the cores a case of one instance would use; before every gap the sender waits until every
+/// receiver of every instance is back in its wait, so the gap finds them all parked alike.
+///
+/// Side by side event by event, the instances meet the same machine: a drift in its load or
+/// in the host's scheduling of its vCPUs that lasts longer than a few events hits all of them,
+/// where instances measured one after another each meet their own. The case's budget is per
+/// instance, as if each ran alone. Only for waiters that block (a spinning waiter would hold
+/// the core the others wake on); a lost event fails the whole call.
+pub fn interleaved_blocking_rounds(
+    ctx: &Context,
+    case: &Case,
+    evs: &[&dyn BlockingEvent],
+) -> Result<Vec<Rounds>, Failure> {
+    check_receivers(case)?;
+    let k = evs.len();
+    if k == 0 {
+        return Ok(Vec::new());
+    }
     let total = case.warmup + case.events;
     let clock = ctx.clock;
-    // ready[r] = i + 1: receiver r consumed events < i and is about to wait for event i.
-    let ready: Vec<CachePadded<AtomicU64>> = (0..case.receivers)
+    let per = case.receivers;
+    // ready[j * per + r] = i + 1: receiver r of instance j consumed its events < i and is about
+    // to wait for its event i.
+    let ready: Vec<CachePadded<AtomicU64>> = (0..k * per)
         .map(|_| CachePadded::new(AtomicU64::new(0)))
         .collect();
     let stop = AtomicBool::new(false);
-    let exited = AtomicUsize::new(0);
-    let start = StartGate::new(case.receivers + 1);
+    let exited: Vec<AtomicUsize> = (0..k).map(|_| AtomicUsize::new(0)).collect();
+    let start = StartGate::new(k * per + 1);
     let wait = SenderWait::new(ctx, case);
+    let release_all = || {
+        for (ev, exited) in evs.iter().zip(&exited) {
+            release(*ev, exited, per);
+        }
+    };
 
     std::thread::scope(|s| {
-        let receivers = spawn_gated(s, &start, case.receivers, "receiver", |r| {
+        let receivers = spawn_gated(s, &start, k * per, "receiver", |t| {
             let (ready, stop, exited, start) = (&ready, &stop, &exited, &start);
+            let (j, r) = (t / per, t % per);
+            let ev = evs[j];
             let core = ctx.topology.receiver_core(r);
             move || {
                 let pinned = pin_current(core);
@@ -238,7 +278,7 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                         if i == case.warmup {
                             cpu0 = cpu_now(ctx);
                         }
-                        ready[r].store(i as u64 + 1, Ordering::Release);
+                        ready[t].store(i as u64 + 1, Ordering::Release);
                         seen = ev.wait(seen);
                         *slot = clock.now();
                         if stop.load(Ordering::Acquire) {
@@ -247,7 +287,9 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
                     }
                 }
                 let cpu_ns = cpu_delta(cpu0, cpu_now(ctx));
-                exited.fetch_add(1, Ordering::Release);
+                // Done: never a receiver the sender still waits for.
+                ready[t].store(u64::MAX, Ordering::Release);
+                exited[j].fetch_add(1, Ordering::Release);
                 ReceiverRun {
                     woke,
                     cpu_ns,
@@ -261,46 +303,62 @@ fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result
         let sender = 'send: {
             let pin = pin_for_now(ctx.topology.signaller_core());
             let pinned = pin.pinned();
-            let mut sent = Vec::with_capacity(total);
-            let mut notify = Vec::with_capacity(total);
+            let mut sent: Vec<Vec<u64>> = (0..k).map(|_| Vec::with_capacity(total)).collect();
+            let mut notify: Vec<Vec<u64>> = (0..k).map(|_| Vec::with_capacity(total)).collect();
             let mut budget = Budget::new(ctx, case);
+            budget.limit = budget.limit.map(|l| l.saturating_mul(k as u64));
             assert!(start.wait(), "only a failed spawn calls the start off");
-            for i in 0..total {
-                let want = i as u64 + 1;
-                if !wait.until(|| ready.iter().all(|r| r.load(Ordering::Acquire) >= want)) {
-                    stop.store(true, Ordering::Release);
-                    release(ev, &exited, case.receivers);
-                    break 'send Err(Failure::Lost {
-                        event: i,
-                        timeout: ctx.timeout,
-                    });
+            'events: for i in 0..total {
+                for (j, ev) in evs.iter().enumerate() {
+                    // Every receiver of instances before j has had event i, the others not yet.
+                    let all_ready = || {
+                        ready.iter().enumerate().all(|(t, r)| {
+                            let want = i as u64 + 1 + u64::from(t / per < j);
+                            r.load(Ordering::Acquire) >= want
+                        })
+                    };
+                    if !wait.until(all_ready) {
+                        stop.store(true, Ordering::Release);
+                        release_all();
+                        break 'send Err(Failure::Lost {
+                            event: i,
+                            timeout: ctx.timeout,
+                        });
+                    }
+                    if j == 0 && budget.spent(i) {
+                        break 'events;
+                    }
+                    wait_gap(ctx, case.gap);
+                    let t0 = clock.now();
+                    sent[j].push(t0);
+                    match case.fanout {
+                        Fanout::One => ev.notify_one(),
+                        Fanout::All => ev.notify_all(),
+                    }
+                    notify[j].push(clock.now().saturating_sub(t0));
                 }
-                if budget.spent(i) {
-                    break;
-                }
-                wait_gap(ctx, case.gap);
-                sent.push(clock.now());
-                match case.fanout {
-                    Fanout::One => ev.notify_one(),
-                    Fanout::All => ev.notify_all(),
-                }
-                notify.push(clock.now().saturating_sub(sent[i]));
             }
-            if sent.len() < total {
+            if sent.iter().any(|s| s.len() < total) {
                 stop.store(true, Ordering::Release);
-                release(ev, &exited, case.receivers);
+                release_all();
             }
             Ok((sent, pinned, notify))
         };
 
-        let runs: Vec<ReceiverRun> = receivers
+        let mut runs: Vec<ReceiverRun> = receivers
             .into_iter()
             .map(|h| h.join().expect("receiver thread panicked"))
             .collect();
         let (sent, sender_pinned, notify) = sender?;
-        let mut r = assemble(case, sent, sender_pinned, runs);
-        r.notify = notify[case.warmup.min(notify.len())..].to_vec();
-        Ok(r)
+        let mut out = Vec::with_capacity(k);
+        for (j, (sent, notify)) in sent.into_iter().zip(notify).enumerate().rev() {
+            let mine = runs.split_off(j * per);
+            let mut r = assemble(case, sent, sender_pinned, mine);
+            r.notify = notify[case.warmup.min(notify.len())..].to_vec();
+            out.push(r);
+        }
+        out.reverse();
+        Ok(out)
     })
 }
 

@@ -327,3 +327,98 @@ fn no_waiter_cpu_under_sim() {
     let r = rounds(&ctx, &c, &link).expect("completes");
     assert_eq!(r.cpu_ns_per_event(), None);
 }
+
+fn blocking(id: &str, c: &Case, ctx: &Context) -> Box<dyn BlockingEvent> {
+    match instance(id, c, ctx) {
+        Instance::Blocking(ev) => ev,
+        Instance::Interrupt(_) => panic!("{id} is blocking"),
+    }
+}
+
+#[test]
+fn interleaved_instances_take_turns_and_keep_their_own_events() {
+    let ctx = ctx(Duration::from_secs(10));
+    let c = case(30, 1, Fanout::One);
+    let evs: Vec<Box<dyn BlockingEvent>> = ["futex", "pthread_cond", "thread_park"]
+        .iter()
+        .map(|id| blocking(id, &c, &ctx))
+        .collect();
+    let refs: Vec<&dyn BlockingEvent> = evs.iter().map(|e| &**e).collect();
+    let rs = interleaved_blocking_rounds(&ctx, &c, &refs).expect("completes");
+    assert_eq!(rs.len(), 3);
+    for r in &rs {
+        assert_eq!((r.sent.len(), r.woke.len(), r.woke[0].len()), (30, 1, 30));
+        assert_eq!(r.notify.len(), 30);
+        let (lat, clamped) = r.latencies(&ctx.clock);
+        assert_eq!((lat[0].len(), clamped), (30, 0));
+        assert_eq!(r.receiver_cpu_ns.len(), 1);
+    }
+    // One sender, events in turn: instance 0, 1, 2, then 0 again.
+    for i in 0..30 {
+        assert!(rs[0].sent[i] < rs[1].sent[i] && rs[1].sent[i] < rs[2].sent[i]);
+        if i + 1 < 30 {
+            assert!(rs[2].sent[i] < rs[0].sent[i + 1]);
+        }
+    }
+    // Each wake belongs to its own instance's event: after it, before that instance's next.
+    for r in &rs {
+        for i in 0..29 {
+            assert!(r.sent[i] <= r.woke[0][i] && r.woke[0][i] <= r.sent[i + 1]);
+        }
+    }
+}
+
+#[test]
+fn interleaved_broadcast_wakes_every_receiver_of_every_instance() {
+    let ctx = ctx(Duration::from_secs(10));
+    let c = case(12, 2, Fanout::All);
+    let evs = [
+        blocking("futex", &c, &ctx),
+        blocking("pthread_cond", &c, &ctx),
+    ];
+    let refs: Vec<&dyn BlockingEvent> = evs.iter().map(|e| &**e).collect();
+    let rs = interleaved_blocking_rounds(&ctx, &c, &refs).expect("completes");
+    assert!(
+        rs.iter()
+            .all(|r| r.woke.len() == 2 && r.woke.iter().all(|w| w.len() == 12))
+    );
+}
+
+#[test]
+fn interleaved_budget_is_per_instance_and_stops_all_alike() {
+    let ctx = ctx(Duration::from_secs(10));
+    let mut c = case(1000, 1, Fanout::One);
+    c.budget = Some(Duration::ZERO);
+    let evs = [
+        blocking("futex", &c, &ctx),
+        blocking("thread_park", &c, &ctx),
+    ];
+    let refs: Vec<&dyn BlockingEvent> = evs.iter().map(|e| &**e).collect();
+    let rs = interleaved_blocking_rounds(&ctx, &c, &refs).expect("completes");
+    assert!(rs.iter().all(|r| r.sent.len() == 1 && r.woke[0].len() == 1));
+}
+
+#[test]
+fn a_lost_wakeup_among_interleaved_instances_is_reported_not_hung_on() {
+    let ctx = ctx(Duration::from_millis(200));
+    let c = case(10, 1, Fanout::One);
+    let lossy = LosesUnicast {
+        count: AtomicU64::new(0),
+        inner: blocking("futex", &c, &ctx),
+    };
+    let good = blocking("pthread_cond", &c, &ctx);
+    let refs: [&dyn BlockingEvent; 2] = [&*good, &lossy];
+    let err = interleaved_blocking_rounds(&ctx, &c, &refs).expect_err("the event is lost");
+    assert!(matches!(err, Failure::Lost { event: 1, .. }), "{err:?}");
+}
+
+#[test]
+fn no_instances_no_rounds() {
+    let ctx = ctx(Duration::from_secs(1));
+    let c = case(5, 1, Fanout::One);
+    assert!(
+        interleaved_blocking_rounds(&ctx, &c, &[])
+            .expect("nothing to run")
+            .is_empty()
+    );
+}

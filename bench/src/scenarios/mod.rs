@@ -6,7 +6,7 @@
 //! entry in [`SCENARIOS`]: see `src/mechanisms/README.md`.
 
 use crate::harness::{Case, Context, Failure};
-use crate::mechanisms::{Instance, Kind, Mechanism, Setup, Skipped};
+use crate::mechanisms::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
 use crate::plan::{Counts, Plan};
 use crate::samples::Measurement;
 
@@ -259,6 +259,21 @@ impl Scenario {
     ) -> Result<Measurement, Failure> {
         self.driver.measure(ctx, case, instance)
     }
+
+    /// Whether `case`'s blocking mechanisms are measured together, event by event.
+    pub fn interleaves(&self, ctx: &Context, case: &Case) -> bool {
+        self.driver.interleaves(ctx, case)
+    }
+
+    /// Measures blocking instances side by side, event by event.
+    pub fn measure_interleaved(
+        &self,
+        ctx: &Context,
+        case: &Case,
+        evs: &[&dyn BlockingEvent],
+    ) -> Result<Vec<Measurement>, Failure> {
+        self.driver.measure_interleaved(ctx, case, evs)
+    }
 }
 
 /// The code half of a [`Scenario`].
@@ -280,6 +295,28 @@ pub trait Driver: Sync {
         case: &Case,
         instance: &Instance,
     ) -> Result<Measurement, Failure>;
+
+    /// Whether the blocking mechanisms of `case` are measured together, their events
+    /// interleaved one by one ([`measure_interleaved`](Self::measure_interleaved)), rather
+    /// than one after another.
+    fn interleaves(&self, ctx: &Context, case: &Case) -> bool {
+        let _ = (ctx, case);
+        false
+    }
+
+    /// Measures blocking instances side by side, event by event, in one case; one measurement
+    /// per instance, in order. Only called where [`interleaves`](Self::interleaves) says so.
+    fn measure_interleaved(
+        &self,
+        ctx: &Context,
+        case: &Case,
+        evs: &[&dyn BlockingEvent],
+    ) -> Result<Vec<Measurement>, Failure> {
+        let _ = (ctx, case, evs);
+        Err(Failure::Unsupported(
+            "this scenario measures one mechanism at a time".into(),
+        ))
+    }
 }
 
 #[cfg(test)]
