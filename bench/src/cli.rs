@@ -46,9 +46,10 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub iters: Option<usize>,
 
-    /// Runs each case N times, the mechanisms interleaved (A B C A B C …), and reports every
-    /// ratio as the median of the N paired ratios with a 95 % bootstrap interval (default: the
-    /// scenario's own count, see --list; 1 with --quick and --sim).
+    /// Runs each case N times, the mechanisms interleaved (A B C A B C …; in unicast's long gap
+    /// the parking ones take turns event by event), and reports every ratio as the median of
+    /// the N paired ratios with a 95 % bootstrap interval (default: the scenario's own count,
+    /// see --list; 1 with --quick and --sim).
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub repeat: Option<usize>,
 
