@@ -301,18 +301,39 @@ def sensitivity_table(by_setting, calib: Calibration) -> str:
     return "\n".join(lines)
 
 
-def run_plan(gem5: str, todo: Sequence[tuple], binary: str, outdir_of, jobs: int):
+def finished_run(log: str, cmd: Sequence[str]) -> Optional[List[Dict[str, str]]]:
+    """The RESULT lines of an earlier run of exactly `cmd` whose log is at
+    `log`, if it finished with results; None otherwise (no log, another
+    command, or no RESULT line: a failed or interrupted run is run again)."""
+    try:
+        with open(log) as f:
+            first, _, rest = f.read().partition("\n")
+    except OSError:
+        return None
+    if first != " ".join(cmd):
+        return None
+    return parse_results(rest) or None
+
+
+def run_plan(gem5: str, todo: Sequence[tuple], binary: str, outdir_of, jobs: int,
+             resume: bool = False):
     """Runs every (setting, experiment) pair, at most `jobs` at a time.
     Returns the RESULT lines by setting and run, and per run its command,
-    exit status and host time."""
+    exit status and host time. With `resume`, a run whose log shows it
+    finished with the same command is read back instead of run again."""
 
     def one(job):
         s, e = job
         cmd = command(gem5, outdir_of(s), binary, e, s)
+        log = os.path.join(REPO, outdir_of(s), f"{e.name}.log")
+        done = finished_run(log, cmd) if resume else None
+        if done is not None:
+            print(f"{s.name} {e.name}: finished earlier; {log}", file=sys.stderr)
+            return s, e.name, done, {"command": cmd, "status": 0, "host_seconds": None,
+                                     "results": done, "resumed": True}
         t0 = time.monotonic()
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         host = time.monotonic() - t0
-        log = os.path.join(REPO, outdir_of(s), f"{e.name}.log")
         os.makedirs(os.path.dirname(log), exist_ok=True)
         with open(log, "w") as f:
             f.write(" ".join(cmd) + "\n" + out.stdout + out.stderr)
@@ -344,6 +365,9 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--runs", default=None,
                    help="only the prediction runs whose name matches this regex")
     p.add_argument("--json", default=None, help="write every run's results here")
+    p.add_argument("--resume", action="store_true",
+                   help="read back the runs that finished earlier with the same command "
+                        "(from their logs in --outdir) instead of running them again")
     p.add_argument("--dry-run", action="store_true")
     opts = p.parse_args(argv)
     if opts.no_sensitivity:
@@ -380,7 +404,7 @@ def main(argv: Sequence[str]) -> int:
     subprocess.run(["make", "-s", "-C", os.path.join(REPO, "gem5", "uintr", "bench")],
                    check=True)
     started = time.monotonic()
-    by_setting, raw = run_plan(opts.gem5, todo, binary, outdir, opts.jobs)
+    by_setting, raw = run_plan(opts.gem5, todo, binary, outdir, opts.jobs, opts.resume)
     wall = time.monotonic() - started
     frozen = by_setting.get(Setting(), {})
     if opts.only in ("all", "predictions"):

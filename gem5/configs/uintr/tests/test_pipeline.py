@@ -68,6 +68,34 @@ class Pipeline(unittest.TestCase):
         line = next(x for x in table.splitlines() if x.startswith("| ipi +25%"))
         self.assertIn(f"| {1360 + round(ipi * 1.25) - ipi:.1f} |", line)
 
+    def test_resume_reads_back_finished_runs_and_reruns_the_rest(self):
+        todo = predict.plan(self.calib, "sensitivity", [5], None)[:3]
+        out = os.path.join(self.tmp, "resume")
+        outdir = lambda s: os.path.join(out, s.name)  # noqa: E731
+        first, _ = predict.run_plan(FAKE_GEM5, todo, "uintr_micro", outdir, 1)
+        # One run's log is cut short (an interrupted run), one names another command.
+        s0, e0 = todo[0]
+        s1, e1 = todo[1]
+        log0 = os.path.join(predict.REPO, outdir(s0), f"{e0.name}.log")
+        log1 = os.path.join(predict.REPO, outdir(s1), f"{e1.name}.log")
+        with open(log0) as f:
+            cmd0 = f.readline()
+        with open(log0, "w") as f:
+            f.write(cmd0)
+        with open(log1) as f:
+            text = f.read()
+        with open(log1, "w") as f:
+            f.write("other " + text)
+        again, raw = predict.run_plan(FAKE_GEM5, todo, "uintr_micro", outdir, 1,
+                                      resume=True)
+        resumed = {(s, n) for s, v in raw.items() for n, r in v.items() if r.get("resumed")}
+        s2, e2 = todo[2]
+        self.assertEqual(resumed, {(s2.name, e2.name)})
+        # Every run has its results either way, and the same ones.
+        for s, e in todo:
+            self.assertEqual(again[s][e.name], first[s][e.name])
+        self.assertIsNone(predict.finished_run(os.path.join(out, "no-such.log"), ["x"]))
+
 
 if __name__ == "__main__":
     unittest.main()
