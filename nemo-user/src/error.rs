@@ -106,6 +106,9 @@ pub(crate) enum Repr {
         /// The offending `tv_nsec`.
         nsec: i64,
     },
+    /// A `clockid_t` that is neither `CLOCK_REALTIME` nor `CLOCK_MONOTONIC`.
+    #[error("unsupported clock id {0} (valid: CLOCK_REALTIME, CLOCK_MONOTONIC)")]
+    InvalidClock(libc::clockid_t),
     /// A timer period is zero, or a period or delay does not fit the timer's clock.
     #[error("invalid timer period or delay {0:?} (a period must be non-zero)")]
     InvalidPeriod(std::time::Duration),
@@ -196,6 +199,7 @@ impl Error {
             | Repr::VectorNotEnabled(_)
             | Repr::UnknownAction(_)
             | Repr::InvalidTimespec { .. }
+            | Repr::InvalidClock(_)
             | Repr::InvalidPeriod(_) => ErrorKind::InvalidArgument,
             Repr::InvalidBackend { .. } | Repr::InvalidSignal { .. } => ErrorKind::InvalidConfig,
             Repr::AlreadyRegistered => ErrorKind::AlreadyRegistered,
@@ -235,6 +239,7 @@ impl Error {
             | Repr::UnknownAction(_)
             | Repr::UnknownTarget(_)
             | Repr::InvalidTimespec { .. }
+            | Repr::InvalidClock(_)
             | Repr::InvalidPeriod(_) => libc::EINVAL,
             Repr::TimerUnsupported(_) => libc::ENOTSUP,
             Repr::TimerStopped => libc::ESHUTDOWN,

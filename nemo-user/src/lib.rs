@@ -121,7 +121,6 @@
 pub mod am;
 mod atom;
 mod backend;
-mod clock;
 pub mod condvar;
 pub mod embed;
 mod error;
@@ -134,6 +133,9 @@ pub mod sched;
 pub mod timer;
 pub mod wait;
 pub mod wake;
+
+/// The clock reads and TSC calibration live in `uintr-sys`, shared with the shim and the bench.
+use uintr_sys::clock;
 
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};

@@ -202,7 +202,7 @@ fn split_phase_wait<'a>(
     g: MutexGuard<'a, u64>,
     timeout: Option<Duration>,
 ) -> (MutexGuard<'a, u64>, WaitOutcome) {
-    let deadline = timeout.map(Deadline::after);
+    let deadline = timeout.map(Deadline::from);
     let mut t = cv.begin_wait();
     drop(g);
     let policy = WaitPolicy::BUILTIN;

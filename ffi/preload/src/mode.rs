@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use libc::{clockid_t, pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
-use nemo_user::wait::{CondvarSpinStats, WaitPolicy, set_default_policy, waitpkg};
+use nemo_user::wait::{CondvarSpinStats, WaitPolicy, set_default_policy};
+use uintr_sys::detect::cpu_has_waitpkg;
 
 /// Set to `off` (or `0`, `false`, `no`) to forward everything to glibc.
 pub(crate) const MODE_ENV: &str = "NEMO_PRELOAD";
@@ -248,7 +249,7 @@ fn describe(p: &WaitPolicy) -> String {
         Some(d) => format!("spin {} us", d.as_micros()),
     };
     let umwait = match p.umwait() {
-        _ if !waitpkg() => String::new(),
+        _ if !cpu_has_waitpkg() => String::new(),
         Some(d) if d.is_zero() => String::new(),
         Some(d) => format!(", umwait {} us", d.as_micros()),
         None => ", umwait".to_string(),

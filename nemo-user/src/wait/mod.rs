@@ -67,7 +67,7 @@
 //!
 //! let policy = WaitPolicy::default();       // the process-wide default
 //! assert!(policy.parks());
-//! let deadline = Deadline::after(Duration::from_millis(10));
+//! let deadline = Deadline::from(Duration::from_millis(10));
 //! assert!(!deadline.has_passed());
 //! ```
 
