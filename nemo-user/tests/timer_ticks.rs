@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nemo_user::BackendKind;
 use nemo_user::interrupt::{Guard, Receiver};
-use nemo_user::timer::{Arm, Idle, TimerThread};
+use nemo_user::timer::{Arm, Idle, TimerCore};
 use timer_support::{Source, TICK, Ticked};
 
 const BACKENDS: [BackendKind; 2] = [BackendKind::Signal, BackendKind::Poll];
@@ -163,7 +163,7 @@ fn set_period_changes_the_rate_keeping_the_phase() {
 #[test]
 fn one_timer_thread_serves_many_receivers() {
     for wait in [Idle::Sleep, Idle::Spin] {
-        let tt = TimerThread::spawn(wait).unwrap();
+        let tt = TimerCore::builder().wait(wait).spawn().unwrap();
         std::thread::scope(|s| {
             for r in 0..3u64 {
                 let tt = &tt;

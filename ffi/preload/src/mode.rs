@@ -174,7 +174,7 @@ fn stats_line(row: &CondvarSpinStats) -> String {
         s.refused_busy,
         s.spins,
         s.caught,
-        100.0 * s.catch_rate(),
+        100.0 * s.caught as f64 / s.spins.max(1) as f64,
         s.spin_ns / 1_000,
         s.wasted_ns / 1_000,
         s.parks,
@@ -201,7 +201,7 @@ pub(crate) fn info() -> &'static CStr {
             format!("nemo_preload {version}: mode off (forwarding pthread_cond_* to glibc)")
         } else {
             let backend = match nemo_user::backend_info() {
-                Ok(b) => b.kind.name().to_string(),
+                Ok(b) => b.kind.to_string(),
                 Err(e) => format!("none ({e})"),
             };
             format!(

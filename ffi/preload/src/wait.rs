@@ -27,7 +27,7 @@ use libc::{EINVAL, clockid_t, pthread_cond_t, pthread_mutex_t, timespec};
 use nemo_c_boundary::{deadline, guard};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
 use nemo_user::embed::{ParkedHere, SplitWait};
-use nemo_user::wait::{Clock, Deadline, WaitOutcome};
+use nemo_user::wait::{Clock, Deadline, WaitOutcome, WaitPolicy};
 use uintr_sys::futex;
 
 use crate::pthread::condvar;
@@ -148,7 +148,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_begin(
             withdraw(cv, ticket);
             return rc;
         }
-        let policy = cv.policy_class().policy();
+        let policy = WaitPolicy::from(cv.policy_class());
         let outcome = cv.spin_wait(&mut ticket, &policy, deadline.as_ref());
         let state = WaitState {
             cv,

@@ -233,7 +233,7 @@ impl RawCondvar {
         relock: impl FnOnce() -> R,
         deadline: Option<&Deadline>,
     ) -> Result<(WaitOutcome, R), E> {
-        let policy = self.policy_class().policy();
+        let policy = WaitPolicy::from(self.policy_class());
         self.wait_raw_with(&policy, &FutexPark, unlock, relock, deadline)
     }
 

@@ -122,7 +122,7 @@ impl ReceiverBuilder {
     /// built with blocking support; registration fails otherwise. Ignored by the other backends, whose
     /// receivers are always reached (`signal`: the syscall restarts after the handler) or never
     /// (`poll`).
-    pub fn uintr_waiting(mut self, waiting: bool) -> Self {
+    pub(crate) fn uintr_waiting(mut self, waiting: bool) -> Self {
         self.uintr.waiting = waiting;
         self
     }
@@ -196,16 +196,8 @@ impl ReceiverBuilder {
 }
 
 impl Receiver {
-    /// Registers the calling thread with the default backend and all 64 vectors; see
-    /// [`ReceiverBuilder::register`].
-    pub fn register<F>(handler: F) -> Result<Receiver>
-    where
-        F: FnMut(Vector) + 'static,
-    {
-        ReceiverBuilder::default().register(handler)
-    }
-
-    /// Options for registering a receiver.
+    /// Options for registering a receiver: `Receiver::builder().register(handler)` registers
+    /// the calling thread with the default backend and all 64 vectors.
     pub fn builder() -> ReceiverBuilder {
         ReceiverBuilder::default()
     }

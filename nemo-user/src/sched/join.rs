@@ -2,49 +2,20 @@
 //!
 //! Invariants:
 //! - A slot is written exactly once, by the worker that ran the task (its result, its panic, or
-//!   the error that kept it from starting), and read at most once, by [`JoinHandle::join`].
+//!   the error that kept it from starting, boxed as a panic payload is), and read at most once,
+//!   by [`JoinHandle::join`].
 //! - The write happens under the slot's mutex and is followed by a `notify_all`, so a joiner that
 //!   checked the slot under the same mutex and found it empty is woken (no lost wakeup).
 //! - A task's panic is caught on the task's own stack (`catch_unwind` inside the coroutine), so
 //!   it never unwinds through the coroutine boundary or the worker loop.
 
-use std::any::Any;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::condvar::Condvar;
 
-/// Why [`JoinHandle::join`] has no value for the task.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum JoinError {
-    /// The task panicked; the payload is what it panicked with.
-    #[error("the task panicked: {}", panic_message(.0.as_ref()))]
-    Panicked(Box<dyn Any + Send + 'static>),
-    /// The task never ran: the worker could not allocate its stack.
-    #[error("the task's stack could not be allocated: {0}")]
-    Stack(std::io::Error),
-}
-
-impl JoinError {
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "(a non-string payload)"
-    }
-}
-
 /// Where a task's outcome waits for its joiner.
 pub(crate) struct Slot<T> {
-    outcome: Mutex<Option<Result<T, JoinError>>>,
+    outcome: Mutex<Option<std::thread::Result<T>>>,
     done: Condvar,
 }
 
@@ -56,13 +27,13 @@ impl<T> Slot<T> {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Result<T, JoinError>>> {
+    fn lock(&self) -> MutexGuard<'_, Option<std::thread::Result<T>>> {
         // Nothing panics while holding this lock (the task's code runs outside it).
         self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stores the task's outcome and wakes the joiner.
-    pub(crate) fn complete(&self, outcome: Result<T, JoinError>) {
+    pub(crate) fn complete(&self, outcome: std::thread::Result<T>) {
         let mut slot = self.lock();
         debug_assert!(slot.is_none(), "a task completed twice");
         *slot = Some(outcome);
@@ -97,12 +68,30 @@ impl<T> JoinHandle<T> {
         self.slot.lock().is_some()
     }
 
-    /// Blocks the calling OS thread until the task has finished, and returns its result.
+    /// Blocks the calling OS thread until the task has finished, and returns its result, as
+    /// [`std::thread::JoinHandle::join`] does: `Err(payload)` if the task panicked, with what it
+    /// panicked with. A task that never ran, because its worker could not map its stack, is
+    /// `Err` too, with a [`crate::Error`] as the payload
+    /// ([`ErrorKind::Os`](crate::ErrorKind::Os), the `mmap` errno).
     ///
     /// Called from inside a task, it suspends that task (the wait is one on nemo's condvar, which
     /// parks tasks rather than their worker), so a task may join one that has not started yet,
     /// even on a runtime with one worker.
-    pub fn join(self) -> Result<T, JoinError> {
+    ///
+    /// ```
+    /// use nemo_user::{BackendKind, Error, ErrorKind, sched::Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).backend(BackendKind::Poll).build()?;
+    /// assert_eq!(rt.spawn(|| 6 * 7).join().ok(), Some(42));
+    /// let panicked = rt.spawn(|| panic!("on purpose")).join().unwrap_err();
+    /// assert_eq!(panicked.downcast_ref::<&str>(), Some(&"on purpose"));
+    ///
+    /// let rt = Runtime::builder().workers(1).stack_size(1 << 60).backend(BackendKind::Poll).build()?;
+    /// let never_ran = rt.spawn(|| ()).join().unwrap_err();
+    /// assert_eq!(never_ran.downcast_ref::<Error>().map(Error::kind), Some(ErrorKind::Os));
+    /// # Ok::<(), nemo_user::Error>(())
+    /// ```
+    pub fn join(self) -> std::thread::Result<T> {
         let slot = self.slot.lock();
         let mut slot = self
             .slot

@@ -28,12 +28,13 @@ use corosensei::{Coroutine, Yielder};
 
 use crate::interrupt::Guard;
 
-use super::join::{JoinError, Slot};
+use super::join::Slot;
 use super::kick::{TaskToken, Unparker};
 use super::region;
 use super::stack::TaskStack;
 use super::switch::{Spawned, Started, Switch};
 use super::wakeup::WorkerState;
+use crate::error::{Error, Repr};
 
 #[derive(Clone, Copy)]
 struct Current {
@@ -62,7 +63,8 @@ where
         let stack = match TaskStack::new(stack_size) {
             Ok(stack) => stack,
             Err(e) => {
-                slot.complete(Err(JoinError::Stack(e)));
+                let errno = e.raw_os_error().unwrap_or(libc::EINVAL);
+                slot.complete(Err(Box::new(Error::from(Repr::Stack(errno)))));
                 return None;
             }
         };
@@ -74,7 +76,7 @@ where
                     worker: Arc::as_ptr(token.worker()),
                     token: Arc::as_ptr(&token),
                 }));
-                let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panicked);
+                let outcome = catch_unwind(AssertUnwindSafe(f));
                 CURRENT.set(None);
                 slot.complete(outcome);
             },

@@ -50,7 +50,7 @@
 //! let rx = Receiver::builder()
 //!     .backend(BackendKind::Poll)
 //!     .register(move |_| p.store(true, Ordering::Relaxed))?;
-//! let timers = TimerThread::spawn(Idle::Sleep)?;
+//! let timers = TimerCore::builder().wait(Idle::Sleep).spawn()?;
 //! let quantum = timers.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
 //! let mut slices = 0;
 //! while slices < 3 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::interrupt::Endpoint;
 
-use super::timer_core::{Idle, TimerCore, TimerCoreBuilder};
+use super::timer_core::{TimerCore, TimerCoreBuilder};
 use super::{Arm, Timer};
 
 /// A thread that serves timers: the "timer core" of user-level runtimes, which sends each
@@ -29,7 +29,7 @@ use super::{Arm, Timer};
 /// let rx = Receiver::builder()
 ///     .backend(BackendKind::Signal)
 ///     .register(move |v| if v.get() == TICK as u8 { t.fetch_add(1, Ordering::Relaxed); })?;
-/// let timer_thread = TimerThread::spawn(Idle::Sleep)?;
+/// let timer_thread = TimerCore::builder().wait(Idle::Sleep).spawn()?;
 /// let timer = timer_thread.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_millis(1)))?;
 /// while ticks.load(Ordering::Relaxed) < 5 {
 ///     std::hint::spin_loop(); // the ticks interrupt this loop
@@ -106,11 +106,6 @@ fn pin_current(cpu: usize) -> Result<()> {
 }
 
 impl TimerThread {
-    /// Starts a timer thread that waits as `wait` says.
-    pub fn spawn(wait: Idle) -> Result<TimerThread> {
-        TimerCore::builder().wait(wait).spawn()
-    }
-
     /// Arms a timer that posts `vector` to the receiver behind `endpoint` (see
     /// [`TimerCore::arm`]).
     #[cfg_attr(not(feature = "sched"), allow(dead_code))]

@@ -80,7 +80,7 @@ mod policy;
 pub(crate) mod stats;
 
 pub use deadline::{Clock, Deadline};
-pub use ladder::waitpkg;
+
 pub use policy::{PolicyClass, WaitPolicy, set_default_policy};
 pub use stats::{CondvarSpinStats, SpinStats, spin_stats};
 
