@@ -125,9 +125,11 @@ pub(crate) enum Repr {
         waiters: u32,
     },
     /// A runtime was asked for with no workers (`sched::Builder::workers(0)`).
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
     #[error("a runtime needs at least one worker")]
     NoWorkers,
     /// A worker index past the last worker of a runtime.
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
     #[error("no worker {index}: the runtime has {workers}")]
     NoSuchWorker {
         /// The index asked for.
@@ -136,9 +138,11 @@ pub(crate) enum Repr {
         workers: usize,
     },
     /// A thread could not be spawned (the errno of `clone`, or `EIO` if it died starting).
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
     #[error("spawning a thread: {}", std::io::Error::from_raw_os_error(*.0))]
     Spawn(i32),
     /// A task's stack could not be mapped, so the task never ran.
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
     #[error("the task's stack could not be allocated: {}", std::io::Error::from_raw_os_error(*.0))]
     Stack(i32),
     /// A user-interrupt system call failed.

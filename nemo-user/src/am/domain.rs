@@ -346,11 +346,6 @@ impl Domain {
     pub fn vector(&self) -> Vector {
         self.inner.vector
     }
-
-    /// The capacity of each target's mailbox.
-    pub fn mailbox_capacity(&self) -> usize {
-        self.inner.mailbox_capacity
-    }
 }
 
 /// Unregisters the thread's target when the thread exits with it still registered (its

@@ -163,9 +163,7 @@ use crate::timer::{Idle, TimerCore, TimerThread};
 pub use self::join::JoinHandle;
 pub use self::kick::Unparker;
 pub use self::preemptible::preemptible;
-pub use self::task::{
-    current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
-};
+pub use self::task::{current_unparker, park, safepoint, set_latency_critical, yield_now};
 
 /// The vector of a worker's receiver that quantum ticks arrive on. A runtime that brings a tick
 /// source of its own — a per-core hardware timer such as xUI's KB timer, armed by a task on its
@@ -270,7 +268,7 @@ impl Builder {
         };
         let (ready_tx, ready_rx) = mpsc::channel();
         for index in 0..self.workers {
-            let state = Arc::new(WorkerState::new(index, self.quantum));
+            let state = Arc::new(WorkerState::new(self.quantum));
             let setup = WorkerSetup {
                 state: Arc::clone(&state),
                 queue: Arc::clone(&rt.queue),

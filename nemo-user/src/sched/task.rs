@@ -236,10 +236,3 @@ pub fn set_latency_critical(critical: bool) {
         unsafe { &*current.token }.set_latency_critical(critical);
     }
 }
-
-/// The index of the worker running the calling task, or `None` outside a task.
-pub fn current_worker() -> Option<usize> {
-    let current = CURRENT.get()?;
-    // SAFETY: valid while `CURRENT` is `Some` (module invariants).
-    Some(unsafe { &*current.worker }.index)
-}

@@ -110,13 +110,6 @@ pub struct TickStats {
     pub coalesced: u64,
 }
 
-impl TickStats {
-    /// Every expiration: `delivered + coalesced`.
-    pub fn expirations(&self) -> u64 {
-        self.delivered + self.coalesced
-    }
-}
-
 /// A timer: periodic or one-shot ticks on a receiver's vector. Dropping it cancels it.
 ///
 /// Made by [`TimerCore::arm`] (on a core of its own or a [`TimerThread`]'s: a timer thread

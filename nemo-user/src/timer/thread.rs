@@ -3,7 +3,6 @@
 use crate::error::Repr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::interrupt::Endpoint;
@@ -37,7 +36,6 @@ use super::{Arm, Timer};
 /// timer.cancel();
 /// let s = timer.stats();
 /// assert!(s.delivered >= 5);
-/// assert_eq!(s.expirations(), s.delivered + s.coalesced);
 /// # Ok::<(), nemo_user::Error>(())
 /// ```
 #[derive(Debug)]
@@ -116,28 +114,6 @@ impl TimerThread {
     /// The core the thread runs: arm timers on it ([`TimerCore::arm`], [`TimerCore::arm_fn`]).
     pub fn core(&self) -> &Arc<TimerCore<'static>> {
         &self.core
-    }
-
-    /// CPU time the thread has used so far (its `pthread_getcpuclockid` clock): what the timer
-    /// core costs. `None` if the clock cannot be read.
-    pub fn cpu_time(&self) -> Option<Duration> {
-        use std::os::unix::thread::JoinHandleExt;
-        let thread = self.thread.as_ref()?;
-        let mut clock: libc::clockid_t = 0;
-        // SAFETY: the thread is joinable (not yet joined), so its pthread_t is valid; `clock`
-        // is a valid out-pointer.
-        if unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &mut clock) } != 0 {
-            return None;
-        }
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid out-pointer.
-        if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-            return None;
-        }
-        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
     }
 }
 
