@@ -111,9 +111,10 @@
 //! ## Embedding
 //!
 //! A runtime or a C library that drives waits itself (its own park step, a wait that must
-//! block in a cancellation point, its own timestamps) finds what it needs in [`embed`]; nothing
-//! else should need it. How the modules depend on each other, and where each invariant lives, is
-//! in the repository's `ARCHITECTURE.md`.
+//! block in a cancellation point) finds what it needs in [`embed`]; nothing else should need
+//! it. The futex and the clock this crate uses are `uintr_sys::futex` and `uintr_sys::clock`,
+//! for code that makes the blocking call or takes its timestamps itself. How the modules depend
+//! on each other, and where each invariant lives, is in the repository's `ARCHITECTURE.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]

@@ -24,7 +24,7 @@
 //!   the thread is let in and dropped before the new one is reachable. Senders of the earlier
 //!   receiver that are still connected can post later; the handler sees those as spurious.
 //! * **`WAITING_RECEIVER`** is set only on request
-//!   ([`ReceiverBuilder::uintr_waiting`](crate::interrupt::ReceiverBuilder::uintr_waiting)): with
+//!   (`ReceiverBuilder::uintr_waiting`, which the interrupt rung sets): with
 //!   it every interruptible system call of the receiver's thread fails with `EINTR` when an
 //!   interrupt arrives. `uintr_wait` (the interrupt rung of [`crate::wake`]) needs it and is
 //!   refused without it.

@@ -42,7 +42,7 @@
 //! use std::time::Duration;
 //! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::Receiver;
-//! use nemo_user::timer::{Arm, TimerThread, Idle};
+//! use nemo_user::timer::{Arm, Idle, TimerCore};
 //!
 //! const TICK: u64 = 1;
 //! let preempt = Arc::new(AtomicBool::new(false));

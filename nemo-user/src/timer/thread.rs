@@ -20,7 +20,7 @@ use super::{Arm, Timer};
 /// use std::time::Duration;
 /// use nemo_user::BackendKind;
 /// use nemo_user::interrupt::Receiver;
-/// use nemo_user::timer::{Arm, TimerThread, Idle};
+/// use nemo_user::timer::{Arm, Idle, TimerCore};
 ///
 /// const TICK: u64 = 7;
 /// let ticks = Arc::new(AtomicU64::new(0));
