@@ -49,11 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let short_done = short
         .into_iter()
-        .map(|t| t.join().map(|(_, at)| at).map_err(|_| "a task panicked"))
+        .map(|t| t.join().map(|(_, at)| at))
         .collect::<Result<Vec<_>, _>>()?;
     let long_done = long
         .into_iter()
-        .map(|t| t.join().map(|(_, at)| at).map_err(|_| "a task panicked"))
+        .map(|t| t.join().map(|(_, at)| at))
         .collect::<Result<Vec<_>, _>>()?;
     let stats = rt.stats();
     println!("{backend:?}, {workers} workers, quantum {quantum_us} µs:");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nemo_user::interrupt::Guard;
 use nemo_user::sched::{self, Runtime};
-use nemo_user::{BackendKind, Error, ErrorKind};
+use nemo_user::{BackendKind, ErrorKind};
 
 const BACKENDS: [BackendKind; 2] = [BackendKind::Poll, BackendKind::Signal];
 
@@ -237,8 +237,10 @@ fn a_panicking_task_is_reported_through_its_handle() {
         });
         let good = rt.spawn(|| 7u32);
         let err = bad.join().expect_err("the task panicked");
+        assert_eq!(err.to_string(), "the task panicked: task failed on purpose");
+        let payload = err.try_into_panic().expect("a panic");
         assert_eq!(
-            err.downcast_ref::<&str>(),
+            payload.downcast_ref::<&str>(),
             Some(&"task failed on purpose"),
             "the payload the task panicked with"
         );
@@ -341,11 +343,13 @@ fn a_task_whose_stack_cannot_be_mapped_never_runs_and_says_why() {
         .expect("runtime");
     let ran = Arc::new(AtomicBool::new(false));
     let r = Arc::clone(&ran);
-    let payload = rt
+    let err = rt
         .spawn(move || r.store(true, SeqCst))
         .join()
         .expect_err("no stack, no task");
-    let e = payload.downcast::<Error>().expect("a nemo_user::Error");
+    let message = err.to_string();
+    let e = err.try_into_panic().expect_err("not a panic");
+    assert_eq!(message, e.to_string());
     assert_eq!((e.kind(), e.errno()), (ErrorKind::Os, libc::ENOMEM), "{e}");
     assert!(
         e.to_string()

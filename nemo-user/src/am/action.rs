@@ -153,35 +153,35 @@ impl ActionTable {
     }
 
     /// Runs action `id` with `payload`; an unknown id (it was checked when the message was
-    /// queued, so this does not happen) runs nothing. A panicking Rust action is recorded
+    /// queued, so this does not happen) runs nothing. A panicking action is recorded
     /// (`Safepoint`) or aborts the process with a message that names it (`Interrupt`).
     #[inline]
     pub fn run(&self, id: ActionId, payload: u64, context: HandlerContext) {
         if id.tag() != self.tag {
             return;
         }
-        match self.slots.get(id.index()).and_then(OnceLock::get) {
-            Some(f) => match context {
-                HandlerContext::Interrupt => {
-                    let guard = AbortNaming(id);
-                    f(payload);
-                    core::mem::forget(guard);
-                }
-                HandlerContext::Safepoint => {
-                    if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(payload))) {
-                        let record = ActionPanic {
-                            action: id,
-                            payload,
-                            message: panic_message(p.as_ref()),
-                        };
-                        let mut panics = self.panics.lock().unwrap_or_else(|e| e.into_inner());
-                        if panics.len() < MAX_RECORDED_PANICS {
-                            panics.push(record);
-                        }
+        let Some(f) = self.slots.get(id.index()).and_then(OnceLock::get) else {
+            return;
+        };
+        match context {
+            HandlerContext::Interrupt => {
+                let guard = AbortNaming(id);
+                f(payload);
+                core::mem::forget(guard);
+            }
+            HandlerContext::Safepoint => {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(payload))) {
+                    let record = ActionPanic {
+                        action: id,
+                        payload,
+                        message: panic_message(p.as_ref()),
+                    };
+                    let mut panics = self.panics.lock().unwrap_or_else(|e| e.into_inner());
+                    if panics.len() < MAX_RECORDED_PANICS {
+                        panics.push(record);
                     }
                 }
-            },
-            None => {}
+            }
         }
     }
 }

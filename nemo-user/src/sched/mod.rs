@@ -160,7 +160,7 @@ use crate::backend::BackendKind;
 use crate::error::{Repr, Result};
 use crate::timer::{Idle, TimerCore, TimerThread};
 
-pub use self::join::JoinHandle;
+pub use self::join::{JoinError, JoinHandle};
 pub use self::kick::Unparker;
 pub use self::preemptible::preemptible;
 pub use self::task::{current_unparker, park, safepoint, set_latency_critical, yield_now};

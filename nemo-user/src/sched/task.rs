@@ -28,13 +28,13 @@ use corosensei::{Coroutine, Yielder};
 
 use crate::interrupt::Guard;
 
-use super::join::Slot;
+use super::join::{JoinError, Slot};
 use super::kick::{TaskToken, Unparker};
 use super::region;
 use super::stack::TaskStack;
 use super::switch::{Spawned, Started, Switch};
 use super::wakeup::WorkerState;
-use crate::error::{Error, Repr};
+use crate::error::Repr;
 
 #[derive(Clone, Copy)]
 struct Current {
@@ -64,7 +64,7 @@ where
             Ok(stack) => stack,
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(libc::EINVAL);
-                slot.complete(Err(Box::new(Error::from(Repr::Stack(errno)))));
+                slot.complete(Err(JoinError::not_started(Repr::Stack(errno).into())));
                 return None;
             }
         };
@@ -76,7 +76,7 @@ where
                     worker: Arc::as_ptr(token.worker()),
                     token: Arc::as_ptr(&token),
                 }));
-                let outcome = catch_unwind(AssertUnwindSafe(f));
+                let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
                 CURRENT.set(None);
                 slot.complete(outcome);
             },
