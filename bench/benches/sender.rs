@@ -111,7 +111,11 @@ fn raw_tgkill_self(c: &mut Criterion) {
 /// push and the UPID post, to a `poll`-backend target (no signal) that drains, untimed, after
 /// each mailbox-full batch.
 fn raw_am_notify(c: &mut Criterion) {
-    let domain = Domain::builder().backend(BackendKind::Poll).build();
+    const MAILBOX: usize = 1024;
+    let domain = Domain::builder()
+        .backend(BackendKind::Poll)
+        .mailbox(MAILBOX)
+        .build();
     let (action, target) = match domain
         .register_action(|x| {
             black_box(x);
@@ -125,7 +129,7 @@ fn raw_am_notify(c: &mut Criterion) {
         }
     };
     let id = target.id();
-    let batch = domain.mailbox_capacity() as u64;
+    let batch = MAILBOX as u64;
     c.bench_function("raw/am_notify/poll_target", |b| {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;

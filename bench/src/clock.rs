@@ -8,13 +8,13 @@
 //!
 //! [`Clock::now`] is async-signal-safe (an instruction or a vDSO read), so signal and
 //! user-interrupt handlers stamp arrival times with it. The counters themselves (the TSC, its
-//! invariance and calibration, `CLOCK_MONOTONIC`) are `nemo_user::embed::clock`'s, the same the
+//! invariance and calibration, `CLOCK_MONOTONIC`) are `uintr_sys::clock`'s, the same the
 //! timer core reads.
 
 use std::time::Duration;
 
-pub use nemo_user::embed::clock::monotonic_ns;
-use nemo_user::embed::clock::{calibrate_tsc, clock_ns, rdtsc_ordered, tsc_is_invariant};
+pub use uintr_sys::clock::monotonic_ns;
+use uintr_sys::clock::{calibrate_tsc, clock_ns, rdtsc_ordered, tsc_is_invariant};
 
 /// Which counter a [`Clock`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

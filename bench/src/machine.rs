@@ -59,7 +59,7 @@ pub struct BackendError {
 /// ([`nemo_user::backend_info()`]: `NEMO_BACKEND`, else UINTR detection).
 pub fn backend_info() -> Result<(String, String), BackendError> {
     match nemo_user::backend_info() {
-        Ok(info) => Ok((info.kind.name().to_string(), info.reason.clone())),
+        Ok(info) => Ok((info.kind.to_string(), info.reason.clone())),
         Err(error) => Err(BackendError {
             setting: format!(
                 "NEMO_BACKEND={}",
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(m.cores, 3);
         assert!(m.kernel.starts_with("Linux "), "{}", m.kernel);
         let info = nemo_user::backend_info().expect("valid");
-        assert_eq!(m.backend, info.kind.name());
+        assert_eq!(m.backend, info.kind.to_string());
         assert_eq!(m.backend_reason, info.reason);
         assert!(["uintr", "signal", "poll"].contains(&m.backend.as_str()));
         assert!(!m.backend_reason.is_empty());

@@ -26,7 +26,7 @@ use nemo_user::event::Event;
 use nemo_user::wait::WaitPolicy;
 
 fn now_ns() -> u64 {
-    nemo_user::embed::clock::monotonic_ns()
+    uintr_sys::clock::monotonic_ns()
 }
 
 fn thread_cpu_ns() -> u64 {

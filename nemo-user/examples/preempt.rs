@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use nemo_user::BackendKind;
 use nemo_user::interrupt::Receiver;
-use nemo_user::timer::{Arm, Idle, TickStats, Timer, TimerThread};
+use nemo_user::timer::{Arm, Idle, TickStats, Timer, TimerCore};
 
 /// The vector the quantum ticks arrive on.
 pub const TICK: u64 = 1;
@@ -109,7 +109,7 @@ pub fn run(
     // The timer thread (if any) must outlive the timer.
     let timer_thread = match path {
         TickPath::SignalPosix => None,
-        _ => Some(TimerThread::spawn(Idle::Sleep)?),
+        _ => Some(TimerCore::builder().wait(Idle::Sleep).spawn()?),
     };
     let timer: Timer<'static> = match &timer_thread {
         Some(t) => t.core().arm(&rx.endpoint(), TICK, Arm::Periodic(quantum))?,

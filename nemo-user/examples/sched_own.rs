@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use nemo_user::BackendKind;
 use nemo_user::interrupt::{Receiver, Vector};
-use nemo_user::timer::{Arm, Idle, TimerThread};
+use nemo_user::timer::{Arm, Idle, TimerCore};
 
 const TICK: u64 = 1;
 const KICK: u64 = 2;
@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("poll") => BackendKind::Poll,
         Some(other) => return Err(format!("unknown backend {other:?}: signal or poll").into()),
     };
-    let timers = TimerThread::spawn(Idle::Sleep)?;
+    let timers = TimerCore::builder().wait(Idle::Sleep).spawn()?;
     let (endpoint_tx, endpoint_rx) = std::sync::mpsc::channel();
     let go = Arc::new(AtomicBool::new(false));
     let kicked_ran_at = Arc::new(AtomicU64::new(0));

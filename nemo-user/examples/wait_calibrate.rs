@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use nemo_user::condvar::RawCondvar;
 
 fn now_ns() -> u64 {
-    nemo_user::embed::clock::monotonic_ns()
+    uintr_sys::clock::monotonic_ns()
 }
 
 /// The cores this process may use, read once before any thread pins itself (a thread spawned
@@ -229,7 +229,7 @@ fn main() {
     println!(
         "wait ladder calibration: {iters} iterations, {cores} cores, threads pinned to cores 0 and 1"
     );
-    println!("WAITPKG (umwait): {}", nemo_user::wait::waitpkg());
+    println!("WAITPKG (umwait): {}", uintr_sys::detect::cpu_has_waitpkg());
     report("clock_gettime(MONOTONIC) back-to-back", &clock_read(iters));
     let spin = spin_handoff(iters);
     report("spin handoff (store -> spinner)", &spin);

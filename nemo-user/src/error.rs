@@ -106,6 +106,9 @@ pub(crate) enum Repr {
         /// The offending `tv_nsec`.
         nsec: i64,
     },
+    /// A `clockid_t` that is neither `CLOCK_REALTIME` nor `CLOCK_MONOTONIC`.
+    #[error("unsupported clock id {0} (valid: CLOCK_REALTIME, CLOCK_MONOTONIC)")]
+    InvalidClock(libc::clockid_t),
     /// A timer period is zero, or a period or delay does not fit the timer's clock.
     #[error("invalid timer period or delay {0:?} (a period must be non-zero)")]
     InvalidPeriod(std::time::Duration),
@@ -121,6 +124,27 @@ pub(crate) enum Repr {
         /// How many waiters had not been notified.
         waiters: u32,
     },
+    /// A runtime was asked for with no workers (`sched::Builder::workers(0)`).
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
+    #[error("a runtime needs at least one worker")]
+    NoWorkers,
+    /// A worker index past the last worker of a runtime.
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
+    #[error("no worker {index}: the runtime has {workers}")]
+    NoSuchWorker {
+        /// The index asked for.
+        index: usize,
+        /// How many workers there are.
+        workers: usize,
+    },
+    /// A thread could not be spawned (the errno of `clone`, or `EIO` if it died starting).
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
+    #[error("spawning a thread: {}", std::io::Error::from_raw_os_error(*.0))]
+    Spawn(i32),
+    /// A task's stack could not be mapped, so the task never ran.
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
+    #[error("the task's stack could not be allocated: {}", std::io::Error::from_raw_os_error(*.0))]
+    Stack(i32),
     /// A user-interrupt system call failed.
     #[error("user-interrupt call failed: {0}")]
     Uintr(#[from] uintr_sys::Error),
@@ -137,7 +161,9 @@ pub(crate) enum Repr {
 pub enum ErrorKind {
     /// An argument the call cannot use: a vector out of `0..64` or not enabled on the
     /// receiver, an action id the domain does not have, a zero timer period or one that does
-    /// not fit the timer's clock, a `timespec` whose `tv_nsec` is outside `0..1e9`. `EINVAL`.
+    /// not fit the timer's clock, a `timespec` whose `tv_nsec` is outside `0..1e9`, a clock id
+    /// other than `CLOCK_REALTIME` and `CLOCK_MONOTONIC`, a runtime of zero workers or a worker
+    /// index it does not have. `EINVAL`.
     InvalidArgument,
     /// `NEMO_BACKEND` or `NEMO_SIGNAL` (or a string parsed as a backend) has a value that names
     /// no backend or no usable real-time signal. `EINVAL`.
@@ -169,7 +195,8 @@ pub enum ErrorKind {
     /// A condvar or event is being destroyed while some waiters have not been notified.
     /// `EBUSY`.
     Busy,
-    /// A system call (a user-interrupt one included) failed; [`Error::errno`] is its errno.
+    /// A system call (a user-interrupt one included) failed, for example while spawning a
+    /// runtime's thread or mapping a task's stack; [`Error::errno`] is its errno.
     Os,
 }
 
@@ -178,7 +205,7 @@ pub enum ErrorKind {
 /// ```
 /// use nemo_user::{ErrorKind, interrupt::Receiver};
 ///
-/// let rx = Receiver::register(|_| {})?;
+/// let rx = Receiver::builder().register(|_| {})?;
 /// let e = rx.endpoint().connect(64).unwrap_err();
 /// assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 /// assert_eq!(e.errno(), libc::EINVAL);
@@ -196,7 +223,10 @@ impl Error {
             | Repr::VectorNotEnabled(_)
             | Repr::UnknownAction(_)
             | Repr::InvalidTimespec { .. }
-            | Repr::InvalidPeriod(_) => ErrorKind::InvalidArgument,
+            | Repr::InvalidClock(_)
+            | Repr::InvalidPeriod(_)
+            | Repr::NoWorkers
+            | Repr::NoSuchWorker { .. } => ErrorKind::InvalidArgument,
             Repr::InvalidBackend { .. } | Repr::InvalidSignal { .. } => ErrorKind::InvalidConfig,
             Repr::AlreadyRegistered => ErrorKind::AlreadyRegistered,
             Repr::ReceiverGone => ErrorKind::ReceiverGone,
@@ -210,7 +240,7 @@ impl Error {
             Repr::BroadcastIncomplete { .. } => ErrorKind::BroadcastIncomplete,
             Repr::TimerStopped => ErrorKind::TimerStopped,
             Repr::Busy { .. } => ErrorKind::Busy,
-            Repr::Uintr(_) | Repr::Os(_) => ErrorKind::Os,
+            Repr::Uintr(_) | Repr::Os(_) | Repr::Spawn(_) | Repr::Stack(_) => ErrorKind::Os,
         }
     }
 
@@ -219,7 +249,7 @@ impl Error {
     /// ```
     /// use nemo_user::interrupt::Receiver;
     ///
-    /// let rx = Receiver::register(|_| {})?;
+    /// let rx = Receiver::builder().register(|_| {})?;
     /// let ep = rx.endpoint();
     /// assert_eq!(ep.connect(64).unwrap_err().errno(), libc::EINVAL);
     /// drop(rx);
@@ -235,7 +265,10 @@ impl Error {
             | Repr::UnknownAction(_)
             | Repr::UnknownTarget(_)
             | Repr::InvalidTimespec { .. }
-            | Repr::InvalidPeriod(_) => libc::EINVAL,
+            | Repr::InvalidClock(_)
+            | Repr::InvalidPeriod(_)
+            | Repr::NoWorkers
+            | Repr::NoSuchWorker { .. } => libc::EINVAL,
             Repr::TimerUnsupported(_) => libc::ENOTSUP,
             Repr::TimerStopped => libc::ESHUTDOWN,
             Repr::AlreadyRegistered => libc::EBUSY,
@@ -246,7 +279,7 @@ impl Error {
             Repr::MailboxFull { .. } | Repr::BroadcastIncomplete { .. } => libc::EAGAIN,
             Repr::ActionTableFull(_) | Repr::TargetTableFull(_) => libc::ENOSPC,
             Repr::Uintr(e) => e.errno(),
-            Repr::Os(e) => *e,
+            Repr::Os(e) | Repr::Spawn(e) | Repr::Stack(e) => *e,
         }
     }
 

@@ -111,9 +111,10 @@
 //! ## Embedding
 //!
 //! A runtime or a C library that drives waits itself (its own park step, a wait that must
-//! block in a cancellation point, its own timestamps) finds what it needs in [`embed`]; nothing
-//! else should need it. How the modules depend on each other, and where each invariant lives, is
-//! in the repository's `ARCHITECTURE.md`.
+//! block in a cancellation point) finds what it needs in [`embed`]; nothing else should need
+//! it. The futex and the clock this crate uses are `uintr_sys::futex` and `uintr_sys::clock`,
+//! for code that makes the blocking call or takes its timestamps itself. How the modules depend
+//! on each other, and where each invariant lives, is in the repository's `ARCHITECTURE.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -121,7 +122,6 @@
 pub mod am;
 mod atom;
 mod backend;
-mod clock;
 pub mod condvar;
 pub mod embed;
 mod error;
@@ -134,6 +134,9 @@ pub mod sched;
 pub mod timer;
 pub mod wait;
 pub mod wake;
+
+/// The clock reads and TSC calibration live in `uintr-sys`, shared with the shim and the bench.
+use uintr_sys::clock;
 
 pub use backend::poll::poll;
 pub use backend::{BackendInfo, BackendKind, backend_info};

@@ -3,7 +3,6 @@
 
 mod interrupt_support;
 
-use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -191,35 +190,6 @@ fn broadcast_reports_targets_it_could_not_reach() {
         11,
         "the other target's drop ran its message"
     );
-}
-
-unsafe extern "C" fn c_add(ctx: *mut c_void, payload: u64) {
-    // SAFETY: registered with a pointer to an `AtomicU64` that outlives the domain.
-    let counter = unsafe { &*ctx.cast::<AtomicU64>() };
-    counter.fetch_add(payload, SeqCst);
-}
-
-#[test]
-fn c_actions_get_their_context() {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let domain = Domain::builder().backend(BackendKind::Signal).build();
-    // SAFETY: `c_add` is thread-safe on an AtomicU64 that lives forever.
-    let add = unsafe {
-        domain.register_c_action(c_add, (&COUNTER as *const AtomicU64).cast_mut().cast())
-    }
-    .unwrap();
-    let target = domain.register_target().unwrap();
-    let (d, id) = (domain.clone(), target.id());
-    std::thread::spawn(move || {
-        for x in 1..=4 {
-            d.notify(id, add, x).unwrap();
-        }
-    })
-    .join()
-    .unwrap();
-    wait_until(BackendKind::Signal, "C action", || {
-        COUNTER.load(SeqCst) == 10
-    });
 }
 
 #[test]

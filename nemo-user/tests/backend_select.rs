@@ -49,7 +49,7 @@ fn probe() {
                     .starts_with("the uintr backend is not available: "),
                 "{e}"
             );
-            assert_eq!(Receiver::register(|_| {}).err(), Some(e));
+            assert_eq!(Receiver::builder().register(|_| {}).err(), Some(e));
         }
         Some("bogus") => {
             let e = backend_info().unwrap_err();
@@ -62,13 +62,13 @@ fn probe() {
                 e.to_string().contains("\"uintr\", \"signal\", \"poll\""),
                 "{e}"
             );
-            assert_eq!(Receiver::register(|_| {}).err(), Some(e));
+            assert_eq!(Receiver::builder().register(|_| {}).err(), Some(e));
         }
         Some(name) => {
             let info = backend_info().unwrap();
-            assert_eq!(info.kind.name(), name);
+            assert_eq!(info.kind.to_string(), name);
             assert!(info.forced);
-            let rx = Receiver::register(|_| {}).unwrap();
+            let rx = Receiver::builder().register(|_| {}).unwrap();
             assert_eq!(rx.endpoint().backend(), info.kind);
         }
         None => {

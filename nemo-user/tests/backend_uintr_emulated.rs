@@ -160,7 +160,7 @@ fn emulated_endpoints_stay_in_their_process_and_die_with_their_receiver() {
 
 #[test]
 fn active_messages_run_over_the_emulated_uintr_path() {
-    let domain = Domain::new();
+    let domain = Domain::default();
     let sum = Arc::new(AtomicU64::new(0));
     let s = sum.clone();
     let add = domain

@@ -55,7 +55,7 @@ fn workers_consume_every_item_exactly_once() {
                             let idle =
                                 || pool.queue.is_empty() && !pool.done.load(Ordering::SeqCst);
                             if timed {
-                                let d = Deadline::after(Duration::from_micros(50));
+                                let d = Deadline::from(Duration::from_micros(50));
                                 pool.work.wait_while_until(idle, &d);
                             } else {
                                 pool.work.wait_while(idle);
@@ -144,11 +144,11 @@ fn notify_all_wakes_every_announced_waiter_and_notify_one_exactly_one() {
 #[test]
 fn timed_event_wait_expires_without_notification() {
     let e = Event::new().with_policy(WaitPolicy::spin_then_park(Duration::from_micros(10)));
-    let d = Deadline::after(Duration::from_millis(2));
+    let d = Deadline::from(Duration::from_millis(2));
     assert_eq!(e.prepare_wait().wait_until(&d), WaitOutcome::TimedOut);
     assert!(d.has_passed());
     assert_eq!(
-        e.wait_while_until(|| true, &Deadline::after(Duration::ZERO)),
+        e.wait_while_until(|| true, &Deadline::from(Duration::ZERO)),
         WaitOutcome::TimedOut
     );
     assert_eq!(e.wait_while_until(|| false, &d), WaitOutcome::Woken);

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nemo_user::BackendKind;
 use nemo_user::interrupt::Guard;
-use nemo_user::sched::{self, Runtime, SchedError};
+use nemo_user::sched::{self, Runtime};
+use nemo_user::{BackendKind, ErrorKind};
 
 const BACKENDS: [BackendKind; 2] = [BackendKind::Poll, BackendKind::Signal];
 
@@ -65,7 +65,6 @@ fn many_tasks_across_workers_each_run_exactly_once() {
                             sched::safepoint();
                         }
                     }
-                    assert!(sched::current_worker().is_some_and(|w| w < 3));
                     (i as u64) * (i as u64)
                 })
             })
@@ -238,8 +237,13 @@ fn a_panicking_task_is_reported_through_its_handle() {
         });
         let good = rt.spawn(|| 7u32);
         let err = bad.join().expect_err("the task panicked");
-        assert!(err.is_panic());
-        assert!(err.to_string().contains("task failed on purpose"), "{err}");
+        assert_eq!(err.to_string(), "the task panicked: task failed on purpose");
+        let payload = err.try_into_panic().expect("a panic");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"task failed on purpose"),
+            "the payload the task panicked with"
+        );
         assert_eq!(good.join().expect("task"), 7);
         assert_eq!(rt.spawn(|| 8u32).join().expect("the worker goes on"), 8);
     }
@@ -275,7 +279,6 @@ fn the_quantum_changes_at_run_time() {
 
     rt.set_quantum(0, Duration::from_micros(200))
         .expect("worker 0");
-    assert_eq!(rt.quantum(0).expect("worker 0"), Duration::from_micros(200));
     assert!(
         a.join().expect("task A"),
         "B never ran after the quantum was set"
@@ -283,13 +286,12 @@ fn the_quantum_changes_at_run_time() {
     b.join().expect("task B");
     assert!(rt.stats()[0].preemptions >= 1);
 
-    assert!(matches!(
-        rt.set_quantum(1, Duration::from_micros(200)),
-        Err(SchedError::NoSuchWorker {
-            index: 1,
-            workers: 1
-        })
-    ));
+    let e = rt.set_quantum(1, Duration::from_micros(200)).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.errno()),
+        (ErrorKind::InvalidArgument, libc::EINVAL)
+    );
+    assert_eq!(e.to_string(), "no worker 1: the runtime has 1");
 }
 
 #[test]
@@ -326,15 +328,39 @@ fn tasks_spawned_from_several_threads_all_run() {
 
 #[test]
 fn a_runtime_needs_a_worker() {
-    assert!(matches!(
-        Runtime::builder().workers(0).build(),
-        Err(SchedError::NoWorkers)
-    ));
+    let e = Runtime::builder().workers(0).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(e.to_string(), "a runtime needs at least one worker");
+}
+
+#[test]
+fn a_task_whose_stack_cannot_be_mapped_never_runs_and_says_why() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .backend(BackendKind::Poll)
+        .stack_size(1 << 60)
+        .build()
+        .expect("runtime");
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = Arc::clone(&ran);
+    let err = rt
+        .spawn(move || r.store(true, SeqCst))
+        .join()
+        .expect_err("no stack, no task");
+    let message = err.to_string();
+    let e = err.try_into_panic().expect_err("not a panic");
+    assert_eq!(message, e.to_string());
+    assert_eq!((e.kind(), e.errno()), (ErrorKind::Os, libc::ENOMEM), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("the task's stack could not be allocated"),
+        "{e}"
+    );
+    assert!(!ran.load(SeqCst));
 }
 
 #[test]
 fn outside_a_task_the_task_functions_do_nothing_to_switch() {
-    assert_eq!(sched::current_worker(), None);
     assert!(!sched::safepoint());
     sched::yield_now();
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
+use nemo_user::timer::{Arm, Idle, Timer, TimerCore};
 use nemo_user::{BackendKind, ErrorKind};
 use timer_support::{HANG, Source, Ticked};
 
@@ -86,7 +86,7 @@ fn cancel_stops_a_timer_function_exactly() {
 /// core, which would wait for itself.
 #[test]
 fn a_timer_function_may_cancel_but_not_arm_on_its_core() {
-    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
+    let tt = TimerCore::builder().wait(Idle::Sleep).spawn().unwrap();
     let me: Arc<OnceLock<Timer<'static>>> = Arc::new(OnceLock::new());
     let calls = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nemo_user::interrupt::{Endpoint, Receiver};
-use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
+use nemo_user::timer::{Arm, Idle, Timer, TimerCore};
 use nemo_user::{BackendKind, Error, ErrorKind};
 use timer_support::{Source, TICK, Ticked};
 
@@ -40,7 +40,7 @@ fn not_enabled(v: u64) -> (ErrorKind, String) {
 
 #[test]
 fn a_zero_period_is_refused_everywhere() {
-    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
+    let tt = TimerCore::builder().wait(Idle::Sleep).spawn().unwrap();
     let rx = Receiver::builder()
         .backend(BackendKind::Signal)
         .register(|_| {})
@@ -91,7 +91,7 @@ fn a_zero_period_is_refused_everywhere() {
 
 #[test]
 fn vectors_must_be_in_range_and_enabled() {
-    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
+    let tt = TimerCore::builder().wait(Idle::Sleep).spawn().unwrap();
     let rx = Receiver::builder()
         .backend(BackendKind::Signal)
         .vectors(1 << 3)
@@ -133,7 +133,7 @@ fn dead_endpoint(backend: BackendKind) -> Endpoint {
 
 #[test]
 fn a_dead_receiver_is_refused() {
-    let tt = TimerThread::spawn(Idle::Sleep).unwrap();
+    let tt = TimerCore::builder().wait(Idle::Sleep).spawn().unwrap();
     let arm = Arm::Periodic(Duration::from_millis(1));
     for backend in [BackendKind::Signal, BackendKind::Poll] {
         let ep = dead_endpoint(backend);

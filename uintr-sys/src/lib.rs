@@ -15,6 +15,8 @@
 //! | [`trampoline`] | the handler entry ([`uintr_entry!`]) and its [`Frame`](trampoline::Frame) |
 //! | [`target_table`] | the process's target table: shared, serialised sender indices |
 //! | [`emulation`] | delivery, `uiret` and the kernel's calls done in software with signals |
+//! | [`clock`] | `CLOCK_MONOTONIC` nanoseconds, the ordered TSC read and its calibrated rate |
+//! | [`futex`] | `futex(2)`: the waits, wakes and requeue that nemo's blocking is made of |
 //!
 //! No UINTR syscall can be made without a [`Support`] token, and only [`detect()`] hands one out,
 //! after both the CPU (CPUID) and the kernel (`/proc/cpuinfo`) say user interrupts exist and a
@@ -74,10 +76,12 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod clock;
 pub mod detect;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod emulation;
 pub mod error;
+pub mod futex;
 #[cfg(target_arch = "x86_64")]
 pub mod instructions;
 pub mod structures;

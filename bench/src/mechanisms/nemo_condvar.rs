@@ -26,6 +26,10 @@ impl Driver for NemoCondvar {
 pub(super) struct CondvarEvent {
     count: Mutex<u64>,
     cv: Condvar,
+    /// The policy `new` was given (`None`: the process-wide default, or a condvar built
+    /// elsewhere), for the tests that check which one a mechanism runs.
+    #[cfg(test)]
+    policy: Option<WaitPolicy>,
 }
 
 impl CondvarEvent {
@@ -37,6 +41,8 @@ impl CondvarEvent {
                 Some(p) => Condvar::new().with_policy(p),
                 None => Condvar::new(),
             },
+            #[cfg(test)]
+            policy,
         }
     }
 
@@ -45,13 +51,15 @@ impl CondvarEvent {
         CondvarEvent {
             count: Mutex::new(0),
             cv,
+            #[cfg(test)]
+            policy: None,
         }
     }
 
-    /// The policy the waits use.
+    /// The policy the waits use (of a condvar `new` made).
     #[cfg(test)]
     pub(super) fn policy(&self) -> WaitPolicy {
-        self.cv.policy()
+        self.policy.unwrap_or_default()
     }
 
     /// The count is a plain integer that every critical section leaves consistent, so a panic

@@ -182,7 +182,7 @@ impl OwnTicks for PosixTicks {
 
     fn counts(&self) -> (u64, u64) {
         let s = self.timer.stats();
-        (s.expirations(), s.delivered)
+        (s.delivered + s.coalesced, s.delivered)
     }
 
     fn stop(&self) {

@@ -31,7 +31,7 @@ use std::sync::Mutex;
 
 use libc::{EINVAL, EPERM};
 use nemo_user::BackendKind;
-use nemo_user::am::{ActionId, CActionFn, Domain, Target, TargetId};
+use nemo_user::am::{ActionId, Domain, Target, TargetId};
 use nemo_user::interrupt::Vector;
 
 use crate::condvar::usable;
@@ -164,8 +164,30 @@ thread_local! {
     static THREAD_TARGET: ThreadTarget = const { ThreadTarget(Cell::new(std::ptr::null_mut())) };
 }
 
+/// A C action handler: called with the context given at registration and the message payload.
+pub type CActionFn = unsafe extern "C" fn(ctx: *mut c_void, payload: u64);
+
 /// `nemo_am_action_fn`: `void (*)(void *ctx, uint64_t payload)`.
 pub type NemoAmActionFn = Option<CActionFn>;
+
+/// A C action as the domain runs it: its function and the context it was registered with.
+struct CAction {
+    f: CActionFn,
+    ctx: *mut c_void,
+}
+
+// SAFETY: whoever registers a C action vouches that `f` may be called with `ctx` from any
+// target thread, concurrently (the contract of `nemo_am_register_action`).
+unsafe impl Send for CAction {}
+// SAFETY: as above.
+unsafe impl Sync for CAction {}
+
+impl CAction {
+    fn run(&self, payload: u64) {
+        // SAFETY: the registration contract of `nemo_am_register_action`.
+        unsafe { (self.f)(self.ctx, payload) }
+    }
+}
 
 /// Fills `*cfg` with the defaults.
 ///
@@ -278,8 +300,8 @@ pub unsafe extern "C" fn nemo_am_register_action(
         if !usable::<u32, u32>(action) {
             return EINVAL;
         }
-        // SAFETY: the caller vouches for `f` and `ctx` as `register_c_action` requires.
-        match unsafe { d.register_c_action(f, ctx) } {
+        let c = CAction { f, ctx };
+        match d.register_action(move |payload| c.run(payload)) {
             Ok(id) => {
                 // SAFETY: non-null and writable per the caller.
                 unsafe { action.write(u32::from(id)) };

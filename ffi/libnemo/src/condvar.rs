@@ -17,8 +17,8 @@
 use std::ffi::c_int;
 
 use libc::{EINVAL, clockid_t, pthread_mutex_t, timespec};
+pub(crate) use nemo_c_boundary::deadline;
 use nemo_user::condvar::RawCondvar;
-pub(crate) use nemo_user::embed::c::deadline;
 use nemo_user::wait::{Clock, Deadline};
 
 use crate::{NemoAttr, guard, guard_errno};
@@ -174,7 +174,7 @@ pub(crate) unsafe fn deadline_on(
     clock: clockid_t,
     abstime: *const timespec,
 ) -> Result<Option<Deadline>, c_int> {
-    let clock = Clock::from_id(clock).ok_or(EINVAL)?;
+    let clock = Clock::try_from(clock).map_err(|e| e.errno())?;
     // SAFETY: per the caller.
     unsafe { deadline(clock, abstime) }.map(Some)
 }

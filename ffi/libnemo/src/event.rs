@@ -21,7 +21,7 @@ use std::sync::atomic::{Ordering, fence};
 use libc::{EINVAL, clockid_t, timespec};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
 use nemo_user::embed::{FutexPark, SplitWait};
-use nemo_user::wait::{Deadline, WaitOutcome};
+use nemo_user::wait::{Deadline, WaitOutcome, WaitPolicy};
 
 use crate::condvar::{deadline, deadline_on, raw, usable};
 use crate::{guard_errno, optional_out};
@@ -136,7 +136,7 @@ unsafe fn commit(
     let d = deadline(e)?;
     // SAFETY: per the caller.
     let mut t = unsafe { disarm(e, key) }?;
-    let policy = e.policy_class().policy();
+    let policy = WaitPolicy::from(e.policy_class());
     let outcome = e.wait_ticket(&mut t, &policy, &FutexPark, d.as_ref());
     e.finish_wait(t);
     Ok(if outcome.timed_out() {

@@ -46,7 +46,7 @@ fn decided() -> &'static Decided {
             rc: 0,
             backend: backend_code(i.kind),
             forced: c_int::from(i.forced),
-            name: cstring(i.kind.name().to_string()),
+            name: cstring(i.kind.to_string()),
             reason: cstring(i.reason.clone()),
         },
         Err(e) => Decided {

@@ -43,7 +43,7 @@ pub mod info;
 
 use std::ffi::c_int;
 
-pub(crate) use nemo_user::embed::c::guard;
+pub(crate) use nemo_c_boundary::guard;
 use nemo_user::wait::{Clock, PolicyClass};
 
 /// [`guard`] for a body that stops at its first failed check: `Err(errno)` returns `errno`.
@@ -96,7 +96,7 @@ impl NemoAttr {
 
     /// The checked settings, or `EINVAL`.
     pub(crate) fn parse(&self) -> Result<(Clock, bool, PolicyClass), c_int> {
-        let clock = Clock::from_id(self.clock).ok_or(libc::EINVAL)?;
+        let clock = Clock::try_from(self.clock).map_err(|e| e.errno())?;
         let shared = match self.pshared {
             0 => false,
             1 => true,

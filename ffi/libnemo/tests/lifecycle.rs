@@ -1,6 +1,7 @@
 //! Bad input and lifecycles through the C functions, called from Rust: misaligned and foreign
 //! pointers are `EINVAL`, a target handle is reclaimed when its thread exits, and ids are
-//! refused by other domains. (`c_lifecycle.rs` runs the same cases from C.)
+//! refused by other domains, and a C action gets its context inside a signal handler.
+//! (`c_lifecycle.rs` runs the first cases from C.)
 
 use std::ptr::{null, null_mut};
 
@@ -167,5 +168,48 @@ fn ids_of_one_domain_are_einval_in_another() {
         assert_eq!(nemo_am_unregister_target(t), 0);
         assert_eq!(nemo_am_domain_destroy(a), 0);
         assert_eq!(nemo_am_domain_destroy(b), 0);
+    }
+}
+
+#[test]
+fn c_actions_get_their_context_inside_a_signal_handler() {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let cfg = NemoAmConfig {
+        targets: 1,
+        backend: NEMO_BACKEND_SIGNAL,
+        ..NemoAmConfig::DEFAULT
+    };
+    let (mut d, mut act, mut t, mut id) = (null_mut(), 0, null_mut(), 0);
+    // SAFETY: valid out and config pointers; `COUNTER` outlives the domain; the target is
+    // registered and unregistered on this thread, before the domain is destroyed.
+    unsafe {
+        assert_eq!(nemo_am_domain_create(&mut d, &cfg), 0);
+        let ctx = (&raw const COUNTER).cast_mut().cast();
+        assert_eq!(nemo_am_register_action(d, Some(add), ctx, &mut act), 0);
+        assert_eq!(nemo_am_register_target(d, &mut t, &mut id), 0);
+    }
+    let addr = d as usize;
+    std::thread::spawn(move || {
+        for x in 1..=4 {
+            // SAFETY: a live domain.
+            let rc = unsafe { nemo_am_notify(addr as *mut NemoAmDomain, id, act, x) };
+            assert_eq!(rc, 0);
+        }
+    })
+    .join()
+    .unwrap();
+    // No polling: the signal runs the actions on this thread.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while COUNTER.load(std::sync::atomic::Ordering::SeqCst) != 10 {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the C action never ran"
+        );
+        std::hint::spin_loop();
+    }
+    // SAFETY: this thread's live target, then the live domain, each released once.
+    unsafe {
+        assert_eq!(nemo_am_unregister_target(t), 0);
+        assert_eq!(nemo_am_domain_destroy(d), 0);
     }
 }

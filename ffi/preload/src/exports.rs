@@ -9,8 +9,8 @@
 use std::ffi::c_int;
 
 use libc::{EINVAL, ENOSYS, pthread_cond_t, pthread_condattr_t};
+use nemo_c_boundary::guard;
 use nemo_user::condvar::RawCondvar;
-use nemo_user::embed::c::guard;
 use nemo_user::wait::{Clock, PolicyClass};
 
 use crate::mode;
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn nemo_preload_cond_init(
                 libc::pthread_condattr_getclock(attr, &mut clock)
                     | libc::pthread_condattr_getpshared(attr, &mut pshared)
             };
-            let Some(clock) = Clock::from_id(clock).filter(|_| rc == 0) else {
+            let Some(clock) = Clock::try_from(clock).ok().filter(|_| rc == 0) else {
                 return EINVAL;
             };
             let shared = pshared == libc::PTHREAD_PROCESS_SHARED;

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use libc::{clockid_t, pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
-use nemo_user::wait::{CondvarSpinStats, WaitPolicy, set_default_policy, waitpkg};
+use nemo_user::wait::{CondvarSpinStats, WaitPolicy, set_default_policy};
+use uintr_sys::detect::cpu_has_waitpkg;
 
 /// Set to `off` (or `0`, `false`, `no`) to forward everything to glibc.
 pub(crate) const MODE_ENV: &str = "NEMO_PRELOAD";
@@ -173,7 +174,7 @@ fn stats_line(row: &CondvarSpinStats) -> String {
         s.refused_busy,
         s.spins,
         s.caught,
-        100.0 * s.catch_rate(),
+        100.0 * s.caught as f64 / s.spins.max(1) as f64,
         s.spin_ns / 1_000,
         s.wasted_ns / 1_000,
         s.parks,
@@ -200,7 +201,7 @@ pub(crate) fn info() -> &'static CStr {
             format!("nemo_preload {version}: mode off (forwarding pthread_cond_* to glibc)")
         } else {
             let backend = match nemo_user::backend_info() {
-                Ok(b) => b.kind.name().to_string(),
+                Ok(b) => b.kind.to_string(),
                 Err(e) => format!("none ({e})"),
             };
             format!(
@@ -248,7 +249,7 @@ fn describe(p: &WaitPolicy) -> String {
         Some(d) => format!("spin {} us", d.as_micros()),
     };
     let umwait = match p.umwait() {
-        _ if !waitpkg() => String::new(),
+        _ if !cpu_has_waitpkg() => String::new(),
         Some(d) if d.is_zero() => String::new(),
         Some(d) => format!(", umwait {} us", d.as_micros()),
         None => ", umwait".to_string(),

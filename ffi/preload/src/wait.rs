@@ -24,11 +24,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libc::{EINVAL, clockid_t, pthread_cond_t, pthread_mutex_t, timespec};
+use nemo_c_boundary::{deadline, guard};
 use nemo_user::condvar::{RawCondvar, WaitTicket};
-use nemo_user::embed::c::{deadline, guard};
-use nemo_user::embed::futex;
 use nemo_user::embed::{ParkedHere, SplitWait};
-use nemo_user::wait::{Clock, Deadline, WaitOutcome};
+use nemo_user::wait::{Clock, Deadline, WaitOutcome, WaitPolicy};
+use uintr_sys::futex;
 
 use crate::pthread::condvar;
 
@@ -104,7 +104,7 @@ fn deadline_of(
     let clock = match kind {
         WAIT_PLAIN => return Ok(None),
         WAIT_TIMED => cv.clock(),
-        WAIT_CLOCK => Clock::from_id(clock).ok_or(EINVAL)?,
+        WAIT_CLOCK => Clock::try_from(clock).map_err(|e| e.errno())?,
         _ => return Err(EINVAL),
     };
     // SAFETY: the caller passes a null or readable timespec.
@@ -148,7 +148,7 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_begin(
             withdraw(cv, ticket);
             return rc;
         }
-        let policy = cv.policy_class().policy();
+        let policy = WaitPolicy::from(cv.policy_class());
         let outcome = cv.spin_wait(&mut ticket, &policy, deadline.as_ref());
         let state = WaitState {
             cv,
@@ -204,7 +204,8 @@ pub(crate) unsafe extern "C" fn nemo_preload_rs_wait_prepare(
             Ok(req) => {
                 let op = futex::wait_op(
                     req.shared,
-                    req.deadline.map_or(Clock::Monotonic, Deadline::clock),
+                    req.deadline
+                        .map_or(libc::CLOCK_MONOTONIC, |d| d.clock().into()),
                 );
                 let deadline = req.deadline.map(Deadline::at);
                 let a = ParkArgs {
@@ -381,7 +382,7 @@ mod tests {
             // SAFETY: local, initialised objects; the mutex is held by this thread.
             unsafe {
                 assert_eq!(libc::pthread_mutex_lock(&mut m), 0);
-                let r = drive(&mut c, &mut m, kind, clock.id(), &at);
+                let r = drive(&mut c, &mut m, kind, clock.into(), &at);
                 assert_eq!(r, libc::ETIMEDOUT);
                 assert!(Deadline::new(clock, at).unwrap().has_passed());
                 assert_eq!(libc::pthread_mutex_trylock(&mut m), libc::EBUSY);

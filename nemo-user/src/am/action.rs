@@ -15,7 +15,6 @@
 //!   catching there would allocate).
 
 use crate::error::Repr;
-use core::ffi::c_void;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -59,19 +58,8 @@ pub(crate) enum HandlerContext {
     Interrupt,
 }
 
-/// A C action handler: called with the context given at registration and the message payload.
-pub type CActionFn = unsafe extern "C" fn(ctx: *mut c_void, payload: u64);
-
-enum Action {
-    Rust(Box<dyn Fn(u64) + Send + Sync>),
-    C { f: CActionFn, ctx: *mut c_void },
-}
-
-// SAFETY: the C variant's context is declared thread-safe by whoever registered it (see
-// `ActionTable::register_c`); the Rust variant is `Send + Sync` by its bound.
-unsafe impl Send for Action {}
-// SAFETY: as above.
-unsafe impl Sync for Action {}
+/// An action's handler (a C library registers a closure around its function and context).
+type Action = Box<dyn Fn(u64) + Send + Sync>;
 
 /// Panics kept until the domain takes them; later ones are dropped (the record must not grow
 /// without bound when nobody looks).
@@ -151,15 +139,8 @@ impl ActionTable {
         Ok(ActionId::new(self.tag, i))
     }
 
-    pub fn register_rust(&self, f: Box<dyn Fn(u64) + Send + Sync>) -> Result<ActionId> {
-        self.add(Action::Rust(f))
-    }
-
-    /// # Safety
-    /// `f` must be safe to call with `ctx` and any payload, from any receiver thread of the
-    /// domain, concurrently, inside interrupt handlers, for as long as the domain lives.
-    pub unsafe fn register_c(&self, f: CActionFn, ctx: *mut c_void) -> Result<ActionId> {
-        self.add(Action::C { f, ctx })
+    pub fn register(&self, f: Action) -> Result<ActionId> {
+        self.add(f)
     }
 
     /// Whether `id` names a registered action of this table (its tag, and a filled slot).
@@ -172,37 +153,35 @@ impl ActionTable {
     }
 
     /// Runs action `id` with `payload`; an unknown id (it was checked when the message was
-    /// queued, so this does not happen) runs nothing. A panicking Rust action is recorded
+    /// queued, so this does not happen) runs nothing. A panicking action is recorded
     /// (`Safepoint`) or aborts the process with a message that names it (`Interrupt`).
     #[inline]
     pub fn run(&self, id: ActionId, payload: u64, context: HandlerContext) {
         if id.tag() != self.tag {
             return;
         }
-        match self.slots.get(id.index()).and_then(OnceLock::get) {
-            Some(Action::Rust(f)) => match context {
-                HandlerContext::Interrupt => {
-                    let guard = AbortNaming(id);
-                    f(payload);
-                    core::mem::forget(guard);
-                }
-                HandlerContext::Safepoint => {
-                    if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(payload))) {
-                        let record = ActionPanic {
-                            action: id,
-                            payload,
-                            message: panic_message(p.as_ref()),
-                        };
-                        let mut panics = self.panics.lock().unwrap_or_else(|e| e.into_inner());
-                        if panics.len() < MAX_RECORDED_PANICS {
-                            panics.push(record);
-                        }
+        let Some(f) = self.slots.get(id.index()).and_then(OnceLock::get) else {
+            return;
+        };
+        match context {
+            HandlerContext::Interrupt => {
+                let guard = AbortNaming(id);
+                f(payload);
+                core::mem::forget(guard);
+            }
+            HandlerContext::Safepoint => {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(payload))) {
+                    let record = ActionPanic {
+                        action: id,
+                        payload,
+                        message: panic_message(p.as_ref()),
+                    };
+                    let mut panics = self.panics.lock().unwrap_or_else(|e| e.into_inner());
+                    if panics.len() < MAX_RECORDED_PANICS {
+                        panics.push(record);
                     }
                 }
-            },
-            // SAFETY: the registration contract of `register_c`.
-            Some(Action::C { f, ctx }) => unsafe { f(*ctx, payload) },
-            None => {}
+            }
         }
     }
 }

@@ -1,11 +1,10 @@
 //! [`Domain`]: an action table and the targets it can reach.
 
 use crate::error::Repr;
-use core::ffi::c_void;
 use core::fmt;
 use std::sync::Arc;
 
-use super::action::{ActionPanic, ActionTable, CActionFn, HandlerContext};
+use super::action::{ActionPanic, ActionTable, HandlerContext};
 use super::ids::{ActionId, TargetId};
 use super::mailbox::{MAX_CAPACITY, Mailbox};
 use super::target::{Entry, TargetTable};
@@ -136,7 +135,7 @@ pub struct Domain {
 
 impl Default for Domain {
     fn default() -> Self {
-        Domain::new()
+        DomainBuilder::default().build()
     }
 }
 
@@ -157,11 +156,6 @@ impl Domain {
         Ok(v) => v,
         Err(_) => Vector::MAX,
     };
-
-    /// A domain with default sizes; see [`Domain::builder`].
-    pub fn new() -> Domain {
-        DomainBuilder::default().build()
-    }
 
     /// Sizes and defaults.
     pub fn builder() -> DomainBuilder {
@@ -186,22 +180,7 @@ impl Domain {
     where
         F: Fn(u64) + Send + Sync + 'static,
     {
-        self.inner.actions.register_rust(Box::new(handler))
-    }
-
-    /// Adds an action implemented in C: `handler(ctx, payload)`.
-    ///
-    /// # Safety
-    /// `handler` must be safe to call with `ctx` and any payload, from any target thread,
-    /// concurrently, inside an interrupt handler of the targets' backend, for as long as the
-    /// domain lives; and it must not unwind.
-    pub unsafe fn register_c_action(
-        &self,
-        handler: CActionFn,
-        ctx: *mut c_void,
-    ) -> Result<ActionId> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.actions.register_c(handler, ctx) }
+        self.inner.actions.register(Box::new(handler))
     }
 
     /// Registers the calling thread as a target, on the domain's backend.
@@ -366,11 +345,6 @@ impl Domain {
     /// The vector this domain's interrupts use.
     pub fn vector(&self) -> Vector {
         self.inner.vector
-    }
-
-    /// The capacity of each target's mailbox.
-    pub fn mailbox_capacity(&self) -> usize {
-        self.inner.mailbox_capacity
     }
 }
 

@@ -56,6 +56,6 @@ mod mailbox;
 mod mailbox_loom;
 mod target;
 
-pub use action::{ActionPanic, CActionFn};
+pub use action::ActionPanic;
 pub use domain::{Domain, DomainBuilder, Target};
 pub use ids::{ActionId, TargetId};

@@ -1,7 +1,7 @@
 //! The `uintr` backend: Intel user interrupts, through `uintr-sys`.
 //!
 //! The receiver registers a handler entry (the `uintr-sys` trampoline, saving extended state
-//! with `xsave` unless told otherwise) and creates one vector fd per enabled vector; a sender
+//! with `xsave`) and creates one vector fd per enabled vector; a sender
 //! registers the fd in the process's target table and executes `SENDUIPI` on the index. The CPU
 //! posts to the receiver's UPID, coalesces, and enters the handler for the highest pending
 //! vector while UIF is set; guards are `clui` / `stui`.
@@ -24,7 +24,7 @@
 //!   the thread is let in and dropped before the new one is reachable. Senders of the earlier
 //!   receiver that are still connected can post later; the handler sees those as spurious.
 //! * **`WAITING_RECEIVER`** is set only on request
-//!   ([`ReceiverBuilder::uintr_waiting`](crate::interrupt::ReceiverBuilder::uintr_waiting)): with
+//!   (`ReceiverBuilder::uintr_waiting`, which the interrupt rung sets): with
 //!   it every interruptible system call of the receiver's thread fails with `EINTR` when an
 //!   interrupt arrives. `uintr_wait` (the interrupt rung of [`crate::wake`]) needs it and is
 //!   refused without it.
@@ -61,27 +61,17 @@ use crate::interrupt::seam::{Backend, Route, Sent};
 use crate::interrupt::thread;
 
 /// Registration options of a `uintr` receiver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Options {
-    pub xsave: bool,
     pub waiting: bool,
     pub emulated: bool,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            xsave: true,
-            waiting: false,
-            emulated: false,
-        }
-    }
-}
-
+/// The handler entry saves the x87/SSE/AVX state: the dispatch code and the handlers are Rust,
+/// which may use SSE registers for any copy.
 mod entry {
     use super::on_uintr;
     uintr_sys::uintr_entry!(pub NEMO_UINTR_ENTRY_XSAVE => on_uintr, xsave);
-    uintr_sys::uintr_entry!(pub NEMO_UINTR_ENTRY => on_uintr);
 }
 
 /// What the trampoline calls for each interrupt.
@@ -144,11 +134,7 @@ pub(crate) enum Registration {
 /// fd for every vector in `vectors`. Leaves delivery disabled; [`Backend::activate`] enables it
 /// once the receiver is reachable.
 pub(crate) fn register(opts: &Options, vectors: u64) -> Result<Registration> {
-    let entry: emulation::Entry = if opts.xsave {
-        entry::NEMO_UINTR_ENTRY_XSAVE
-    } else {
-        entry::NEMO_UINTR_ENTRY
-    };
+    let entry: emulation::Entry = entry::NEMO_UINTR_ENTRY_XSAVE;
     let flags = if opts.waiting {
         HandlerFlags::WAITING_RECEIVER
     } else {

@@ -135,8 +135,8 @@ macro_rules! tuned_condvar {
             }
         )?
 
-        /// The policy its waits use now.
-        pub fn policy(&self) -> WaitPolicy {
+        /// The policy its waits use now: its own, or the process-wide default.
+        pub(crate) fn policy(&self) -> WaitPolicy {
             self.policy.unwrap_or_default()
         }
 

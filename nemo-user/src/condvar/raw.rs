@@ -35,7 +35,7 @@ use crate::wait::{Clock, Deadline, PolicyClass, WaitOutcome, WaitPolicy};
 ///
 /// // Nobody notifies: the wait times out, and the relock's result comes back.
 /// let guard = m.lock().unwrap();
-/// let deadline = Deadline::after(Duration::from_millis(1));
+/// let deadline = Deadline::from(Duration::from_millis(1));
 /// let (outcome, relocked) = CV
 ///     .wait_raw(|| { drop(guard); Ok::<(), ()>(()) }, || m.lock(), Some(&deadline))
 ///     .unwrap();
@@ -233,7 +233,7 @@ impl RawCondvar {
         relock: impl FnOnce() -> R,
         deadline: Option<&Deadline>,
     ) -> Result<(WaitOutcome, R), E> {
-        let policy = self.policy_class().policy();
+        let policy = WaitPolicy::from(self.policy_class());
         self.wait_raw_with(&policy, &FutexPark, unlock, relock, deadline)
     }
 
@@ -326,7 +326,7 @@ pub trait SplitWait {
     ///
     /// let cv = RawCondvar::new();
     /// let mut t = cv.begin_wait();
-    /// let deadline = Deadline::after(Duration::from_millis(1));
+    /// let deadline = Deadline::from(Duration::from_millis(1));
     /// let outcome = loop {
     ///     match cv.prepare_park(&mut t, Some(&deadline)) {
     ///         Err(done) => break done,
@@ -380,7 +380,7 @@ pub trait SplitWait {
     /// let policy = WaitPolicy::spin_then_park(Duration::from_micros(5));
     /// assert_eq!(cv.spin_wait(&mut t, &policy, None), None);
     /// // A deadline that passes while spinning ends the wait.
-    /// let d = Deadline::after(Duration::from_micros(50));
+    /// let d = Deadline::from(Duration::from_micros(50));
     /// let spin = WaitPolicy::spin_only();
     /// assert_eq!(cv.spin_wait(&mut t, &spin, Some(&d)), Some(WaitOutcome::TimedOut));
     /// cv.finish_wait(t);

@@ -68,11 +68,6 @@ impl Endpoint {
     pub(crate) fn pid(&self) -> libc::pid_t {
         self.shared.doorbell().pid
     }
-
-    /// The receiver's kernel thread id.
-    pub fn tid(&self) -> libc::pid_t {
-        self.shared.doorbell().tid
-    }
 }
 
 /// Two endpoints are equal when they lead to the same receiver.

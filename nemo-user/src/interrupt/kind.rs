@@ -22,8 +22,8 @@ impl BackendKind {
     /// All backends, in order of preference.
     pub const ALL: [BackendKind; 3] = [BackendKind::Uintr, BackendKind::Signal, BackendKind::Poll];
 
-    /// The lowercase name used by `NEMO_BACKEND`.
-    pub const fn name(self) -> &'static str {
+    /// The lowercase name used by `NEMO_BACKEND`: what `Display` prints and `FromStr` parses.
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             BackendKind::Uintr => "uintr",
             BackendKind::Signal => "signal",

@@ -12,7 +12,7 @@
 //! |---|---|---|---|
 //! | `poll` | inside [`crate::poll()`] and a guard's drop | anything | — |
 //! | `signal` | at any instruction, as a signal handler (also inside blocking syscalls, which then restart) | async-signal-safe work: atomics, lock-free queues, `write`, sending interrupts | allocate or free, take locks the interrupted code may hold (that includes `println!` and `Mutex`es the thread uses) |
-//! | `uintr` | at any instruction while UIF is set, on the interrupted stack (below its red zone) | as `signal` | as `signal`; make system calls that block indefinitely (a receiver blocked in the kernel is not interrupted unless registered with [`ReceiverBuilder::uintr_waiting`]); touch x87/SSE/AVX state if the receiver was registered [`uintr_without_xsave`](ReceiverBuilder::uintr_without_xsave) |
+//! | `uintr` | at any instruction while UIF is set, on the interrupted stack (below its red zone) | as `signal` | as `signal`; make system calls that block indefinitely (a receiver blocked in the kernel is not interrupted, except the interrupt rung's own waker, [`InterruptPark`](crate::wake::InterruptPark), which registers for it) |
 //!
 //! On every backend: a handler runs with delivery deferred (no handler interrupts another), a
 //! panic aborts the process, and a handler that drops its own receiver is safe (the receiver is

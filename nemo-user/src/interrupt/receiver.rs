@@ -20,8 +20,9 @@ use super::{ALL_VECTORS, Vector};
 
 /// The calling thread's user-interrupt receiver: 64 vectors, one handler.
 ///
-/// Register one per thread with [`Receiver::register`] (default backend) or
-/// [`Receiver::builder`]; hand [`Receiver::endpoint`] to the threads that will send. The handler
+/// Register one per thread with [`Receiver::builder`] (`Receiver::builder().register(handler)`
+/// for the default backend and all vectors); hand [`Receiver::endpoint`] to the threads that
+/// will send. The handler
 /// runs on this thread, once per delivered vector, highest vector first; a vector sent again
 /// before it was delivered coalesces. What a handler may do depends on the backend (see
 /// [`crate::interrupt`]); a panicking handler aborts the process.
@@ -122,22 +123,8 @@ impl ReceiverBuilder {
     /// built with blocking support; registration fails otherwise. Ignored by the other backends, whose
     /// receivers are always reached (`signal`: the syscall restarts after the handler) or never
     /// (`poll`).
-    pub fn uintr_waiting(mut self, waiting: bool) -> Self {
+    pub(crate) fn uintr_waiting(mut self, waiting: bool) -> Self {
         self.uintr.waiting = waiting;
-        self
-    }
-
-    /// On `uintr`, enters the handler without saving the x87/SSE/AVX state (cheaper, and what
-    /// GCC's `interrupt` attribute does).
-    ///
-    /// # Safety
-    /// Nothing that runs in the handler may change an x87/SSE/AVX register the interrupted code
-    /// uses: not the handler, not what it calls, and not this library's dispatch code (small and
-    /// free of vector code as compiled today, which nothing guarantees). Rust code may use SSE
-    /// registers for any copy, so this is for handlers whose generated code has been checked,
-    /// and for measuring what the `xsave` costs.
-    pub unsafe fn uintr_without_xsave(mut self) -> Self {
-        self.uintr.xsave = false;
         self
     }
 
@@ -196,16 +183,8 @@ impl ReceiverBuilder {
 }
 
 impl Receiver {
-    /// Registers the calling thread with the default backend and all 64 vectors; see
-    /// [`ReceiverBuilder::register`].
-    pub fn register<F>(handler: F) -> Result<Receiver>
-    where
-        F: FnMut(Vector) + 'static,
-    {
-        ReceiverBuilder::default().register(handler)
-    }
-
-    /// Options for registering a receiver.
+    /// Options for registering a receiver: `Receiver::builder().register(handler)` registers
+    /// the calling thread with the default backend and all 64 vectors.
     pub fn builder() -> ReceiverBuilder {
         ReceiverBuilder::default()
     }

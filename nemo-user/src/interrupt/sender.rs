@@ -113,11 +113,6 @@ impl Sender {
         self.shared.doorbell()
     }
 
-    /// The vector this sender posts.
-    pub fn vector(&self) -> Vector {
-        self.vector
-    }
-
     /// The endpoint this sender is connected to.
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(self.shared.clone())

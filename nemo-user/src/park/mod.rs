@@ -34,7 +34,7 @@
 //! let req = ParkRequest { word: &word, expected: 4, deadline: None, shared: false };
 //! assert_eq!(FutexPark.park(&req), WaitOutcome::Woken);
 //! // It holds 5 and nobody wakes us: the deadline ends the wait.
-//! let d = Deadline::after(Duration::from_millis(1));
+//! let d = Deadline::from(Duration::from_millis(1));
 //! let req = ParkRequest { word: &word, expected: 5, deadline: Some(&d), shared: false };
 //! assert_eq!(FutexPark.park(&req), WaitOutcome::TimedOut);
 //! assert!(d.has_passed());

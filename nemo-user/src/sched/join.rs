@@ -9,36 +9,77 @@
 //!   it never unwinds through the coroutine boundary or the worker loop.
 
 use std::any::Any;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::condvar::Condvar;
+use crate::error::Error;
 
-/// Why [`JoinHandle::join`] has no value for the task.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum JoinError {
-    /// The task panicked; the payload is what it panicked with.
-    #[error("the task panicked: {}", panic_message(.0.as_ref()))]
+/// Why [`JoinHandle::join`] has no value for the task: it panicked, or it never ran because its
+/// worker could not map its stack. `Display` says which, with the panic's message or the error.
+pub struct JoinError(Cause);
+
+enum Cause {
     Panicked(Box<dyn Any + Send + 'static>),
-    /// The task never ran: the worker could not allocate its stack.
-    #[error("the task's stack could not be allocated: {0}")]
-    Stack(std::io::Error),
+    NotStarted(Error),
 }
 
 impl JoinError {
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError(Cause::Panicked(payload))
+    }
+
+    pub(crate) fn not_started(e: Error) -> JoinError {
+        JoinError(Cause::NotStarted(e))
+    }
+
+    /// What the task panicked with (for `std::panic::resume_unwind`, or to downcast), or, for a
+    /// task that never ran, the error that kept it from starting
+    /// ([`ErrorKind::Os`](crate::ErrorKind::Os): the stack could not be mapped).
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, Error> {
+        match self.0 {
+            Cause::Panicked(payload) => Ok(payload),
+            Cause::NotStarted(e) => Err(e),
+        }
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "(a non-string payload)"
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Cause::Panicked(payload) => {
+                let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+                    s
+                } else if let Some(s) = payload.downcast_ref::<String>() {
+                    s
+                } else {
+                    "(a non-string payload)"
+                };
+                write!(f, "the task panicked: {message}")
+            }
+            Cause::NotStarted(e) => e.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Cause::Panicked(_) => f
+                .debug_tuple("Panicked")
+                .field(&format_args!("{self}"))
+                .finish(),
+            Cause::NotStarted(e) => f.debug_tuple("NotStarted").field(e).finish(),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            Cause::Panicked(_) => None,
+            Cause::NotStarted(e) => Some(e),
+        }
     }
 }
 
@@ -97,11 +138,29 @@ impl<T> JoinHandle<T> {
         self.slot.lock().is_some()
     }
 
-    /// Blocks the calling OS thread until the task has finished, and returns its result.
+    /// Blocks the calling OS thread until the task has finished, and returns its result, or why
+    /// there is none: the task panicked (the payload is [`JoinError::try_into_panic`]'s), or it
+    /// never ran because its worker could not map its stack.
     ///
     /// Called from inside a task, it suspends that task (the wait is one on nemo's condvar, which
     /// parks tasks rather than their worker), so a task may join one that has not started yet,
     /// even on a runtime with one worker.
+    ///
+    /// ```
+    /// use nemo_user::{BackendKind, ErrorKind, sched::Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).backend(BackendKind::Poll).build()?;
+    /// assert_eq!(rt.spawn(|| 6 * 7).join().ok(), Some(42));
+    /// let panicked = rt.spawn(|| panic!("on purpose")).join().unwrap_err();
+    /// assert_eq!(panicked.to_string(), "the task panicked: on purpose");
+    /// let payload = panicked.try_into_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"on purpose"));
+    ///
+    /// let rt = Runtime::builder().workers(1).stack_size(1 << 60).backend(BackendKind::Poll).build()?;
+    /// let never_ran = rt.spawn(|| ()).join().unwrap_err();
+    /// assert_eq!(never_ran.try_into_panic().unwrap_err().kind(), ErrorKind::Os);
+    /// # Ok::<(), nemo_user::Error>(())
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         let slot = self.slot.lock();
         let mut slot = self

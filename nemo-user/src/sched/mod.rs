@@ -131,7 +131,7 @@
 //! let total: u64 = tasks.into_iter().map(|t| t.join().unwrap()).sum();
 //! assert_eq!(total, (0..8).sum::<u64>() * (0..10_000).sum::<u64>());
 //! rt.shutdown();
-//! # Ok::<(), nemo_user::sched::SchedError>(())
+//! # Ok::<(), nemo_user::Error>(())
 //! ```
 
 mod join;
@@ -157,14 +157,13 @@ use std::thread;
 use std::time::Duration;
 
 use crate::backend::BackendKind;
-use crate::timer::{Idle, TimerThread};
+use crate::error::{Repr, Result};
+use crate::timer::{Idle, TimerCore, TimerThread};
 
 pub use self::join::{JoinError, JoinHandle};
 pub use self::kick::Unparker;
 pub use self::preemptible::preemptible;
-pub use self::task::{
-    current_unparker, current_worker, park, safepoint, set_latency_critical, yield_now,
-};
+pub use self::task::{current_unparker, park, safepoint, set_latency_critical, yield_now};
 
 /// The vector of a worker's receiver that quantum ticks arrive on. A runtime that brings a tick
 /// source of its own — a per-core hardware timer such as xUI's KB timer, armed by a task on its
@@ -177,29 +176,6 @@ use self::queue::SharedQueue;
 use self::task::Body;
 use self::wakeup::WorkerState;
 use self::worker::WorkerSetup;
-
-/// Why a runtime could not be built or changed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SchedError {
-    /// `workers(0)`.
-    #[error("a runtime needs at least one worker")]
-    NoWorkers,
-    /// A worker index past the last worker.
-    #[error("no worker {index}: the runtime has {workers}")]
-    NoSuchWorker {
-        /// The index asked for.
-        index: usize,
-        /// How many workers there are.
-        workers: usize,
-    },
-    /// A worker's receiver or timer could not be set up (e.g. the backend is not available).
-    #[error(transparent)]
-    Nemo(#[from] crate::Error),
-    /// A thread could not be spawned.
-    #[error("spawning a thread: {0}")]
-    Thread(#[from] std::io::Error),
-}
 
 /// How a [`Runtime`] is set up.
 #[derive(Debug, Clone)]
@@ -269,27 +245,30 @@ impl Builder {
 
     /// Starts the timer thread and the workers, and waits until every worker has registered its
     /// receiver and armed its timer.
-    pub fn build(self) -> Result<Runtime, SchedError> {
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for
+    /// `workers(0)`; [`ErrorKind::Os`](crate::ErrorKind::Os) if a thread could not be spawned;
+    /// the receiver's and the timer's registration errors (a backend that cannot run here, say).
+    pub fn build(self) -> Result<Runtime> {
         if self.workers == 0 {
-            return Err(SchedError::NoWorkers);
+            return Err(Repr::NoWorkers.into());
         }
         // Before any task runs: condvar and event waits inside tasks suspend the task.
         crate::wake::task::register_current(waiter::current);
         crate::interrupt::resume::register(preemptible::redirect);
         // Before any tick: the stub's save area and the code it never interrupts.
         preemptible::prepare();
-        let timers = Arc::new(TimerThread::spawn(self.timer_idle)?);
+        let timers = Arc::new(TimerCore::builder().wait(self.timer_idle).spawn()?);
         let queue = Arc::new(SharedQueue::new());
         let mut rt = Runtime {
             queue,
             states: Vec::with_capacity(self.workers),
             threads: Vec::with_capacity(self.workers),
-            backend: BackendKind::Poll,
             timers: Some(timers),
         };
         let (ready_tx, ready_rx) = mpsc::channel();
         for index in 0..self.workers {
-            let state = Arc::new(WorkerState::new(index, self.quantum));
+            let state = Arc::new(WorkerState::new(self.quantum));
             let setup = WorkerSetup {
                 state: Arc::clone(&state),
                 queue: Arc::clone(&rt.queue),
@@ -302,16 +281,18 @@ impl Builder {
             // On error `rt`'s drop closes the queue and joins the workers started so far.
             let handle = thread::Builder::new()
                 .name(format!("nemo-sched-{index}"))
-                .spawn(move || worker::run(setup, ready))?;
+                .spawn(move || worker::run(setup, ready))
+                .map_err(|e| Repr::Spawn(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
             rt.states.push(state);
             rt.threads.push(handle);
         }
         drop(ready_tx);
         for _ in 0..self.workers {
             match ready_rx.recv() {
-                Ok(Ok(kind)) => rt.backend = kind,
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => return Err(std::io::Error::other("a worker thread died").into()),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+                // A worker only dies before reporting on a bug of this module.
+                Err(_) => return Err(Repr::Spawn(libc::EIO).into()),
             }
         }
         Ok(rt)
@@ -346,7 +327,6 @@ pub struct Runtime {
     queue: Arc<SharedQueue>,
     states: Vec<Arc<WorkerState>>,
     threads: Vec<thread::JoinHandle<()>>,
-    backend: BackendKind,
     /// Dropped after the workers are joined (their timers must go first).
     timers: Option<Arc<TimerThread>>,
 }
@@ -378,25 +358,13 @@ impl Runtime {
         JoinHandle::new(slot)
     }
 
-    /// The number of workers.
-    pub fn workers(&self) -> usize {
-        self.states.len()
-    }
-
-    /// The backend the workers' receivers run.
-    pub fn backend(&self) -> BackendKind {
-        self.backend
-    }
-
-    /// Worker `index`'s quantum.
-    pub fn quantum(&self, index: usize) -> Result<Duration, SchedError> {
-        Ok(self.state(index)?.quantum())
-    }
-
     /// Changes worker `index`'s quantum (zero: no preemption), from any thread, with effect at
     /// once: a busy worker's timer is re-armed to tick one new quantum from now.
-    pub fn set_quantum(&self, index: usize, quantum: Duration) -> Result<(), SchedError> {
-        Ok(self.state(index)?.set_quantum(quantum)?)
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for an
+    /// `index` past the last worker; the timer's errors when it is re-armed.
+    pub fn set_quantum(&self, index: usize, quantum: Duration) -> Result<()> {
+        self.state(index)?.set_quantum(quantum)
     }
 
     /// Each worker's counts so far.
@@ -419,14 +387,14 @@ impl Runtime {
         drop(self);
     }
 
-    fn state(&self, index: usize) -> Result<&WorkerState, SchedError> {
-        self.states
-            .get(index)
-            .map(|s| &**s)
-            .ok_or(SchedError::NoSuchWorker {
+    fn state(&self, index: usize) -> Result<&WorkerState> {
+        self.states.get(index).map(|s| &**s).ok_or_else(|| {
+            Repr::NoSuchWorker {
                 index,
                 workers: self.states.len(),
-            })
+            }
+            .into()
+        })
     }
 }
 

@@ -103,7 +103,7 @@ thread_local! {
 ///     s.join().unwrap();
 /// }
 /// rt.shutdown();
-/// # Ok::<(), nemo_user::sched::SchedError>(())
+/// # Ok::<(), nemo_user::Error>(())
 /// ```
 pub fn preemptible<R>(f: impl FnOnce() -> R) -> R {
     let Some(worker) = super::task::current_worker_state() else {

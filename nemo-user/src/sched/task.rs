@@ -34,6 +34,7 @@ use super::region;
 use super::stack::TaskStack;
 use super::switch::{Spawned, Started, Switch};
 use super::wakeup::WorkerState;
+use crate::error::Repr;
 
 #[derive(Clone, Copy)]
 struct Current {
@@ -62,7 +63,8 @@ where
         let stack = match TaskStack::new(stack_size) {
             Ok(stack) => stack,
             Err(e) => {
-                slot.complete(Err(JoinError::Stack(e)));
+                let errno = e.raw_os_error().unwrap_or(libc::EINVAL);
+                slot.complete(Err(JoinError::not_started(Repr::Stack(errno).into())));
                 return None;
             }
         };
@@ -74,7 +76,7 @@ where
                     worker: Arc::as_ptr(token.worker()),
                     token: Arc::as_ptr(&token),
                 }));
-                let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panicked);
+                let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
                 CURRENT.set(None);
                 slot.complete(outcome);
             },
@@ -233,11 +235,4 @@ pub fn set_latency_critical(critical: bool) {
         // SAFETY: valid while `CURRENT` is `Some` (module invariants).
         unsafe { &*current.token }.set_latency_critical(critical);
     }
-}
-
-/// The index of the worker running the calling task, or `None` outside a task.
-pub fn current_worker() -> Option<usize> {
-    let current = CURRENT.get()?;
-    // SAFETY: valid while `CURRENT` is `Some` (module invariants).
-    Some(unsafe { &*current.worker }.index)
 }

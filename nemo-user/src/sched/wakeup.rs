@@ -32,7 +32,6 @@ pub(crate) const KICK: u64 = 2;
 /// What other threads may read or set about one worker.
 #[derive(Debug)]
 pub(crate) struct WorkerState {
-    pub(crate) index: usize,
     /// Set by the tick handler, taken by the running task's next safepoint.
     pub(crate) preempt_requested: AtomicBool,
     /// The quantum in nanoseconds; 0 disables preemption.
@@ -52,9 +51,8 @@ pub(crate) struct WorkerState {
 }
 
 impl WorkerState {
-    pub(crate) fn new(index: usize, quantum: Duration) -> WorkerState {
+    pub(crate) fn new(quantum: Duration) -> WorkerState {
         WorkerState {
-            index,
             preempt_requested: AtomicBool::new(false),
             quantum_ns: AtomicU64::new(duration_ns(quantum)),
             started: AtomicU64::new(0),

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use crate::clock::{monotonic_ns, timespec_of_ns, tsc_ghz};
 use crate::futex;
-use crate::wait::Clock;
 
 /// Ticks of a [`DeadlineClock`].
 pub(crate) type Ticks = u64;
@@ -77,7 +76,7 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline_ns: Option<u6
     let r = unsafe {
         futex::wait_with_op(
             word.as_ptr(),
-            futex::wait_op(false, Clock::Monotonic),
+            futex::wait_op(false, libc::CLOCK_MONOTONIC),
             expected,
             at.as_ref(),
             futex::MATCH_ANY,

@@ -42,7 +42,7 @@
 //! use std::time::Duration;
 //! use nemo_user::BackendKind;
 //! use nemo_user::interrupt::Receiver;
-//! use nemo_user::timer::{Arm, TimerThread, Idle};
+//! use nemo_user::timer::{Arm, Idle, TimerCore};
 //!
 //! const TICK: u64 = 1;
 //! let preempt = Arc::new(AtomicBool::new(false));
@@ -50,7 +50,7 @@
 //! let rx = Receiver::builder()
 //!     .backend(BackendKind::Poll)
 //!     .register(move |_| p.store(true, Ordering::Relaxed))?;
-//! let timers = TimerThread::spawn(Idle::Sleep)?;
+//! let timers = TimerCore::builder().wait(Idle::Sleep).spawn()?;
 //! let quantum = timers.core().arm(&rx.endpoint(), TICK, Arm::Periodic(Duration::from_micros(500)))?;
 //! let mut slices = 0;
 //! while slices < 3 {
@@ -108,13 +108,6 @@ pub struct TickStats {
     /// Expirations that did not: the vector was still pending, the source skipped periods it
     /// was late for, or the receiver had gone.
     pub coalesced: u64,
-}
-
-impl TickStats {
-    /// Every expiration: `delivered + coalesced`.
-    pub fn expirations(&self) -> u64 {
-        self.delivered + self.coalesced
-    }
 }
 
 /// A timer: periodic or one-shot ticks on a receiver's vector. Dropping it cancels it.

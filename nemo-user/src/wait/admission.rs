@@ -310,7 +310,7 @@ impl Drop for SpinPermit {
 ///
 /// let cv = RawCondvar::new();
 /// let mut t = cv.begin_wait();
-/// let deadline = Deadline::after(Duration::from_millis(1));
+/// let deadline = Deadline::from(Duration::from_millis(1));
 /// if let Ok(req) = cv.prepare_park(&mut t, Some(&deadline)) {
 ///     let registered = ParkedHere::register();
 ///     FutexPark.park(&req); // a shim makes its own (cancellable) call here

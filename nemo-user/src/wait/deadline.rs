@@ -2,7 +2,7 @@
 //! `pthread_cond_clockwait` take them.
 //!
 //! A deadline is an absolute `timespec` on a [`Clock`] (checked once, when it is made: a
-//! `tv_nsec` outside `0..1e9` is refused). Relative timeouts ([`Deadline::after`]) are converted
+//! `tv_nsec` outside `0..1e9` is refused). Relative timeouts (`Deadline::from(duration)`) are converted
 //! once, on `CLOCK_MONOTONIC`, so a wait never restarts its timeout after a spurious return. Every rung of the wait ladder compares against the deadline's
 //! own clock, and the park rung hands the absolute time to the kernel, so a timed wait never
 //! returns before the deadline as measured on that clock.
@@ -17,25 +17,16 @@ pub enum Clock {
     /// `CLOCK_REALTIME` (id 0): wall-clock time; the POSIX default for condition variables.
     #[default]
     Realtime,
-    /// `CLOCK_MONOTONIC` (id 1): never jumps; what [`Deadline::after`] uses.
+    /// `CLOCK_MONOTONIC` (id 1): never jumps; what `Deadline::from(duration)` uses.
     Monotonic,
 }
 
 impl Clock {
-    /// The `clockid_t` of this clock.
-    pub const fn id(self) -> libc::clockid_t {
+    /// The `clockid_t` of this clock (`libc::clockid_t::from(clock)` outside the crate).
+    pub(crate) const fn id(self) -> libc::clockid_t {
         match self {
             Clock::Realtime => libc::CLOCK_REALTIME,
             Clock::Monotonic => libc::CLOCK_MONOTONIC,
-        }
-    }
-
-    /// The clock with this `clockid_t`, if it is one a condition variable can use.
-    pub const fn from_id(id: libc::clockid_t) -> Option<Clock> {
-        match id {
-            libc::CLOCK_REALTIME => Some(Clock::Realtime),
-            libc::CLOCK_MONOTONIC => Some(Clock::Monotonic),
-            _ => None,
         }
     }
 
@@ -50,6 +41,28 @@ impl Clock {
         Timespec {
             sec: ts.tv_sec,
             nsec: ts.tv_nsec as u32,
+        }
+    }
+}
+
+/// The `clockid_t` of the clock (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`).
+impl From<Clock> for libc::clockid_t {
+    fn from(clock: Clock) -> libc::clockid_t {
+        clock.id()
+    }
+}
+
+/// The clock with this `clockid_t`, if it is one a condition variable can use; any other id is
+/// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (`EINVAL`, as
+/// `pthread_condattr_setclock` answers).
+impl TryFrom<libc::clockid_t> for Clock {
+    type Error = crate::Error;
+
+    fn try_from(id: libc::clockid_t) -> Result<Clock> {
+        match id {
+            libc::CLOCK_REALTIME => Ok(Clock::Realtime),
+            libc::CLOCK_MONOTONIC => Ok(Clock::Monotonic),
+            _ => Err(Repr::InvalidClock(id).into()),
         }
     }
 }
@@ -139,7 +152,7 @@ impl Timespec {
 /// use nemo_user::wait::{Clock, Deadline};
 /// use std::time::Duration;
 ///
-/// let d = Deadline::after(Duration::from_millis(5));
+/// let d = Deadline::from(Duration::from_millis(5));
 /// assert_eq!(d.clock(), Clock::Monotonic);
 /// assert!(!d.has_passed());
 /// std::thread::sleep(Duration::from_millis(6));
@@ -172,8 +185,8 @@ impl Deadline {
         })
     }
 
-    /// `timeout` from now, on `CLOCK_MONOTONIC`.
-    pub fn after(timeout: Duration) -> Self {
+    /// `timeout` from now, on `CLOCK_MONOTONIC` (`Deadline::from(timeout)` outside the crate).
+    pub(crate) fn after(timeout: Duration) -> Self {
         Self::after_on(Clock::Monotonic, timeout)
     }
 
@@ -250,10 +263,14 @@ mod tests {
     #[test]
     fn clock_ids_round_trip() {
         for c in [Clock::Realtime, Clock::Monotonic] {
-            assert_eq!(Clock::from_id(c.id()), Some(c));
+            assert_eq!(Clock::try_from(libc::clockid_t::from(c)), Ok(c));
         }
-        assert_eq!(Clock::from_id(libc::CLOCK_PROCESS_CPUTIME_ID), None);
-        assert_eq!(Clock::default().id(), 0);
+        let e = Clock::try_from(libc::CLOCK_PROCESS_CPUTIME_ID).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.errno()),
+            (ErrorKind::InvalidArgument, libc::EINVAL)
+        );
+        assert_eq!(libc::clockid_t::from(Clock::default()), 0);
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn monitor<T>(
 
 /// Whether the CPU has WAITPKG (`umonitor`/`umwait`), from CPUID, cached after the first call.
 #[inline]
-pub fn waitpkg() -> bool {
+pub(crate) fn waitpkg() -> bool {
     use std::sync::atomic::{AtomicU8, Ordering};
     static CACHE: AtomicU8 = AtomicU8::new(0);
     match CACHE.load(Ordering::Relaxed) {

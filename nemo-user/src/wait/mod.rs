@@ -67,7 +67,7 @@
 //!
 //! let policy = WaitPolicy::default();       // the process-wide default
 //! assert!(policy.parks());
-//! let deadline = Deadline::after(Duration::from_millis(10));
+//! let deadline = Deadline::from(Duration::from_millis(10));
 //! assert!(!deadline.has_passed());
 //! ```
 
@@ -80,7 +80,7 @@ mod policy;
 pub(crate) mod stats;
 
 pub use deadline::{Clock, Deadline};
-pub use ladder::waitpkg;
+
 pub use policy::{PolicyClass, WaitPolicy, set_default_policy};
 pub use stats::{CondvarSpinStats, SpinStats, spin_stats};
 

@@ -262,16 +262,19 @@ pub enum PolicyClass {
     SpinOnly,
 }
 
-impl PolicyClass {
-    /// The policy this class stands for, now.
-    pub fn policy(self) -> WaitPolicy {
-        match self {
+/// The policy a class stands for, now (`Default`: the process-wide default at the time of the
+/// call).
+impl From<PolicyClass> for WaitPolicy {
+    fn from(class: PolicyClass) -> WaitPolicy {
+        match class {
             PolicyClass::Default => default_policy(),
             PolicyClass::ParkOnly => WaitPolicy::park_only(),
             PolicyClass::SpinOnly => WaitPolicy::spin_only(),
         }
     }
+}
 
+impl PolicyClass {
     pub(crate) const fn bits(self) -> u32 {
         match self {
             PolicyClass::Default => 0,
@@ -338,7 +341,13 @@ mod tests {
         ] {
             assert_eq!(PolicyClass::from_bits(c.bits()), c);
         }
-        assert_eq!(PolicyClass::ParkOnly.policy(), WaitPolicy::park_only());
-        assert_eq!(PolicyClass::SpinOnly.policy(), WaitPolicy::spin_only());
+        assert_eq!(
+            WaitPolicy::from(PolicyClass::ParkOnly),
+            WaitPolicy::park_only()
+        );
+        assert_eq!(
+            WaitPolicy::from(PolicyClass::SpinOnly),
+            WaitPolicy::spin_only()
+        );
     }
 }

@@ -57,15 +57,6 @@ pub struct SpinStats {
 }
 
 impl SpinStats {
-    /// The share of started spins that caught their wakeup (0 when none started).
-    pub fn catch_rate(&self) -> f64 {
-        if self.spins == 0 {
-            0.0
-        } else {
-            self.caught as f64 / self.spins as f64
-        }
-    }
-
     fn add(&mut self, o: &SpinStats) {
         self.waits += o.waits;
         self.windows += o.windows;
@@ -288,7 +279,6 @@ mod tests {
         let s = stats_of(addr);
         assert_eq!((s.waits, s.windows, s.spins, s.caught), (2, 2, 2, 1));
         assert_eq!((s.spin_ns, s.wasted_ns, s.parks), (140, 40, 1));
-        assert!((s.catch_rate() - 0.5).abs() < 1e-9);
         assert!(spin_stats().iter().any(|r| r.addr == addr && r.stats == s));
     }
 

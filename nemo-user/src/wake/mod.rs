@@ -143,7 +143,7 @@ impl InterruptPark {
     }
 
     /// The backend asked for (`None`: the process default).
-    pub const fn backend(&self) -> Option<BackendKind> {
+    pub(crate) const fn backend(&self) -> Option<BackendKind> {
         self.backend
     }
 

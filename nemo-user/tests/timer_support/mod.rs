@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nemo_user::BackendKind;
 use nemo_user::interrupt::Receiver;
-use nemo_user::timer::{Arm, Idle, Timer, TimerThread};
+use nemo_user::timer::{Arm, Idle, Timer, TimerCore, TimerThread};
 
 /// The vector ticks arrive on.
 pub const TICK: u64 = 9;
@@ -72,9 +72,12 @@ impl Ticked {
     pub fn arm(&mut self, source: Source, arm: Arm) -> Timer<'static> {
         match source {
             Source::Thread(wait) => {
-                let tt = self
-                    .timer_thread
-                    .get_or_insert_with(|| TimerThread::spawn(wait).expect("timer thread"));
+                let tt = self.timer_thread.get_or_insert_with(|| {
+                    TimerCore::builder()
+                        .wait(wait)
+                        .spawn()
+                        .expect("timer thread")
+                });
                 tt.core().arm(&self.rx.endpoint(), TICK, arm).expect("arm")
             }
             Source::Posix => Timer::posix(&self.rx.endpoint(), TICK, arm).expect("posix timer"),

@@ -1,7 +1,8 @@
 //! The clock: `CLOCK_MONOTONIC` nanoseconds, the TSC, and the TSC's rate.
 //!
-//! One place for every time source the crate (and the benchmark and shim built on it) reads:
-//! the timer core's deadlines, handler timestamps, the benchmark's sample stamps.
+//! One place for every time source of the crates above this one: `nemo-user`'s deadlines,
+//! timer core and handler timestamps, the benchmark's sample stamps. It lives here, beside the
+//! instructions, because it is one: `rdtsc` and `clock_gettime` wrapped, nothing of nemo's.
 //!
 //! The TSC is a usable clock only where it is *invariant* (`CPUID.80000007H:EDX[8]`: it ticks at
 //! a constant rate in every P- and C-state, synchronised across cores); its rate is then measured
@@ -52,7 +53,7 @@ pub fn timespec_of_ns(ns: u64) -> libc::timespec {
 pub fn timestamp() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        uintr_sys::instructions::rdtsc()
+        crate::instructions::rdtsc()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
