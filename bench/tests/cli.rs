@@ -627,7 +627,10 @@ fn repeat_gives_every_ratio_an_interval_and_judges_the_targets() {
         .find(|t| t["mechanism"] == "nemo_condvar_park" && t["versus"] == "futex")
         .expect("the long-gap target is judged");
     assert_eq!(long["regime"], "long-gap");
+    assert_eq!(long["versus_regime"], "long-gap");
+    assert_eq!(long["statistic"], long["versus_statistic"]);
     assert_eq!(long["bound"], 1.05);
+    assert_eq!(long["bound_is"], "at_most");
     assert!(
         ["met", "missed", "not distinguishable"].contains(&long["verdict"].as_str().unwrap_or("")),
         "{long}"

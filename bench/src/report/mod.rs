@@ -118,6 +118,8 @@ pub enum Stat {
     LastP50,
     /// Median σ of the waiters' wake times per broadcast.
     SigmaP50,
+    /// One of the scenario's own columns (`get_p99` of `hol`, `am_p50` of `kick`).
+    Extra(&'static str),
 }
 
 impl Stat {
@@ -128,12 +130,13 @@ impl Stat {
             Stat::P99 => "p99",
             Stat::LastP50 => "last_p50",
             Stat::SigmaP50 => "sigma_p50",
+            Stat::Extra(name) => name,
         }
     }
 }
 
 /// One repetition's statistics.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RepStats {
     /// Median latency.
     pub p50: u64,
@@ -143,25 +146,34 @@ pub struct RepStats {
     pub last_p50: Option<u64>,
     /// Broadcasts: the median σ of wake times.
     pub sigma_p50: Option<u64>,
+    /// The scenario's own columns.
+    pub extra: Vec<(&'static str, f64)>,
 }
 
 impl RepStats {
-    fn of(summary: &Summary, broadcast: Option<&BroadcastSummary>) -> RepStats {
+    fn of(m: &Measurement, summary: &Summary, broadcast: Option<&BroadcastSummary>) -> RepStats {
         RepStats {
             p50: summary.p50,
             p99: summary.p99,
             last_p50: broadcast.map(|b| b.last.p50),
             sigma_p50: broadcast.map(|b| b.sigma.p50),
+            extra: m.extra.clone(),
         }
     }
 
     /// The value of `stat`, if this repetition has it.
-    pub fn get(&self, stat: Stat) -> Option<u64> {
+    pub fn get(&self, stat: Stat) -> Option<f64> {
         match stat {
-            Stat::P50 => Some(self.p50),
-            Stat::P99 => Some(self.p99),
-            Stat::LastP50 => self.last_p50,
-            Stat::SigmaP50 => self.sigma_p50,
+            Stat::P50 => Some(self.p50 as f64),
+            Stat::P99 => Some(self.p99 as f64),
+            Stat::LastP50 => self.last_p50.map(|v| v as f64),
+            Stat::SigmaP50 => self.sigma_p50.map(|v| v as f64),
+            Stat::Extra(name) => self
+                .extra
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|&(_, v)| v)
+                .filter(|v| v.is_finite()),
         }
     }
 }
@@ -186,7 +198,7 @@ impl Measured {
     pub fn of_repetitions(reps: Vec<Measurement>) -> Option<Measured> {
         let repetitions = reps
             .iter()
-            .map(|m| summaries(m).map(|(s, b)| RepStats::of(&s, b.as_ref())))
+            .map(|m| summaries(m).map(|(s, b)| RepStats::of(m, &s, b.as_ref())))
             .collect::<Option<Vec<_>>>()?;
         let measurement = Measurement::pool(&reps)?;
         let (summary, broadcast) = summaries(&measurement)?;
@@ -224,12 +236,23 @@ impl Ratio {
     /// `value`'s repetitions over `base`'s, paired in run order; `None` when no pair has both
     /// values and a non-zero baseline.
     pub fn of(value: &Measured, base: &Measured, stat: Stat) -> Option<Ratio> {
+        Ratio::of_stats(value, stat, base, stat)
+    }
+
+    /// `value`'s `stat` over `base`'s `base_stat`, repetitions paired in run order (`value`
+    /// and `base` may be one row, for a ratio of two of its columns).
+    pub fn of_stats(
+        value: &Measured,
+        stat: Stat,
+        base: &Measured,
+        base_stat: Stat,
+    ) -> Option<Ratio> {
         let ratios: Vec<f64> = value
             .repetitions
             .iter()
             .zip(&base.repetitions)
-            .filter_map(|(v, b)| match (v.get(stat), b.get(stat)) {
-                (Some(v), Some(b)) if b > 0 => Some(v as f64 / b as f64),
+            .filter_map(|(v, b)| match (v.get(stat), b.get(base_stat)) {
+                (Some(v), Some(b)) if b > 0.0 => Some(v / b),
                 _ => None,
             })
             .collect();

@@ -441,14 +441,7 @@ fn verdicts(report: &Report, scenario: &str) -> String {
     let mut out = String::from("   targets:\n");
     for j in judged {
         let t = j.target;
-        let what = format!(
-            "{} {} / {} {} ≤ {}×",
-            t.regime,
-            t.mechanism,
-            t.versus,
-            t.stat.as_str(),
-            t.bound
-        );
+        let what = t.describe();
         let _ = match j.outcome {
             Some((r, v)) => {
                 let interval = r.interval.map_or(String::new(), |i| {

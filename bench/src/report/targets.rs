@@ -1,26 +1,34 @@
-//! The project's targets as data: each a ratio of two rows measured in the same run, with a
-//! bound, judged on the median of paired repetitions and its 95 % interval.
+//! The project's targets as data: each a ratio of two rows measured in the same run (or of two
+//! columns of one row, or of one row in two regimes), with a bound, judged on the median of
+//! paired repetitions and its 95 % interval.
 
 use super::{Ratio, Report, Stat};
 
-/// One target: `mechanism`'s `stat` over `versus`'s, in one regime of one scenario, at most
-/// `bound`.
+/// One target: `mechanism`'s `stat` in `regime` over `versus`'s `versus_stat` in
+/// `versus_regime`, at most `bound` (at least, with `at_least`), in one scenario.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Target {
     /// Scenario id.
     pub scenario: &'static str,
-    /// Regime.
+    /// Regime of the mechanism judged.
     pub regime: &'static str,
     /// The mechanism judged.
     pub mechanism: &'static str,
+    /// The statistic judged.
+    pub stat: Stat,
     /// The mechanism it is compared with.
     pub versus: &'static str,
-    /// The statistic compared.
-    pub stat: Stat,
-    /// The largest ratio that meets the target.
+    /// The regime of the row it is compared with (usually `regime`).
+    pub versus_regime: &'static str,
+    /// The statistic it is compared with (usually `stat`).
+    pub versus_stat: Stat,
+    /// The ratio's bound.
     pub bound: f64,
+    /// Whether the bound is a floor (goodput) rather than a ceiling (latency).
+    pub at_least: bool,
 }
 
+/// `mechanism` over `versus`, one statistic, one regime, at most `bound`.
 const fn target(
     scenario: &'static str,
     regime: &'static str,
@@ -33,9 +41,42 @@ const fn target(
         scenario,
         regime,
         mechanism,
-        versus,
         stat,
+        versus,
+        versus_regime: regime,
+        versus_stat: stat,
         bound,
+        at_least: false,
+    }
+}
+
+/// One row's `stat` with a quantum over the same row without preemption (`hol`).
+const fn preemption(mechanism: &'static str, stat: Stat, bound: f64, at_least: bool) -> Target {
+    Target {
+        scenario: "hol",
+        regime: "50% q20us",
+        mechanism,
+        stat,
+        versus: mechanism,
+        versus_regime: "50% none",
+        versus_stat: stat,
+        bound,
+        at_least,
+    }
+}
+
+/// A kick's wake → running latency over the raw active message of its backend, one row.
+const fn kick(mechanism: &'static str) -> Target {
+    Target {
+        scenario: "kick",
+        regime: "busy worker",
+        mechanism,
+        stat: Stat::P50,
+        versus: mechanism,
+        versus_regime: "busy worker",
+        versus_stat: Stat::Extra("am_p50"),
+        bound: 1.10,
+        at_least: false,
     }
 }
 
@@ -116,7 +157,53 @@ pub static TARGETS: &[Target] = &[
         Stat::P50,
         0.5,
     ),
+    // xUI Fig. 7 at 50 % load and a 20 µs quantum, on each backend (the best one here counts).
+    preemption("nemo_signal", Stat::Extra("get_p99"), 0.1, false),
+    preemption("nemo_poll", Stat::Extra("get_p99"), 0.1, false),
+    preemption("nemo_uintr", Stat::Extra("get_p99"), 0.1, false),
+    preemption("nemo_signal", Stat::Extra("goodput_kreq_s"), 0.9, true),
+    preemption("nemo_poll", Stat::Extra("goodput_kreq_s"), 0.9, true),
+    preemption("nemo_uintr", Stat::Extra("goodput_kreq_s"), 0.9, true),
+    kick("nemo_signal"),
+    kick("nemo_poll"),
+    kick("nemo_uintr"),
 ];
+
+impl Target {
+    /// The target in words: `long-gap nemo_condvar_park / futex p50 ≤ 1.05×`;
+    /// `nemo_poll get_p99: 50% q20us / 50% none ≤ 0.1×` across regimes;
+    /// `busy worker nemo_poll: p50 / am_p50 ≤ 1.1×` for two columns of one row.
+    pub fn describe(&self) -> String {
+        let op = if self.at_least { "≥" } else { "≤" };
+        let (regime, stat, versus_stat) =
+            (self.regime, self.stat.as_str(), self.versus_stat.as_str());
+        let ratio = if self.versus_regime != self.regime {
+            format!(
+                "{} {stat}: {regime} / {} {}",
+                self.mechanism,
+                self.versus_regime,
+                if self.versus == self.mechanism {
+                    ""
+                } else {
+                    self.versus
+                }
+            )
+        } else if self.stat != self.versus_stat {
+            format!(
+                "{regime} {}: {stat} / {}{versus_stat}",
+                self.mechanism,
+                if self.versus == self.mechanism {
+                    String::new()
+                } else {
+                    format!("{} ", self.versus)
+                }
+            )
+        } else {
+            format!("{regime} {} / {} {stat}", self.mechanism, self.versus)
+        };
+        format!("{} {op} {}×", ratio.trim_end(), self.bound)
+    }
+}
 
 /// How a target fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,13 +232,14 @@ impl Verdict {
         }
     }
 
-    /// Judges `ratio` against `bound`.
-    pub fn of(ratio: &Ratio, bound: f64) -> Verdict {
+    /// Judges `ratio` against `bound`, a ceiling (or a floor, with `at_least`).
+    pub fn of(ratio: &Ratio, bound: f64, at_least: bool) -> Verdict {
+        let meets = |x: f64| if at_least { x > bound } else { x < bound };
         match ratio.interval {
             Some(i) if i.contains(bound) => Verdict::NotDistinguishable,
-            Some(i) if i.high < bound => Verdict::Met,
+            Some(i) if meets(i.low) && meets(i.high) => Verdict::Met,
             Some(_) => Verdict::Missed,
-            None if ratio.median <= bound => Verdict::MetOnce,
+            None if meets(ratio.median) || ratio.median == bound => Verdict::MetOnce,
             None => Verdict::MissedOnce,
         }
     }
@@ -168,22 +256,22 @@ pub struct Judged {
 
 /// The targets of the scenarios in `report` whose rows were both run (measured or not).
 pub fn judge(report: &Report) -> Vec<Judged> {
-    let ran = |t: &Target, m: &str| {
+    let ran = |t: &Target, regime: &str, m: &str| {
         report
             .rows
             .iter()
-            .any(|r| r.scenario == t.scenario && r.regime == t.regime && r.mechanism == m)
+            .any(|r| r.scenario == t.scenario && r.regime == regime && r.mechanism == m)
     };
     TARGETS
         .iter()
-        .filter(|t| ran(t, t.mechanism) && ran(t, t.versus))
-        .map(|&target| {
+        .filter(|t| ran(t, t.regime, t.mechanism) && ran(t, t.versus_regime, t.versus))
+        .map(|&t| {
             let outcome = report
-                .find(target.scenario, target.regime, target.mechanism)
-                .zip(report.find(target.scenario, target.regime, target.versus))
-                .and_then(|(m, v)| Ratio::of(m, v, target.stat))
-                .map(|r| (r, Verdict::of(&r, target.bound)));
-            Judged { target, outcome }
+                .find(t.scenario, t.regime, t.mechanism)
+                .zip(report.find(t.scenario, t.versus_regime, t.versus))
+                .and_then(|(m, v)| Ratio::of_stats(m, t.stat, v, t.versus_stat))
+                .map(|r| (r, Verdict::of(&r, t.bound, t.at_least)));
+            Judged { target: t, outcome }
         })
         .collect()
 }
@@ -204,19 +292,107 @@ mod tests {
     #[test]
     fn verdicts_follow_the_interval() {
         assert_eq!(
-            Verdict::of(&ratio(0.9, Some((0.8, 1.0))), 1.05),
+            Verdict::of(&ratio(0.9, Some((0.8, 1.0))), 1.05, false),
             Verdict::Met
         );
         assert_eq!(
-            Verdict::of(&ratio(1.2, Some((1.1, 1.3))), 1.05),
+            Verdict::of(&ratio(1.2, Some((1.1, 1.3))), 1.05, false),
             Verdict::Missed
         );
         assert_eq!(
-            Verdict::of(&ratio(1.0, Some((0.9, 1.1))), 1.05),
+            Verdict::of(&ratio(1.0, Some((0.9, 1.1))), 1.05, false),
             Verdict::NotDistinguishable
         );
-        assert_eq!(Verdict::of(&ratio(1.0, None), 1.05), Verdict::MetOnce);
-        assert_eq!(Verdict::of(&ratio(1.1, None), 1.05), Verdict::MissedOnce);
+        assert_eq!(
+            Verdict::of(&ratio(1.0, None), 1.05, false),
+            Verdict::MetOnce
+        );
+        assert_eq!(
+            Verdict::of(&ratio(1.05, None), 1.05, false),
+            Verdict::MetOnce
+        );
+        assert_eq!(
+            Verdict::of(&ratio(1.1, None), 1.05, false),
+            Verdict::MissedOnce
+        );
+    }
+
+    #[test]
+    fn a_floor_is_met_from_above() {
+        assert_eq!(
+            Verdict::of(&ratio(0.98, Some((0.95, 1.0))), 0.9, true),
+            Verdict::Met
+        );
+        assert_eq!(
+            Verdict::of(&ratio(0.8, Some((0.7, 0.85))), 0.9, true),
+            Verdict::Missed
+        );
+        assert_eq!(
+            Verdict::of(&ratio(0.9, Some((0.85, 0.95))), 0.9, true),
+            Verdict::NotDistinguishable
+        );
+        assert_eq!(Verdict::of(&ratio(1.0, None), 0.9, true), Verdict::MetOnce);
+        assert_eq!(
+            Verdict::of(&ratio(0.5, None), 0.9, true),
+            Verdict::MissedOnce
+        );
+    }
+
+    #[test]
+    fn targets_say_what_they_compare() {
+        let find = |scenario: &str, mechanism: &str, stat: &str| {
+            TARGETS
+                .iter()
+                .find(|t| {
+                    t.scenario == scenario && t.mechanism == mechanism && t.stat.as_str() == stat
+                })
+                .expect("registered")
+                .describe()
+        };
+        assert_eq!(
+            find("unicast", "nemo_condvar_park", "p50"),
+            "long-gap nemo_condvar_park / futex p50 ≤ 1.05×"
+        );
+        assert_eq!(
+            find("hol", "nemo_poll", "get_p99"),
+            "nemo_poll get_p99: 50% q20us / 50% none ≤ 0.1×"
+        );
+        assert_eq!(
+            find("hol", "nemo_poll", "goodput_kreq_s"),
+            "nemo_poll goodput_kreq_s: 50% q20us / 50% none ≥ 0.9×"
+        );
+        assert_eq!(
+            find("kick", "nemo_poll", "p50"),
+            "busy worker nemo_poll: p50 / am_p50 ≤ 1.1×"
+        );
+    }
+
+    fn measured(p50: u64, extra: Vec<(&'static str, f64)>) -> super::super::Measured {
+        use crate::samples::{Measurement, Samples};
+        super::super::Measured::new(Measurement {
+            unit: crate::clock::Unit::Ns,
+            samples: Samples::Latency(vec![p50; 3]),
+            waiter_cpu_ns_per_event: None,
+            pinned: true,
+            clamped: 0,
+            extra,
+        })
+        .expect("samples")
+    }
+
+    #[test]
+    fn ratios_of_columns_and_across_regimes() {
+        let kick = measured(2000, vec![("am_p50", 800.0)]);
+        let r = Ratio::of_stats(&kick, Stat::P50, &kick, Stat::Extra("am_p50")).expect("ratio");
+        assert_eq!(r.median, 2.5);
+        let with = measured(5, vec![("get_p99", 200.0), ("goodput_kreq_s", 49.0)]);
+        let without = measured(5, vec![("get_p99", 2000.0), ("goodput_kreq_s", 50.0)]);
+        let tail = Ratio::of(&with, &without, Stat::Extra("get_p99")).expect("ratio");
+        assert_eq!(tail.median, 0.1);
+        let goodput = Ratio::of(&with, &without, Stat::Extra("goodput_kreq_s")).expect("ratio");
+        assert_eq!(Verdict::of(&goodput, 0.9, true), Verdict::MetOnce);
+        // A column the row does not have gives no ratio, not a zero.
+        assert!(Ratio::of(&with, &without, Stat::Extra("no_such")).is_none());
     }
 
     #[test]
@@ -228,10 +404,12 @@ mod tests {
                 assert!(s.accepts(m.kind()) && m.supports(s.id()), "{t:?}");
             }
             let plan = crate::plan::Plan::new(crate::plan::Profile::Full, 4);
-            assert!(
-                s.cases(&plan).iter().any(|c| c.regime == t.regime),
-                "{t:?}: no such regime"
-            );
+            for regime in [t.regime, t.versus_regime] {
+                assert!(
+                    s.cases(&plan).iter().any(|c| c.regime == regime),
+                    "{t:?}: no such regime {regime}"
+                );
+            }
         }
     }
 }
