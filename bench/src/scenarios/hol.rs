@@ -32,7 +32,7 @@ use nemo_user::sched::{self, Runtime};
 use nemo_user::timer::Idle;
 
 use super::Driver;
-use super::sched_support::{Latencies, backend_of, spin, spins_per_us};
+use super::sched_support::{Latencies, backend_of, spin, spins_per_us, three_sim_cores};
 use crate::clock::{Unit, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
@@ -84,10 +84,17 @@ fn form(plan: &Plan) -> Form {
             quanta: &[0, 20],
             run: Duration::from_millis(150),
         },
-        Profile::Quick | Profile::Sim => Form {
+        Profile::Quick => Form {
             loads: &[50],
             quanta: &[0, 20],
             run: Duration::from_millis(50),
+        },
+        // gem5's O3 model simulates about a millisecond per host minute on three busy cores:
+        // about 1000 GETs and 5 SCANs per regime.
+        Profile::Sim => Form {
+            loads: &[50],
+            quanta: &[0, 20],
+            run: Duration::from_millis(8),
         },
     }
 }
@@ -134,17 +141,12 @@ impl Driver for Hol {
     }
 
     fn check(&self, setup: &Setup<'_>) -> Result<(), Skipped> {
-        if setup.sim {
-            return Err(Skipped::new(
-                "an open-loop run of 10⁴ requests is too long for a simulator",
-            ));
-        }
-        Ok(())
+        three_sim_cores(setup)
     }
 
     fn measure(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         case: &Case,
         instance: &Instance,
     ) -> Result<Measurement, Failure> {
@@ -160,7 +162,7 @@ impl Driver for Hol {
         // `case.events` GETs (the SCANs come on top). The mean service is the one measured on a
         // worker of this backend without preemption: the nominal one leaves out the safepoints
         // and the clock reads, and on a shared machine the worker gets less than a core.
-        let service_us = measured_service_us(backend, chunk, get_chunks, scan_chunks)?;
+        let service_us = measured_service_us(backend, ctx.sim, chunk, get_chunks, scan_chunks)?;
         let mean_gap_ns = service_us * 1000.0 / load;
         let mut t = 0.0f64;
         let mut arrivals = Vec::with_capacity(case.events + case.events / 100);
@@ -179,9 +181,9 @@ impl Driver for Hol {
             .workers(1)
             .backend(backend)
             .quantum(quantum)
-            // Not `Idle::Spin`: a spinning timer thread needs a core of its own, and here the
-            // worker and the client take both (see `bench/README.md`).
-            .timer_idle(Idle::Sleep)
+            // Not `Idle::Spin` natively: a spinning timer thread needs a core of its own (see
+            // `bench/README.md`). Under gem5 it has one, and sleeping is not simulated.
+            .timer_idle(if ctx.sim { Idle::Spin } else { Idle::Sleep })
             .build()
             .map_err(|e| Failure::Register {
                 receiver: 0,
@@ -209,47 +211,53 @@ impl Driver for Hol {
         let span_s = |ns: u64| ns.max(1) as f64 / 1e9;
         let offered = n as f64 / span_s(shared.arrivals.last().copied().unwrap_or(0));
         let goodput = n as f64 / span_s(last_done);
+        let mut extra = vec![
+            ("get_p50", gets.quantile_ns(0.5)),
+            ("get_p99", gets.quantile_ns(0.99)),
+            ("get_p999", gets.quantile_ns(0.999)),
+            ("scan_p99", scans.quantile_ns(0.99)),
+            ("scans", scans.len() as f64),
+            ("goodput_kreq_s", goodput / 1e3),
+            ("offered_kreq_s", offered / 1e3),
+            ("capacity_kreq_s", 1e3 / service_us),
+            ("preemptions", stats.preemptions as f64),
+            (
+                "ticks_per_ms",
+                stats.ticks as f64 / (last_done.max(1) as f64 / 1e6),
+            ),
+        ];
+        // gem5's syscall emulation answers the thread CPU clock with simulated wall time
+        // (`clock::SIM_NO_THREAD_CPU`): the worker's share of a core means nothing there.
+        if !ctx.sim {
+            let cpu = shared
+                .cpu_end
+                .load(Acquire)
+                .saturating_sub(shared.cpu_start.load(Acquire));
+            extra.push((
+                "worker_cpu_pct",
+                cpu as f64 / last_done.max(1) as f64 * 100.0,
+            ));
+        }
+        // Under gem5, `Instant` reads the simulated clock: the times are simulated ns.
         Ok(Measurement {
             unit: Unit::Ns,
             samples: Samples::Latency(samples),
             waiter_cpu_ns_per_event: None,
             pinned: false,
             clamped: 0,
-            extra: vec![
-                ("get_p50", gets.quantile_ns(0.5)),
-                ("get_p99", gets.quantile_ns(0.99)),
-                ("get_p999", gets.quantile_ns(0.999)),
-                ("scan_p99", scans.quantile_ns(0.99)),
-                ("scans", scans.len() as f64),
-                ("goodput_kreq_s", goodput / 1e3),
-                ("offered_kreq_s", offered / 1e3),
-                ("capacity_kreq_s", 1e3 / service_us),
-                ("preemptions", stats.preemptions as f64),
-                (
-                    "ticks_per_ms",
-                    stats.ticks as f64 / (last_done.max(1) as f64 / 1e6),
-                ),
-                (
-                    "worker_cpu_pct",
-                    shared
-                        .cpu_end
-                        .load(Acquire)
-                        .saturating_sub(shared.cpu_start.load(Acquire)) as f64
-                        / last_done.max(1) as f64
-                        * 100.0,
-                ),
-            ],
+            extra,
         })
     }
 }
 
 /// The mean time a request of the mix takes on a one-worker runtime of `backend` without
 /// preemption, served back to back by the server tasks (µs, the least disturbed of three rounds
-/// of 1000):
+/// of 1000; one round of 200 under gem5):
 /// what "100 % load" means here. Measured once per backend and run, so every quantum of a
 /// backend is offered the same arrival rate.
 fn measured_service_us(
     backend: nemo_user::BackendKind,
+    sim: bool,
     chunk: u32,
     get_chunks: u32,
     scan_chunks: u32,
@@ -260,9 +268,9 @@ fn measured_service_us(
     if let Some(&(_, us)) = measured.iter().find(|(b, _)| *b == backend) {
         return Ok(us);
     }
-    // 0.5 % SCANs: 5 in 1000 requests, all there at the start: the servers take them back
-    // to back, through the same path as in the measured run.
-    const REQUESTS: usize = 1000;
+    // 0.5 % SCANs: 5 in 1000 requests (1 in 200, and one round, under gem5), all there at the
+    // start: the servers take them back to back, through the same path as in the measured run.
+    let (requests, rounds) = if sim { (200, 1) } else { (1000, 3) };
     let rt = Runtime::builder()
         .workers(1)
         .backend(backend)
@@ -274,15 +282,15 @@ fn measured_service_us(
         })?;
     let mut best = Duration::MAX;
     // The least disturbed of three rounds: the worker's rate while it has a CPU.
-    for _ in 0..3 {
-        let scans = (0..REQUESTS).map(|i| i % 200 == 199).collect();
+    for _ in 0..rounds {
+        let scans = (0..requests).map(|i| i % 200 == 199).collect();
         // No lead: every request is there when the servers start, and the clock runs from
         // the spawn, so the time counted is all of the work (with a lead, the servers would
         // work unclocked until it ends, and the rate would come out too high).
         let shared = serve_all(
             &rt,
             Duration::ZERO,
-            vec![0; REQUESTS],
+            vec![0; requests],
             scans,
             chunk,
             get_chunks,
@@ -297,7 +305,7 @@ fn measured_service_us(
         best = best.min(Duration::from_nanos(last));
     }
     rt.shutdown();
-    let us = (best.as_secs_f64() * 1e6 / REQUESTS as f64).max(mean_service_us());
+    let us = (best.as_secs_f64() * 1e6 / requests as f64).max(mean_service_us());
     measured.push((backend, us));
     Ok(us)
 }
@@ -399,5 +407,54 @@ impl Shared {
             let lat = self.now_ns().saturating_sub(self.arrivals[i]);
             self.done[i].store(lat, Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(sim: bool, cores: usize) -> Setup<'static> {
+        Setup {
+            scenario: "hol",
+            regime: "50% none",
+            receivers: 1,
+            cores,
+            oversubscribed: false,
+            sim,
+            static_binary: sim,
+            uintr: false,
+        }
+    }
+
+    #[test]
+    fn under_gem5_it_needs_three_simulated_cores() {
+        let err = Hol
+            .check(&setup(true, 2))
+            .expect_err("two cores are too few");
+        assert!(err.0.contains("need 3 cores"), "{}", err.0);
+        assert!(Hol.check(&setup(true, 3)).is_ok());
+        assert!(Hol.check(&setup(false, 2)).is_ok());
+    }
+
+    #[test]
+    fn the_simulated_run_is_short_but_has_its_scans() {
+        let cases = Hol.cases(&Plan::new(Profile::Sim, 3));
+        let regimes: Vec<_> = cases.iter().map(|c| c.regime.as_str()).collect();
+        assert_eq!(regimes, ["50% none", "50% q20us"]);
+        for c in &cases {
+            // About 1000 GETs: enough for a p99 and, at 0.5 %, a few SCANs; far fewer than
+            // the default run's.
+            assert!((500..=2000).contains(&c.events), "{}", c.events);
+        }
+        let full = Hol.cases(&Plan::new(Profile::Full, 2));
+        assert!(full.iter().all(|c| c.events > cases[0].events * 5));
+    }
+
+    #[test]
+    fn regimes_parse_back() {
+        assert_eq!(parse("50% q20us"), Some((0.5, Duration::from_micros(20))));
+        assert_eq!(parse("90% none"), Some((0.9, Duration::ZERO)));
+        assert_eq!(parse("50%q20"), None);
     }
 }
