@@ -4,7 +4,8 @@
 //! Requests arrive open-loop (Poisson, at an offered load of the worker's capacity as measured
 //! at the start of the run, `capacity_kreq_s`, without preemption): 99.5 % GETs
 //! of [`GET_US`] of work and 0.5 % SCANs of [`SCAN_US`], both busy loops with a
-//! `sched::safepoint` every [`CHUNK_NS`]. The arrival times are drawn up front; [`SERVERS`]
+//! `sched::safepoint` every [`CHUNK_NS`]. The arrival times are drawn up front, one stream per
+//! load for every quantum and backend ([`request_stream`]); [`SERVERS`]
 //! server tasks on the one worker take the requests whose time has come in arrival order (an
 //! idle server yields until the next arrival), serve them, and record completion − arrival, so
 //! a server that falls behind does not slow the arrivals (no coordinated omission). Without
@@ -158,23 +159,21 @@ impl Driver for Hol {
         let chunks = |us: f64| ((us * 1000.0 / CHUNK_NS).round() as u32).max(1);
         let (get_chunks, scan_chunks) = (chunks(GET_US), chunks(SCAN_US));
 
-        // Arrivals, drawn up front: exponential gaps of mean service / load, until there are
-        // `case.events` GETs (the SCANs come on top). The mean service is the one measured on a
-        // worker of this backend without preemption: the nominal one leaves out the safepoints
-        // and the clock reads, and on a shared machine the worker gets less than a core.
+        // Arrivals, drawn up front: exponential gaps of mean service / load, `case.events` GETs
+        // and the SCANs on top. The mean service is the one measured on a worker of this backend
+        // without preemption: the nominal one leaves out the safepoints and the clock reads, and
+        // on a shared machine the worker gets less than a core.
         let service_us = measured_service_us(backend, ctx.sim, chunk, get_chunks, scan_chunks)?;
+        let (gaps, scans) = request_stream(case.events, load);
         let mean_gap_ns = service_us * 1000.0 / load;
         let mut t = 0.0f64;
-        let mut arrivals = Vec::with_capacity(case.events + case.events / 100);
-        let mut scans = Vec::with_capacity(arrivals.capacity());
-        let mut gets = 0;
-        while gets < case.events {
-            t += -mean_gap_ns * (1.0 - fastrand::f64()).ln();
-            arrivals.push(t as u64);
-            let scan = fastrand::f64() < SCAN_SHARE;
-            scans.push(scan);
-            gets += usize::from(!scan);
-        }
+        let arrivals: Vec<u64> = gaps
+            .iter()
+            .map(|g| {
+                t += g * mean_gap_ns;
+                t as u64
+            })
+            .collect();
         let n = arrivals.len();
 
         let rt = Runtime::builder()
@@ -255,6 +254,31 @@ impl Driver for Hol {
             extra,
         })
     }
+}
+
+/// The request stream of a run with `gets` GETs at `load`: each request's gap after the one
+/// before in units of the mean gap (exponential), and which requests are SCANs. The SCANs are
+/// exactly the mix's share, at least one, at random places.
+///
+/// The stream depends on `gets` and `load` only (a fixed seed): every quantum and backend at
+/// one load serves the same requests, so their ratios compare schedulers, not draws (with a few
+/// hundred GETs under gem5, independent draws would often hold no SCAN at all).
+fn request_stream(gets: usize, load: f64) -> (Vec<f64>, Vec<bool>) {
+    let mut rng = fastrand::Rng::with_seed(0x686f_6c00 ^ (load * 1000.0) as u64);
+    let share = SCAN_SHARE / (1.0 - SCAN_SHARE);
+    let n_scans = ((gets as f64 * share).round() as usize).max(1);
+    let n = gets + n_scans;
+    let gaps = (0..n).map(|_| -(1.0 - rng.f64()).ln()).collect();
+    let mut scans = vec![false; n];
+    let mut placed = 0;
+    while placed < n_scans {
+        let i = rng.usize(..n);
+        if !scans[i] {
+            scans[i] = true;
+            placed += 1;
+        }
+    }
+    (gaps, scans)
 }
 
 /// The mean time a request of the mix takes on a one-worker runtime of `backend` without
@@ -456,6 +480,21 @@ mod tests {
         }
         let full = Hol.cases(&Plan::new(Profile::Full, 2));
         assert!(full.iter().all(|c| c.events > cases[0].events * 5));
+    }
+
+    #[test]
+    fn every_quantum_at_one_load_serves_the_same_stream_with_its_scans() {
+        let (gaps, scans) = request_stream(600, 0.5);
+        assert_eq!(request_stream(600, 0.5), (gaps.clone(), scans.clone()));
+        assert_eq!(scans.iter().filter(|&&s| s).count(), 3);
+        assert_eq!(scans.len(), 603);
+        assert!(gaps.iter().all(|g| g.is_finite() && *g >= 0.0));
+        // Mean gap about one (exponential of mean 1).
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        assert!((0.8..1.2).contains(&mean), "{mean}");
+        // At least one SCAN even in a tiny run; another load, another stream.
+        assert_eq!(request_stream(10, 0.5).1.iter().filter(|&&s| s).count(), 1);
+        assert_ne!(request_stream(600, 0.7).0, gaps);
     }
 
     #[test]
