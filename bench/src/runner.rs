@@ -268,8 +268,10 @@ fn measure(ctx: &Context, p: &Planned<'_>, case: &Case) -> Result<Measurement, O
 
 /// One repetition of every running row of a case whose blocking mechanisms take turns event
 /// by event: those whose waiters leave the core free measured together, the others alone. If
-/// the shared measurement fails (a lost event), each of its rows is measured again alone, so
-/// the failure lands on the row that caused it and the others still get their repetition.
+/// the shared measurement fails, the row it names (a lost event names the mechanism whose
+/// waiter never got it) ends with that failure, and the others are measured again alone so
+/// that they still get their repetition; a failure that names no row is measured again alone
+/// for every row, so that it lands on the row that causes it.
 fn repetition_interleaved(
     ctx: &Context,
     planned: &[Planned<'_>],
@@ -321,9 +323,18 @@ fn repetition_interleaved(
                 record(&mut progress[i], Ok(m));
             }
         }
-        Err(_) => {
+        Err(shared) => {
+            let culprit = shared.instance.and_then(|j| rows.get(j).copied());
             for &i in &rows {
-                record(&mut progress[i], measure(ctx, &planned[i], case));
+                let result = if Some(i) == culprit {
+                    Err(Outcome::Failed(format!(
+                        "{} (taking turns with the other blocking rows)",
+                        shared.failure
+                    )))
+                } else {
+                    measure(ctx, &planned[i], case)
+                };
+                record(&mut progress[i], result);
             }
         }
     }

@@ -133,6 +133,26 @@ pub enum Failure {
     Unsupported(String),
 }
 
+/// A failed measurement of instances measured side by side ([`interleaved_blocking_rounds`]):
+/// the failure, and the instance it belongs to where one can be named (the one whose receiver
+/// never got its event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFailure {
+    /// Index into the instances measured, if the failure is one instance's.
+    pub instance: Option<usize>,
+    /// What failed.
+    pub failure: Failure,
+}
+
+impl From<Failure> for SharedFailure {
+    fn from(failure: Failure) -> SharedFailure {
+        SharedFailure {
+            instance: None,
+            failure,
+        }
+    }
+}
+
 /// The default warm-up for `events` measured events: a tenth, at least one, at most 200.
 pub fn default_warmup(events: usize) -> usize {
     (events / 10).clamp(1, 200)

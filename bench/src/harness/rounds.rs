@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use super::{Case, Context, Failure, Fanout, Gap, StartGate, spawn_gated};
+use super::{Case, Context, Failure, Fanout, Gap, SharedFailure, StartGate, spawn_gated};
 use crate::arrival::Arrivals;
 use crate::clock::{Clock, thread_cpu_ns};
 use crate::mechanisms::{BlockingEvent, Instance, InterruptLink};
@@ -219,7 +219,7 @@ fn release(ev: &dyn BlockingEvent, exited: &AtomicUsize, receivers: usize) {
 }
 
 fn blocking_rounds(ctx: &Context, case: &Case, ev: &dyn BlockingEvent) -> Result<Rounds, Failure> {
-    let mut all = interleaved_blocking_rounds(ctx, case, &[ev])?;
+    let mut all = interleaved_blocking_rounds(ctx, case, &[ev]).map_err(|f| f.failure)?;
     Ok(all.pop().expect("one instance, one result"))
 }
 
@@ -238,7 +238,7 @@ pub fn interleaved_blocking_rounds(
     ctx: &Context,
     case: &Case,
     evs: &[&dyn BlockingEvent],
-) -> Result<Vec<Rounds>, Failure> {
+) -> Result<Vec<Rounds>, SharedFailure> {
     check_receivers(case)?;
     let k = evs.len();
     if k == 0 {
@@ -318,11 +318,19 @@ pub fn interleaved_blocking_rounds(
                         })
                     };
                     if !wait.until(all_ready) {
+                        // The instance of the first receiver still short of its event.
+                        let lost = ready.iter().enumerate().find_map(|(t, r)| {
+                            let want = i as u64 + 1 + u64::from(t / per < j);
+                            (r.load(Ordering::Acquire) < want).then_some(t / per)
+                        });
                         stop.store(true, Ordering::Release);
                         release_all();
-                        break 'send Err(Failure::Lost {
-                            event: i,
-                            timeout: ctx.timeout,
+                        break 'send Err(SharedFailure {
+                            instance: lost,
+                            failure: Failure::Lost {
+                                event: i,
+                                timeout: ctx.timeout,
+                            },
                         });
                     }
                     if j == 0 && budget.spent(i) {

@@ -409,7 +409,21 @@ fn a_lost_wakeup_among_interleaved_instances_is_reported_not_hung_on() {
     let good = blocking("pthread_cond", &c, &ctx);
     let refs: [&dyn BlockingEvent; 2] = [&*good, &lossy];
     let err = interleaved_blocking_rounds(&ctx, &c, &refs).expect_err("the event is lost");
-    assert!(matches!(err, Failure::Lost { event: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err.failure, Failure::Lost { event: 1, .. }),
+        "{err:?}"
+    );
+    // The lossy instance is named, not the one beside it.
+    assert_eq!(err.instance, Some(1));
+    // And the other way round, on fresh instances.
+    let lossy = LosesUnicast {
+        count: AtomicU64::new(0),
+        inner: blocking("futex", &c, &ctx),
+    };
+    let good = blocking("pthread_cond", &c, &ctx);
+    let refs: [&dyn BlockingEvent; 2] = [&lossy, &*good];
+    let err = interleaved_blocking_rounds(&ctx, &c, &refs).expect_err("the event is lost");
+    assert_eq!(err.instance, Some(0));
 }
 
 #[test]

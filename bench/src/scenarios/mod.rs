@@ -5,7 +5,7 @@
 //! loop itself is [`crate::harness`]'s. Adding one is one file here (its [`Driver`]) and one
 //! entry in [`SCENARIOS`]: see `src/mechanisms/README.md`.
 
-use crate::harness::{Case, Context, Failure};
+use crate::harness::{Case, Context, Failure, SharedFailure};
 use crate::mechanisms::{BlockingEvent, Instance, Kind, Mechanism, Setup, Skipped};
 use crate::plan::{Counts, Plan};
 use crate::samples::Measurement;
@@ -271,7 +271,7 @@ impl Scenario {
         ctx: &Context,
         case: &Case,
         evs: &[&dyn BlockingEvent],
-    ) -> Result<Vec<Measurement>, Failure> {
+    ) -> Result<Vec<Measurement>, SharedFailure> {
         self.driver.measure_interleaved(ctx, case, evs)
     }
 }
@@ -311,11 +311,9 @@ pub trait Driver: Sync {
         ctx: &Context,
         case: &Case,
         evs: &[&dyn BlockingEvent],
-    ) -> Result<Vec<Measurement>, Failure> {
+    ) -> Result<Vec<Measurement>, SharedFailure> {
         let _ = (ctx, case, evs);
-        Err(Failure::Unsupported(
-            "this scenario measures one mechanism at a time".into(),
-        ))
+        Err(Failure::Unsupported("this scenario measures one mechanism at a time".into()).into())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::Driver;
 use crate::harness::{
-    Case, Context, Failure, Fanout, Gap, Rounds, interleaved_blocking_rounds, rounds,
+    Case, Context, Failure, Fanout, Gap, Rounds, SharedFailure, interleaved_blocking_rounds, rounds,
 };
 use crate::mechanisms::{BlockingEvent, Instance};
 use crate::plan::{Counts, Plan};
@@ -63,7 +63,7 @@ impl Driver for Unicast {
         ctx: &Context,
         case: &Case,
         evs: &[&dyn BlockingEvent],
-    ) -> Result<Vec<Measurement>, Failure> {
+    ) -> Result<Vec<Measurement>, SharedFailure> {
         Ok(interleaved_blocking_rounds(ctx, case, evs)?
             .into_iter()
             .map(|r| measurement(ctx, &r))
