@@ -177,31 +177,27 @@ impl Target {
         let op = if self.at_least { "≥" } else { "≤" };
         let (regime, stat, versus_stat) =
             (self.regime, self.stat.as_str(), self.versus_stat.as_str());
+        // The other row, named only when it is not the judged one.
+        let other = if self.versus == self.mechanism {
+            ""
+        } else {
+            self.versus
+        };
         let ratio = if self.versus_regime != self.regime {
             format!(
-                "{} {stat}: {regime} / {} {}",
-                self.mechanism,
-                self.versus_regime,
-                if self.versus == self.mechanism {
-                    ""
-                } else {
-                    self.versus
-                }
+                "{} {stat}: {regime} / {} {other}",
+                self.mechanism, self.versus_regime
             )
         } else if self.stat != self.versus_stat {
             format!(
-                "{regime} {}: {stat} / {}{versus_stat}",
-                self.mechanism,
-                if self.versus == self.mechanism {
-                    String::new()
-                } else {
-                    format!("{} ", self.versus)
-                }
+                "{regime} {}: {stat} / {other} {versus_stat}",
+                self.mechanism
             )
         } else {
-            format!("{regime} {} / {} {stat}", self.mechanism, self.versus)
+            format!("{regime} {} / {other} {stat}", self.mechanism)
         };
-        format!("{} {op} {}×", ratio.trim_end(), self.bound)
+        let ratio = ratio.split_whitespace().collect::<Vec<_>>().join(" ");
+        format!("{ratio} {op} {}×", self.bound)
     }
 }
 

@@ -90,7 +90,8 @@ fn form(plan: &Plan) -> Form {
             quanta: &[0, 20],
             run: Duration::from_millis(50),
         },
-        // gem5's O3 model simulates about a millisecond per host minute on three busy cores:
+        // gem5's O3 model simulates 1–2 ms per host minute on three busy cores (22 ms took
+        // 11–12 min for one backend's two regimes):
         // about 600 GETs and 3 SCANs per regime.
         Profile::Sim => Form {
             loads: &[50],
