@@ -4,6 +4,9 @@
                                                        |-- l2_to_l3 --> LLC --membus--> DRAM
     core j: L1I, L1D, walkers --l1_to_l2[j]--> L2[j] --+
 
+A UINTR model's port for core i (`upid_port[i]`) joins l1_to_l2[i] beside
+the L1s: its UITT and UPID accesses go through that core's caches.
+
 The stdlib's `PrivateL1PrivateL2CacheHierarchy` has no third level and fixes
 its latencies, and a line moving between two cores' private caches crosses
 the level where Sapphire Rapids' mesh sits, which is what nemo-bench
@@ -128,6 +131,12 @@ class SapphireRapidsCacheHierarchy(AbstractClassicCacheHierarchy):
             core.connect_walker_ports(l2bus.cpu_side_ports, l2bus.cpu_side_ports)
             l2bus.mem_side_ports = self.l2caches[i].cpu_side
             self.l2caches[i].mem_side = self.l3bus.cpu_side_ports
+            # A UINTR model's notification logic reads and writes UITT
+            # entries and UPIDs through each core's caches, below its L1s
+            # (gem5/uintr/UintrModel.py, upid_port[i] is core i's).
+            uintr = getattr(board, "uintr", None)
+            if uintr is not None:
+                uintr.upid_port = l2bus.cpu_side_ports
             # x86 local APICs talk over the memory bus, as in the stdlib.
             core.connect_interrupt(
                 self.membus.mem_side_ports, self.membus.cpu_side_ports

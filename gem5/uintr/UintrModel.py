@@ -36,8 +36,19 @@ class UintrModel(SimObject):
         "(CONFIG_X86_UINTR_BLOCKING)",
     )
 
+    # The notification logic's accesses (SENDUIPI's UITT read and UPID
+    # read-modify-write, the receiver's UPID read-modify-write) go
+    # through the caches of the core concerned: port i is core i's
+    # (context id i), connected below its L1s (the core's L2 bus), so a
+    # UPID line another core holds costs a coherence miss.
+    upid_port = VectorRequestPort(
+        "per core: the UITT/UPID accesses of its notification logic"
+    )
+
     senduipi_latency = Param.Cycles(
-        0, "SENDUIPI: cycles between retiring and fetching again"
+        0,
+        "SENDUIPI: micro-code cycles after its UITT and UPID accesses "
+        "completed, before the thread fetches again",
     )
     stui_latency = Param.Cycles(0, "STUI: cycles after retiring")
     timer_op_latency = Param.Cycles(
@@ -51,9 +62,10 @@ class UintrModel(SimObject):
         "receiving core (APIC and interconnect)",
     )
     # The one fixed latency on the receiver: the notification-processing
-    # micro-code (recognise the notification vector, read and clear the
-    # UPID's ON, take PIR into UIRR) that runs before delivery of an
-    # interrupt that came through a UPID. flush: the squash, then this,
+    # micro-code (recognise the notification vector, then, once the timed
+    # read-modify-write of the UPID (clear ON, take PIR) completed, OR PIR
+    # into UIRR) that runs before delivery of an interrupt that came
+    # through a UPID. flush: the squash, then this,
     # then the delivery micro-ops; tracked: fetch stalls this long after
     # injecting the delivery. A KB-timer interrupt skips it.
     notification_processing_latency = Param.Cycles(

@@ -206,6 +206,8 @@ def _make_m5():
     objects.SystemXBar = _simobject("SystemXBar", XBAR_PARAMS, XBAR_PORTS)
     objects.SnoopFilter = _simobject("SnoopFilter", ("lookup_latency", "max_capacity"))
     objects.BadAddr = _simobject("BadAddr", ports=("pio",))
+    # gem5/uintr/UintrModel.py (its ports; the parameters are tested in uintr/tests).
+    objects.UintrModel = _simobject("UintrModel", ports=("upid_port",))
     return {"m5": m5, "m5.objects": objects}
 
 

@@ -177,6 +177,19 @@ class O3Board(WithFakeGem5):
         for ctrl in ctrls:
             self.assertTrue(connected(h.membus.mem_side_ports, ctrl.port))
 
+    def test_a_uintr_model_reaches_each_core_below_its_l1s(self):
+        board = self.spr_board.build_board(run_config(cores=3), SAPPHIRE_RAPIDS)
+        board.uintr = self.objects.UintrModel()
+        board._pre_instantiate()
+        h = board.cache_hierarchy
+        # In core order: upid_port[i] is core i's.
+        self.assertEqual(
+            board.uintr.peers("upid_port"),
+            [bus.cpu_side_ports for bus in h.l2buses],
+        )
+        for bus in h.l2buses:
+            self.assertEqual(len(bus.peers("cpu_side_ports")), 3)
+
     def test_workload(self):
         w = self.board.workload
         self.assertEqual(w.binary.get_local_path(), "/opt/bench/nemo-bench")

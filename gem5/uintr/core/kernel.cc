@@ -305,6 +305,40 @@ Kernel::send(const Thread &sender, uint64_t index)
     return res;
 }
 
+SendFault
+Kernel::sendAccesses(const Thread &sender, uint64_t index, AccessChain &chain)
+{
+    chain = AccessChain::none();
+    GuestMemory *smem = host.memory(sender.tgid);
+    const uint64_t tt = targetTableMsr(sender.tgid);
+    if (!smem || !tt)
+        return SendFault::InvalidOpcode;
+    const SendLookup look =
+        senduipiLookup(*smem, tt, miscMsr(sender.tgid), index);
+    if (look.fault != SendFault::None)
+        return look.fault;
+    const TargetTable &table = tables.at(sender.tgid);
+    int rtgid = sender.tgid;
+    auto it = receivers.find(table.receiverPid[look.index]);
+    if (it != receivers.end() && host.memory(it->second.thread.tgid))
+        rtgid = it->second.thread.tgid;
+    chain = AccessChain::senduipi(tt & ~0xfULL, look.index, look.upid,
+                                  sender.tgid, rtgid);
+    return SendFault::None;
+}
+
+AccessChain
+Kernel::notificationAccesses(int pid)
+{
+    auto it = receivers.find(pid);
+    if (it == receivers.end() || !receiverLive(it->second) ||
+            !host.memory(it->second.thread.tgid)) {
+        return AccessChain::none();
+    }
+    return AccessChain::notification(it->second.upid,
+                                     it->second.thread.tgid);
+}
+
 uint64_t
 Kernel::notificationArrived(int pid)
 {

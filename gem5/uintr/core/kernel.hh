@@ -19,6 +19,7 @@
 #include <map>
 
 #include "structures.hh"
+#include "upid_access.hh"
 
 namespace nemo_uintr
 {
@@ -146,6 +147,14 @@ class Kernel
 
     /** SENDUIPI from thread `sender` with operand `index`. */
     SendResult send(const Thread &sender, uint64_t index);
+    /** What that SENDUIPI reads and writes before send() carries it out:
+     *  its architectural checks (`fault`; no access when it faults) and
+     *  its accesses (see upid_access.hh).  Changes nothing. */
+    SendFault sendAccesses(const Thread &sender, uint64_t index,
+                           AccessChain &chain);
+    /** The access of notification processing on the receiver pid (none
+     *  when the receiver is gone). */
+    AccessChain notificationAccesses(int pid);
 
     /** Notification processing on the receiver pid: clear ON, take PIR.
      *  Returns the vectors to add to UIRR (0 if the receiver is gone). */

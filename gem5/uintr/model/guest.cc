@@ -8,6 +8,7 @@
 #include "base/intmath.hh"
 #include "base/logging.hh"
 #include "cpu/thread_context.hh"
+#include "mem/page_table.hh"
 #include "mem/se_translating_port_proxy.hh"
 #include "sim/mem_state.hh"
 #include "sim/process.hh"
@@ -86,6 +87,16 @@ SystemHost::memory(int tgid)
     auto &mem = memories[tgid];
     mem = std::make_unique<ProcessMemory>(tc);
     return mem.get();
+}
+
+bool
+SystemHost::physical(int tgid, uint64_t vaddr, Addr &paddr)
+{
+    ThreadContext *tc = contextOf(tgid);
+    if (!tc)
+        return false;
+    Process *p = tc->getProcessPtr();
+    return p && p->pTable->translate(vaddr, paddr);
 }
 
 uint64_t

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "base/types.hh"
 #include "nemo_uintr/core/kernel.hh"
 #include "sim/fd_entry.hh"
 
@@ -53,6 +54,9 @@ class SystemHost : public core::KernelHost
     core::GuestMemory *memory(int tgid) override;
     uint64_t allocate(int tgid, uint64_t bytes) override;
     bool alive(const core::Thread &t) override;
+    /** The physical address of `vaddr` in process tgid (false: no live
+     *  thread of it, or unmapped). */
+    bool physical(int tgid, uint64_t vaddr, Addr &paddr);
 
   private:
     /** A live context of process tgid, or nullptr. */

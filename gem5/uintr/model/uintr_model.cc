@@ -12,6 +12,7 @@
 #include "arch/x86/regs/int.hh"
 #include "arch/x86/regs/misc.hh"
 #include "arch/x86/utility.hh"
+#include "base/amo.hh"
 #include "base/cprintf.hh"
 #include "base/logging.hh"
 #include "base/trace.hh"
@@ -20,6 +21,7 @@
 #include "cpu/static_inst.hh"
 #include "cpu/thread_context.hh"
 #include "debug/Uintr.hh"
+#include "mem/request.hh"
 #include "sim/cur_tick.hh"
 #include "sim/eventq.hh"
 #include "sim/process.hh"
@@ -57,6 +59,15 @@ class TimedDeliverFault : public DeliverFault
         : DeliverFault(model), latency(latency)
     {}
     const Cycles latency;
+};
+
+/** A locked read-modify-write's data change: none.  The line is taken
+ *  writable through the caches for its timing; the model's semantic step
+ *  (core::Kernel) changes the UPID when the access completed. */
+struct TakeLineWritable : public AtomicOpFunctor
+{
+    void operator()(uint8_t *) override {}
+    AtomicOpFunctor *clone() override { return new TakeLineWritable; }
 };
 
 } // anonymous namespace
@@ -110,11 +121,134 @@ UintrModel::UintrModel(const Params &p)
       wakeLatency(p.wake_latency),
       umwaitWakeLatency(p.umwait_wake_latency),
       umwaitControl(p.umwait_control),
+      requestorId(p.system->getRequestorId(this, "upid")),
       stats(this, account)
 {
     fatal_if(UserInterruptHooks::instance,
              "uintr: only one UintrModel per simulation");
     UserInterruptHooks::instance = this;
+    for (int i = 0; i < p.port_upid_port_connection_count; ++i) {
+        upidPorts.emplace_back(std::make_unique<UpidPort>(
+            csprintf("%s.upid_port[%d]", name(), i), *this));
+    }
+}
+
+Port &
+UintrModel::getPort(const std::string &if_name, PortID idx)
+{
+    if (if_name == "upid_port" && idx >= 0 &&
+            idx < PortID(upidPorts.size())) {
+        return *upidPorts[idx];
+    }
+    return SimObject::getPort(if_name, idx);
+}
+
+void
+UintrModel::UpidPort::sendOrQueue(PacketPtr pkt)
+{
+    if (!waiting.empty() || !sendTimingReq(pkt))
+        waiting.push_back(pkt);
+}
+
+void
+UintrModel::UpidPort::recvReqRetry()
+{
+    while (!waiting.empty() && sendTimingReq(waiting.front()))
+        waiting.pop_front();
+}
+
+bool
+UintrModel::UpidPort::recvTimingResp(PacketPtr pkt)
+{
+    auto *st = dynamic_cast<ChainState *>(pkt->popSenderState());
+    panic_if(!st, "uintr: a response to a packet the model did not send");
+    const uint64_t id = st->id;
+    delete st;
+    delete pkt;
+    model.accessCompleted(id);
+    return true;
+}
+
+void
+UintrModel::runChain(int ctx, core::AccessChain accesses,
+                     std::function<void()> done)
+{
+    const bool timed = ctx >= 0 && ctx < int(upidPorts.size()) &&
+                       upidPorts[ctx]->isConnected() &&
+                       (system->isTimingMode() || system->isAtomicMode());
+    if (!timed) {
+        // No port into this core's caches (a board without the SPR
+        // hierarchy): the accesses are functional, as the semantic step.
+        while (accesses.completed(0))
+            ++stats.untimedAccesses;
+        done();
+        return;
+    }
+    const uint64_t id = nextChain++;
+    chains.emplace(id, Chain{std::move(accesses), ctx, 0, std::move(done)});
+    issueNext(id);
+}
+
+void
+UintrModel::issueNext(uint64_t id)
+{
+    Chain &c = chains.at(id);
+    const core::Access *a = c.accesses.next();
+    if (!a) {
+        std::function<void()> done = std::move(c.done);
+        chains.erase(id);
+        done();
+        return;
+    }
+    Addr paddr = 0;
+    if (!host.physical(a->tgid, a->addr, paddr)) {
+        // Unmapped: the semantic step reports it (a warning, or #GP);
+        // the access itself costs nothing.
+        ++stats.untimedAccesses;
+        c.accesses.completed(0);
+        issueNext(id);
+        return;
+    }
+    const bool rmw = a->kind == core::AccessKind::LockedRmw;
+    auto req = std::make_shared<Request>(
+        a->addr, unsigned(a->size),
+        rmw ? Request::ATOMIC_RETURN_OP : Request::Flags(0), requestorId,
+        Addr(0), ContextID(c.ctx),
+        rmw ? AtomicOpFunctorPtr(new TakeLineWritable) : nullptr);
+    req->setPaddr(paddr);
+    PacketPtr pkt = rmw ? Packet::createWrite(req) : Packet::createRead(req);
+    pkt->allocate();
+    c.issuedAt = curTick();
+    UpidPort &port = *upidPorts[c.ctx];
+    if (system->isAtomicMode()) {
+        const Tick latency = port.sendAtomic(pkt);
+        delete pkt;
+        schedule(new EventFunctionWrapper(
+                     [this, id]() { accessCompleted(id); },
+                     name() + ".upidAccess", true),
+                 curTick() + latency);
+        return;
+    }
+    pkt->pushSenderState(new ChainState(id));
+    port.sendOrQueue(pkt);
+}
+
+void
+UintrModel::accessCompleted(uint64_t id)
+{
+    auto it = chains.find(id);
+    if (it == chains.end())
+        return;
+    Chain &c = it->second;
+    const Cycles cycles =
+        system->threads[c.ctx]->getCpuPtr()->ticksToCycles(
+            curTick() - c.issuedAt);
+    c.accesses.completed(cycles);
+    ++stats.upidAccesses;
+    stats.upidAccessCycles += cycles;
+    DPRINTF(Uintr, "ctx %d: UPID/UITT access done in %d cycles\n", c.ctx,
+            cycles);
+    issueNext(id);
 }
 
 UintrModel::ContextState &
@@ -279,7 +413,10 @@ UintrModel::trapLatency(const Fault &fault, Cycles &latency) const
         return false;
     switch (op->op) {
       case user_interrupt_op::SendUipi:
-        latency = senduipiLatency;
+        // The thread is suspended while the accesses run and for
+        // senduipi_latency after them (finishSend); the trap's drain and
+        // refill come on top.
+        latency = Cycles(0);
         break;
       case user_interrupt_op::Stui:
         latency = stuiLatency;
@@ -334,6 +471,15 @@ UintrModel::post(ThreadContext *tc, uint64_t vectors, bool via_upid)
 
 void
 UintrModel::notificationArrives(int ctx, int pid)
+{
+    if (!runs(system, ctx, pid))
+        return;
+    runChain(ctx, kernel.notificationAccesses(pid),
+             [this, ctx, pid]() { processNotification(ctx, pid); });
+}
+
+void
+UintrModel::processNotification(int ctx, int pid)
 {
     if (!runs(system, ctx, pid))
         return;
@@ -439,42 +585,26 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
         {
             ++stats.senduipi;
             const uint64_t index = tc->getReg(X86ISA::intRegClass[reg]);
-            const core::SendResult r = kernel.send(t, index);
-            if (r.fault == core::SendFault::InvalidOpcode) {
+            core::AccessChain accesses = core::AccessChain::none();
+            const core::SendFault fault =
+                kernel.sendAccesses(t, index, accesses);
+            if (fault == core::SendFault::InvalidOpcode) {
                 kill(tc, SIGILL, "senduipi without a target table (#UD)");
                 return;
             }
-            if (r.fault == core::SendFault::GeneralProtection) {
+            if (fault == core::SendFault::GeneralProtection) {
                 kill(tc, SIGSEGV,
                      csprintf("senduipi index %d is not a valid entry (#GP)",
                               index));
                 return;
             }
-            switch (r.outcome) {
-              case core::PostOutcome::Notify:
-                ++stats.notifications;
-                break;
-              case core::PostOutcome::Outstanding:
-                ++stats.coalesced;
-                break;
-              case core::PostOutcome::Suppressed:
-                ++stats.suppressed;
-                break;
-            }
-            DPRINTF(Uintr, "ctx %d: senduipi %d: vector %d to pid %d: %s\n",
-                    t.context, index, r.vector, r.receiver.pid,
-                    core::postOutcomeName(r.outcome));
-            if (r.notify) {
-                const int rctx = r.receiver.context;
-                const int rpid = r.receiver.pid;
-                schedule(new EventFunctionWrapper(
-                             [this, rctx, rpid]() {
-                                 notificationArrives(rctx, rpid);
-                             },
-                             name() + ".notify", true),
-                         tc->getCpuPtr()->clockEdge(ipiLatency));
-            }
             advancePC(tc, inst);
+            // Serializing: nothing after it runs until it is done.
+            tc->suspend();
+            const int ctx = t.context;
+            runChain(ctx, std::move(accesses), [this, ctx, t, index]() {
+                finishSend(ctx, t, index);
+            });
         }
         break;
       case user_interrupt_op::Stui:
@@ -522,6 +652,61 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
         break;
       default:
         panic("uintr: unknown trapping instruction %d", op);
+    }
+}
+
+void
+UintrModel::finishSend(int ctx, const core::Thread &sender, uint64_t index)
+{
+    if (!runs(system, ctx, sender.pid))
+        return;
+    ThreadContext *tc = system->threads[ctx];
+    const core::SendResult r = kernel.send(sender, index);
+    if (r.fault == core::SendFault::InvalidOpcode) {
+        kill(tc, SIGILL, "senduipi without a target table (#UD)");
+        return;
+    }
+    if (r.fault == core::SendFault::GeneralProtection) {
+        kill(tc, SIGSEGV,
+             csprintf("senduipi index %d is not a valid entry (#GP)", index));
+        return;
+    }
+    switch (r.outcome) {
+      case core::PostOutcome::Notify:
+        ++stats.notifications;
+        break;
+      case core::PostOutcome::Outstanding:
+        ++stats.coalesced;
+        break;
+      case core::PostOutcome::Suppressed:
+        ++stats.suppressed;
+        break;
+    }
+    DPRINTF(Uintr, "ctx %d: senduipi %d: vector %d to pid %d: %s\n", ctx,
+            index, r.vector, r.receiver.pid,
+            core::postOutcomeName(r.outcome));
+    if (r.notify) {
+        const int rctx = r.receiver.context;
+        const int rpid = r.receiver.pid;
+        schedule(new EventFunctionWrapper(
+                     [this, rctx, rpid]() { notificationArrives(rctx, rpid); },
+                     name() + ".notify", true),
+                 tc->getCpuPtr()->clockEdge(ipiLatency));
+    }
+    const int pid = sender.pid;
+    auto resume = [this, ctx, pid]() {
+        if (!runs(system, ctx, pid))
+            return;
+        ThreadContext *tc = system->threads[ctx];
+        if (tc->status() == ThreadContext::Suspended)
+            tc->activate();
+    };
+    if (senduipiLatency) {
+        schedule(new EventFunctionWrapper(resume, name() + ".senduipiDone",
+                                          true),
+                 tc->getCpuPtr()->clockEdge(senduipiLatency));
+    } else {
+        resume();
     }
 }
 
@@ -692,6 +877,16 @@ UintrModel::Stats::Stats(statistics::Group *parent,
                "SENDUIPIs to a UPID with SN set"),
       ADD_STAT(notificationsProcessed, statistics::units::Count::get(),
                "notifications processed by a receiving core"),
+      ADD_STAT(upidAccesses, statistics::units::Count::get(),
+               "timed UITT/UPID accesses through a core's caches"),
+      ADD_STAT(upidAccessCycles, statistics::units::Cycle::get(),
+               "cycles of the timed UITT/UPID accesses, together"),
+      ADD_STAT(avgUpidAccessCycles,
+               statistics::units::Rate<statistics::units::Cycle,
+                                       statistics::units::Count>::get(),
+               "mean cycles of one timed UITT/UPID access"),
+      ADD_STAT(untimedAccesses, statistics::units::Count::get(),
+               "UITT/UPID accesses with no port into the core's caches"),
       ADD_STAT(timerExpiries, statistics::units::Count::get(),
                "KB-timer expiries"),
       ADD_STAT(flushes, statistics::units::Count::get(),
@@ -727,6 +922,7 @@ UintrModel::Stats::Stats(statistics::Group *parent,
                "mean ticks an interrupt waited in UIRR")
 {
     avgPendingTicks = pendingTicks / deliveries;
+    avgUpidAccessCycles = upidAccessCycles / upidAccesses;
     squashedByFlush.method(&account, &core::DeliveryAccount::squashed);
     squashedPerFlush.method(&account,
                             &core::DeliveryAccount::squashedPerFlush);

@@ -7,7 +7,13 @@
  *
  *  - SENDUIPI, STUI and set_timer/clear_timer trap to the model
  *    when they retire (OpFault): their semantics run non-speculatively,
- *    and the trap's restart latency is the instruction's cost.
+ *    and the trap's restart latency is the instruction's cost.  SENDUIPI
+ *    suspends its thread while its UITT read and UPID read-modify-write
+ *    go through the core's caches (upid_port, timed), posts when they
+ *    are done, and resumes the thread senduipi_latency cycles later.
+ *  - Notification processing on the receiving core is a timed locked
+ *    read-modify-write of its UPID through its caches; the vectors reach
+ *    UIRR when it completes (see core/upid_access.hh).
  *  - CLUI and TESTUI are plain instructions on misc_reg::Uif; UIRET is
  *    micro-code (loads of RIP, RFLAGS and RSP, then UIF = 1).
  *  - Delivery is micro-code (the ROM routine uintrDeliver); the model
@@ -23,6 +29,10 @@
 #ifndef NEMO_UINTR_MODEL_UINTR_MODEL_HH
 #define NEMO_UINTR_MODEL_UINTR_MODEL_HH
 
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,7 +44,10 @@
 #include "nemo_uintr/core/kb_timer.hh"
 #include "nemo_uintr/core/kernel.hh"
 #include "nemo_uintr/core/monitor.hh"
+#include "nemo_uintr/core/upid_access.hh"
 #include "nemo_uintr/model/guest.hh"
+#include "mem/packet.hh"
+#include "mem/port.hh"
 #include "params/UintrModel.hh"
 #include "sim/faults.hh"
 #include "sim/sim_object.hh"
@@ -101,7 +114,59 @@ class UintrModel : public SimObject, public UserInterruptHooks
     /** DeliverFault::invoke. */
     void enterDelivery(ThreadContext *tc);
 
+    Port &getPort(const std::string &if_name,
+                  PortID idx = InvalidPortID) override;
+
   private:
+    /** The notification logic's port into one core's caches (index: the
+     *  core's context id), for the UITT and UPID accesses. */
+    class UpidPort : public RequestPort
+    {
+      public:
+        UpidPort(const std::string &name, UintrModel &model)
+            : RequestPort(name), model(model)
+        {}
+        /** Sends now, or after the peer's retry (in order). */
+        void sendOrQueue(PacketPtr pkt);
+
+      protected:
+        bool recvTimingResp(PacketPtr pkt) override;
+        void recvReqRetry() override;
+
+      private:
+        UintrModel &model;
+        std::deque<PacketPtr> waiting;
+    };
+
+    /** Names a packet's chain. */
+    struct ChainState : public Packet::SenderState
+    {
+        explicit ChainState(uint64_t id) : id(id) {}
+        const uint64_t id;
+    };
+
+    /** A chain of accesses in flight and what runs when it is done. */
+    struct Chain
+    {
+        core::AccessChain accesses;
+        int ctx;
+        /** When the outstanding access was issued. */
+        Tick issuedAt = 0;
+        std::function<void()> done;
+    };
+
+    /** Runs `accesses` one after the other on core `ctx`'s port, then
+     *  `done` (at once, and untimed, where the port is not connected). */
+    void runChain(int ctx, core::AccessChain accesses,
+                  std::function<void()> done);
+    void issueNext(uint64_t id);
+    /** The outstanding access of chain `id` completed now. */
+    void accessCompleted(uint64_t id);
+    /** SENDUIPI's post, after its accesses; resumes the sender. */
+    void finishSend(int ctx, const core::Thread &sender, uint64_t index);
+    /** Notification processing, after its access: PIR into UIRR. */
+    void processNotification(int ctx, int pid);
+
     /** Per hardware thread (ContextID). */
     struct ContextState
     {
@@ -171,6 +236,12 @@ class UintrModel : public SimObject, public UserInterruptHooks
     /** Lost work (flush) and kept work (tracked) of every delivery. */
     core::DeliveryAccount account;
 
+    std::vector<std::unique_ptr<UpidPort>> upidPorts;
+    RequestorID requestorId;
+    std::map<uint64_t, Chain> chains;
+    uint64_t nextChain = 0;
+
+    /** SENDUIPI's micro-code after its accesses completed. */
     const Cycles senduipiLatency;
     const Cycles stuiLatency;
     const Cycles timerOpLatency;
@@ -192,6 +263,10 @@ class UintrModel : public SimObject, public UserInterruptHooks
         statistics::Scalar coalesced;
         statistics::Scalar suppressed;
         statistics::Scalar notificationsProcessed;
+        statistics::Scalar upidAccesses;
+        statistics::Scalar upidAccessCycles;
+        statistics::Formula avgUpidAccessCycles;
+        statistics::Scalar untimedAccesses;
         statistics::Scalar timerExpiries;
         statistics::Scalar flushes;
         statistics::Scalar drains;

@@ -43,8 +43,10 @@ inline int checks = 0;
 
 using TestList = std::vector<std::pair<const char *, std::function<void()>>>;
 
-/** The tests of test_monitor.cc and test_delivery_account.cc. */
+/** The tests of test_monitor.cc, test_delivery_account.cc and
+ *  test_upid_access.cc. */
 TestList monitorTests();
 TestList deliveryAccountTests();
+TestList upidAccessTests();
 
 #endif // NEMO_UINTR_TESTS_CHECK_HH

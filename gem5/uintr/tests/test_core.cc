@@ -377,6 +377,48 @@ testSendNotifyCoalesceAndTake()
     CHECK_EQ(k.notificationArrived(401), 1ULL << 9);
 }
 
+/** The accesses a SENDUIPI and a notification are timed by name the
+ *  UITT entry and the UPID that send() and notificationArrived() use, and
+ *  looking them up changes nothing. */
+void
+testSendAccessesNameWhatSendTouches()
+{
+    FakeHost h;
+    Kernel k(h, false);
+    const Thread rx = thread(701, 700, 2);
+    const Thread tx = thread(702, 700, 0);
+    AccessChain chain = AccessChain::notification(0x40, 700);
+    CHECK(k.sendAccesses(tx, 0, chain) == SendFault::InvalidOpcode);
+    CHECK(chain.done());
+    CHECK_EQ(k.registerHandler(rx, 0x401000, 0), 0);
+    VectorTarget v;
+    CHECK_EQ(k.vectorFd(rx, 11, 0, v), 0);
+    const int idx = int(k.registerSender(tx, v, 0));
+    CHECK(k.sendAccesses(tx, idx + 1, chain) ==
+          SendFault::GeneralProtection);
+    CHECK(chain.done());
+
+    CHECK(k.sendAccesses(tx, idx, chain) == SendFault::None);
+    const Access *entry = chain.next();
+    CHECK(entry && entry->kind == AccessKind::Read);
+    CHECK_EQ(entry->addr, (k.targetTableMsr(700) & ~0xfULL) +
+                              uint64_t(idx) * uittEntrySize);
+    CHECK_EQ(entry->tgid, 700);
+    CHECK(chain.completed(1));
+    const Access *upid = chain.next();
+    CHECK(upid && upid->kind == AccessKind::LockedRmw);
+    CHECK_EQ(upid->addr, k.receiver(701)->upid);
+    // Nothing was posted by the lookup: the send still notifies.
+    const SendResult s = k.send(tx, idx);
+    CHECK(s.notify);
+    CHECK_EQ(s.upid, upid->addr);
+
+    AccessChain n = k.notificationAccesses(701);
+    CHECK(n.next() && n.next()->addr == k.receiver(701)->upid);
+    CHECK(k.notificationAccesses(999).done());
+    CHECK_EQ(k.notificationArrived(701), 1ULL << 11);
+}
+
 void
 testReceiverGone()
 {
@@ -509,12 +551,15 @@ main()
         {"register_handler_errors", testRegisterHandlerErrors},
         {"vector_fd_and_senders", testVectorFdAndSenders},
         {"send_notify_coalesce_and_take", testSendNotifyCoalesceAndTake},
+        {"send_accesses_name_what_send_touches",
+         testSendAccessesNameWhatSendTouches},
         {"receiver_gone", testReceiverGone},
         {"alt_stack_and_ipi_fd", testAltStackAndIpiFd},
         {"wait", testWait},
         {"kb_timer", testKbTimer},
     };
-    for (auto list : {monitorTests(), deliveryAccountTests()}) {
+    for (auto list :
+         {monitorTests(), deliveryAccountTests(), upidAccessTests()}) {
         for (auto &t : list)
             tests.push_back(std::move(t));
     }
