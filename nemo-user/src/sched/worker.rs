@@ -77,14 +77,14 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
     let endpoint = receiver.endpoint();
     let setup = QuantumTimer::new(&timers, &endpoint).and_then(|timer| {
         state.set_timer(Some(timer));
-        state.set_kick_sender(Some(endpoint.connect(KICK)?));
+        state.install_kick_sender(endpoint.connect(KICK)?);
         Ok(endpoint.backend())
     });
     let failed = setup.is_err();
     if ready.send(setup).is_ok() && !failed {
         run_tasks(&state, &queue, stack_size);
     }
-    state.set_kick_sender(None);
+    // The kick sender stays: a kick after this point finds the receiver gone (see `wakeup.rs`).
     state.set_timer(None);
     drop(receiver);
 }
