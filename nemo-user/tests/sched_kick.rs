@@ -108,6 +108,125 @@ fn every_unpark_reaches_its_task_exactly_once_across_workers() {
     }
 }
 
+/// One worker kept busy by two tasks that only reach safepoints, while latency-critical and
+/// ordinary tasks of the same worker are unparked round after round from two threads and new
+/// tasks are spawned: the kick's switch (a preempted task requeued, the woken one resumed at
+/// once) loses no wakeup, runs no task twice, and leaves no busy or spawned task behind.
+#[test]
+fn kicked_switches_under_busy_tasks_lose_no_wakeup_and_no_task() {
+    const CRITICAL: usize = 6;
+    const ORDINARY: usize = 3;
+    const TASKS: usize = CRITICAL + ORDINARY;
+    const ROUNDS: u64 = 200;
+    const SPAWNED: u64 = 40;
+    for backend in BACKENDS {
+        let rt = Runtime::builder()
+            .workers(1)
+            .backend(backend)
+            .quantum(Duration::from_micros(50))
+            .build()
+            .expect("runtime");
+        let boxes: Arc<Vec<Mailbox>> = Arc::new((0..TASKS).map(|_| Mailbox::default()).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let boxes = Arc::clone(&boxes);
+                rt.spawn(move || {
+                    sched::set_latency_critical(i < CRITICAL);
+                    let mb = &boxes[i];
+                    *mb.unparker.lock().unwrap() = sched::current_unparker();
+                    let mut wakeups_with_news = 0u64;
+                    loop {
+                        let posted = mb.posted.load(SeqCst);
+                        let acked = mb.acked.load(SeqCst);
+                        if posted > acked {
+                            assert_eq!(posted, acked + 1);
+                            mb.acked.store(posted, SeqCst);
+                            wakeups_with_news += 1;
+                        }
+                        if mb.acked.load(SeqCst) == ROUNDS {
+                            return wakeups_with_news;
+                        }
+                        sched::park();
+                    }
+                })
+            })
+            .collect();
+        let busy: Vec<_> = (0..2)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                rt.spawn(move || {
+                    let (mut x, mut chunks) = (1u64, 0u64);
+                    while !stop.load(SeqCst) {
+                        for _ in 0..100 {
+                            x = std::hint::black_box(x.rotate_left(5) ^ 0x9e37_79b9);
+                        }
+                        chunks += 1;
+                        sched::safepoint();
+                    }
+                    chunks
+                })
+            })
+            .collect();
+        let notifiers: Vec<_> = (0..2)
+            .map(|half| {
+                let boxes = Arc::clone(&boxes);
+                std::thread::spawn(move || {
+                    let mine: Vec<usize> = (half..TASKS).step_by(2).collect();
+                    let unparkers: Vec<Unparker> = mine
+                        .iter()
+                        .map(|&i| {
+                            wait_for("an unparker", || {
+                                boxes[i].unparker.lock().unwrap().is_some()
+                            });
+                            boxes[i].unparker.lock().unwrap().clone().unwrap()
+                        })
+                        .collect();
+                    for round in 1..=ROUNDS {
+                        for (&i, u) in mine.iter().zip(&unparkers) {
+                            wait_for("an ack", || boxes[i].acked.load(SeqCst) == round - 1);
+                            boxes[i].posted.store(round, SeqCst);
+                            u.unpark();
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Spawned while kicks switch the worker: each is admitted by some later requeue or pick.
+        let spawned: Vec<_> = (0..SPAWNED)
+            .map(|k| {
+                std::thread::sleep(Duration::from_micros(200));
+                rt.spawn(move || k * 3)
+            })
+            .collect();
+        for n in notifiers {
+            n.join().expect("notifier");
+        }
+        for t in tasks {
+            assert_eq!(t.join().expect("task"), ROUNDS, "{backend:?}");
+        }
+        let spawned_sum: u64 = spawned
+            .into_iter()
+            .map(|t| t.join().expect("spawned"))
+            .sum();
+        assert_eq!(spawned_sum, 3 * (0..SPAWNED).sum::<u64>(), "{backend:?}");
+        stop.store(true, SeqCst);
+        for b in busy {
+            assert!(b.join().expect("busy task") > 0, "{backend:?}");
+        }
+        let acked: u64 = boxes.iter().map(|b| b.acked.load(SeqCst)).sum();
+        assert_eq!(acked, TASKS as u64 * ROUNDS, "{backend:?}");
+        let all = (TASKS + 2) as u64 + SPAWNED;
+        // A join returns once the task's result is in; the worker counts it right after.
+        wait_for("the last completion", || rt.stats()[0].completed == all);
+        let stats = rt.stats()[0];
+        assert_eq!(stats.started, all, "{backend:?}");
+        assert!(stats.kicks >= 1, "{backend:?}: {stats:?}");
+        assert!(stats.preemptions >= 1, "{backend:?}: {stats:?}");
+        rt.shutdown();
+    }
+}
+
 /// One worker, no quantum ticks: task C parks, task A keeps the worker busy, and another thread
 /// unparks C. Returns whether C ran while A was still busy (within `busy_for` of the unpark),
 /// and the worker's stats.

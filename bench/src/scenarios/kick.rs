@@ -26,7 +26,7 @@
 use std::sync::atomic::{
     AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst,
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use nemo_user::BackendKind;
@@ -356,7 +356,9 @@ impl Loop {
             })?;
         let stamps = Arc::new(Stamps::new());
         let event = Arc::new((Event::new(), AtomicU64::new(0)));
-        let unparker = Arc::new(Mutex::new(None::<Unparker>));
+        // Set once by the task before it first waits, read without a lock by the sender: the
+        // `am` loop's sender takes no lock either.
+        let unparker = Arc::new(OnceLock::<Unparker>::new());
         let waiter = {
             let (stamps, event, unparker) = (
                 Arc::clone(&stamps),
@@ -365,8 +367,9 @@ impl Loop {
             );
             rt.spawn(move || {
                 sched::set_latency_critical(kick);
-                *unparker.lock().unwrap_or_else(PoisonError::into_inner) =
-                    sched::current_unparker();
+                if let Some(u) = sched::current_unparker() {
+                    let _ = unparker.set(u);
+                }
                 let (ev, seq) = &*event;
                 let mut seen = 0;
                 let waiting = |seen: u64| seq.load(Acquire) == seen && !stamps.stop.load(Acquire);
@@ -407,7 +410,7 @@ impl Loop {
                         event.0.notify_one();
                     }
                     Via::Unparker => {
-                        if let Some(u) = &*unparker.lock().unwrap_or_else(PoisonError::into_inner) {
+                        if let Some(u) = unparker.get() {
                             u.unpark();
                         }
                     }
@@ -418,7 +421,7 @@ impl Loop {
         );
         stamps.stop.store(true, Release);
         event.0.notify_all();
-        if let Some(u) = &*unparker.lock().unwrap_or_else(PoisonError::into_inner) {
+        if let Some(u) = unparker.get() {
             u.unpark();
         }
         let _ = waiter.join();

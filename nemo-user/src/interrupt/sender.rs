@@ -88,6 +88,9 @@ impl Sender {
     /// drains for the last time): where the backend notifies nobody (`poll`), posting is all a
     /// send does, and the doorbell's bracket (there to keep a signalled thread alive and to order
     /// sends before the final drain) is the caller's job; elsewhere this is [`Sender::send`].
+    /// Also for a caller whose post may land after the final drain harmlessly (a scheduler's
+    /// kick, wanted only while the worker still runs): the UPID it posts to stays allocated for
+    /// as long as this sender lives, and nobody drains it any more.
     #[inline]
     pub(crate) fn post_held(&self) -> Result<()> {
         if self.route.notifies() {

@@ -17,9 +17,10 @@
 //!   thread, after the CAS), so an id in the inbox always names a parked task.
 //! - Idle workers wait on the shared event with their inbox in the condition, and an unparker
 //!   notifies the event after the push, so a parked task of an idle worker is not left waiting.
-//! - The handshake is lock-free: the state word ([`ParkState`]) and the inbox (a lock-free
-//!   `SegQueue`). The one mutex on the path, around the worker's kick sender, only orders its
-//!   installation and removal against kicks; a kick never decides whether a task is runnable.
+//! - The handshake is lock-free: the state word ([`ParkState`]), the inbox (a lock-free
+//!   `SegQueue`) and the kick, a post to the worker's receiver through a sender installed once
+//!   (see `wakeup.rs`). A kick never decides whether a task is runnable: one that is lost (the
+//!   worker already gone) or late (the task already resumed) costs at most a preemption.
 //!   `loom_models.rs` runs [`ParkState`]'s code, the inbox and the wait word of `waiter.rs`
 //!   under loom.
 

@@ -129,6 +129,12 @@ impl LocalQueue {
         self.tasks.push_back(Runnable::Started(task));
     }
 
+    /// Puts a task that a kick preempted at the back of the round robin and admits nothing: the
+    /// kick's switch (see `worker.rs`) skips the shared queue; the next requeue admits.
+    pub(crate) fn requeue_without_admitting(&mut self, task: Started) {
+        self.tasks.push_back(Runnable::Started(task));
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.tasks.is_empty()
     }

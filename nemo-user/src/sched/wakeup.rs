@@ -12,13 +12,26 @@
 //!   under the timer's mutex (the same mutex the worker takes when it goes idle or busy). The
 //!   timer runs only while the worker is busy and the quantum is not zero.
 //! - Ticks are periodic per worker: a task resumed mid-period gets the rest of that period.
+//! - The kick sender is installed once, by the worker thread before it runs a task, and stays
+//!   until the state is dropped; unparkers read it without a lock. Where the backend notifies
+//!   nobody (`poll`) a kick only posts, without the doorbell's send bracket
+//!   (`Sender::post_held`): the bracket keeps a signalled thread alive, which a post does not
+//!   need, and orders sends before the receiver's final drain, which a kick does not need — a
+//!   kick is wanted only while its task sits in the worker's inbox, and the worker runs every
+//!   task its inbox names before it leaves its loop and drops its receiver (it leaves only with
+//!   an empty parked set, see `worker.rs`). A late kick lands in a UPID that nobody drains any
+//!   more, kept allocated by the sender. Notifying backends (`signal`, `uintr`) send inside the
+//!   bracket, which fails once the receiver is gone.
+//! - What unparkers touch (the kick sender, the inbox) lies on cache lines apart from the
+//!   counters and the preemption request that the worker writes on every switch.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::error::Result;
 use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
 
 use crate::interrupt::{Endpoint, Sender, Vector};
 use crate::timer::{Arm, Timer, TimerThread};
@@ -43,9 +56,11 @@ pub(crate) struct WorkerState {
     pub(crate) ticks: AtomicU64,
     pub(crate) kicks: AtomicU64,
     /// Ids of this worker's parked tasks that an unparker made runnable (see `kick.rs`).
+    /// (`SegQueue` keeps its head and tail on cache lines of their own.)
     pub(crate) inbox: SegQueue<u64>,
-    /// Reaches the worker's receiver on [`KICK`]; set while the worker runs.
-    kick_sender: Mutex<Option<Sender>>,
+    /// Reaches the worker's receiver on [`KICK`]; set once the worker has registered it.
+    /// Read by unparkers on every kick, so on a line no counter shares.
+    kick_sender: CachePadded<OnceLock<Sender>>,
     /// Set once the worker has registered its receiver; `None` before and after.
     timer: Mutex<Option<QuantumTimer>>,
 }
@@ -62,7 +77,7 @@ impl WorkerState {
             ticks: AtomicU64::new(0),
             kicks: AtomicU64::new(0),
             inbox: SegQueue::new(),
-            kick_sender: Mutex::new(None),
+            kick_sender: CachePadded::new(OnceLock::new()),
             timer: Mutex::new(None),
         }
     }
@@ -97,24 +112,19 @@ impl WorkerState {
         }
     }
 
-    /// Installs (`Some`) or removes (`None`) the sender that kicks this worker; called by the
-    /// worker thread.
-    pub(crate) fn set_kick_sender(&self, sender: Option<Sender>) {
-        *self
-            .kick_sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = sender;
+    /// Installs the sender that kicks this worker; called once, by the worker thread, before
+    /// it runs a task. It stays until the state is dropped (see the module's invariants).
+    pub(crate) fn install_kick_sender(&self, sender: Sender) {
+        let _ = self.kick_sender.set(sender);
     }
 
-    /// Interrupts the worker so its running task switches at its next safepoint. A kick that
+    /// Interrupts the worker so its running task switches at its next safepoint. Lock-free; on
+    /// `poll` a post without the doorbell's bracket (see the module's invariants). A kick that
     /// finds the worker gone is dropped: its tasks have all finished.
+    #[inline]
     pub(crate) fn kick(&self) {
-        if let Some(sender) = &*self
-            .kick_sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-        {
-            let _ = sender.send();
+        if let Some(sender) = self.kick_sender.get() {
+            let _ = sender.post_held();
         }
     }
 

@@ -19,6 +19,14 @@
 //!   is drained (see `queue.rs`), so no started task is dropped half-run.
 //! - Before each pick the worker moves the tasks named in its inbox from its parked set to its
 //!   round robin, latency-critical ones first (see `kick.rs`).
+//! - The kick's switch: right after a preemption (which a kick asks for), the worker takes the
+//!   first id of its inbox; if it names a latency-critical task, the worker queues the preempted
+//!   task at the back of its round robin — admitting no unstarted task this once — and resumes
+//!   the woken one at once, without a pick. The rest of the inbox waits for the next pick. The
+//!   task moves from the parked set to running exactly as a pick would move it, so no task is
+//!   lost or run twice.
+//! - Parked tasks are keyed by their id, which this worker gave them (unique, never chosen by a
+//!   caller), so the parked set hashes with a fast fixed-seed hasher rather than SipHash.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +34,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 
 use corosensei::CoroutineResult;
+use foldhash::fast::FixedState;
 
 use crate::backend::BackendKind;
 use crate::error::Result;
@@ -77,57 +86,64 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
     let endpoint = receiver.endpoint();
     let setup = QuantumTimer::new(&timers, &endpoint).and_then(|timer| {
         state.set_timer(Some(timer));
-        state.set_kick_sender(Some(endpoint.connect(KICK)?));
+        state.install_kick_sender(endpoint.connect(KICK)?);
         Ok(endpoint.backend())
     });
     let failed = setup.is_err();
     if ready.send(setup).is_ok() && !failed {
         run_tasks(&state, &queue, stack_size);
     }
-    state.set_kick_sender(None);
+    // The kick sender stays: a kick after this point finds the receiver gone (see `wakeup.rs`).
     state.set_timer(None);
     drop(receiver);
 }
 
+/// A worker's parked tasks by id, each with its token.
+type ParkedSet = HashMap<u64, (Arc<TaskToken>, Started), FixedState>;
+
 /// The loop proper.
 fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usize) {
     let mut local = LocalQueue::new();
-    let mut parked: HashMap<u64, (Arc<TaskToken>, Started)> = HashMap::new();
+    let mut parked = ParkedSet::default();
     let mut next_id = 0u64;
     let mut busy = false;
+    // The latency-critical task that the kick's switch resumes next, without a pick.
+    let mut kicked: Option<Started> = None;
     loop {
-        while let Some(id) = state.inbox.pop() {
-            let (token, task) = parked
-                .remove(&id)
-                .expect("an id in the inbox names a parked task (kick.rs)");
-            local.unparked(task, token.is_latency_critical());
-        }
-        let Some(next) = local.next(queue) else {
-            if queue.is_drained() && parked.is_empty() {
-                break;
-            }
-            // A timer error leaves the worker without ticks: its tasks still run, switched only
-            // where they yield.
-            let _ = state.set_busy(false);
-            busy = false;
-            queue.wait_for_work(|| !state.inbox.is_empty());
-            continue;
-        };
-        let task = match next {
-            Runnable::Started(task) => task,
-            Runnable::Unstarted(spawned) => {
-                next_id += 1;
-                let token = TaskToken::new(
-                    next_id,
-                    Arc::clone(state),
-                    Arc::clone(queue) as Arc<dyn IdleWorkers>,
-                );
-                match spawned.start(Arc::new(token), stack_size) {
-                    Some(task) => {
-                        state.started.fetch_add(1, Relaxed);
-                        task
+        let task = match kicked.take() {
+            Some(task) => task,
+            None => {
+                while let Some((task, critical)) = take_unparked(state, &mut parked) {
+                    local.unparked(task, critical);
+                }
+                let Some(next) = local.next(queue) else {
+                    if queue.is_drained() && parked.is_empty() {
+                        break;
                     }
-                    None => continue,
+                    // A timer error leaves the worker without ticks: its tasks still run,
+                    // switched only where they yield.
+                    let _ = state.set_busy(false);
+                    busy = false;
+                    queue.wait_for_work(|| !state.inbox.is_empty());
+                    continue;
+                };
+                match next {
+                    Runnable::Started(task) => task,
+                    Runnable::Unstarted(spawned) => {
+                        next_id += 1;
+                        let token = TaskToken::new(
+                            next_id,
+                            Arc::clone(state),
+                            Arc::clone(queue) as Arc<dyn IdleWorkers>,
+                        );
+                        match spawned.start(Arc::new(token), stack_size) {
+                            Some(task) => {
+                                state.started.fetch_add(1, Relaxed);
+                                task
+                            }
+                            None => continue,
+                        }
+                    }
                 }
             }
         };
@@ -143,11 +159,34 @@ fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usi
                     local.requeue(task, queue); // unparked before it was parked
                 }
             }
-            Some((task, Switch::Yielded | Switch::Preempted)) => local.requeue(task, queue),
+            Some((task, Switch::Preempted)) => match take_unparked(state, &mut parked) {
+                // The kick's switch (see the module's invariants).
+                Some((woken, true)) => {
+                    local.requeue_without_admitting(task);
+                    kicked = Some(woken);
+                }
+                Some((woken, false)) => {
+                    local.requeue(task, queue);
+                    local.unparked(woken, false);
+                }
+                None => local.requeue(task, queue),
+            },
+            Some((task, Switch::Yielded)) => local.requeue(task, queue),
             None => {}
         }
     }
-    debug_assert!(local.is_empty() && parked.is_empty());
+    debug_assert!(local.is_empty() && parked.is_empty() && kicked.is_none());
+}
+
+/// Takes the task the inbox's first id names out of the parked set, with whether it is
+/// latency-critical; `None` if the inbox is empty.
+#[inline]
+fn take_unparked(state: &WorkerState, parked: &mut ParkedSet) -> Option<(Started, bool)> {
+    let id = state.inbox.pop()?;
+    let (token, task) = parked
+        .remove(&id)
+        .expect("an id in the inbox names a parked task (kick.rs)");
+    Some((task, token.is_latency_critical()))
 }
 
 /// Runs `task` until it suspends (returned, with why) or finishes (`None`).
