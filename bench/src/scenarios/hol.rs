@@ -13,9 +13,10 @@
 //! quantum, the SCAN's task is preempted at its next safepoint and the other servers take the
 //! GETs.
 //!
-//! The quantum ticks come from the runtime's timer thread sleeping to its deadlines
-//! (`Idle::Sleep`, with minimal timer slack): it frees its core, and the worker's real tick rate
-//! (`ticks_per_ms`) shows how far short of the quantum its wake-ups fall; `worker_cpu_pct` is
+//! The quantum ticks come from the runtime's timer thread, spinning on a core of its own where
+//! the machine has two (`Idle::Spin`), else sleeping to its deadlines (`Idle::Sleep`, with
+//! minimal timer slack); the worker's real tick rate (`ticks_per_ms`) shows how far short of the
+//! quantum the ticks fall; `worker_cpu_pct` is
 //! how much of a core the worker thread got over the run (on a shared machine, less than 100 %
 //! makes the offered load higher than its nominal value). Samples are
 //! GET latencies; `get_p999`, `scan_p99`, `goodput_kreq_s` (requests served per second of the
@@ -65,6 +66,30 @@ get_p999, scan_p99 in ns; regime: offered load (of capacity_kreq_s, the worker's
 rate without preemption) and quantum (none: no preemption); \
 paper (xUI Fig. 7): preemption cuts the GET tail by orders of magnitude at equal goodput; \
 targets: at 50 % load, 20 µs quantum, GET p99 ≤ 0.1× and goodput ≥ 0.9× '50% none'";
+
+/// The spins of one [`CHUNK_NS`] chunk of work, calibrated once per run: every regime and
+/// backend then serves requests of the same work, the work whose rate `capacity_kreq_s`
+/// measured. (Calibrated afresh per regime, a machine whose speed drifts between two
+/// calibrations would offer each regime a load of another work's rate: a few tenths of
+/// difference made "50 %" an overload.)
+fn chunk_spins() -> u32 {
+    static CHUNK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *CHUNK.get_or_init(|| (spins_per_us() * CHUNK_NS / 1000.0).max(1.0) as u32)
+}
+
+/// How the runtime's timer thread waits between ticks. It spins where it can have a core of its
+/// own: under gem5 (a simulated core is given to it, and sleeping is not simulated) and
+/// natively where the process may run on two cores or more — `hol`'s only busy threads are the
+/// worker and the timer (the requests are drawn up front, and the main thread waits in `join`).
+/// On one core it sleeps to its deadlines, as a spinning timer would take turns with the worker
+/// (see `bench/README.md`).
+fn timer_idle(ctx: &Context) -> Idle {
+    if ctx.sim || ctx.topology.cores() >= 2 {
+        Idle::Spin
+    } else {
+        Idle::Sleep
+    }
+}
 
 /// What a profile runs.
 struct Form {
@@ -155,8 +180,7 @@ impl Driver for Hol {
         let backend = backend_of(instance)?;
         let (load, quantum) = parse(&case.regime)
             .ok_or_else(|| Failure::Unsupported(format!("bad regime {:?}", case.regime)))?;
-        let per_us = spins_per_us();
-        let chunk = (per_us * CHUNK_NS / 1000.0).max(1.0) as u32;
+        let chunk = chunk_spins();
         let chunks = |us: f64| ((us * 1000.0 / CHUNK_NS).round() as u32).max(1);
         let (get_chunks, scan_chunks) = (chunks(GET_US), chunks(SCAN_US));
 
@@ -181,9 +205,7 @@ impl Driver for Hol {
             .workers(1)
             .backend(backend)
             .quantum(quantum)
-            // Not `Idle::Spin` natively: a spinning timer thread needs a core of its own (see
-            // `bench/README.md`). Under gem5 it has one, and sleeping is not simulated.
-            .timer_idle(if ctx.sim { Idle::Spin } else { Idle::Sleep })
+            .timer_idle(timer_idle(ctx))
             .build()
             .map_err(|e| Failure::Register {
                 receiver: 0,
