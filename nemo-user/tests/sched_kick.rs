@@ -28,6 +28,35 @@ struct Mailbox {
     unparker: Mutex<Option<Unparker>>,
 }
 
+/// Two notifier threads, each owning every other task of `boxes`: for each round, each waits for
+/// its task's ack of the round before, posts the round and unparks the task.
+fn spawn_notifiers(boxes: &Arc<Vec<Mailbox>>, rounds: u64) -> Vec<std::thread::JoinHandle<()>> {
+    (0..2)
+        .map(|half| {
+            let boxes = Arc::clone(boxes);
+            std::thread::spawn(move || {
+                let mine: Vec<usize> = (half..boxes.len()).step_by(2).collect();
+                let unparkers: Vec<Unparker> = mine
+                    .iter()
+                    .map(|&i| {
+                        wait_for("an unparker", || {
+                            boxes[i].unparker.lock().unwrap().is_some()
+                        });
+                        boxes[i].unparker.lock().unwrap().clone().unwrap()
+                    })
+                    .collect();
+                for round in 1..=rounds {
+                    for (&i, u) in mine.iter().zip(&unparkers) {
+                        wait_for("an ack", || boxes[i].acked.load(SeqCst) == round - 1);
+                        boxes[i].posted.store(round, SeqCst);
+                        u.unpark();
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn every_unpark_reaches_its_task_exactly_once_across_workers() {
     const TASKS: usize = 48;
@@ -65,30 +94,7 @@ fn every_unpark_reaches_its_task_exactly_once_across_workers() {
             })
             .collect();
         // Two notifier threads, each owning half of the tasks.
-        let notifiers: Vec<_> = (0..2)
-            .map(|half| {
-                let boxes = Arc::clone(&boxes);
-                std::thread::spawn(move || {
-                    let mine: Vec<usize> = (half..TASKS).step_by(2).collect();
-                    let unparkers: Vec<Unparker> = mine
-                        .iter()
-                        .map(|&i| {
-                            wait_for("an unparker", || {
-                                boxes[i].unparker.lock().unwrap().is_some()
-                            });
-                            boxes[i].unparker.lock().unwrap().clone().unwrap()
-                        })
-                        .collect();
-                    for round in 1..=ROUNDS {
-                        for (&i, u) in mine.iter().zip(&unparkers) {
-                            wait_for("an ack", || boxes[i].acked.load(SeqCst) == round - 1);
-                            boxes[i].posted.store(round, SeqCst);
-                            u.unpark();
-                        }
-                    }
-                })
-            })
-            .collect();
+        let notifiers = spawn_notifiers(&boxes, ROUNDS);
         for n in notifiers {
             n.join().expect("notifier");
         }
@@ -168,30 +174,7 @@ fn kicked_switches_under_busy_tasks_lose_no_wakeup_and_no_task() {
                 })
             })
             .collect();
-        let notifiers: Vec<_> = (0..2)
-            .map(|half| {
-                let boxes = Arc::clone(&boxes);
-                std::thread::spawn(move || {
-                    let mine: Vec<usize> = (half..TASKS).step_by(2).collect();
-                    let unparkers: Vec<Unparker> = mine
-                        .iter()
-                        .map(|&i| {
-                            wait_for("an unparker", || {
-                                boxes[i].unparker.lock().unwrap().is_some()
-                            });
-                            boxes[i].unparker.lock().unwrap().clone().unwrap()
-                        })
-                        .collect();
-                    for round in 1..=ROUNDS {
-                        for (&i, u) in mine.iter().zip(&unparkers) {
-                            wait_for("an ack", || boxes[i].acked.load(SeqCst) == round - 1);
-                            boxes[i].posted.store(round, SeqCst);
-                            u.unpark();
-                        }
-                    }
-                })
-            })
-            .collect();
+        let notifiers = spawn_notifiers(&boxes, ROUNDS);
         // Spawned while kicks switch the worker: each is admitted by some later requeue or pick.
         let spawned: Vec<_> = (0..SPAWNED)
             .map(|k| {
