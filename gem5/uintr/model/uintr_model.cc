@@ -557,6 +557,35 @@ UintrModel::timerExpires(int ctx, int pid, uint64_t generation)
 }
 
 void
+UintrModel::runAfter(ThreadContext *tc, Cycles cycles,
+                     std::function<void()> fn, const char *what)
+{
+    if (cycles) {
+        schedule(new EventFunctionWrapper(std::move(fn), name() + what, true),
+                 tc->getCpuPtr()->clockEdge(cycles));
+    } else {
+        fn();
+    }
+}
+
+bool
+UintrModel::killedBy(ThreadContext *tc, core::SendFault fault,
+                     uint64_t index)
+{
+    switch (fault) {
+      case core::SendFault::InvalidOpcode:
+        kill(tc, SIGILL, "senduipi without a target table (#UD)");
+        return true;
+      case core::SendFault::GeneralProtection:
+        kill(tc, SIGSEGV,
+             csprintf("senduipi index %d is not a valid entry (#GP)", index));
+        return true;
+      default:
+        return false;
+    }
+}
+
+void
 UintrModel::kill(ThreadContext *tc, int signal, const std::string &what)
 {
     const core::Thread t = threadOf(tc);
@@ -588,16 +617,8 @@ UintrModel::execute(ThreadContext *tc, const StaticInstPtr &inst,
             core::AccessChain accesses = core::AccessChain::none();
             const core::SendFault fault =
                 kernel.sendAccesses(t, index, accesses);
-            if (fault == core::SendFault::InvalidOpcode) {
-                kill(tc, SIGILL, "senduipi without a target table (#UD)");
+            if (killedBy(tc, fault, index))
                 return;
-            }
-            if (fault == core::SendFault::GeneralProtection) {
-                kill(tc, SIGSEGV,
-                     csprintf("senduipi index %d is not a valid entry (#GP)",
-                              index));
-                return;
-            }
             advancePC(tc, inst);
             // Serializing: nothing after it runs until it is done.
             tc->suspend();
@@ -662,15 +683,9 @@ UintrModel::finishSend(int ctx, const core::Thread &sender, uint64_t index)
         return;
     ThreadContext *tc = system->threads[ctx];
     const core::SendResult r = kernel.send(sender, index);
-    if (r.fault == core::SendFault::InvalidOpcode) {
-        kill(tc, SIGILL, "senduipi without a target table (#UD)");
+    // The table may have changed while the accesses ran.
+    if (killedBy(tc, r.fault, index))
         return;
-    }
-    if (r.fault == core::SendFault::GeneralProtection) {
-        kill(tc, SIGSEGV,
-             csprintf("senduipi index %d is not a valid entry (#GP)", index));
-        return;
-    }
     switch (r.outcome) {
       case core::PostOutcome::Notify:
         ++stats.notifications;
@@ -701,13 +716,7 @@ UintrModel::finishSend(int ctx, const core::Thread &sender, uint64_t index)
         if (tc->status() == ThreadContext::Suspended)
             tc->activate();
     };
-    if (senduipiLatency) {
-        schedule(new EventFunctionWrapper(resume, name() + ".senduipiDone",
-                                          true),
-                 tc->getCpuPtr()->clockEdge(senduipiLatency));
-    } else {
-        resume();
-    }
+    runAfter(tc, senduipiLatency, std::move(resume), ".senduipiDone");
 }
 
 void
@@ -837,13 +846,7 @@ UintrModel::endMonitorWait(int ctx, core::WakeReason why)
             tc->activate();
         }
     };
-    if (umwaitWakeLatency) {
-        schedule(new EventFunctionWrapper(resume, name() + ".umwaitWake",
-                                          true),
-                 tc->getCpuPtr()->clockEdge(umwaitWakeLatency));
-    } else {
-        resume();
-    }
+    runAfter(tc, umwaitWakeLatency, std::move(resume), ".umwaitWake");
 }
 
 void

@@ -212,6 +212,13 @@ class UintrModel : public SimObject, public UserInterruptHooks
     /** A fault the kernel turns into a fatal signal: ends the simulation
      *  with exit code 128 + signal (SE mode delivers no signals). */
     void kill(ThreadContext *tc, int signal, const std::string &what);
+    /** SENDUIPI's #UD or #GP (kill() with the signal the kernel sends);
+     *  false for no fault. */
+    bool killedBy(ThreadContext *tc, core::SendFault fault, uint64_t index);
+    /** Runs `fn` at the clock edge `cycles` of tc's CPU from now (at once
+     *  for 0). */
+    void runAfter(ThreadContext *tc, Cycles cycles, std::function<void()> fn,
+                  const char *what);
     void advancePC(ThreadContext *tc, const StaticInstPtr &inst);
     /** Mirrors the thread's receiver and sender MSRs. */
     void syncMsrs(ThreadContext *tc);
