@@ -28,6 +28,27 @@ struct Mailbox {
     unparker: Mutex<Option<Unparker>>,
 }
 
+/// A task's side of the mailbox: publishes its unparker, then acks each round the notifier posts,
+/// parking in between, until `rounds` are acked; returns how many wakeups brought a new round.
+fn ack_rounds(mb: &Mailbox, rounds: u64) -> u64 {
+    *mb.unparker.lock().unwrap() = sched::current_unparker();
+    let mut wakeups_with_news = 0u64;
+    loop {
+        let posted = mb.posted.load(SeqCst);
+        let acked = mb.acked.load(SeqCst);
+        if posted > acked {
+            // The notifier posts round r+1 only after seeing round r acked.
+            assert_eq!(posted, acked + 1);
+            mb.acked.store(posted, SeqCst);
+            wakeups_with_news += 1;
+        }
+        if mb.acked.load(SeqCst) == rounds {
+            return wakeups_with_news;
+        }
+        sched::park();
+    }
+}
+
 /// Two notifier threads, each owning every other task of `boxes`: for each round, each waits for
 /// its task's ack of the round before, posts the round and unparks the task.
 fn spawn_notifiers(boxes: &Arc<Vec<Mailbox>>, rounds: u64) -> Vec<std::thread::JoinHandle<()>> {
@@ -72,25 +93,7 @@ fn every_unpark_reaches_its_task_exactly_once_across_workers() {
         let tasks: Vec<_> = (0..TASKS)
             .map(|i| {
                 let boxes = Arc::clone(&boxes);
-                rt.spawn(move || {
-                    let mb = &boxes[i];
-                    *mb.unparker.lock().unwrap() = sched::current_unparker();
-                    let mut wakeups_with_news = 0u64;
-                    loop {
-                        let posted = mb.posted.load(SeqCst);
-                        let acked = mb.acked.load(SeqCst);
-                        if posted > acked {
-                            // The notifier posts round r+1 only after seeing round r acked.
-                            assert_eq!(posted, acked + 1);
-                            mb.acked.store(posted, SeqCst);
-                            wakeups_with_news += 1;
-                        }
-                        if mb.acked.load(SeqCst) == ROUNDS {
-                            return wakeups_with_news;
-                        }
-                        sched::park();
-                    }
-                })
+                rt.spawn(move || ack_rounds(&boxes[i], ROUNDS))
             })
             .collect();
         // Two notifier threads, each owning half of the tasks.
@@ -139,22 +142,7 @@ fn kicked_switches_under_busy_tasks_lose_no_wakeup_and_no_task() {
                 let boxes = Arc::clone(&boxes);
                 rt.spawn(move || {
                     sched::set_latency_critical(i < CRITICAL);
-                    let mb = &boxes[i];
-                    *mb.unparker.lock().unwrap() = sched::current_unparker();
-                    let mut wakeups_with_news = 0u64;
-                    loop {
-                        let posted = mb.posted.load(SeqCst);
-                        let acked = mb.acked.load(SeqCst);
-                        if posted > acked {
-                            assert_eq!(posted, acked + 1);
-                            mb.acked.store(posted, SeqCst);
-                            wakeups_with_news += 1;
-                        }
-                        if mb.acked.load(SeqCst) == ROUNDS {
-                            return wakeups_with_news;
-                        }
-                        sched::park();
-                    }
+                    ack_rounds(&boxes[i], ROUNDS)
                 })
             })
             .collect();
