@@ -25,8 +25,39 @@ struct chase_node {
 
 _Static_assert(sizeof(struct chase_node) == 64, "one node per cache line");
 
-/* One random cycle through all nodes (Sattolo's shuffle read as a map
- * i -> perm[i]), written in address order so that building it streams.
+/* The distinct prime factors of n, multiplied (n >= 1). */
+static inline size_t
+chase_radical(size_t n)
+{
+    size_t r = 1;
+    for (size_t p = 2; p * p <= n; ++p) {
+        if (n % p == 0) {
+            r *= p;
+            while (n % p == 0)
+                n /= p;
+        }
+    }
+    return n > 1 ? r * n : r;
+}
+
+static inline size_t
+chase_gcd(size_t a, size_t b)
+{
+    while (b) {
+        const size_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* One pseudo-random cycle through all nodes: node i points to node
+ * (a*i + c) mod n, a full-period linear congruential map (Hull-Dobell:
+ * c coprime to n; a-1 divisible by every prime factor of n, and by 4 when
+ * 4 divides n), so following the pointers visits every node once before
+ * it returns.  Successive nodes lie far apart and at no fixed stride, so
+ * a chase misses as a random one does; building it is one sequential
+ * pass with no table and no division per node (cheap to simulate).
  * NULL if memory runs out. */
 static inline struct chase_node *
 chase_build(size_t bytes, size_t *count)
@@ -35,28 +66,24 @@ chase_build(size_t bytes, size_t *count)
     if (n < 2)
         n = 2;
     struct chase_node *nodes = aligned_alloc(64, n * sizeof(*nodes));
-    uint32_t *perm = malloc(n * sizeof(*perm));
-    if (!nodes || !perm) {
-        free(nodes);
-        free(perm);
+    if (!nodes)
         return NULL;
+    size_t step = chase_radical(n);
+    if (n % 4 == 0 && step % 4 != 0)
+        step *= 2; /* n even, so step already has one factor 2 */
+    /* a = 1 + step*k near 0.618 n; c coprime to n near 0.382 n. */
+    const size_t a = (1 + step * (size_t)((double)n * 0.618 / (double)step)) % n;
+    size_t c = (size_t)((double)n * 0.382) | 1;
+    while (chase_gcd(c, n) != 1)
+        c += 2;
+    c %= n;
+    size_t next = c; /* (a*i + c) mod n for i = 0, 1, ... */
+    for (size_t i = 0; i < n; ++i) {
+        nodes[i].next = &nodes[next];
+        next += a;
+        if (next >= n)
+            next -= n;
     }
-    for (size_t i = 0; i < n; ++i)
-        perm[i] = (uint32_t)i;
-    uint64_t x = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = n - 1; i > 0; --i) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        /* j uniform in [0, i) without a division (cheap to simulate). */
-        const size_t j = (size_t)(((unsigned __int128)x * i) >> 64);
-        const uint32_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
-    for (size_t i = 0; i < n; ++i)
-        nodes[i].next = &nodes[perm[i]];
-    free(perm);
     *count = n;
     return nodes;
 }

@@ -7,6 +7,7 @@
  * number of steps and leave RSP as it was.  `make check` runs it.
  */
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -59,6 +60,29 @@ one_cycle(size_t bytes)
     free(nodes);
 }
 
+/* A chase must not be a constant stride a prefetcher could follow: the
+ * distances between successive nodes take many values. */
+static void
+no_fixed_stride(size_t bytes)
+{
+    size_t n = 0;
+    struct chase_node *nodes = chase_build(bytes, &n);
+    CHECK(nodes != NULL);
+    if (!nodes)
+        return;
+    struct chase_node *p = nodes;
+    ptrdiff_t last = 0;
+    size_t changes = 0;
+    for (int k = 0; k < 1000; ++k) {
+        const ptrdiff_t d = p->next - p;
+        changes += k > 0 && d != last;
+        last = d;
+        p = p->next;
+    }
+    CHECK(changes > 500);
+    free(nodes);
+}
+
 static void
 loops_step_exactly(void)
 {
@@ -86,6 +110,11 @@ main(void)
     one_cycle(64 * 3 + 17);
     one_cycle(16 << 10);
     one_cycle(1 << 20);
+    one_cycle(6 << 20);  /* 3 * 2^15 nodes: not a power of two */
+    one_cycle(64 * 3 * 5 * 7 * 11);
+    one_cycle(64 * 4099); /* a prime number of nodes */
+    one_cycle(64 * 4 * 4099);
+    no_fixed_stride(1 << 20);
     loops_step_exactly();
     printf("test_chase: %d failures\n", failures);
     return failures ? 1 : 0;
