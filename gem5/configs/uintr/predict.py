@@ -16,9 +16,9 @@ Runs, with the values of calibration.json (never changed here):
 
 A number is labelled "predicted" only when calibration.json's status is
 "calibrated" and its record checks out (calibrate.check); otherwise every
-row says it is not a prediction. Rows measured by the same runs as a
-fitted Table 2 row (Fig. 4's UIPI cost is the receiver cost's run) are
-labelled "same runs as a fitted row". The xUI paper gives Fig. 4 as bars
+row says it is not a prediction. Rows that measure what a fitted Table 2
+row measures (Fig. 4's UIPI cost per event at 5 us is the receiver cost)
+are labelled "derived: a fitted row's measurement". The xUI paper gives Fig. 4 as bars
 per kernel; only the means (and the 5 us slowdowns) are in uintr_params,
 so the per-kernel and other-interval rows have no paper number here.
 * xUI §3.5's pointer chase (uintr_micro chase, RSP untouched): end-to-end
@@ -28,6 +28,12 @@ so the per-kernel and other-interval rows have no paper number here.
   loads feeding RSP): the worst end-to-end latency under tracked delivery
   (the paper: close to 7000 cycles at 50 or more loads) and under flush on
   the same program (the paper: an order of magnitude less).
+
+Fig. 4 runs one gem5 process per source and kernel that sweeps every
+interval (uintr_micro overhead with lists): one warm-up, one base per
+distinct kernel length, one interrupted run per interval. The sensitivity
+runs are the fit's own Table 2 runs (uintr_params.experiments: e2e and
+uipi-<kernel> at 5 us), one process each.
 
 Predictions must not run before calibration.json is frozen: unless
 --dry-run, predict.py refuses when the file differs from the committed
@@ -63,6 +69,7 @@ from uintr_params import (  # noqa: E402
     KERNEL_REPS,
     Calibration,
     Experiment,
+    experiments,
 )
 
 INTERVALS_US = (1, 2, 5, 10, 20, 50, 100)
@@ -91,6 +98,9 @@ SEC61_TRACKED_WORST = 7000
 SEC61_TRACKED_OVER_FLUSH = 10
 
 
+FITTED_MEASUREMENT = "derived: a fitted row's measurement"
+
+
 @dataclass(frozen=True)
 class Setting:
     """A run's deviation from calibration.json (empty: none)."""
@@ -100,22 +110,48 @@ class Setting:
     rob: Optional[int] = None
 
 
-def interval_experiments() -> List[Experiment]:
-    """Fig. 4 at every interval. Up to 10 us the kernel's repetitions scale
+def interval_reps(kernel: str, us: int) -> int:
+    """The kernel's repetitions for a run at `us`. Up to 10 us they scale
     with the interval (~100 events per run, as at 5 us); beyond, they stay
     at the 10 us count (~2 M cycles of work: ~50 events at 20 us, ~10 at
-    100 us), which keeps a run near 30 s of host time."""
+    100 us)."""
+    scaled = min(us * CYCLES_PER_US, 2 * INTERVAL_5US)
+    return max(1, KERNEL_REPS[kernel] * scaled // INTERVAL_5US)
+
+
+def sweep_name(src: str, kernel: str) -> str:
+    return f"{src}-{kernel}-intervals"
+
+
+def interval_experiments(intervals: Sequence[int] = INTERVALS_US) -> List[Experiment]:
+    """Fig. 4 at the given intervals: one run per source and kernel that
+    sweeps them all in one process (see the module docstring); expand()
+    names each interval's result `<source>-<kernel>-<us>us`."""
+    us_list = sorted(intervals)
+    if not us_list:
+        return []
     runs = []
-    for us in INTERVALS_US:
-        interval = us * CYCLES_PER_US
-        for kernel in FIG4_KERNELS:
-            scaled = min(interval, 2 * INTERVAL_5US)
-            reps = max(1, KERNEL_REPS[kernel] * scaled // INTERVAL_5US)
-            for src, (strategy, source, cores) in SOURCES.items():
-                runs.append(Experiment(f"{src}-{kernel}-{us}us", strategy,
-                                       ("overhead", kernel, source, str(interval),
-                                        str(reps)), cores=cores))
+    for kernel in FIG4_KERNELS:
+        cycles = ",".join(str(us * CYCLES_PER_US) for us in us_list)
+        reps = ",".join(str(interval_reps(kernel, us)) for us in us_list)
+        for src, (strategy, source, cores) in SOURCES.items():
+            runs.append(Experiment(sweep_name(src, kernel), strategy,
+                                   ("overhead", kernel, source, cycles, reps),
+                                   cores=cores))
     return runs
+
+
+def expand(results: Dict[str, List[Dict[str, str]]]) -> Dict[str, List[Dict[str, str]]]:
+    """`results` plus one entry `<source>-<kernel>-<us>us` per interval of
+    each sweep run (its RESULT line with that interval)."""
+    out = dict(results)
+    for src in SOURCES:
+        for kernel in FIG4_KERNELS:
+            for r in results.get(sweep_name(src, kernel), []):
+                if "interval" in r:
+                    us = int(r["interval"]) // CYCLES_PER_US
+                    out[f"{src}-{kernel}-{us}us"] = [r]
+    return out
 
 
 def chase_experiments() -> List[Experiment]:
@@ -147,16 +183,18 @@ def sensitivity_settings(calib: Calibration) -> List[Setting]:
     return out
 
 
+SENSITIVITY_RUNS = ("e2e",) + tuple(f"uipi-{k}" for k in FIG4_KERNELS)
+
+
 def sensitivity_experiments() -> List[Experiment]:
-    e2e = Experiment("e2e", "flush", ("e2e", "40", "6000"))
-    return [e2e] + [e for e in interval_experiments()
-                    if e.name in {f"uipi-{k}-5us" for k in FIG4_KERNELS}]
+    """The fit's end-to-end and UIPI receiver-cost runs (5 us)."""
+    return [e for e in experiments() if e.name in SENSITIVITY_RUNS]
 
 
 def label(calib: Calibration, fitted_run: bool = False) -> str:
     if check(calib) or not calib.calibrated:
         return "not a prediction (calibration.json is not calibrated)"
-    return "same runs as a fitted row" if fitted_run else "predicted"
+    return FITTED_MEASUREMENT if fitted_run else "predicted"
 
 
 def command(gem5: str, outdir: str, binary: str, exp: Experiment,
@@ -214,6 +252,7 @@ def chase_rows(results: Dict[str, List[Dict[str, str]]], calib: Calibration) -> 
 def prediction_rows(results: Dict[str, List[Dict[str, str]]],
                     calib: Calibration) -> List[tuple]:
     """(quantity, paper or None, ours, label) for every prediction."""
+    results = expand(results)
     rows = [("Fig. 2: last program instruction -> handler", FIG2["last_to_handler"],
              value(results, "e2e", "last_to_handler"), label(calib)),
             ("Fig. 2: handler's last TSC -> program resumes (uiret ~10)", FIG2["uiret"],
@@ -265,8 +304,7 @@ def plan(calib: Calibration, only: str, intervals: Sequence[int],
     todo = []
     if only in ("all", "predictions"):
         e2e = Experiment("e2e", "flush", ("e2e", "40", "6000"))
-        exps = [e2e] + [e for e in interval_experiments()
-                        if int(e.name.rsplit("-", 1)[1][:-2]) in intervals]
+        exps = [e2e] + interval_experiments(intervals)
         exps += chase_experiments()
         if runs:
             exps = [e for e in exps if re.search(runs, e.name)]
@@ -284,7 +322,7 @@ def sensitivity_table(by_setting, calib: Calibration) -> str:
 
     def metrics(res):
         e = value(res, "e2e", "end_to_end")
-        per = [value(res, f"uipi-{k}-5us", "cycles_per_event") for k in FIG4_KERNELS]
+        per = [value(res, f"uipi-{k}", "cycles_per_event") for k in FIG4_KERNELS]
         return e, (None if None in per else sum(per) / len(per))
 
     def delta(x, b):

@@ -18,7 +18,13 @@
  *       memops) runs without and with periodic interrupts from <source>
  *       (uipi: a timer thread on another core sends senduipi; kbtimer: the
  *       KB timer of the receiving core); cycles lost per interrupt and the
- *       slowdown.
+ *       slowdown.  <interval-cycles> and <reps> may be comma-separated
+ *       lists of the same length (a sweep, one RESULT line per interval):
+ *       the kernel warms up once at the largest <reps>, its time without
+ *       interrupts is measured once per distinct <reps> (right before the
+ *       first interval that uses it), and each interval is one run with
+ *       interrupts.  With one interval and one <reps> that is the warm-up,
+ *       the base and the interrupted run, in this order.
  *   uintr_micro chase <bytes> <loads-per-rsp-write> <events> <gap-cycles>
  *       end-to-end latency (as e2e) while the receiver chases pointers
  *       through one random cycle of 64-byte nodes spanning <bytes>, so
@@ -319,7 +325,11 @@ run_kernel(const char *kernel, long reps)
 
 static volatile int timer_fd = -1;
 static volatile int timer_armed, timer_stop;
-static uint64_t timer_interval;
+/* Set by the timer thread once it has seen timer_armed clear (every
+ * senduipi it made is issued); cleared by the receiver before it clears
+ * timer_armed. */
+static volatile int timer_idle;
+static volatile uint64_t timer_interval;
 static volatile uint64_t timer_sent;
 
 static void *
@@ -334,6 +344,8 @@ timer_thread(void *arg)
     uint64_t next = 0;
     while (!timer_stop) {
         if (!timer_armed) {
+            if (!timer_idle)
+                timer_idle = 1;
             next = tsc() + timer_interval;
             continue;
         }
@@ -346,9 +358,35 @@ timer_thread(void *arg)
     return NULL;
 }
 
+#define MAX_PHASES 16
+/* Between the runs of a sweep: more than an end-to-end delivery. */
+#define SETTLE_CYCLES 20000
+
+/* A comma-separated list of positive numbers into out[]; the count, or -1
+ * when it is malformed or longer than MAX_PHASES. */
 static int
-run_overhead(const char *kernel, const char *source, uint64_t interval,
-             long reps)
+parse_list(const char *text, uint64_t out[MAX_PHASES])
+{
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        const unsigned long long v = strtoull(p, &end, 0);
+        if (end == p || errno || v == 0 || n == MAX_PHASES)
+            return -1;
+        out[n++] = v;
+        if (*end == '\0')
+            return n;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}
+
+static int
+run_overhead(const char *kernel, const char *source, const char *intervals,
+             const char *repetitions)
 {
     const int uipi = !strcmp(source, "uipi");
     const int kbtimer = !strcmp(source, "kbtimer");
@@ -356,6 +394,17 @@ run_overhead(const char *kernel, const char *source, uint64_t interval,
         fprintf(stderr, "uintr_micro: unknown source %s\n", source);
         return 1;
     }
+    uint64_t interval[MAX_PHASES], reps[MAX_PHASES];
+    const int phases = parse_list(intervals, interval);
+    if (phases < 1 || parse_list(repetitions, reps) != phases) {
+        fprintf(stderr, "uintr_micro: overhead needs as many <reps> as "
+                        "<interval-cycles>, each a positive number, at "
+                        "most %d\n", MAX_PHASES);
+        return 1;
+    }
+    uint64_t most = 0;
+    for (int i = 0; i < phases; ++i)
+        most = reps[i] > most ? reps[i] : most;
     for (int i = 0; i < LP_N; ++i) {
         lp_x[i] = 1.0 / (i + 1);
         for (int j = 0; j < LP_N; ++j)
@@ -363,7 +412,7 @@ run_overhead(const char *kernel, const char *source, uint64_t interval,
     }
     register_receiver(tick_handler);
     pthread_t timer;
-    timer_interval = interval;
+    timer_interval = interval[0];
     if (uipi) {
         if (pthread_create(&timer, NULL, timer_thread, NULL) != 0)
             die("pthread_create");
@@ -373,34 +422,60 @@ run_overhead(const char *kernel, const char *source, uint64_t interval,
     }
     _stui();
 
-    run_kernel(kernel, reps); /* warm-up */
-    uint64_t t0 = tsc();
-    run_kernel(kernel, reps);
-    const uint64_t base = tsc() - t0;
+    run_kernel(kernel, (long)most); /* warm-up */
+    uint64_t base[MAX_PHASES] = {0};
+    for (int i = 0; i < phases; ++i) {
+        /* The base of these repetitions: measured once, before the first
+         * run that needs it. */
+        int known = -1;
+        for (int j = 0; j < i && known < 0; ++j)
+            if (reps[j] == reps[i])
+                known = j;
+        if (known >= 0) {
+            base[i] = base[known];
+        } else {
+            const uint64_t t0 = tsc();
+            run_kernel(kernel, (long)reps[i]);
+            base[i] = tsc() - t0;
+        }
 
-    ticks = 0;
-    if (uipi)
-        timer_armed = 1;
-    if (kbtimer)
-        kb_set_timer(interval, 1, 4);
-    t0 = tsc();
-    run_kernel(kernel, reps);
-    const uint64_t with = tsc() - t0;
-    if (kbtimer)
-        kb_clear_timer();
-    timer_armed = 0;
-    const uint64_t events = ticks;
+        ticks = 0;
+        if (uipi)
+            timer_armed = 1;
+        if (kbtimer)
+            kb_set_timer(interval[i], 1, 4);
+        const uint64_t t0 = tsc();
+        run_kernel(kernel, (long)reps[i]);
+        const uint64_t with = tsc() - t0;
+        if (kbtimer)
+            kb_clear_timer();
+        timer_idle = 0;
+        timer_armed = 0;
+        const uint64_t events = ticks;
+        if (i + 1 < phases) {
+            /* Let the last interrupt of this run land before the next base
+             * or run starts, then give the timer its next interval. */
+            while (uipi && !timer_idle)
+                ;
+            const uint64_t settle = tsc();
+            while (tsc() - settle < SETTLE_CYCLES)
+                ;
+            timer_interval = interval[i + 1];
+        }
+
+        const double lost = (double)with - (double)base[i];
+        printf("RESULT test=overhead kernel=%s source=%s interval=%lu "
+               "reps=%lu base_cycles=%lu cycles=%lu events=%lu "
+               "slowdown_pct=%.3f cycles_per_event=%.1f\n",
+               kernel, source, (unsigned long)interval[i],
+               (unsigned long)reps[i], (unsigned long)base[i],
+               (unsigned long)with, (unsigned long)events,
+               100.0 * lost / (double)base[i], events ? lost / events : 0.0);
+    }
     if (uipi) {
         timer_stop = 1;
         pthread_join(timer, NULL);
     }
-    const double lost = (double)with - (double)base;
-    printf("RESULT test=overhead kernel=%s source=%s interval=%lu "
-           "base_cycles=%lu cycles=%lu events=%lu slowdown_pct=%.3f "
-           "cycles_per_event=%.1f\n",
-           kernel, source, (unsigned long)interval, (unsigned long)base,
-           (unsigned long)with, (unsigned long)events,
-           100.0 * lost / (double)base, events ? lost / events : 0.0);
     return 0;
 }
 
@@ -423,8 +498,7 @@ main(int argc, char **argv)
         return run_e2e(argc > 2 ? atol(argv[2]) : 20,
                        argc > 3 ? strtoull(argv[3], NULL, 0) : 4000);
     if (!strcmp(argv[1], "overhead") && argc > 5)
-        return run_overhead(argv[2], argv[3], strtoull(argv[4], NULL, 0),
-                            atol(argv[5]));
+        return run_overhead(argv[2], argv[3], argv[4], argv[5]);
     if (!strcmp(argv[1], "chase") && argc > 5)
         return run_chase((size_t)strtoull(argv[2], NULL, 0),
                          strtoul(argv[3], NULL, 0), atol(argv[4]),

@@ -4,7 +4,7 @@
 It takes the command line calibrate.py, predict.py and steps.py build
 (`-d OUTDIR run_uintr.py [--strategy S] [--param NAME=V]... [--rob N]
 --binary B --cores N -- PROGRAM ARGS`), checks it with run_uintr.py's own
-parser, and prints the RESULT line uintr_micro would, with numbers that
+parser, and prints the RESULT lines uintr_micro would, with numbers that
 are a fixed linear function of the parameters (each Table 2 row: its
 parameter plus a constant; end-to-end also contains the notification
 processing). The tests use it to run the scripts' whole flow without gem5;
@@ -43,9 +43,15 @@ def main(argv):
         per = {"flush": p["notification_processing"] + 75, "tracked": 200.0}[opts.strategy]
         if prog[2] == "kbtimer":
             per = 90.0
-        print(f"RESULT test=overhead kernel={prog[1]} source={prog[2]} interval={prog[3]} "
-              f"base_cycles=1000000 cycles={1000000 + 100 * per:.0f} events=100 "
-              f"slowdown_pct={per / 100:.3f} cycles_per_event={per:.1f}")
+        intervals, reps = prog[3].split(","), prog[4].split(",")
+        if len(intervals) != len(reps):
+            print("fake gem5: overhead needs as many reps as intervals", file=sys.stderr)
+            return 1
+        for interval, n in zip(intervals, reps):
+            print(f"RESULT test=overhead kernel={prog[1]} source={prog[2]} "
+                  f"interval={interval} reps={n} base_cycles=1000000 "
+                  f"cycles={1000000 + 100 * per:.0f} events=100 "
+                  f"slowdown_pct={per / 100:.3f} cycles_per_event={per:.1f}")
     elif test == "chase":
         grow = {"drain": int(prog[1]) // 4096, "tracked": 100 * int(prog[2])}
         e2e = 1400 + grow.get(opts.strategy, 0)

@@ -14,7 +14,9 @@ from predict import (
     SEC61_TRACKED_WORST,
     Setting,
     chase_experiments,
+    expand,
     interval_experiments,
+    sensitivity_experiments,
     label,
     plan,
     prediction_rows,
@@ -22,6 +24,7 @@ from predict import (
     sensitivity_settings,
 )
 from uintr_params import (
+    KERNEL_REPS,
     CALIBRATION,
     CALIBRATION_FILE,
     FIT_TOLERANCE,
@@ -88,7 +91,7 @@ class Fit(unittest.TestCase):
         self.assertEqual(check(new), [])
         self.assertTrue(new.calibrated)
         self.assertEqual(label(new), "predicted")
-        self.assertEqual(label(new, fitted_run=True), "same runs as a fitted row")
+        self.assertEqual(label(new, fitted_run=True), "derived: a fitted row's measurement")
         # A value edited after the fit no longer matches the record.
         edited = replace(new, free=dict(new.free, ipi=dict(new.free["ipi"], value=1)))
         self.assertTrue(any("ipi" in x for x in check(edited)))
@@ -132,9 +135,25 @@ class Fit(unittest.TestCase):
 
 class Prediction(unittest.TestCase):
     def test_runs_and_rows(self):
-        names = [e.name for e in interval_experiments()]
-        self.assertEqual(len(names), 7 * 3 * 3)
-        self.assertIn("kbtimer-memops-100us", names)
+        sweeps = {e.name: e for e in interval_experiments()}
+        self.assertEqual(len(sweeps), 3 * 3)  # one process per source and kernel
+        kb = sweeps["kbtimer-memops-intervals"]
+        self.assertEqual((kb.args[2], kb.cores), ("kbtimer", 1))
+        cycles, reps = kb.args[3].split(","), kb.args[4].split(",")
+        self.assertEqual(cycles, [str(us * 2000) for us in (1, 2, 5, 10, 20, 50, 100)])
+        self.assertEqual(len(reps), len(cycles))
+        # ~100 events up to 10 us, the 10 us length beyond; 5 us is the fit's length.
+        self.assertEqual(reps[2], str(KERNEL_REPS["memops"]))
+        self.assertEqual(set(reps[3:]), {str(2 * KERNEL_REPS["memops"])})
+        self.assertEqual(interval_experiments([5, 1])[0].args[3], "2000,10000")
+        expanded = expand({"uipi-fib-intervals": [
+            {"interval": "2000", "cycles_per_event": "1"},
+            {"interval": "10000", "cycles_per_event": "2"}]})
+        self.assertEqual(expanded["uipi-fib-5us"], [{"interval": "10000",
+                                                     "cycles_per_event": "2"}])
+        self.assertIn("uipi-fib-1us", expanded)
+        self.assertEqual([e.name for e in sensitivity_experiments()],
+                         ["e2e", "uipi-fib", "uipi-linpack", "uipi-memops"])
         settings = sensitivity_settings(CALIBRATION)
         self.assertEqual(len(settings), 2 * len(FREE_PARAMETERS) + 3)
         ipi = CALIBRATION.free["ipi"]["value"]

@@ -56,7 +56,8 @@ class Pipeline(unittest.TestCase):
         tracked = rows["Fig. 4 tracked: cycles/event, mean of kernels"]
         self.assertEqual((tracked[2], tracked[3]), (200.0, "predicted"))
         uipi = rows["Fig. 4 uipi: cycles/event, mean of kernels"]
-        self.assertEqual(uipi[3], "same runs as a fitted row")
+        self.assertEqual(uipi[3], "derived: a fitted row's measurement")
+        self.assertEqual(uipi[2], self.calib.free["notification_processing"]["value"] + 75)
         flat = rows["§3.5 flush: end-to-end at 32MiB / at 16KiB (paper: flat)"]
         self.assertEqual(flat[2], 1.0)  # the fake adds nothing under flush
         worst = rows["§6.1 50 loads feeding RSP, tracked: worst end-to-end"]
