@@ -9,9 +9,10 @@
                  rewrites calibration.json
     freeze       commit calibration.json alone (nothing else staged), so
                  that the history shows it fixed before any prediction ran
-    predict      predict.py --only predictions at 5 us, with §3.5 and §6.1
-    predict-all  the Fig. 4 slowdown at every other interval (1-100 us)
-    sensitivity  predict.py --only sensitivity (each parameter +-25 %, ROB)
+    predict      predict.py: every prediction (Fig. 2, Fig. 4 at every
+                 interval 1-100 us, §3.5, §6.1) and the sensitivity (each
+                 parameter +-25 %, ROB) in one invocation, so that each
+                 Fig. 4 sweep runs once
     broadcast    broadcast_matrix.py: the 15-waiter rows (needs --binary,
                  a static nemo-bench; --iters, default 40)
 
@@ -38,8 +39,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 RESULTS = os.path.join(REPO, "gem5", "results")
 PATCH = os.path.join(REPO, "gem5", "uintr", "gem5-v24.0.0.1-uintr.patch")
 CALIBRATION = os.path.join("gem5", "configs", "uintr", "calibration.json")
-STEPS = ("smoke", "calibrate", "freeze", "predict", "predict-all", "sensitivity",
-         "broadcast")
+STEPS = ("smoke", "calibrate", "freeze", "predict", "broadcast")
 DEFAULT_GEM5_SRC = "/opt/gem5/gem5"
 PY = "python3"
 
@@ -89,15 +89,8 @@ def commands(step: str, gem5: str, jobs: int, gem5_src: str, binary: Optional[st
                  "runs", "--", CALIBRATION]]
     predict = [PY, os.path.join(cfg, "predict.py"), "--gem5", gem5, "--jobs", str(jobs)]
     if step == "predict":
-        return [predict + ["--only", "predictions", "--intervals", "5", "--outdir",
-                           "m5out/predict", "--json", "gem5/results/predict.json"]]
-    if step == "predict-all":
-        return [predict + ["--only", "predictions", "--intervals", "1,2,10,20,50,100",
-                           "--runs", r"^(uipi|tracked|kbtimer)-", "--outdir",
-                           "m5out/predict", "--json", "gem5/results/predict-all.json"]]
-    if step == "sensitivity":
-        return [predict + ["--only", "sensitivity", "--outdir", "m5out/sensitivity",
-                           "--json", "gem5/results/sensitivity.json"]]
+        return [predict + ["--only", "all", "--outdir", "m5out/predict", "--json",
+                           "gem5/results/predict.json"]]
     if step == "broadcast":
         if not binary:
             raise SystemExit("steps.py broadcast: --binary STATIC_NEMO_BENCH is required")

@@ -32,13 +32,12 @@ class Steps(unittest.TestCase):
         self.assertIn("calibrate.py --gem5 GEM5 --gem5-commit", cmd)
         self.assertIn("patch ", cmd)
 
-    def test_predict_runs_5us_and_the_chase_first(self):
+    def test_predict_runs_everything_once(self):
         (cmd,) = flat("predict")
-        self.assertIn("--only predictions --intervals 5 ", cmd)
-        self.assertNotIn("--runs", cmd)  # the chase and §6.1 runs are included
-        (rest,) = flat("predict-all")
-        self.assertNotIn("--intervals 5,", rest)
-        self.assertIn("--only sensitivity", flat("sensitivity")[0])
+        self.assertIn("--only all ", cmd)
+        # Every interval, the chase and §6.1 runs: nothing filtered out.
+        self.assertNotIn("--runs", cmd)
+        self.assertNotIn("--intervals", cmd)
 
     def test_broadcast_is_the_15_waiter_headline(self):
         (cmd,) = flat("broadcast")
