@@ -9,26 +9,30 @@
 //!   moves it to `PARKED`, by a CAS from `EMPTY` after the task has suspended — so an unparker
 //!   never hands a task to the worker's inbox while it still runs; only the task consumes a
 //!   token (`NOTIFIED` → `EMPTY`).
-//! - An unparker swaps in `NOTIFIED`; exactly the one that finds `PARKED` pushes the task's id
-//!   to its worker's inbox. So a parked task is made runnable once per park, never twice, and a
+//! - An unparker swaps in `NOTIFIED`; exactly the one that finds `PARKED` pushes the task's
+//!   token to its worker's inbox (`inbox.rs`). So a parked task is made runnable once per park, never twice, and a
 //!   notify that finds the task running or runnable leaves a token its next `park` consumes
 //!   (tokens coalesce, as with `std::thread::park`): no wakeup is lost.
 //! - The worker inserts a task into its parked set before it reads its inbox again (same
-//!   thread, after the CAS), so an id in the inbox always names a parked task.
+//!   thread, after the CAS), so a token in the inbox always names a parked task; the worker holds
+//!   that token (in hand, then in the parked set) until it has taken it from the inbox, which is
+//!   what the inbox requires of its nodes.
 //! - Idle workers wait on the shared event with their inbox in the condition, and an unparker
 //!   notifies the event after the push, so a parked task of an idle worker is not left waiting.
-//! - The handshake is lock-free: the state word ([`ParkState`]), the inbox (a lock-free
-//!   `SegQueue`) and the kick, a post to the worker's receiver through a sender installed once
-//!   (see `wakeup.rs`). A kick never decides whether a task is runnable: one that is lost (the
+//! - The handshake is lock-free and allocates nothing: the state word ([`ParkState`]), the
+//!   inbox (an intrusive stack whose link is in the token, `inbox.rs`) and the kick, a post to
+//!   the worker's receiver through a sender installed once (see `wakeup.rs`). What an unparker
+//!   writes of the token (state, wait word, link) lies on one cache line. A kick never decides whether a task is runnable: one that is lost (the
 //!   worker already gone) or late (the task already resumed) costs at most a preemption.
-//!   `loom_models.rs` runs [`ParkState`]'s code, the inbox and the wait word of `waiter.rs`
-//!   under loom.
+//!   `loom_models.rs` runs [`ParkState`]'s code, the inbox's code and the wait word of
+//!   `waiter.rs` under loom.
 
 use std::sync::Arc;
 use std::sync::atomic::{
-    AtomicBool, AtomicU8, AtomicU32, Ordering, Ordering::AcqRel, Ordering::Relaxed,
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering, Ordering::AcqRel, Ordering::Relaxed,
 };
 
+use super::inbox::{Inbox, Linked};
 use super::wakeup::WorkerState;
 
 const EMPTY: u8 = 0;
@@ -89,25 +93,47 @@ pub(crate) trait IdleWorkers: Send + Sync + core::fmt::Debug {
     fn wake_idle_workers(&self);
 }
 
-/// What unparkers and the worker share about one task.
+/// A worker's inbox of unparked tasks.
+pub(crate) type TaskInbox = Inbox<TaskToken>;
+
+/// What unparkers and the worker share about one task. Aligned to a cache line, so that what an
+/// unparker writes (state, wait word, link) is one line, apart from the `Arc`'s counts.
 #[derive(Debug)]
+#[repr(align(64))]
 pub(crate) struct TaskToken {
     pub(crate) id: u64,
     state: ParkState<AtomicU8>,
     latency_critical: AtomicBool,
     /// The word a condvar or event wait of the task sleeps on (see `waiter.rs`).
     pub(crate) wait_word: AtomicU32,
+    /// The token's link in its worker's inbox.
+    link: AtomicPtr<TaskToken>,
+    inbox: Arc<TaskInbox>,
     worker: Arc<WorkerState>,
     queue: Arc<dyn IdleWorkers>,
 }
 
+impl Linked<AtomicPtr<TaskToken>> for TaskToken {
+    #[inline]
+    fn link(&self) -> &AtomicPtr<TaskToken> {
+        &self.link
+    }
+}
+
 impl TaskToken {
-    pub(crate) fn new(id: u64, worker: Arc<WorkerState>, queue: Arc<dyn IdleWorkers>) -> TaskToken {
+    pub(crate) fn new(
+        id: u64,
+        worker: Arc<WorkerState>,
+        inbox: Arc<TaskInbox>,
+        queue: Arc<dyn IdleWorkers>,
+    ) -> TaskToken {
         TaskToken {
             id,
             state: ParkState(AtomicU8::new(EMPTY)),
             latency_critical: AtomicBool::new(false),
             wait_word: AtomicU32::new(0),
+            link: AtomicPtr::new(std::ptr::null_mut()),
+            inbox,
             worker,
             queue,
         }
@@ -139,7 +165,9 @@ impl TaskToken {
         if !self.state.notify() {
             return;
         }
-        self.worker.inbox.push(self.id);
+        // SAFETY: only this unparker found the task `PARKED`, so the token is in no inbox, and
+        // the worker holds it until it has taken it (the module's invariants).
+        unsafe { self.inbox.push(self) };
         if self.is_latency_critical() {
             self.worker.kick();
         }

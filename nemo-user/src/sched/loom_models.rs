@@ -1,7 +1,7 @@
 //! Loom models of the parking handshake (`kick.rs`) and of a task's condvar wait word
 //! (`waiter.rs`): every interleaving of a task (with its worker, which runs on the same thread),
-//! and one or two unparkers, on [`ParkState`]'s own code. The inbox is a loom mutex around a
-//! vector (the runtime's is a lock-free `SegQueue`: a linearizable queue either way).
+//! and one or two unparkers, on [`ParkState`]'s and [`Inbox`]'s own code (the inbox's head and
+//! each task's link are loom atomics).
 //!
 //! What they check: a parked task is queued in its worker's inbox exactly once per park (never
 //! twice: no task run twice), a wake is never lost (a task whose worker parked it finds its id
@@ -10,10 +10,11 @@
 
 use std::sync::atomic::Ordering::{self, Acquire, Release};
 
-use loom::sync::atomic::{AtomicU8, AtomicU32};
-use loom::sync::{Arc, Mutex};
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32};
 use loom::thread;
 
+use super::inbox::{Inbox, LinkWord, Linked};
 use super::kick::{ParkState, StateWord};
 
 impl StateWord for AtomicU8 {
@@ -26,30 +27,94 @@ impl StateWord for AtomicU8 {
     }
 }
 
-/// One task: its state word, its worker's inbox, and the wait word of `waiter.rs` (the count
-/// of wakes its unparkers published).
-struct Task {
+impl<T> LinkWord<T> for AtomicPtr<T> {
+    fn empty() -> Self {
+        AtomicPtr::new(std::ptr::null_mut())
+    }
+
+    fn load(&self, o: Ordering) -> *mut T {
+        AtomicPtr::load(self, o)
+    }
+
+    fn store(&self, p: *mut T, o: Ordering) {
+        AtomicPtr::store(self, p, o)
+    }
+
+    fn swap(&self, p: *mut T, o: Ordering) -> *mut T {
+        AtomicPtr::swap(self, p, o)
+    }
+
+    fn compare_exchange_weak(
+        &self,
+        cur: *mut T,
+        new: *mut T,
+        s: Ordering,
+        f: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        AtomicPtr::compare_exchange_weak(self, cur, new, s, f)
+    }
+}
+
+/// A task's token as the model sees it: its state word, its link, and the wait word of
+/// `waiter.rs` (the count of wakes its unparkers published).
+struct Token {
     state: ParkState<AtomicU8>,
-    inbox: Mutex<Vec<u64>>,
+    link: AtomicPtr<Token>,
     word: AtomicU32,
+}
+
+impl Linked<AtomicPtr<Token>> for Token {
+    fn link(&self) -> &AtomicPtr<Token> {
+        &self.link
+    }
+}
+
+impl Token {
+    fn new() -> Token {
+        Token {
+            state: ParkState(AtomicU8::new(0)),
+            link: AtomicPtr::new(std::ptr::null_mut()),
+            word: AtomicU32::new(0),
+        }
+    }
+}
+
+/// One task and its worker's inbox.
+struct Task {
+    token: Token,
+    inbox: Inbox<Token, AtomicPtr<Token>>,
 }
 
 impl Task {
     fn new() -> Arc<Task> {
         Arc::new(Task {
-            state: ParkState(AtomicU8::new(0)),
-            inbox: Mutex::new(Vec::new()),
-            word: AtomicU32::new(0),
+            token: Token::new(),
+            inbox: Inbox::new(),
         })
     }
 
-    /// An unparker (`TaskParking::wake` of the task's `TaskToken`, then `TaskToken::unpark`): publish, then notify; the one
-    /// that finds the task parked queues it.
+    /// An unparker (`TaskParking::wake` of the task's `TaskToken`, then `TaskToken::unpark`):
+    /// publish, then notify; the one that finds the task parked pushes it.
     fn wake(&self) {
-        self.word.fetch_add(1, Release);
-        if self.state.notify() {
-            self.inbox.lock().unwrap().push(7);
+        self.token.word.fetch_add(1, Release);
+        if self.token.state.notify() {
+            // SAFETY: only the unparker that found it parked pushes, and `Task` outlives the
+            // model's threads.
+            unsafe { self.inbox.push(&self.token) };
         }
+    }
+
+    /// The worker's take: how many times the task was in the inbox.
+    fn take(&self) -> u32 {
+        let mut n = 0;
+        // SAFETY: the task's thread is the one taker.
+        unsafe {
+            self.inbox.take_all(|t| {
+                assert!(std::ptr::eq(t, &self.token));
+                n += 1;
+            })
+        };
+        n
     }
 }
 
@@ -59,39 +124,35 @@ impl Task {
 fn run_task(task: &Task, wakes: u32, mut unparkers: Vec<thread::JoinHandle<()>>) {
     let mut parks = 0u32;
     let mut pops = 0u32;
-    while task.word.load(Acquire) < wakes {
+    let token = &task.token;
+    while token.word.load(Acquire) < wakes {
         // `park`: a token makes it return at once.
-        if task.state.take_token() {
+        if token.state.take_token() {
             continue;
         }
         // Suspended; the worker's side.
-        if !task.state.try_park() {
+        if !token.state.try_park() {
             continue; // a token came in between: requeued, not parked
         }
         parks += 1;
-        let mut popped = task.inbox.lock().unwrap().pop();
-        if popped.is_none() {
+        let mut taken = task.take();
+        if taken == 0 {
             for u in unparkers.drain(..) {
                 u.join().unwrap();
             }
-            popped = task.inbox.lock().unwrap().pop();
-            assert!(
-                popped.is_some(),
-                "a parked task was never queued: lost wakeup"
-            );
+            taken = task.take();
+            assert!(taken > 0, "a parked task was never queued: lost wakeup");
         }
+        assert_eq!(taken, 1, "a task was queued twice");
         pops += 1;
         // Resumed: `park` consumes the token that woke it.
-        task.state.take_token();
+        token.state.take_token();
     }
     for u in unparkers {
         u.join().unwrap();
     }
     assert_eq!(parks, pops);
-    assert!(
-        task.inbox.lock().unwrap().is_empty(),
-        "a task was queued twice"
-    );
+    assert_eq!(task.take(), 0, "a task was queued twice");
 }
 
 #[test]
@@ -132,5 +193,52 @@ fn one_unparker_waking_twice_across_two_parks() {
             })
         };
         run_task(&task, 2, vec![u]);
+    });
+}
+
+/// Two tasks of one worker, each unparked by its own thread: both pushes land (neither
+/// compare-and-swap loses the other's node), each task is taken exactly once, and a take in
+/// between splits them without losing either.
+#[test]
+fn two_pushers_into_one_inbox_each_taken_once() {
+    loom::model(|| {
+        struct Two {
+            a: Token,
+            b: Token,
+            inbox: Inbox<Token, AtomicPtr<Token>>,
+        }
+        let two = Arc::new(Two {
+            a: Token::new(),
+            b: Token::new(),
+            inbox: Inbox::new(),
+        });
+        let pushers: Vec<_> = [0, 1]
+            .into_iter()
+            .map(|i| {
+                let two = Arc::clone(&two);
+                thread::spawn(move || {
+                    let t = if i == 0 { &two.a } else { &two.b };
+                    // SAFETY: each token is pushed once, and `two` outlives the threads.
+                    unsafe { two.inbox.push(t) };
+                })
+            })
+            .collect();
+        let (mut a, mut b) = (0, 0);
+        let mut count = |t: &Token| {
+            if std::ptr::eq(t, &two.a) {
+                a += 1;
+            } else {
+                assert!(std::ptr::eq(t, &two.b));
+                b += 1;
+            }
+        };
+        // SAFETY: this thread is the one taker.
+        unsafe { two.inbox.take_all(&mut count) };
+        for p in pushers {
+            p.join().unwrap();
+        }
+        unsafe { two.inbox.take_all(&mut count) };
+        assert_eq!((a, b), (1, 1));
+        assert!(two.inbox.is_empty());
     });
 }

@@ -11,6 +11,7 @@
 //! | `queue.rs` | the shared queue of unstarted tasks, each worker's round robin, idle waits |
 //! | `wakeup.rs` | the tick and kick handler, the preemption request, the per-worker quantum |
 //! | `kick.rs` | [`park`] / [`Unparker`]: the parking handshake and the kick |
+//! | `inbox.rs` | a worker's inbox of unparked tasks: an intrusive lock-free stack of their tokens |
 //! | `waiter.rs` | how a task waits on nemo's [`Condvar`](crate::condvar::Condvar) and [`Event`](crate::event::Event) |
 //! | `task.rs` | coroutines, [`yield_now`], [`safepoint`], [`park`] |
 //! | `preemptible.rs` | [`preemptible`] regions, the handler's redirect, the preemption stub |
@@ -134,6 +135,7 @@
 //! # Ok::<(), nemo_user::Error>(())
 //! ```
 
+mod inbox;
 mod join;
 mod kick;
 #[cfg(test)]

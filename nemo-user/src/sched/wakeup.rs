@@ -22,15 +22,15 @@
 //!   an empty parked set, see `worker.rs`). A late kick lands in a UPID that nobody drains any
 //!   more, kept allocated by the sender. Notifying backends (`signal`, `uintr`) send inside the
 //!   bracket, which fails once the receiver is gone.
-//! - What unparkers touch (the kick sender, the inbox) lies on cache lines apart from the
-//!   counters and the preemption request that the worker writes on every switch.
+//! - What unparkers touch here (the kick sender) lies on a cache line apart from the counters
+//!   and the preemption request that the worker writes on every switch; the worker's inbox is
+//!   beside this state, on a line of its own (see `worker.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::error::Result;
-use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use crate::interrupt::{Endpoint, Sender, Vector};
@@ -55,9 +55,6 @@ pub(crate) struct WorkerState {
     pub(crate) preemptions: AtomicU64,
     pub(crate) ticks: AtomicU64,
     pub(crate) kicks: AtomicU64,
-    /// Ids of this worker's parked tasks that an unparker made runnable (see `kick.rs`).
-    /// (`SegQueue` keeps its head and tail on cache lines of their own.)
-    pub(crate) inbox: SegQueue<u64>,
     /// Reaches the worker's receiver on [`KICK`]; set once the worker has registered it.
     /// Read by unparkers on every kick, so on a line no counter shares.
     kick_sender: CachePadded<OnceLock<Sender>>,
@@ -76,7 +73,6 @@ impl WorkerState {
             preemptions: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             kicks: AtomicU64::new(0),
-            inbox: SegQueue::new(),
             kick_sender: CachePadded::new(OnceLock::new()),
             timer: Mutex::new(None),
         }

@@ -17,18 +17,19 @@
 //!   own code (see `task.rs`), and the loop never calls a safepoint.
 //! - The worker exits only when its local queue and parked set are empty and the shared queue
 //!   is drained (see `queue.rs`), so no started task is dropped half-run.
-//! - Before each pick the worker moves the tasks named in its inbox from its parked set to its
-//!   round robin, latency-critical ones first (see `kick.rs`).
+//! - Unparked tasks reach the worker in the order they were unparked: it takes its whole inbox
+//!   at once (`inbox.rs`) into `woken`, a queue only it touches, and moves them one at a time
+//!   from its parked set. Before each pick it moves all of them to its round robin,
+//!   latency-critical ones first (see `kick.rs`).
 //! - The kick's switch: right after a preemption (which a kick asks for), the worker takes the
-//!   first id of its inbox; if it names a latency-critical task, the worker queues the preempted
-//!   task at the back of its round robin — admitting no unstarted task this once — and resumes
-//!   the woken one at once, without a pick. The rest of the inbox waits for the next pick. The
-//!   task moves from the parked set to running exactly as a pick would move it, so no task is
-//!   lost or run twice.
+//!   first unparked task; if it is latency-critical, the worker queues the preempted task at the
+//!   back of its round robin — admitting no unstarted task this once — and resumes the woken one
+//!   at once, without a pick. The rest wait for the next pick. The task moves from the parked
+//!   set to running exactly as a pick would move it, so no task is lost or run twice.
 //! - Parked tasks are keyed by their id, which this worker gave them (unique, never chosen by a
 //!   caller), so the parked set hashes with a fast fixed-seed hasher rather than SipHash.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
@@ -41,7 +42,7 @@ use crate::error::Result;
 use crate::interrupt::Receiver;
 use crate::timer::TimerThread;
 
-use super::kick::{IdleWorkers, TaskToken};
+use super::kick::{IdleWorkers, TaskInbox, TaskToken};
 use super::queue::{LocalQueue, Runnable, SharedQueue};
 use super::region::outside_regions;
 use super::switch::{Started, Switch};
@@ -101,10 +102,41 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
 /// A worker's parked tasks by id, each with its token.
 type ParkedSet = HashMap<u64, (Arc<TaskToken>, Started), FixedState>;
 
+/// The worker's parked tasks, and those its unparkers made runnable.
+struct Parked {
+    set: ParkedSet,
+    inbox: Arc<TaskInbox>,
+    /// Taken from the inbox, oldest first, not yet moved out of `set`.
+    woken: VecDeque<u64>,
+}
+
+impl Parked {
+    /// Takes the first unparked task out of the parked set, with whether it is
+    /// latency-critical; `None` if no task was unparked.
+    #[inline]
+    fn take_unparked(&mut self) -> Option<(Started, bool)> {
+        if self.woken.is_empty() {
+            let woken = &mut self.woken;
+            // SAFETY: this worker is the inbox's one taker.
+            unsafe { self.inbox.take_all(|token| woken.push_back(token.id)) };
+        }
+        let id = self.woken.pop_front()?;
+        let (token, task) = self
+            .set
+            .remove(&id)
+            .expect("an unparked token names a parked task (kick.rs)");
+        Some((task, token.is_latency_critical()))
+    }
+}
+
 /// The loop proper.
 fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usize) {
     let mut local = LocalQueue::new();
-    let mut parked = ParkedSet::default();
+    let mut parked = Parked {
+        set: ParkedSet::default(),
+        inbox: Arc::new(TaskInbox::new()),
+        woken: VecDeque::new(),
+    };
     let mut next_id = 0u64;
     let mut busy = false;
     // The latency-critical task that the kick's switch resumes next, without a pick.
@@ -113,18 +145,18 @@ fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usi
         let task = match kicked.take() {
             Some(task) => task,
             None => {
-                while let Some((task, critical)) = take_unparked(state, &mut parked) {
+                while let Some((task, critical)) = parked.take_unparked() {
                     local.unparked(task, critical);
                 }
                 let Some(next) = local.next(queue) else {
-                    if queue.is_drained() && parked.is_empty() {
+                    if queue.is_drained() && parked.set.is_empty() {
                         break;
                     }
                     // A timer error leaves the worker without ticks: its tasks still run,
                     // switched only where they yield.
                     let _ = state.set_busy(false);
                     busy = false;
-                    queue.wait_for_work(|| !state.inbox.is_empty());
+                    queue.wait_for_work(|| !parked.inbox.is_empty());
                     continue;
                 };
                 match next {
@@ -134,6 +166,7 @@ fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usi
                         let token = TaskToken::new(
                             next_id,
                             Arc::clone(state),
+                            Arc::clone(&parked.inbox),
                             Arc::clone(queue) as Arc<dyn IdleWorkers>,
                         );
                         match spawned.start(Arc::new(token), stack_size) {
@@ -154,12 +187,12 @@ fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usi
         match resume(state, task) {
             Some((task, Switch::Parked(token))) => {
                 if token.try_park() {
-                    parked.insert(token.id, (token, task));
+                    parked.set.insert(token.id, (token, task));
                 } else {
                     local.requeue(task, queue); // unparked before it was parked
                 }
             }
-            Some((task, Switch::Preempted)) => match take_unparked(state, &mut parked) {
+            Some((task, Switch::Preempted)) => match parked.take_unparked() {
                 // The kick's switch (see the module's invariants).
                 Some((woken, true)) => {
                     local.requeue_without_admitting(task);
@@ -175,18 +208,7 @@ fn run_tasks(state: &Arc<WorkerState>, queue: &Arc<SharedQueue>, stack_size: usi
             None => {}
         }
     }
-    debug_assert!(local.is_empty() && parked.is_empty() && kicked.is_none());
-}
-
-/// Takes the task the inbox's first id names out of the parked set, with whether it is
-/// latency-critical; `None` if the inbox is empty.
-#[inline]
-fn take_unparked(state: &WorkerState, parked: &mut ParkedSet) -> Option<(Started, bool)> {
-    let id = state.inbox.pop()?;
-    let (token, task) = parked
-        .remove(&id)
-        .expect("an id in the inbox names a parked task (kick.rs)");
-    Some((task, token.is_latency_critical()))
+    debug_assert!(local.is_empty() && parked.set.is_empty() && kicked.is_none());
 }
 
 /// Runs `task` until it suspends (returned, with why) or finishes (`None`).
