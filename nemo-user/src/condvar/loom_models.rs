@@ -20,7 +20,7 @@ use crate::futex::{MATCH_ANY, WaitResult};
 use crate::park::ParkResult;
 use crate::wait::{Deadline, WaitOutcome};
 use crate::wake::ParkedWaker;
-use crate::wake::registry::{Registry, Slot, Waker};
+use crate::wake::registry::{Registry, Slots, Waker};
 
 /// An interrupt-parked waiter on the model: its word, and the thread a wake unparks (the
 /// user interrupt).
@@ -67,7 +67,7 @@ impl ParkedWaker for LoomWaker {
     }
 }
 
-type LoomRegistry = Registry<LoomWaker, Mutex<Vec<Slot<LoomWaker>>>, AtomicU32>;
+type LoomRegistry = Registry<LoomWaker, Mutex<Slots<LoomWaker>>, AtomicU32>;
 
 struct Sleeper {
     id: usize,
@@ -188,7 +188,7 @@ impl Platform for LoomPlatform {
     }
 
     fn wake_registered(&self, cv: usize, generation: u32, n: u32) -> u32 {
-        if self.registry.any() {
+        if self.registry.any_on(cv) {
             self.registry.wake(cv, generation, n)
         } else {
             0
@@ -221,7 +221,7 @@ fn cv_waking(lifo: bool) -> Cv {
         LoomPlatform {
             queues: Mutex::new(Queues::default()),
             lifo,
-            registry: Registry::new(Box::new([Mutex::new(Vec::new())]), AtomicU32::new(0)),
+            registry: Registry::new(1, || (Mutex::new(Slots::new()), AtomicU32::new(0))),
         },
     )
 }

@@ -27,7 +27,7 @@ use uintr_sys::Support;
 use uintr_sys::syscalls::{self, WaitOutcome};
 
 use super::InterruptPark;
-use super::registry::{Registry, Slot, Waker};
+use super::registry::{Registry, Slots, Waker};
 use crate::backend::BackendKind;
 use crate::futex::{self, MATCH_ANY};
 use crate::interrupt::{Receiver, Sender};
@@ -48,24 +48,23 @@ const BUCKETS: usize = 64;
 /// does not end that call, so the word is re-read at least this often.
 const UINTR_WAIT_SLICE: Duration = Duration::from_millis(1);
 
-type NativeRegistry = Registry<NativeWaker, Mutex<Vec<Slot<NativeWaker>>>, AtomicU32>;
+type NativeRegistry = Registry<NativeWaker, Mutex<Slots<NativeWaker>>, AtomicU32>;
 
 static REGISTRY: OnceLock<NativeRegistry> = OnceLock::new();
 
 /// The process's registry, created at the first interrupt park.
 pub(crate) fn registry() -> &'static NativeRegistry {
-    REGISTRY.get_or_init(|| {
-        let buckets = (0..BUCKETS).map(|_| Mutex::new(Vec::new())).collect();
-        Registry::new(buckets, AtomicU32::new(0))
-    })
+    REGISTRY
+        .get_or_init(|| Registry::new(BUCKETS, || (Mutex::new(Slots::new()), AtomicU32::new(0))))
 }
 
 /// Notifier side: wakes up to `n` registered waiters of `generation` of the condvar at `cv`.
-/// One load if no thread of the process ever parked on interrupts, two if none is parked now.
+/// One load if no thread of the process ever parked on interrupts, two if none is parked now in
+/// the condvar's bucket.
 #[inline]
 pub(crate) fn wake(cv: usize, generation: u32, n: u32) -> u32 {
     match REGISTRY.get() {
-        Some(r) if r.any() => r.wake(cv, generation, n),
+        Some(r) if r.any_on(cv) => r.wake(cv, generation, n),
         _ => 0,
     }
 }
@@ -291,6 +290,15 @@ fn register(park: &InterruptPark) -> Option<Held> {
 mod tests {
     use super::*;
     use crate::wake::ParkedWaker;
+    use crate::wake::registry::Bucket;
+
+    #[test]
+    fn a_bucket_with_its_first_slot_is_one_cache_line() {
+        type NativeBucket = Bucket<Mutex<Slots<NativeWaker>>, AtomicU32>;
+        assert_eq!(std::mem::size_of::<NativeBucket>(), 64);
+        assert_eq!(std::mem::align_of::<NativeBucket>(), 64);
+        assert_eq!(Slots::<NativeWaker>::new().inline_size(), 1);
+    }
 
     #[test]
     fn a_thread_that_exits_while_registered_leaves_no_slot() {

@@ -9,10 +9,13 @@
 //! - A claim is followed by the claimer's [`Waker::wake`] of the slot's waker *after* the bucket
 //!   lock is released (the wake may be a system call; no lock is held across it). A waker may
 //!   therefore be woken for a slot it has already left: its waits treat every wake as "re-check".
-//! - `registered` counts slots in all buckets. It is incremented before a slot is inserted and
-//!   decremented after one is removed, so a notifier that reads 0 after its `SeqCst` fence knows
-//!   that every waiter registering later will see the notifier's state change (see
-//!   [`crate::wake`] for the whole handshake).
+//! - A bucket's `registered` counts its slots. It is incremented before a slot is inserted and
+//!   decremented after one is removed, so a notifier that reads 0 in its condvar's bucket after
+//!   its `SeqCst` fence knows that every waiter registering later will see the notifier's state
+//!   change (see [`crate::wake`] for the whole handshake).
+//! - A bucket — its count, its lock and its first slot — is one cache line: a notify that claims
+//!   the only waiter of a condvar, and the waiter's withdraw after it, each move that one line
+//!   between the cores (plus the waker's own).
 //! - The registry never dereferences a condvar address: a slot whose condvar is gone is only a
 //!   number, and waiters withdraw before they stop using the condvar.
 //!
@@ -21,6 +24,8 @@
 
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
+
+use smallvec::SmallVec;
 
 use crate::atom::Atom32;
 
@@ -44,15 +49,18 @@ pub(crate) struct Slot<W> {
     waker: W,
 }
 
+/// The slots of one bucket: the first lies inline, beside the bucket's lock.
+pub(crate) type Slots<W> = SmallVec<[Slot<W>; 1]>;
+
 /// A bucket's lock around its slots.
 pub(crate) trait BucketLock<W>: Send + Sync {
     /// Runs `f` with the bucket's slots, under its lock.
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<Slot<W>>) -> R) -> R;
+    fn with<R>(&self, f: impl FnOnce(&mut Slots<W>) -> R) -> R;
 }
 
-impl<W: Send> BucketLock<W> for std::sync::Mutex<Vec<Slot<W>>> {
+impl<W: Send> BucketLock<W> for std::sync::Mutex<Slots<W>> {
     #[inline]
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<Slot<W>>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Slots<W>) -> R) -> R {
         // A panic cannot leave a bucket half-updated (every update is one push or one
         // swap_remove), so a poisoned lock is still consistent.
         let mut g = self
@@ -63,32 +71,43 @@ impl<W: Send> BucketLock<W> for std::sync::Mutex<Vec<Slot<W>>> {
 }
 
 #[cfg(test)]
-impl<W: Send> BucketLock<W> for loom::sync::Mutex<Vec<Slot<W>>> {
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<Slot<W>>) -> R) -> R {
+impl<W: Send> BucketLock<W> for loom::sync::Mutex<Slots<W>> {
+    fn with<R>(&self, f: impl FnOnce(&mut Slots<W>) -> R) -> R {
         f(&mut self.lock().unwrap())
     }
 }
 
+/// One bucket: how many slots it holds, and its locked slots; a cache line of its own.
+#[repr(align(64))]
+pub(crate) struct Bucket<L, C> {
+    registered: C,
+    slots: L,
+}
+
 /// Parked waiters keyed by condvar address, in `buckets.len()` buckets (a power of two).
 pub(crate) struct Registry<W, L, C> {
-    buckets: Box<[L]>,
-    registered: C,
+    buckets: Box<[Bucket<L, C>]>,
     _waker: PhantomData<fn(W) -> W>,
 }
 
 impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
-    /// A registry over `buckets` (their number must be a power of two) and a zeroed counter.
-    pub(crate) fn new(buckets: Box<[L]>, registered: C) -> Self {
-        assert!(buckets.len().is_power_of_two());
+    /// A registry of `buckets` buckets (a power of two), each an empty lock and a zeroed
+    /// counter from `bucket`.
+    pub(crate) fn new(buckets: usize, mut bucket: impl FnMut() -> (L, C)) -> Self {
+        assert!(buckets.is_power_of_two());
         Registry {
-            buckets,
-            registered,
+            buckets: (0..buckets)
+                .map(|_| {
+                    let (slots, registered) = bucket();
+                    Bucket { registered, slots }
+                })
+                .collect(),
             _waker: PhantomData,
         }
     }
 
     #[inline]
-    fn bucket(&self, cv: usize) -> &L {
+    fn bucket(&self, cv: usize) -> &Bucket<L, C> {
         // Fibonacci hashing of the address without its always-zero low bits.
         let h = (cv >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
         let bits = self.buckets.len().trailing_zeros();
@@ -100,18 +119,25 @@ impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
         &self.buckets[i]
     }
 
-    /// Whether any slot may be registered (a snapshot; see the module invariants for when a
-    /// `false` is conclusive).
+    /// Whether any slot may be registered in the bucket of the condvar at `cv` (a snapshot; see
+    /// the module invariants for when a `false` is conclusive).
     #[inline]
+    pub(crate) fn any_on(&self, cv: usize) -> bool {
+        self.bucket(cv).registered.load(Relaxed) != 0
+    }
+
+    /// Whether any slot is registered in any bucket (a snapshot, for tests).
+    #[cfg(test)]
     pub(crate) fn any(&self) -> bool {
-        self.registered.load(Relaxed) != 0
+        self.buckets.iter().any(|b| b.registered.load(Relaxed) != 0)
     }
 
     /// Registers `waker` as parked on generation `generation` of the condvar at `cv`. The caller
     /// then issues a `SeqCst` fence and re-checks its wait before sleeping.
     pub(crate) fn register(&self, cv: usize, generation: u32, waker: &W) {
-        self.registered.fetch_add(1, Relaxed);
-        self.bucket(cv).with(|slots| {
+        let bucket = self.bucket(cv);
+        bucket.registered.fetch_add(1, Relaxed);
+        bucket.slots.with(|slots| {
             slots.push(Slot {
                 cv,
                 generation,
@@ -123,7 +149,8 @@ impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
     /// Removes `waker`'s slot for `cv`. Returns `true` if a notifier had claimed it (it was no
     /// longer there), `false` if this call removed it.
     pub(crate) fn withdraw(&self, cv: usize, waker: &W) -> bool {
-        let removed = self.bucket(cv).with(|slots| {
+        let bucket = self.bucket(cv);
+        let removed = bucket.slots.with(|slots| {
             match slots.iter().position(|s| s.cv == cv && s.waker.same(waker)) {
                 Some(i) => {
                     slots.swap_remove(i);
@@ -133,7 +160,7 @@ impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
             }
         });
         if removed {
-            self.registered.fetch_sub(1, Relaxed);
+            bucket.registered.fetch_sub(1, Relaxed);
         }
         !removed
     }
@@ -142,12 +169,13 @@ impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
     /// waiters (outside the bucket lock). Returns how many wakes reached a live waiter; a claimed
     /// waiter whose thread is gone does not count, and another slot is claimed in its place.
     pub(crate) fn wake(&self, cv: usize, generation: u32, n: u32) -> u32 {
+        let bucket = self.bucket(cv);
         let mut woken = 0u32;
         while woken < n {
             let want = ((n - woken) as usize).min(CLAIM_BATCH);
             let mut claimed: [Option<W>; CLAIM_BATCH] = [const { None }; CLAIM_BATCH];
             let mut k = 0;
-            self.bucket(cv).with(|slots| {
+            bucket.slots.with(|slots| {
                 let mut i = 0;
                 while i < slots.len() && k < want {
                     if slots[i].cv == cv && slots[i].generation == generation {
@@ -162,7 +190,7 @@ impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
                 break;
             }
             for w in claimed.iter_mut().take(k) {
-                self.registered.fetch_sub(1, Relaxed);
+                bucket.registered.fetch_sub(1, Relaxed);
                 if let Some(w) = w.take()
                     && w.wake()
                 {
@@ -180,6 +208,7 @@ impl<W: Waker, L: BucketLock<W>, C: Atom32> Registry<W, L, C> {
     #[cfg(test)]
     pub(crate) fn registered_on(&self, cv: usize) -> usize {
         self.bucket(cv)
+            .slots
             .with(|slots| slots.iter().filter(|s| s.cv == cv).count())
     }
 }
