@@ -2,7 +2,8 @@
 //! emulation: waiters park as user-interrupt receivers and only their notifier's interrupt wakes
 //! them. Exact counts throughout: every generation seen once by every waiter (a broadcast to
 //! more waiters than cores), `notify_one` waking exactly as many as it signalled, exact
-//! producer/consumer sums, timeouts that lose no notification, and the mutex-free event.
+//! producer/consumer sums, timeouts that lose no notification, the mutex-free event, and more
+//! condvars than the waiter registry has buckets, each waking only its own waiter.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -293,4 +294,69 @@ fn threads_with_their_own_receiver_fall_back_to_the_futex() {
     })
     .join()
     .unwrap();
+}
+
+/// More condvars than the waiter registry has buckets (64), one parked waiter on each: condvars
+/// share buckets, and a bucket holds slots of several condvars. Each round sets every condvar's
+/// value and notifies it once; every waiter must wake for its own condvar, see each round
+/// exactly once, and none may be left asleep.
+#[test]
+fn waiters_on_more_condvars_than_buckets_each_take_exactly_their_own_wakeups() {
+    const CONDVARS: usize = 80;
+    const ROUNDS: u64 = 12;
+    for rung in rungs() {
+        let pairs: Arc<Vec<(Mutex<u64>, Condvar)>> = Arc::new(
+            (0..CONDVARS)
+                .map(|_| (Mutex::new(0), condvar(rung)))
+                .collect(),
+        );
+        let acks = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..CONDVARS)
+            .map(|i| {
+                let (pairs, acks) = (Arc::clone(&pairs), Arc::clone(&acks));
+                thread::spawn(move || {
+                    assert_rung_applies(&rung);
+                    let (m, cv) = &pairs[i];
+                    let mut seen = 0;
+                    while seen < ROUNDS {
+                        let mut g = m.lock().unwrap();
+                        while *g == seen {
+                            g = cv.wait(g, m).unwrap();
+                        }
+                        assert_eq!(*g, seen + 1, "{rung:?}: condvar {i} skipped a round");
+                        seen = *g;
+                        drop(g);
+                        acks.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for round in 1..=ROUNDS {
+            // A different order each round, so that claims in shared buckets interleave.
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..CONDVARS).collect()
+            } else {
+                (0..CONDVARS).rev().collect()
+            };
+            for i in order {
+                let (m, cv) = &pairs[i];
+                *m.lock().unwrap() = round;
+                cv.notify_one();
+            }
+            let want = round as usize * CONDVARS;
+            let start = Instant::now();
+            while acks.load(Ordering::SeqCst) < want {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "{rung:?}: round {round}: {} of {CONDVARS} waiters woke (a wakeup was lost)",
+                    acks.load(Ordering::SeqCst) - (want - CONDVARS)
+                );
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(acks.load(Ordering::SeqCst), ROUNDS as usize * CONDVARS);
+    }
 }
