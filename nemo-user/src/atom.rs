@@ -1,12 +1,21 @@
 //! The atomic words the lock-free protocols (the condvar's, the interrupt-park registry's, the
-//! am mailbox's) are generic over: the operations they use, implemented for std's atomics and,
-//! in tests, for loom's, so the same protocol code runs in production and under the model
-//! checker.
+//! am mailbox's, and `sched`'s parking handshake and inbox) are generic over: the operations they
+//! use, implemented for std's atomics and, in tests, for loom's, so the same protocol code runs in
+//! production and under the model checker.
 //!
 //! A leaf: it depends on nothing else in the crate, so `condvar`, `wake` and `am` build on it
 //! without importing each other.
 
+#[cfg(feature = "sched")]
+use std::sync::atomic::{AtomicPtr, AtomicU8};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// The atomic operations the protocols use on a byte (a `sched` task's park state).
+#[cfg(feature = "sched")]
+pub(crate) trait Atom8: Send + Sync {
+    fn swap(&self, v: u8, o: Ordering) -> u8;
+    fn compare_exchange(&self, cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8>;
+}
 
 /// The atomic operations the protocol uses on a 32-bit word.
 pub(crate) trait Atom32: Send + Sync {
@@ -42,6 +51,26 @@ pub(crate) trait Atom64: Send + Sync {
     fn fetch_sub(&self, v: u64, o: Ordering) -> u64;
 }
 
+/// The atomic operations the protocols use on a pointer (the head and the links of `sched`'s
+/// intrusive inbox).
+#[cfg(feature = "sched")]
+pub(crate) trait AtomPtr<T>: Send + Sync {
+    /// A null pointer.
+    fn empty() -> Self
+    where
+        Self: Sized;
+    fn load(&self, o: Ordering) -> *mut T;
+    fn store(&self, p: *mut T, o: Ordering);
+    fn swap(&self, p: *mut T, o: Ordering) -> *mut T;
+    fn compare_exchange_weak(
+        &self,
+        cur: *mut T,
+        new: *mut T,
+        s: Ordering,
+        f: Ordering,
+    ) -> Result<*mut T, *mut T>;
+}
+
 macro_rules! forward {
     ($ty:ty, $int:ty; $($name:ident($($arg:ident: $argty:ty),*) -> $ret:ty;)*) => {
         $(
@@ -54,7 +83,14 @@ macro_rules! forward {
 }
 
 macro_rules! atom_impl {
-    ($a32:ty, $a64:ty) => {
+    ($a8:ident, $a32:ident, $a64:ident, $ptr:ident) => {
+        #[cfg(feature = "sched")]
+        impl Atom8 for $a8 {
+            forward!($a8, u8;
+                swap(v: u8, o: Ordering) -> u8;
+                compare_exchange(cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8>;
+            );
+        }
         impl Atom32 for $a32 {
             forward!($a32, u32;
                 load(o: Ordering) -> u32;
@@ -81,9 +117,35 @@ macro_rules! atom_impl {
                 fetch_sub(v: u64, o: Ordering) -> u64;
             );
         }
+        #[cfg(feature = "sched")]
+        impl<T> AtomPtr<T> for $ptr<T> {
+            #[inline(always)]
+            fn empty() -> Self {
+                <$ptr<T>>::new(std::ptr::null_mut())
+            }
+            forward!($ptr<T>, *mut T;
+                load(o: Ordering) -> *mut T;
+                store(p: *mut T, o: Ordering) -> ();
+                swap(p: *mut T, o: Ordering) -> *mut T;
+                compare_exchange_weak(cur: *mut T, new: *mut T, s: Ordering, f: Ordering)
+                    -> Result<*mut T, *mut T>;
+            );
+        }
     };
 }
 
-atom_impl!(AtomicU32, AtomicU64);
+// Without `sched`, the byte and pointer names are never used: the impls that take them are
+// compiled out.
+atom_impl!(AtomicU8, AtomicU32, AtomicU64, AtomicPtr);
+
 #[cfg(test)]
-atom_impl!(loom::sync::atomic::AtomicU32, loom::sync::atomic::AtomicU64);
+mod loom_atoms {
+    #[cfg(feature = "sched")]
+    use super::{Atom8, AtomPtr};
+    use super::{Atom32, Atom64, Ordering};
+    #[cfg(feature = "sched")]
+    use loom::sync::atomic::{AtomicPtr, AtomicU8};
+    use loom::sync::atomic::{AtomicU32, AtomicU64};
+
+    atom_impl!(AtomicU8, AtomicU32, AtomicU64, AtomicPtr);
+}

@@ -20,56 +20,9 @@
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::AtomicPtr;
-use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-/// The atomic pointer operations the inbox needs, so that the loom models (`loom_models.rs`)
-/// run this file's own code on loom's atomics.
-pub(crate) trait LinkWord<T>: Send + Sync {
-    fn empty() -> Self;
-    fn load(&self, o: Ordering) -> *mut T;
-    fn store(&self, p: *mut T, o: Ordering);
-    fn swap(&self, p: *mut T, o: Ordering) -> *mut T;
-    fn compare_exchange_weak(
-        &self,
-        cur: *mut T,
-        new: *mut T,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<*mut T, *mut T>;
-}
-
-impl<T> LinkWord<T> for AtomicPtr<T> {
-    #[inline]
-    fn empty() -> Self {
-        AtomicPtr::new(ptr::null_mut())
-    }
-
-    #[inline]
-    fn load(&self, o: Ordering) -> *mut T {
-        AtomicPtr::load(self, o)
-    }
-
-    #[inline]
-    fn store(&self, p: *mut T, o: Ordering) {
-        AtomicPtr::store(self, p, o)
-    }
-
-    #[inline]
-    fn swap(&self, p: *mut T, o: Ordering) -> *mut T {
-        AtomicPtr::swap(self, p, o)
-    }
-
-    #[inline]
-    fn compare_exchange_weak(
-        &self,
-        cur: *mut T,
-        new: *mut T,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<*mut T, *mut T> {
-        AtomicPtr::compare_exchange_weak(self, cur, new, s, f)
-    }
-}
+use crate::atom::AtomPtr;
 
 /// A node of an inbox: it carries its own link.
 pub(crate) trait Linked<L> {
@@ -96,7 +49,7 @@ impl<T, L> core::fmt::Debug for Inbox<T, L> {
     }
 }
 
-impl<T: Linked<L>, L: LinkWord<T>> Inbox<T, L> {
+impl<T: Linked<L>, L: AtomPtr<T>> Inbox<T, L> {
     pub(crate) fn new() -> Self {
         Inbox {
             head: L::empty(),

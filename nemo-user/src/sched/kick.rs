@@ -29,40 +29,22 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering, Ordering::AcqRel, Ordering::Relaxed,
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering::AcqRel, Ordering::Relaxed,
 };
 
 use super::inbox::{Inbox, Linked};
 use super::wakeup::WorkerState;
+use crate::atom::Atom8;
 
 const EMPTY: u8 = 0;
 const NOTIFIED: u8 = 1;
 const PARKED: u8 = 2;
 
-/// The atomic operations the state word needs, so that the loom models (`loom_models.rs`) run
-/// [`ParkState`]'s own code on loom's atomics.
-pub(crate) trait StateWord: Send + Sync {
-    fn swap(&self, v: u8, o: Ordering) -> u8;
-    fn compare_exchange(&self, cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8>;
-}
-
-impl StateWord for AtomicU8 {
-    #[inline]
-    fn swap(&self, v: u8, o: Ordering) -> u8 {
-        AtomicU8::swap(self, v, o)
-    }
-
-    #[inline]
-    fn compare_exchange(&self, cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8> {
-        AtomicU8::compare_exchange(self, cur, new, s, f)
-    }
-}
-
 /// A task's state word (`EMPTY`, `NOTIFIED`, `PARKED`) and its three transitions.
 #[derive(Debug)]
 pub(crate) struct ParkState<A>(pub(crate) A);
 
-impl<A: StateWord> ParkState<A> {
+impl<A: Atom8> ParkState<A> {
     /// The task's side, before it suspends to park: consumes a token if there is one.
     #[inline]
     pub(crate) fn take_token(&self) -> bool {

@@ -8,52 +8,14 @@
 //! in the inbox once every unparker is done), and a task that returns from its wait sees the
 //! condition its unparker published.
 
-use std::sync::atomic::Ordering::{self, Acquire, Release};
+use std::sync::atomic::Ordering::{Acquire, Release};
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32};
 use loom::thread;
 
-use super::inbox::{Inbox, LinkWord, Linked};
-use super::kick::{ParkState, StateWord};
-
-impl StateWord for AtomicU8 {
-    fn swap(&self, v: u8, o: Ordering) -> u8 {
-        AtomicU8::swap(self, v, o)
-    }
-
-    fn compare_exchange(&self, cur: u8, new: u8, s: Ordering, f: Ordering) -> Result<u8, u8> {
-        AtomicU8::compare_exchange(self, cur, new, s, f)
-    }
-}
-
-impl<T> LinkWord<T> for AtomicPtr<T> {
-    fn empty() -> Self {
-        AtomicPtr::new(std::ptr::null_mut())
-    }
-
-    fn load(&self, o: Ordering) -> *mut T {
-        AtomicPtr::load(self, o)
-    }
-
-    fn store(&self, p: *mut T, o: Ordering) {
-        AtomicPtr::store(self, p, o)
-    }
-
-    fn swap(&self, p: *mut T, o: Ordering) -> *mut T {
-        AtomicPtr::swap(self, p, o)
-    }
-
-    fn compare_exchange_weak(
-        &self,
-        cur: *mut T,
-        new: *mut T,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<*mut T, *mut T> {
-        AtomicPtr::compare_exchange_weak(self, cur, new, s, f)
-    }
-}
+use super::inbox::{Inbox, Linked};
+use super::kick::ParkState;
 
 /// A task's token as the model sees it: its state word, its link, and the wait word of
 /// `waiter.rs` (the count of wakes its unparkers published).
