@@ -15,7 +15,8 @@
 //!   change (see [`crate::wake`] for the whole handshake).
 //! - A bucket — its count, its lock and its first slot — is one cache line: a notify that claims
 //!   the only waiter of a condvar, and the waiter's withdraw after it, each move that one line
-//!   between the cores (plus the waker's own).
+//!   between the cores (plus the waker's own). A bucket that has once held two slots keeps them
+//!   in a heap buffer from then on (one more line), so that no later wait allocates.
 //! - The registry never dereferences a condvar address: a slot whose condvar is gone is only a
 //!   number, and waiters withdraw before they stop using the condvar.
 //!
@@ -49,7 +50,8 @@ pub(crate) struct Slot<W> {
     waker: W,
 }
 
-/// The slots of one bucket: the first lies inline, beside the bucket's lock.
+/// The slots of one bucket: the first lies inline, beside the bucket's lock, until the bucket
+/// first holds two; then all of them lie in a buffer the bucket keeps.
 pub(crate) type Slots<W> = SmallVec<[Slot<W>; 1]>;
 
 /// A bucket's lock around its slots.
