@@ -2,6 +2,7 @@
 //! figures. Nothing here measures; everything here reads [`Report`].
 
 pub mod csv;
+pub mod curves;
 pub mod json;
 pub mod plot;
 pub mod table;

@@ -1,5 +1,7 @@
 //! `--plot DIR`: figures in the papers' style — latency CDFs per scenario and regime on a log x
-//! axis (Nemo Fig. 3, 20), and the CDF of σ per broadcast (Nemo Fig. 5/6) — each as SVG and PNG.
+//! axis (Nemo Fig. 3, 20), the CDF of σ per broadcast (Nemo Fig. 5/6), and a scenario's column
+//! against the interval or load its regimes are named by (xUI Fig. 4, 5, 7; see `curves.rs`) —
+//! each as SVG and PNG.
 //!
 //! Text is drawn with DejaVu Sans embedded in the binary, so PNGs have legible labels on a
 //! machine without any fonts installed (and in a static binary, where fontconfig is absent).
@@ -8,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use super::curves::{self, Panel};
 use super::{Report, file_stem};
 use crate::clock::Unit;
 use crate::samples::Samples;
@@ -46,6 +50,14 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
         written.push(svg);
         let png = dir.join(format!("{}.png", fig.stem));
         draw(BitMapBackend::new(&png, SIZE).into_drawing_area(), &fig)?;
+        written.push(png);
+    }
+    for panel in curves::panels(report) {
+        let svg = dir.join(format!("{}.svg", panel.stem()));
+        draw_panel(SVGBackend::new(&svg, SIZE).into_drawing_area(), &panel)?;
+        written.push(svg);
+        let png = dir.join(format!("{}.png", panel.stem()));
+        draw_panel(BitMapBackend::new(&png, SIZE).into_drawing_area(), &panel)?;
         written.push(png);
     }
     Ok(written)
@@ -198,6 +210,136 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
     Ok(())
 }
 
+/// Draws one curve figure, each axis linear or logarithmic as its curve says.
+fn draw_panel<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    panel: &Panel,
+) -> Result<(), String> {
+    let points = || panel.lines.iter().flat_map(|l| l.points.iter());
+    let (x_lo, x_hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.x), hi.max(p.x))
+    });
+    let (y_lo, y_hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.lo), hi.max(p.hi))
+    });
+    if x_lo > x_hi {
+        return Err(format!("{}: no points", panel.stem()));
+    }
+    let c = panel.curve;
+    // A log axis spans at least a decade (so that it has a labelled tick) and a notch more
+    // than its values; a linear one starts at 0 or below.
+    let log_range = |lo: f64, hi: f64| {
+        let (lo, hi) = (lo.max(1e-3), hi.max(lo.max(1e-3)));
+        let widen = (10.0 / (hi / lo)).max(1.0).sqrt();
+        (lo / widen / 1.5)..(hi * widen * 1.5)
+    };
+    let linear_range = |lo: f64, hi: f64| {
+        let pad = ((hi - lo.min(0.0)) * 0.08).max(1e-3);
+        (lo.min(0.0) - if lo < 0.0 { pad } else { 0.0 })..(hi + pad)
+    };
+    match (c.x_log, c.y_log) {
+        (true, true) => draw_panel_on(
+            root,
+            panel,
+            log_range(x_lo, x_hi).log_scale(),
+            log_range(y_lo, y_hi).log_scale(),
+        ),
+        (true, false) => draw_panel_on(
+            root,
+            panel,
+            log_range(x_lo, x_hi).log_scale(),
+            linear_range(y_lo, y_hi),
+        ),
+        (false, true) => draw_panel_on(
+            root,
+            panel,
+            linear_range(x_lo, x_hi),
+            log_range(y_lo, y_hi).log_scale(),
+        ),
+        (false, false) => draw_panel_on(
+            root,
+            panel,
+            linear_range(x_lo, x_hi),
+            linear_range(y_lo, y_hi),
+        ),
+    }
+}
+
+fn draw_panel_on<DB, X, Y>(
+    root: DrawingArea<DB, Shift>,
+    panel: &Panel,
+    x: X,
+    y: Y,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let stem = panel.stem();
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{stem}: {e}");
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(panel.title(), (FONT, 22))
+        .margin(16)
+        .x_label_area_size(52)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(panel.curve.x_label)
+        .y_desc(panel.curve.y_label)
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .x_label_formatter(&|x| axis_number(*x))
+        .y_label_formatter(&|y| axis_number(*y))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    for (i, line) in panel.lines.iter().enumerate() {
+        let color = color(i);
+        let xy = |p: &curves::Point| (p.x, p.y);
+        chart
+            .draw_series(LineSeries::new(
+                line.points.iter().map(xy),
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(&line.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(
+                line.points
+                    .iter()
+                    .map(|p| Circle::new(xy(p), 4, color.filled())),
+            )
+            .map_err(err)?;
+        // The range over the repetitions, where there is one.
+        chart
+            .draw_series(
+                line.points.iter().filter(|p| p.hi > p.lo).map(|p| {
+                    ErrorBar::new_vertical(p.x, p.lo, p.y, p.hi, color.stroke_width(1), 8)
+                }),
+            )
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 /// Distinct, print-safe line colours (Tableau 10), cycling.
 fn color(i: usize) -> RGBAColor {
     const TABLEAU: [(u8, u8, u8); 10] = [
@@ -229,6 +371,21 @@ fn human(x: f64) -> String {
     }
 }
 
+/// Tick text of a curve's axes: [`human`] from 1000 on, fewer digits the larger the number.
+fn axis_number(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e3 {
+        let sign = if x < 0.0 { "-" } else { "" };
+        format!("{sign}{}", human(a))
+    } else if a >= 10.0 || x == x.round() {
+        format!("{x:.0}")
+    } else if a >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,9 +401,43 @@ mod tests {
     }
 
     #[test]
+    fn curve_figures_are_written_as_svg_and_png() {
+        use super::super::curves::fixture::{report, row};
+        let dir = std::env::temp_dir().join(format!("nemo-bench-curves-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let r = report(vec![
+            row("preempt", "nemo_poll", "fib 5us", &[9.0, 7.0, 8.0]),
+            row("preempt", "nemo_poll", "fib 20us", &[2.0]),
+            row("preempt", "nemo_signal", "fib 20us anywhere", &[-1.0]),
+            row("hol", "nemo_poll", "50% q20us", &[1000.0]),
+            row("hol", "nemo_poll", "90% q20us", &[30_000.0, 20_000.0]),
+        ]);
+        let written = write(&r, &dir).expect("figures");
+        for stem in ["preempt-fib-slowdown_pct", "hol-all-get_p99"] {
+            let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).expect("SVG");
+            assert!(
+                svg.contains("<svg") && svg.contains("nemo_poll"),
+                "{stem}.svg"
+            );
+            let png = std::fs::read(dir.join(format!("{stem}.png"))).expect("PNG");
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
+            assert!(written.contains(&dir.join(format!("{stem}.png"))));
+        }
+        let svg = std::fs::read_to_string(dir.join("preempt-fib-slowdown_pct.svg")).expect("SVG");
+        assert!(svg.contains("nemo_signal anywhere") && svg.contains("xUI Fig. 5"));
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
     fn tick_labels() {
         assert_eq!(human(100.0), "100");
         assert_eq!(human(10_000.0), "10k");
         assert_eq!(human(2_000_000.0), "2M");
+        assert_eq!(axis_number(0.25), "0.25");
+        assert_eq!(axis_number(2.5), "2.5");
+        assert_eq!(axis_number(-40.0), "-40");
+        assert_eq!(axis_number(0.0), "0");
+        assert_eq!(axis_number(5.0), "5");
+        assert_eq!(axis_number(20_000.0), "20k");
     }
 }
