@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -21,6 +22,8 @@ use crate::samples::Samples;
 use crate::stats::per_broadcast;
 
 const SIZE: (u32, u32) = (960, 600);
+/// The legend column of a curve figure, in pixels of [`SIZE`]'s width.
+const LEGEND_WIDTH: u32 = 200;
 const FONT: &str = "sans-serif";
 /// Points per CDF line: enough for a smooth curve, few enough for a small SVG.
 const CDF_POINTS: usize = 800;
@@ -226,36 +229,24 @@ fn draw_panel<DB: DrawingBackend>(
         return Err(format!("{}: no points", panel.stem()));
     }
     let c = panel.curve;
-    // A log axis spans at least a decade (so that it has a labelled tick) and a notch more
-    // than its values; a linear one starts at 0 or below.
-    let log_range = |lo: f64, hi: f64| {
+    // A log axis spans at least a decade and a notch more than its values, with a tick at 1,
+    // 2 and 5 times each power of ten (plotters' own choice can leave a short span with one
+    // tick, or none); a linear one starts at 0 or below.
+    let log_axis = |lo: f64, hi: f64| {
         let (lo, hi) = (lo.max(1e-3), hi.max(lo.max(1e-3)));
         let widen = (10.0 / (hi / lo)).max(1.0).sqrt();
-        (lo / widen / 1.5)..(hi * widen * 1.5)
+        let range = (lo / widen / 1.5)..(hi * widen * 1.5);
+        let ticks = one_two_five(range.start, range.end);
+        range.log_scale().with_key_points(ticks)
     };
     let linear_range = |lo: f64, hi: f64| {
         let pad = ((hi - lo.min(0.0)) * 0.08).max(1e-3);
         (lo.min(0.0) - if lo < 0.0 { pad } else { 0.0 })..(hi + pad)
     };
     match (c.x_log, c.y_log) {
-        (true, true) => draw_panel_on(
-            root,
-            panel,
-            log_range(x_lo, x_hi).log_scale(),
-            log_range(y_lo, y_hi).log_scale(),
-        ),
-        (true, false) => draw_panel_on(
-            root,
-            panel,
-            log_range(x_lo, x_hi).log_scale(),
-            linear_range(y_lo, y_hi),
-        ),
-        (false, true) => draw_panel_on(
-            root,
-            panel,
-            linear_range(x_lo, x_hi),
-            log_range(y_lo, y_hi).log_scale(),
-        ),
+        (true, true) => draw_panel_on(root, panel, log_axis(x_lo, x_hi), log_axis(y_lo, y_hi)),
+        (true, false) => draw_panel_on(root, panel, log_axis(x_lo, x_hi), linear_range(y_lo, y_hi)),
+        (false, true) => draw_panel_on(root, panel, linear_range(x_lo, x_hi), log_axis(y_lo, y_hi)),
         (false, false) => draw_panel_on(
             root,
             panel,
@@ -263,6 +254,21 @@ fn draw_panel<DB: DrawingBackend>(
             linear_range(y_lo, y_hi),
         ),
     }
+}
+
+/// 1, 2 and 5 times the powers of ten within `[lo, hi]` (both positive).
+fn one_two_five(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    for e in first..=last {
+        for m in [1.0, 2.0, 5.0] {
+            let t = m * 10f64.powi(e);
+            if (lo..=hi).contains(&t) {
+                ticks.push(t);
+            }
+        }
+    }
+    ticks
 }
 
 fn draw_panel_on<DB, X, Y>(
@@ -281,8 +287,11 @@ where
     let stem = panel.stem();
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{stem}: {e}");
     root.fill(&WHITE).map_err(err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(panel.title(), (FONT, 22))
+    // The legend gets a column of its own: a curve figure has up to a line per mechanism and
+    // variant, more than fit over the data.
+    let (plot_area, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption(panel.title(), (FONT, 20))
         .margin(16)
         .x_label_area_size(52)
         .y_label_area_size(72)
@@ -307,11 +316,7 @@ where
                 line.points.iter().map(xy),
                 color.stroke_width(2),
             ))
-            .map_err(err)?
-            .label(&line.name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
-            });
+            .map_err(err)?;
         chart
             .draw_series(
                 line.points
@@ -327,15 +332,17 @@ where
                 }),
             )
             .map_err(err)?;
+        let y = 60 + 24 * i as i32;
+        legend_area
+            .draw(&PathElement::new(
+                vec![(4, y), (28, y)],
+                color.stroke_width(3),
+            ))
+            .map_err(err)?;
+        legend_area
+            .draw(&Text::new(line.name.as_str(), (34, y - 8), (FONT, 14)))
+            .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -438,6 +445,8 @@ mod tests {
         assert_eq!(axis_number(-40.0), "-40");
         assert_eq!(axis_number(0.0), "0");
         assert_eq!(axis_number(5.0), "5");
+        assert_eq!(one_two_five(3.3, 150.0), [5.0, 10.0, 20.0, 50.0, 100.0]);
+        assert_eq!(one_two_five(0.9, 1.1), [1.0]);
         assert_eq!(axis_number(20_000.0), "20k");
     }
 }
