@@ -38,6 +38,33 @@ fn a_storm_keeps_exact_counts() {
     cases::a_storm_keeps_exact_counts(signal(), 2, 2_000);
 }
 
+/// Lazy ticks (`Builder::lazy_ticks`): a task that reaches no safepoint leaves its tick
+/// untaken, and the next tick interrupts it, so the region is still preempted at any
+/// instruction, with every register intact and every count exact.
+fn signal_lazy() -> Builder {
+    signal().lazy_ticks(true)
+}
+
+#[test]
+fn lazy_ticks_still_preempt_a_tight_loop() {
+    cases::a_tight_loop_is_preempted(signal_lazy());
+}
+
+#[test]
+fn lazy_ticks_keep_registers() {
+    cases::registers_survive_preemption(signal_lazy());
+}
+
+#[test]
+fn lazy_ticks_keep_exact_counts_in_a_storm() {
+    cases::a_storm_keeps_exact_counts(signal_lazy(), 2, 2_000);
+}
+
+#[test]
+fn lazy_ticks_respect_a_guard() {
+    cases::a_guard_defers_preemption(signal_lazy());
+}
+
 #[test]
 fn poll_preempts_only_at_safepoints() {
     // On `poll` the region changes nothing: the spinner keeps its worker until its deadline.

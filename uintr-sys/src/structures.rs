@@ -257,6 +257,14 @@ impl Upid {
         }
     }
 
+    /// Sets `PIR[vector]` and nothing else: ON is left as it is, so nobody is to be notified,
+    /// and a later [`Upid::post`] still notifies if ON is clear. For a receiver that reads PIR
+    /// in software (a safepoint that polls it): the vector waits there for the receiver's next
+    /// poll or [`take`](Upid::take), whichever comes first.
+    pub fn post_quietly(&self, vector: Vector) {
+        self.pir.fetch_or(vector.bit(), Ordering::SeqCst);
+    }
+
     /// The receiver's half of notification processing: clear ON, then take (and clear) every
     /// posted vector. Returns the pending bits.
     pub fn take(&self) -> u64 {
@@ -425,6 +433,24 @@ mod tests {
         assert!(!upid.control().on());
         assert_eq!(upid.take(), 0);
         assert_eq!(upid.post(v), PostOutcome::Notify);
+    }
+
+    #[test]
+    fn a_quiet_post_waits_for_a_poll_and_leaves_the_next_post_to_notify() {
+        let upid = Upid::new();
+        let v = Vector::new(5).unwrap();
+        upid.post_quietly(v);
+        assert_eq!(upid.pir(), v.bit());
+        assert!(!upid.control().on(), "no notification outstanding");
+        // A poll takes it.
+        assert_eq!(upid.take_lazily(), v.bit());
+        assert_eq!(upid.take_lazily(), 0);
+        // Left untaken, it goes with the next notification, which the next post makes.
+        upid.post_quietly(v);
+        assert_eq!(upid.post(v), PostOutcome::Notify);
+        assert_eq!(upid.post(Vector::new(9).unwrap()), PostOutcome::Outstanding);
+        assert_eq!(upid.take(), v.bit() | (1 << 9));
+        assert_eq!(upid.control(), UpidControl(0));
     }
 
     #[test]

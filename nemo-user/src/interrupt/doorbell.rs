@@ -184,4 +184,11 @@ impl Doorbell {
     pub fn post_without_notifying(&self, vector: Vector) {
         self.upid.post(vector);
     }
+
+    /// Posts `vector` for the receiver's next poll, leaving ON clear, so that the next send of
+    /// any vector still notifies (`Sender::post_quietly`).
+    #[inline]
+    pub fn post_for_poll(&self, vector: Vector) {
+        self.upid.post_quietly(vector);
+    }
 }

@@ -100,6 +100,27 @@ impl Sender {
         Ok(())
     }
 
+    /// Posts the vector without notifying the receiver and without marking a notification
+    /// outstanding, inside the doorbell's bracket (so it fails once the receiver is gone, as
+    /// [`Sender::send`] does): the receiver takes it at its next [`crate::poll`], or with the
+    /// next notification, which the next send makes. For a timer that interrupts only
+    /// receivers that do not poll (`timer/destination.rs`).
+    #[inline]
+    pub(crate) fn post_quietly(&self) -> Result<()> {
+        let doorbell = self.shared.doorbell();
+        doorbell.enter()?;
+        doorbell.post_for_poll(self.vector);
+        doorbell.leave();
+        Ok(())
+    }
+
+    /// Whether a send notifies the receiver (`signal`, `uintr`), rather than only posting to a
+    /// word it polls (`poll`).
+    #[inline]
+    pub(crate) fn notifies(&self) -> bool {
+        self.route.notifies()
+    }
+
     /// Whether this sender's vector is still pending at the receiver; `None` where the backend
     /// does not show pending vectors (`uintr`: the CPU keeps them).
     #[inline]

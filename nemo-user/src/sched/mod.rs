@@ -187,6 +187,7 @@ pub struct Builder {
     quantum: Duration,
     stack_size: usize,
     timer_idle: Idle,
+    lazy_ticks: bool,
     /// `uintr` receivers on `uintr_sys::emulation` (for this crate's tests of the `uintr` path
     /// where there is no hardware).
     uintr_emulated: bool,
@@ -200,6 +201,7 @@ impl Default for Builder {
             quantum: Duration::from_millis(1),
             stack_size: 256 * 1024,
             timer_idle: Idle::Sleep,
+            lazy_ticks: false,
             uintr_emulated: false,
         }
     }
@@ -234,6 +236,23 @@ impl Builder {
     /// but is late by the kernel's timer slack; [`Idle::Spin`] is precise and burns a core).
     pub fn timer_idle(mut self, idle: Idle) -> Self {
         self.timer_idle = idle;
+        self
+    }
+
+    /// Whether a quantum tick interrupts a worker only when its running task reached no
+    /// safepoint since the previous tick (default `false`: every tick interrupts).
+    ///
+    /// Lazy ticks are posted without a notification and taken at the running task's next
+    /// [`safepoint()`], as on `poll`; a tick that finds the previous one untaken interrupts the
+    /// worker as usual (on `signal`, a signal, which also preempts a task inside a
+    /// [`preemptible`] region at any instruction). Tasks that reach safepoints so pay a load
+    /// per safepoint instead of a signal per quantum — a signal costs microseconds, tens of
+    /// them in a virtual machine — and a task that reaches none is still preempted, a quantum
+    /// late (every other tick). On `poll` it changes nothing; on `uintr` (whose pending
+    /// interrupts software cannot see, and whose interrupts are cheap) every tick still
+    /// interrupts. See [`TimerCore::arm_lazy`](crate::timer::TimerCore::arm_lazy).
+    pub fn lazy_ticks(mut self, lazy: bool) -> Self {
+        self.lazy_ticks = lazy;
         self
     }
 
@@ -277,6 +296,7 @@ impl Builder {
                 timers: Arc::clone(rt.timers.as_ref().expect("set above")),
                 backend: self.backend,
                 uintr_emulated: self.uintr_emulated,
+                lazy_ticks: self.lazy_ticks,
                 stack_size: self.stack_size,
             };
             let ready = ready_tx.clone();

@@ -12,6 +12,10 @@
 //!   under the timer's mutex (the same mutex the worker takes when it goes idle or busy). The
 //!   timer runs only while the worker is busy and the quantum is not zero.
 //! - Ticks are periodic per worker: a task resumed mid-period gets the rest of that period.
+//! - With lazy ticks (`Builder::lazy_ticks`) the timer posts each tick without a notification
+//!   and the running task's next safepoint takes it (`crate::poll`); only a tick that finds the
+//!   previous one untaken notifies the worker (`TimerCore::arm_lazy`). A tick left pending while
+//!   the worker idles is taken at the first safepoint of the next task it runs, as on `poll`.
 //! - The kick sender is installed once, by the worker thread before it runs a task, and stays
 //!   until the state is dropped; unparkers read it without a lock. Where the backend notifies
 //!   nobody (`poll`) a kick only posts, without the doorbell's send bracket
@@ -158,9 +162,19 @@ pub(crate) struct QuantumTimer {
 }
 
 impl QuantumTimer {
-    /// A stopped timer posting [`TICK`] to `endpoint`.
-    pub(crate) fn new(timers: &TimerThread, endpoint: &Endpoint) -> Result<QuantumTimer> {
-        let timer = timers.arm(endpoint, TICK, Arm::OneShot(Duration::from_secs(3600)))?;
+    /// A stopped timer posting [`TICK`] to `endpoint`; `lazy`: interrupting the worker only
+    /// when its task did not take the previous tick at a safepoint (`TimerCore::arm_lazy`).
+    pub(crate) fn new(
+        timers: &TimerThread,
+        endpoint: &Endpoint,
+        lazy: bool,
+    ) -> Result<QuantumTimer> {
+        let idle = Arm::OneShot(Duration::from_secs(3600));
+        let timer = if lazy {
+            timers.arm_lazy(endpoint, TICK, idle)?
+        } else {
+            timers.arm(endpoint, TICK, idle)?
+        };
         timer.cancel();
         Ok(QuantumTimer {
             timer,

@@ -56,6 +56,8 @@ pub(crate) struct WorkerSetup {
     pub(crate) timers: Arc<TimerThread>,
     pub(crate) backend: Option<BackendKind>,
     pub(crate) uintr_emulated: bool,
+    /// Quantum ticks interrupt only a task that reached no safepoint (`Builder::lazy_ticks`).
+    pub(crate) lazy_ticks: bool,
     pub(crate) stack_size: usize,
 }
 
@@ -68,6 +70,7 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
         timers,
         backend,
         uintr_emulated,
+        lazy_ticks,
         stack_size,
     } = setup;
     let mut builder = Receiver::builder().vectors(1 << TICK | 1 << KICK);
@@ -85,7 +88,7 @@ pub(crate) fn run(setup: WorkerSetup, ready: mpsc::Sender<Result<BackendKind>>) 
         }
     };
     let endpoint = receiver.endpoint();
-    let setup = QuantumTimer::new(&timers, &endpoint).and_then(|timer| {
+    let setup = QuantumTimer::new(&timers, &endpoint, lazy_ticks).and_then(|timer| {
         state.set_timer(Some(timer));
         state.install_kick_sender(endpoint.connect(KICK)?);
         Ok(endpoint.backend())

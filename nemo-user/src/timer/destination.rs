@@ -118,12 +118,25 @@ impl Drop for Firing<'_> {
     }
 }
 
+/// Whether an expiration interrupts its receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// Every tick posts and notifies (a signal on `signal`, a `senduipi` on `uintr`).
+    EveryTick,
+    /// A tick only posts, where the receiver's pending vectors can be seen (`signal`, `poll`):
+    /// the receiver takes it at its next [`crate::poll`]. A tick that finds the one before it
+    /// still pending — the receiver polled nowhere for a whole period — notifies, so the
+    /// receiver is interrupted one period late instead of never. Where pending vectors cannot
+    /// be seen (`uintr`), as [`Notify::EveryTick`].
+    Laggards,
+}
+
 /// Where an expiration goes.
 pub(crate) enum Destination<'a> {
     /// A vector of a receiver. Where the receiver's pending vectors can be seen (`signal`,
     /// `poll`), a tick that finds its vector still pending is counted as coalesced instead of
     /// being posted again.
-    Vector(Sender),
+    Vector(Sender, Notify),
     /// A function called on the core's thread.
     Call(Box<dyn FnMut(Expiry) + Send + 'a>),
 }
@@ -136,24 +149,39 @@ pub(crate) enum Fired {
 }
 
 impl<'a> Destination<'a> {
-    pub fn vector(sender: Sender) -> Destination<'a> {
-        Destination::Vector(sender)
+    pub fn vector(sender: Sender, notify: Notify) -> Destination<'a> {
+        Destination::Vector(sender, notify)
     }
 
     /// One expiration (after `expiry.missed` that were skipped).
     ///
     /// Counting a pending vector as coalesced is exact when the timer is the only sender of its
     /// vector: only senders set the bit, so a bit seen set stays pending until the receiver
-    /// takes it, and a bit seen clear is posted afresh by this send.
+    /// takes it, and a bit seen clear is posted afresh by this send. With
+    /// [`Notify::Laggards`], a tick is posted without a notification and without the
+    /// outstanding bit (ON), so a bit seen set is such a tick left untaken for a period (or
+    /// one whose notification is still outstanding): the send that follows sets ON if it is
+    /// clear and notifies. If the receiver takes the tick between this check and that send,
+    /// the send posts it once more — one more handler call, counted as coalesced.
     pub fn fire(&mut self, counts: &Counts, expiry: Expiry) -> Fired {
         counts.coalesced(expiry.missed);
         match self {
-            Destination::Vector(sender) => {
-                if sender.is_pending() == Some(true) {
+            Destination::Vector(sender, notify) => {
+                let pending = sender.is_pending();
+                let quiet = *notify == Notify::Laggards && sender.notifies();
+                if pending == Some(true) {
                     counts.coalesced(1);
+                    if quiet && sender.send().is_err() {
+                        return Fired::Gone;
+                    }
                     return Fired::Ok;
                 }
-                match sender.send() {
+                let sent = if quiet && pending.is_some() {
+                    sender.post_quietly()
+                } else {
+                    sender.send()
+                };
+                match sent {
                     Ok(()) => {
                         counts.delivered(1);
                         Fired::Ok

@@ -13,6 +13,14 @@
 //! | [`TimerThread`] / [`TimerCore`] | a timer thread serving many timers — the runtimes' "timer core" — waiting by [`Idle::Spin`] (TSC deadlines, precise, burns its core), [`Idle::Pause`] (`umwait`, where WAITPKG exists) or [`Idle::Sleep`] (kernel sleep, frees the core) | a send per tick (a signal on `signal`, a store on `poll`) | all |
 //! | [`Timer::posix`] | the kernel: a per-thread POSIX timer (`timer_create` with `SIGEV_THREAD_ID`) that sends the `signal` backend's signal to the receiver's thread | no timer thread; a kernel timer interrupt and a signal per tick | `signal` |
 //!
+//! # Lazy ticks
+//!
+//! [`TimerCore::arm_lazy`] posts each tick without a notification: the receiver takes it at its
+//! next [`crate::poll`] (a runtime's safepoint), and only a tick that finds the previous one
+//! still pending interrupts it. A receiver that polls at least once a period so pays what `poll`
+//! pays on any backend, and one that does not is still interrupted, a period late. It is for
+//! the `signal` backend, where an interruption costs microseconds.
+//!
 //! # Counting ticks
 //!
 //! Every [`Timer`] counts its expirations ([`TickStats`]): `delivered` ones posted a vector that

@@ -111,6 +111,18 @@ impl TimerThread {
         self.core.arm(endpoint, vector, arm)
     }
 
+    /// As [`arm`](TimerThread::arm), interrupting only a receiver that did not take the
+    /// previous tick (see [`TimerCore::arm_lazy`]).
+    #[cfg_attr(not(feature = "sched"), allow(dead_code))]
+    pub(crate) fn arm_lazy(
+        &self,
+        endpoint: &Endpoint,
+        vector: u64,
+        arm: Arm,
+    ) -> Result<Timer<'static>> {
+        self.core.arm_lazy(endpoint, vector, arm)
+    }
+
     /// The core the thread runs: arm timers on it ([`TimerCore::arm`], [`TimerCore::arm_fn`]).
     pub fn core(&self) -> &Arc<TimerCore<'static>> {
         &self.core

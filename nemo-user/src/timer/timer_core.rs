@@ -24,7 +24,7 @@ use crate::error::Result;
 use crate::interrupt::{Endpoint, Sender, thread};
 
 use super::clock::{DeadlineClock, MinimalSlack, Ticks, futex_wait, futex_wake};
-use super::destination::{Destination, Fired, Firing, Slot, state};
+use super::destination::{Destination, Fired, Firing, Notify, Slot, state};
 use super::{Arm, Expiry, Timer};
 
 /// How a timer core waits between deadlines: the trade between precision and CPU.
@@ -256,10 +256,67 @@ impl<'a> TimerCore<'a> {
     /// [`ErrorKind::ForeignProcess`](crate::ErrorKind::ForeignProcess) (as [`Endpoint::connect`](crate::interrupt::Endpoint::connect)), [`ErrorKind::TimerStopped`](crate::ErrorKind::TimerStopped), and
     /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when called from a timer function of this very core.
     pub fn arm(self: &Arc<Self>, endpoint: &Endpoint, vector: u64, arm: Arm) -> Result<Timer<'a>> {
+        self.arm_vector(endpoint, vector, arm, Notify::EveryTick)
+    }
+
+    /// As [`arm`](TimerCore::arm), but a tick interrupts the receiver only if it did not take
+    /// the tick before: each tick is posted without a notification, and the receiver takes it
+    /// at its next [`crate::poll`] (a safepoint), as on `poll`; a tick that finds the previous
+    /// one still pending — the receiver polled nowhere for a whole period — notifies it (a
+    /// signal on `signal`). A receiver that polls at least once a period is never interrupted
+    /// and pays what `poll` pays; one that does not is interrupted one period late, so it takes
+    /// a tick every other period. Where a backend does not show pending vectors (`uintr`,
+    /// where an interrupt is cheap) every tick notifies, as with `arm`; on `poll` the two are
+    /// the same.
+    ///
+    /// For a scheduler on the `signal` backend whose tasks mostly reach safepoints, where a
+    /// signal costs microseconds (tens in a virtual machine) and the safepoint's check costs a
+    /// load. [`TickStats::coalesced`](super::TickStats::coalesced) counts the ticks that found their predecessor pending,
+    /// among them every one that interrupted.
+    ///
+    /// Errors: as [`arm`](TimerCore::arm).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use nemo_user::BackendKind;
+    /// use nemo_user::interrupt::Receiver;
+    /// use nemo_user::timer::{Arm, Idle, TimerCore};
+    ///
+    /// let ticks = Arc::new(AtomicU64::new(0));
+    /// let t = ticks.clone();
+    /// let rx = Receiver::builder()
+    ///     .backend(BackendKind::Signal)
+    ///     .register(move |_| { t.fetch_add(1, Ordering::Relaxed); })?;
+    /// let timers = TimerCore::builder().wait(Idle::Sleep).spawn()?;
+    /// let quantum = timers.core().arm_lazy(&rx.endpoint(), 1, Arm::Periodic(Duration::from_millis(1)))?;
+    /// while ticks.load(Ordering::Relaxed) < 3 {
+    ///     nemo_user::poll(); // a safepoint: takes the tick without a signal
+    /// }
+    /// quantum.cancel();
+    /// # Ok::<(), nemo_user::Error>(())
+    /// ```
+    pub fn arm_lazy(
+        self: &Arc<Self>,
+        endpoint: &Endpoint,
+        vector: u64,
+        arm: Arm,
+    ) -> Result<Timer<'a>> {
+        self.arm_vector(endpoint, vector, arm, Notify::Laggards)
+    }
+
+    fn arm_vector(
+        self: &Arc<Self>,
+        endpoint: &Endpoint,
+        vector: u64,
+        arm: Arm,
+        notify: Notify,
+    ) -> Result<Timer<'a>> {
         let schedule = self.schedule(arm)?;
         let sender = Sender::connect(endpoint, vector)?;
         let alive = Some(sender.endpoint());
-        self.insert(Destination::vector(sender), schedule, alive)
+        self.insert(Destination::vector(sender, notify), schedule, alive)
     }
 
     /// Arms a timer that calls `f` on the core's thread at every expiration. `f` must not arm,
