@@ -166,6 +166,14 @@ pub static MECHANISMS: &[Mechanism] = &[
         ..Mechanism::interrupt(&nemo_interrupt::NEMO_SIGNAL)
     },
     Mechanism {
+        id: "nemo_signal_lazy",
+        about: "nemo_signal with a sched runtime's lazy ticks: a tick is taken at the running \
+                task's next safepoint, and signals only a task that reached none for a quantum",
+        needs: &[Need::Signals],
+        only_in: nemo_interrupt::SCHED_SCENARIOS,
+        ..Mechanism::interrupt(&nemo_interrupt::NEMO_SIGNAL_LAZY)
+    },
+    Mechanism {
         id: "nemo_posix",
         about: "nemo timer ticks from a per-thread POSIX timer (kernel timer → signal backend), \
                 no timer thread",
@@ -470,6 +478,12 @@ pub trait InterruptLink: Send + Sync {
     /// receivers on it (a `nemo_user::sched` runtime). `None` (the default): not a nemo link.
     fn nemo_backend(&self) -> Option<nemo_user::BackendKind> {
         None
+    }
+
+    /// Whether a sched runtime on this link's backend ticks lazily
+    /// (`nemo_user::sched::Builder::lazy_ticks`).
+    fn nemo_lazy_ticks(&self) -> bool {
+        false
     }
 
     /// On receiver `index`'s thread, after the run: stop delivering to it.

@@ -23,35 +23,53 @@ const VECTOR: u64 = 1;
 /// Scenarios these mechanisms take part in.
 pub(super) const TICK_SCENARIOS: &[&str] = &["overhead", "timer", "kick", "hol", "preempt"];
 
+/// Scenarios of a `nemo_user::sched` runtime, where lazy ticks are a runtime's choice.
+pub(super) const SCHED_SCENARIOS: &[&str] = &["kick", "hol", "preempt"];
+
 /// A `nemo_user` interrupt mechanism.
 pub struct NemoInterrupt {
     backend: BackendKind,
     /// Ticks come from a per-thread POSIX timer.
     posix: bool,
+    /// A sched runtime's quantum ticks interrupt only a task that took the previous one at no
+    /// safepoint (`sched::Builder::lazy_ticks`).
+    lazy_ticks: bool,
 }
 
 /// `nemo_user` interrupts on the `signal` backend.
 pub static NEMO_SIGNAL: NemoInterrupt = NemoInterrupt {
     backend: BackendKind::Signal,
     posix: false,
+    lazy_ticks: false,
 };
 
 /// `nemo_user` interrupts on the `signal` backend, ticked by per-thread POSIX timers.
 pub static NEMO_POSIX: NemoInterrupt = NemoInterrupt {
     backend: BackendKind::Signal,
     posix: true,
+    lazy_ticks: false,
+};
+
+/// `nemo_user` interrupts on the `signal` backend, a sched runtime's ticks lazy: taken at the
+/// task's safepoints, a signal only for a task that reached none for a quantum.
+pub static NEMO_SIGNAL_LAZY: NemoInterrupt = NemoInterrupt {
+    backend: BackendKind::Signal,
+    posix: false,
+    lazy_ticks: true,
 };
 
 /// `nemo_user` interrupts on the `poll` backend.
 pub static NEMO_POLL: NemoInterrupt = NemoInterrupt {
     backend: BackendKind::Poll,
     posix: false,
+    lazy_ticks: false,
 };
 
 /// `nemo_user` interrupts on the `uintr` backend.
 pub static NEMO_UINTR: NemoInterrupt = NemoInterrupt {
     backend: BackendKind::Uintr,
     posix: false,
+    lazy_ticks: false,
 };
 
 impl Driver for NemoInterrupt {
@@ -83,6 +101,7 @@ impl Driver for NemoInterrupt {
         Ok(Instance::Interrupt(Box::new(NemoLink {
             backend: self.backend,
             posix: self.posix,
+            lazy_ticks: self.lazy_ticks,
             senders: (0..setup.receivers).map(|_| OnceLock::new()).collect(),
         })))
     }
@@ -96,6 +115,7 @@ thread_local! {
 struct NemoLink {
     backend: BackendKind,
     posix: bool,
+    lazy_ticks: bool,
     senders: Box<[OnceLock<Sender>]>,
 }
 
@@ -135,6 +155,10 @@ impl InterruptLink for NemoLink {
 
     fn nemo_backend(&self) -> Option<BackendKind> {
         Some(self.backend)
+    }
+
+    fn nemo_lazy_ticks(&self) -> bool {
+        self.lazy_ticks
     }
 
     fn own_ticks(

@@ -159,12 +159,15 @@ pub static TARGETS: &[Target] = &[
     ),
     // xUI Fig. 7 at 50 % load and a 20 µs quantum, on each backend (the best one here counts).
     preemption("nemo_signal", Stat::Extra("get_p99"), 0.1, false),
+    preemption("nemo_signal_lazy", Stat::Extra("get_p99"), 0.1, false),
     preemption("nemo_poll", Stat::Extra("get_p99"), 0.1, false),
     preemption("nemo_uintr", Stat::Extra("get_p99"), 0.1, false),
     preemption("nemo_signal", Stat::Extra("goodput_kreq_s"), 0.9, true),
+    preemption("nemo_signal_lazy", Stat::Extra("goodput_kreq_s"), 0.9, true),
     preemption("nemo_poll", Stat::Extra("goodput_kreq_s"), 0.9, true),
     preemption("nemo_uintr", Stat::Extra("goodput_kreq_s"), 0.9, true),
     kick("nemo_signal"),
+    kick("nemo_signal_lazy"),
     kick("nemo_poll"),
     kick("nemo_uintr"),
 ];

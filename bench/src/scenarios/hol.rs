@@ -34,7 +34,9 @@ use nemo_user::sched::{self, Runtime};
 use nemo_user::timer::Idle;
 
 use super::Driver;
-use super::sched_support::{Latencies, backend_of, spin, spins_per_us, three_sim_cores};
+use super::sched_support::{
+    Latencies, backend_of, lazy_ticks_of, spin, spins_per_us, three_sim_cores,
+};
 use crate::clock::{Unit, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
@@ -178,6 +180,7 @@ impl Driver for Hol {
         instance: &Instance,
     ) -> Result<Measurement, Failure> {
         let backend = backend_of(instance)?;
+        let lazy_ticks = lazy_ticks_of(instance);
         let (load, quantum) = parse(&case.regime)
             .ok_or_else(|| Failure::Unsupported(format!("bad regime {:?}", case.regime)))?;
         let chunk = chunk_spins();
@@ -204,6 +207,7 @@ impl Driver for Hol {
         let rt = Runtime::builder()
             .workers(1)
             .backend(backend)
+            .lazy_ticks(lazy_ticks)
             .quantum(quantum)
             .timer_idle(timer_idle(ctx))
             .build()

@@ -36,7 +36,9 @@ use nemo_user::sched::{self, Runtime, Unparker};
 use nemo_user::timer::Idle;
 
 use super::Driver;
-use super::sched_support::{Latencies, backend_of, spin, spins_per_us, three_sim_cores};
+use super::sched_support::{
+    Latencies, backend_of, lazy_ticks_of, spin, spins_per_us, three_sim_cores,
+};
 use crate::clock::Unit;
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
@@ -92,6 +94,7 @@ impl Driver for Kick {
         instance: &Instance,
     ) -> Result<Measurement, Failure> {
         let backend = backend_of(instance)?;
+        let lazy_ticks = lazy_ticks_of(instance);
         let chunk = (spins_per_us() * CHUNK_NS / 1000.0).max(1.0) as u32;
         let mut samples = Vec::with_capacity(case.events);
         let gap = case.gap.duration();
@@ -108,6 +111,7 @@ impl Driver for Kick {
                 let p = Loop {
                     sim: ctx.sim,
                     backend,
+                    lazy_ticks,
                     chunk,
                     events: per,
                     warmup,
@@ -186,6 +190,8 @@ struct Loop {
     /// Under gem5: the gaps are spun (it cannot sleep) and the timer thread spins.
     sim: bool,
     backend: BackendKind,
+    /// The sched runtime's quantum ticks are lazy (`nemo_signal_lazy`).
+    lazy_ticks: bool,
     chunk: u32,
     events: usize,
     warmup: usize,
@@ -346,6 +352,7 @@ impl Loop {
         let rt = Runtime::builder()
             .workers(1)
             .backend(self.backend)
+            .lazy_ticks(self.lazy_ticks)
             .quantum(QUANTUM)
             // gem5 cannot sleep, and gives the spinning timer thread a core of its own.
             .timer_idle(if self.sim { Idle::Spin } else { Idle::Sleep })

@@ -130,7 +130,7 @@ pub static SCENARIOS: &[Scenario] = &[
 ];
 
 /// The rows of the `nemo_user::sched` scenarios: one per backend their runtime runs on.
-const SCHED_ROWS: &[&str] = &["nemo_signal", "nemo_poll", "nemo_uintr"];
+const SCHED_ROWS: &[&str] = &["nemo_signal", "nemo_signal_lazy", "nemo_poll", "nemo_uintr"];
 
 /// Looks a scenario up by id.
 pub fn find(id: &str) -> Option<&'static Scenario> {

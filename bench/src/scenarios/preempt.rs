@@ -46,7 +46,7 @@ use nemo_user::timer::Idle;
 use uintr_sys::instructions::{KbTimerMode, xui_clear_timer, xui_set_timer};
 
 use super::Driver;
-use super::sched_support::{backend_of, three_sim_cores};
+use super::sched_support::{backend_of, lazy_ticks_of, three_sim_cores};
 use crate::clock::{Unit, monotonic_ns, thread_cpu_ns};
 use crate::harness::{Case, Context, Failure, Fanout, Gap};
 use crate::mechanisms::{Instance, Setup, Skipped};
@@ -181,6 +181,7 @@ impl Driver for Preempt {
         instance: &Instance,
     ) -> Result<Measurement, Failure> {
         let backend = backend_of(instance)?;
+        let lazy_ticks = lazy_ticks_of(instance);
         let mut words = case.regime.split_whitespace();
         let kernel = words
             .next()
@@ -202,6 +203,7 @@ impl Driver for Preempt {
         let rt = Runtime::builder()
             .workers(1)
             .backend(backend)
+            .lazy_ticks(lazy_ticks)
             .quantum(Duration::ZERO)
             // Not `Idle::Spin` natively: a spinning timer thread needs a core of its own,
             // which a small machine shared with other programs does not have (see

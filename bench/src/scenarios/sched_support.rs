@@ -38,6 +38,14 @@ pub(super) fn backend_of(instance: &Instance) -> Result<BackendKind, Failure> {
     }
 }
 
+/// Whether the row's runtime ticks lazily (`nemo_signal_lazy`).
+pub(super) fn lazy_ticks_of(instance: &Instance) -> bool {
+    match instance {
+        Instance::Interrupt(link) => link.nemo_lazy_ticks(),
+        Instance::Blocking(_) => false,
+    }
+}
+
 /// `n` rounds of a dependent integer chain (about a nanosecond each).
 #[inline]
 pub(super) fn spin(n: u32) -> u64 {
