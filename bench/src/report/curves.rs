@@ -97,6 +97,10 @@ pub struct Point {
 pub struct Line {
     /// The mechanism, then the variant.
     pub name: String,
+    /// The mechanism alone.
+    pub mechanism: &'static str,
+    /// The variant alone (`anywhere`, `q20us`; empty for none).
+    pub variant: String,
     /// In ascending x.
     pub points: Vec<Point>,
 }
@@ -216,6 +220,8 @@ pub fn panels(report: &Report) -> Vec<Panel> {
                 Some(line) => line.points.push(point),
                 None => panel.lines.push(Line {
                     name,
+                    mechanism: row.mechanism,
+                    variant,
                     points: vec![point],
                 }),
             }

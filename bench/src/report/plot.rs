@@ -256,6 +256,9 @@ fn draw_panel<DB: DrawingBackend>(
     }
 }
 
+/// The dash patterns of a curve figure's variants, in pixels drawn and skipped (`None`: solid).
+const DASHES: [Option<(i32, i32)>; 4] = [None, Some((10, 6)), Some((3, 4)), Some((16, 4))];
+
 /// 1, 2 and 5 times the powers of ten within `[lo, hi]` (both positive).
 fn one_two_five(lo: f64, hi: f64) -> Vec<f64> {
     let mut ticks = Vec::new();
@@ -308,15 +311,39 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
+    // A colour per mechanism and a dash pattern per variant, so that a figure of a dozen
+    // lines (mechanisms × quanta) stays readable.
+    let mut mechanisms: Vec<&str> = Vec::new();
+    let mut variants: Vec<&str> = Vec::new();
+    for line in &panel.lines {
+        if !mechanisms.contains(&line.mechanism) {
+            mechanisms.push(line.mechanism);
+        }
+        if !variants.contains(&line.variant.as_str()) {
+            variants.push(&line.variant);
+        }
+    }
+    let index = |list: &[&str], item: &str| list.iter().position(|x| *x == item).unwrap_or(0);
     for (i, line) in panel.lines.iter().enumerate() {
-        let color = color(i);
+        let color = color(index(&mechanisms, line.mechanism));
+        let dash = DASHES[index(&variants, &line.variant) % DASHES.len()];
         let xy = |p: &curves::Point| (p.x, p.y);
-        chart
-            .draw_series(LineSeries::new(
-                line.points.iter().map(xy),
-                color.stroke_width(2),
-            ))
-            .map_err(err)?;
+        match dash {
+            None => chart
+                .draw_series(LineSeries::new(
+                    line.points.iter().map(xy),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?,
+            Some((on, off)) => chart
+                .draw_series(DashedLineSeries::new(
+                    line.points.iter().map(xy),
+                    on,
+                    off,
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?,
+        };
         chart
             .draw_series(
                 line.points
@@ -333,12 +360,17 @@ where
             )
             .map_err(err)?;
         let y = 60 + 24 * i as i32;
-        legend_area
-            .draw(&PathElement::new(
-                vec![(4, y), (28, y)],
-                color.stroke_width(3),
-            ))
-            .map_err(err)?;
+        let (on, off) = dash.unwrap_or((24, 0));
+        let mut x = 4;
+        while x < 28 {
+            legend_area
+                .draw(&PathElement::new(
+                    vec![(x, y), ((x + on).min(28), y)],
+                    color.stroke_width(3),
+                ))
+                .map_err(err)?;
+            x += on + off;
+        }
         legend_area
             .draw(&Text::new(line.name.as_str(), (34, y - 8), (FONT, 14)))
             .map_err(err)?;
