@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nemo_user::BackendKind;
 use nemo_user::interrupt::Receiver;
-use nemo_user::timer::{Arm, Idle, TimerCore};
+use nemo_user::timer::{Arm, Idle, TickStats, Timer, TimerCore, TimerThread};
 use timer_support::{HANG, TICK};
 
 thread_local! {
@@ -47,6 +47,29 @@ fn receiver(backend: BackendKind) -> (Receiver, Arc<Counts>) {
     (rx, counts)
 }
 
+/// A lazy periodic timer on [`TICK`] of `rx`, served by a timer thread of its own (returned
+/// with it: dropping the thread stops the timer).
+fn lazy_timer(rx: &Receiver, period: Duration) -> (TimerThread, Timer<'static>) {
+    let timers = TimerCore::builder()
+        .wait(Idle::Sleep)
+        .spawn()
+        .expect("timer thread");
+    let timer = timers
+        .core()
+        .arm_lazy(&rx.endpoint(), TICK, Arm::Periodic(period))
+        .expect("arm");
+    (timers, timer)
+}
+
+/// Asserts that every posted tick ran the handler once, and at most the ticks a laggard's send
+/// posted again (counted as coalesced) ran it once more.
+fn assert_ticks_accounted(what: &str, ticks: u64, s: TickStats) {
+    assert!(
+        s.delivered <= ticks && ticks <= s.delivered + s.coalesced,
+        "{what}: {ticks} handler calls for {s:?}"
+    );
+}
+
 fn poll() {
     IN_POLL.with(|p| p.set(true));
     nemo_user::poll();
@@ -71,18 +94,7 @@ fn work(d: Duration) {
 fn a_polling_receiver_takes_its_ticks_at_its_polls() {
     for backend in [BackendKind::Signal, BackendKind::Poll] {
         let (rx, counts) = receiver(backend);
-        let timers = TimerCore::builder()
-            .wait(Idle::Sleep)
-            .spawn()
-            .expect("timer thread");
-        let timer = timers
-            .core()
-            .arm_lazy(
-                &rx.endpoint(),
-                TICK,
-                Arm::Periodic(Duration::from_millis(1)),
-            )
-            .expect("arm");
+        let (_timers, timer) = lazy_timer(&rx, Duration::from_millis(1));
         let start = Instant::now();
         while counts.ticks.load(SeqCst) < 20 {
             poll();
@@ -99,13 +111,7 @@ fn a_polling_receiver_takes_its_ticks_at_its_polls() {
              untaken ({s:?}): a tick interrupted a receiver that polls",
             s.coalesced
         );
-        // Every posted tick ran the handler once; a tick taken just before a laggard's send
-        // (which posts it again) may run it once more, counted as coalesced.
-        let ticks = counts.ticks.load(SeqCst);
-        assert!(
-            s.delivered <= ticks && ticks <= s.delivered + s.coalesced,
-            "{backend}: {ticks} handler calls for {s:?}"
-        );
+        assert_ticks_accounted(&backend.to_string(), counts.ticks.load(SeqCst), s);
     }
 }
 
@@ -114,18 +120,7 @@ fn a_polling_receiver_takes_its_ticks_at_its_polls() {
 #[test]
 fn a_receiver_that_never_polls_is_interrupted_a_period_late() {
     let (rx, counts) = receiver(BackendKind::Signal);
-    let timers = TimerCore::builder()
-        .wait(Idle::Sleep)
-        .spawn()
-        .expect("timer thread");
-    let timer = timers
-        .core()
-        .arm_lazy(
-            &rx.endpoint(),
-            TICK,
-            Arm::Periodic(Duration::from_millis(1)),
-        )
-        .expect("arm");
+    let (_timers, timer) = lazy_timer(&rx, Duration::from_millis(1));
     let start = Instant::now();
     while counts.ticks.load(SeqCst) < 5 {
         work(Duration::from_micros(50));
@@ -149,10 +144,10 @@ fn a_receiver_that_never_polls_is_interrupted_a_period_late() {
     );
     // What is still pending is taken by the next poll, once.
     poll();
-    let (ticks, s) = (counts.ticks.load(SeqCst), timer.stats());
-    assert!(
-        s.delivered <= ticks && ticks <= s.delivered + s.coalesced,
-        "{ticks}, {s:?}"
+    assert_ticks_accounted(
+        "after the last poll",
+        counts.ticks.load(SeqCst),
+        timer.stats(),
     );
 }
 
@@ -161,18 +156,7 @@ fn a_receiver_that_never_polls_is_interrupted_a_period_late() {
 #[test]
 fn a_lazy_timer_dies_with_its_receiver() {
     let (rx, _counts) = receiver(BackendKind::Signal);
-    let timers = TimerCore::builder()
-        .wait(Idle::Sleep)
-        .spawn()
-        .expect("timer thread");
-    let timer = timers
-        .core()
-        .arm_lazy(
-            &rx.endpoint(),
-            TICK,
-            Arm::Periodic(Duration::from_micros(200)),
-        )
-        .expect("arm");
+    let (_timers, timer) = lazy_timer(&rx, Duration::from_micros(200));
     drop(rx);
     let start = Instant::now();
     while timer.is_armed() {

@@ -237,7 +237,6 @@ pub fn panels(report: &Report) -> Vec<Panel> {
 #[cfg(test)]
 pub(super) mod fixture {
     use crate::clock::Unit;
-    use crate::machine::Machine;
     use crate::mechanisms::Kind;
     use crate::plan::Profile;
     use crate::report::{Measured, Outcome, Report, Row};
@@ -274,16 +273,7 @@ pub(super) mod fixture {
     /// A report of `rows`.
     pub fn report(rows: Vec<Row>) -> Report {
         Report {
-            machine: Machine {
-                cpu: "cpu".into(),
-                cores: 2,
-                kernel: "Linux".into(),
-                backend: "signal".into(),
-                backend_reason: "why".into(),
-                tsc_ghz: None,
-                clock: "clock".into(),
-                static_binary: false,
-            },
+            machine: crate::report::fixture::machine(),
             profile: Profile::Quick,
             scenarios: Vec::new(),
             rows,

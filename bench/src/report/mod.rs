@@ -335,3 +335,23 @@ pub fn file_stem(scenario: &str, regime: &str, mechanism: &str) -> String {
     };
     format!("{}-{}-{}", clean(scenario), clean(regime), clean(mechanism))
 }
+
+/// What the report's tests share.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::Machine;
+
+    /// A machine for the report's tests.
+    pub(crate) fn machine() -> Machine {
+        Machine {
+            cpu: "cpu".into(),
+            cores: 2,
+            kernel: "Linux".into(),
+            backend: "signal".into(),
+            backend_reason: "why".into(),
+            tsc_ghz: None,
+            clock: "clock".into(),
+            static_binary: false,
+        }
+    }
+}

@@ -485,24 +485,12 @@ mod tests {
         assert_eq!(fmt(3_081_000.0, Unit::Cycles), "3.08Mcy");
     }
 
-    use crate::machine::Machine;
     use crate::mechanisms::Kind;
     use crate::plan::Profile;
     use crate::report::{Measured, ScenarioInfo};
     use crate::samples::{Measurement, Samples};
 
-    fn machine() -> Machine {
-        Machine {
-            cpu: "cpu".into(),
-            cores: 2,
-            kernel: "Linux".into(),
-            backend: "signal".into(),
-            backend_reason: "why".into(),
-            tsc_ghz: None,
-            clock: "clock".into(),
-            static_binary: false,
-        }
-    }
+    use crate::report::fixture::machine;
 
     fn row(regime: &str, mechanism: &'static str, samples: Samples) -> Row {
         let receivers = match &samples {

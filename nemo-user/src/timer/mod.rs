@@ -17,9 +17,10 @@
 //!
 //! [`TimerCore::arm_lazy`] posts each tick without a notification: the receiver takes it at its
 //! next [`crate::poll`] (a runtime's safepoint), and only a tick that finds the previous one
-//! still pending interrupts it. A receiver that polls at least once a period so pays what `poll`
-//! pays on any backend, and one that does not is still interrupted, a period late. It is for
-//! the `signal` backend, where an interruption costs microseconds.
+//! still pending interrupts it. On `signal`, a receiver that polls at least once a period so
+//! pays what `poll` pays, and one that does not is still interrupted, a period late; an
+//! interruption there costs microseconds. On `poll` it is [`TimerCore::arm`]; on `uintr`, whose
+//! pending interrupts software cannot see, every tick interrupts.
 //!
 //! # Counting ticks
 //!
